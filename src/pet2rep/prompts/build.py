@@ -1,0 +1,132 @@
+"""Build PET2Rep prompt datasets from study folders: render views, fill the zh/en template, write JSONL.
+
+The zh template is the benchmark's own (``templates/user.zh.txt`` is the demo's ``prompt_user_text`` with the
+``<image>`` tokens replaced by ``{image_tokens}``); ``user.en.txt`` is an English template of the same structure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from ..errors import InputError, Pet2RepError
+from .dataset import IMAGE_TOKEN, PromptRecord, write_dataset
+
+LANGS = ("zh", "en")
+IMAGE_DIR = "slice_prompt"
+
+
+@lru_cache(maxsize=None)
+def template_text(kind: str, lang: str) -> str:
+    """The packaged template `kind` ('system' or 'user') in `lang`."""
+    if lang not in LANGS:
+        raise InputError(f"unknown prompt language '{lang}' (choose from {', '.join(LANGS)})")
+    return resources.files("pet2rep.prompts").joinpath(f"templates/{kind}.{lang}.txt").read_text("utf-8")
+
+
+def user_text(lang: str, n_images: int) -> str:
+    """The user prompt with one ``<image>`` token per image, space-separated as in the benchmark."""
+    return template_text("user", lang).replace("{image_tokens}", " ".join([IMAGE_TOKEN] * n_images))
+
+
+def report_template(lang: str) -> str:
+    """The structured report example inside the user prompt (the text the model is asked to edit)."""
+    text = template_text("user", lang)
+    marker = "严格按照以下格式输出：\n" if lang == "zh" else "output strictly in this format:\n"
+    return text.split(marker, 1)[1]
+
+
+def make_record(
+    patient_id: str,
+    images: list[str],
+    lang: str = "zh",
+    answer: str | None = None,
+    separate: bool = False,
+    task: str = "PET2Rep",
+) -> PromptRecord:
+    """One benchmark record for a study whose view images are `images` (paths relative to the dataset)."""
+    return PromptRecord(
+        patient_id=patient_id,
+        task=task,
+        prompt_system=template_text("system", lang),
+        images=list(images),
+        prompt_user_text=user_text(lang, len(images)),
+        answer=answer,
+        image_field="prompt_image_separate" if separate else "prompt_image_fuse",
+    )
+
+
+def build_dataset(
+    studies: list[Path],
+    out: Path,
+    *,
+    lang: str = "zh",
+    mode: str = "fused",
+    slices: list[int] | None = None,
+    fractions: list[float] | None = None,
+    fmt: str = "jpg",
+    progress: bool = True,
+) -> tuple[Path, list[str]]:
+    """Render each study into ``out/slice_prompt/<id>/`` and write ``out/prompts.jsonl``.
+
+    Returns the JSONL path and the list of one-line errors of studies that failed (they are skipped).
+    """
+    from tqdm import tqdm
+
+    from ..render import render_study
+    from ..study import read_study
+
+    if mode not in ("fused", "separate"):
+        raise InputError(f"prompt mode must be 'fused' or 'separate', not '{mode}'")
+    out = Path(out)
+    records: list[PromptRecord] = []
+    errors: list[str] = []
+    for folder in tqdm(studies, desc="prompts", unit="study", disable=not progress, file=sys.stderr):
+        try:
+            study = read_study(folder, arrays=False)
+            rel_dir = Path(IMAGE_DIR) / study.study_id
+            views = render_study(
+                folder, out / rel_dir, mode=mode, slices=slices, fractions=fractions, fmt=fmt,
+                prefix=study.study_id,
+            )
+            images = [str(rel_dir / img["file"]) for img in views["images"]]
+            records.append(
+                make_record(study.study_id, images, lang, study.report(lang), separate=mode == "separate")
+            )
+        except (Pet2RepError, OSError) as exc:
+            errors.append(f"{folder}: {exc}")
+    return write_dataset(records, out), errors
+
+
+def _floats(text: str | None) -> list[float] | None:
+    return [float(x) for x in text.split(",")] if text else None
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("studies", help="a study folder or a folder of study folders")
+    p.add_argument("--out", required=True, help="dataset folder to write (prompts.jsonl + slice_prompt/)")
+    p.add_argument("--lang", choices=LANGS, default="zh", help="template and reference language (default zh)")
+    p.add_argument("--mode", choices=("fused", "separate"), default="fused", help="view mode (default fused)")
+    p.add_argument("--slices", help="coronal PET indices, e.g. 90,100,110 (the benchmark's default)")
+    p.add_argument("--fractions", help="coronal positions as fractions of the body's A-P extent, e.g. 0.4,0.5,0.6")
+    p.add_argument("--format", choices=("jpg", "png"), default="jpg", help="image format (default jpg)")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    from ..study import find_studies
+
+    studies = find_studies(args.studies)
+    if not studies:
+        raise InputError(f"{args.studies}: no study folders (folders with study.json) found")
+    slices = [int(x) for x in args.slices.split(",")] if args.slices else None
+    path, errors = build_dataset(
+        studies, Path(args.out), lang=args.lang, mode=args.mode, slices=slices,
+        fractions=_floats(args.fractions), fmt=args.format,
+    )
+    for line in errors:
+        print(line, file=sys.stderr)
+    print(f"wrote {path} ({len(studies) - len(errors)} records, {len(errors)} failed)")
+    return 1 if errors else 0

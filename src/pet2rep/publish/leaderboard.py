@@ -1,0 +1,156 @@
+"""Leaderboard: scored runs tabulated as markdown, CSV and LaTeX, in the paper's column order."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+# (metrics.json key, column title, digits); the paper reports 0-1 scores with 3 decimals, Overall in %.
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("bleu_1", "BLEU-1", 3),
+    ("bleu_4", "BLEU-4", 3),
+    ("meteor", "METEOR", 3),
+    ("rouge_l", "ROUGE-L", 3),
+    ("cider", "CIDEr", 3),
+    ("ce_precision", "CE-P", 3),
+    ("ce_recall", "CE-R", 3),
+    ("ce_f1", "CE-F1", 3),
+    ("overall", "Overall", 1),
+)
+
+
+def find_metrics(runs_dir: Path) -> list[Path]:
+    """metrics.json of every run under `runs_dir` (RUN/metrics.json or RUN/eval/metrics.json)."""
+    found = []
+    for run in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
+        for cand in (run / "metrics.json", run / "eval" / "metrics.json"):
+            if cand.exists():
+                found.append(cand)
+                break
+    return found
+
+
+def load_rows(paths: list[Path]) -> list[dict[str, Any]]:
+    """One row per run: its name, the metric values, the Overall CI and failure count, best first."""
+    rows = []
+    for path in paths:
+        try:
+            m = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: invalid metrics.json ({exc})") from None
+        run = path.parent.parent if path.parent.name == "eval" else path.parent
+        row: dict[str, Any] = {"model": m.get("model") or run.name, "n": m.get("n")}
+        for key, _, _ in COLUMNS:
+            row[key] = m.get(key)
+        ci = (m.get("ci") or {}).get("overall")
+        row["overall_ci"] = ci if isinstance(ci, (list, tuple)) and len(ci) == 2 else None
+        row["failures"] = _failure_total(m.get("failures"))
+        rows.append(row)
+    rows.sort(key=lambda r: -(r["overall"] if isinstance(r["overall"], (int, float)) else float("-inf")))
+    return rows
+
+
+def _failure_total(failures: Any) -> int | None:
+    """Outputs with at least one failure flag, if the scorer reported it (else the sum of the counts)."""
+    if not isinstance(failures, dict):
+        return None
+    if isinstance(failures.get("any"), (int, float)):
+        return int(failures["any"])
+    counts = failures.get("counts", failures)
+    vals = [v for v in counts.values() if isinstance(v, (int, float))] if isinstance(counts, dict) else []
+    return int(sum(vals)) if vals else None
+
+
+def _fmt(value: Any, digits: int) -> str:
+    return "–" if not isinstance(value, (int, float)) else f"{value:.{digits}f}"
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    cells = [str(row["model"])] + [_fmt(row[k], d) for k, _, d in COLUMNS]
+    if row["overall_ci"]:
+        lo, hi = row["overall_ci"]
+        cells[-1] += f" [{lo:.1f}, {hi:.1f}]"
+    cells.append("" if row["n"] is None else str(row["n"]))
+    cells.append("" if row["failures"] is None else str(row["failures"]))
+    return cells
+
+
+HEADER = ["Model"] + [title for _, title, _ in COLUMNS] + ["n", "Failures"]
+
+
+def to_markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join(["---"] + ["---:"] * (len(HEADER) - 1)) + "|"]
+    lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
+    note = ("\nOverall = mean of BLEU-4, METEOR, ROUGE-L, CE-P, CE-R, CE-F1 in percent, with its bootstrap 95% "
+            "interval. CE = organ uptake assessment, macro over increased/decreased/absent.\n")
+    return "\n".join(lines) + "\n" + note
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    keys = [k for k, _, _ in COLUMNS]
+    w.writerow(["model", *keys, "overall_lo", "overall_hi", "n", "failures"])
+    for r in rows:
+        lo, hi = r["overall_ci"] or ("", "")
+        w.writerow([r["model"], *[("" if r[k] is None else r[k]) for k in keys], lo, hi, r["n"], r["failures"]])
+    return buf.getvalue()
+
+
+def to_latex(rows: list[dict[str, Any]]) -> str:
+    def esc(s: str) -> str:
+        return s.replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")
+
+    cols = "l" + "r" * (len(HEADER) - 1)
+    out = [r"\begin{tabular}{" + cols + "}", r"\toprule", " & ".join(HEADER) + r" \\", r"\midrule"]
+    out += [" & ".join(esc(c) for c in _cells(r)) + r" \\" for r in rows]
+    out += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(out)
+
+
+WRITERS = {"md": to_markdown, "csv": to_csv, "tex": to_latex}
+
+
+def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike, formats: tuple[str, ...] = ("md", "csv", "tex")) -> dict[str, Path]:
+    """Write leaderboard.{md,csv,tex} for the runs under `runs_dir` into folder `out`."""
+    runs_dir, out = Path(runs_dir), Path(out)
+    if not runs_dir.is_dir():
+        raise InputError(f"{runs_dir}: not a folder of runs")
+    paths = find_metrics(runs_dir)
+    if not paths:
+        raise InputError(f"{runs_dir}: no scored runs (no */metrics.json); run 'pet2rep evaluate' first")
+    rows = load_rows(paths)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for fmt in formats:
+        path = out / f"leaderboard.{fmt}"
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_text(WRITERS[fmt](rows), encoding="utf-8")
+        os.replace(tmp, path)
+        written[fmt] = path
+    return written
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("runs", help="folder holding run folders (each with metrics.json or eval/metrics.json)")
+    p.add_argument("--out", help="where to write leaderboard.* (default: the runs folder)")
+    p.add_argument("--format", default="md,csv,tex", help="comma list of md, csv, tex")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    bad = [f for f in formats if f not in WRITERS]
+    if bad:
+        raise InputError(f"unknown format(s) {', '.join(bad)} (choose from md, csv, tex)")
+    written = write_leaderboard(args.runs, args.out or args.runs, formats)
+    if "md" in written:
+        print(written["md"].read_text(encoding="utf-8"))
+    print("wrote " + ", ".join(str(p) for p in written.values()))
+    return 0
