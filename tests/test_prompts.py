@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import DEMO_JSONL
 
 from pet2rep.errors import InputError

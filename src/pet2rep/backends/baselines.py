@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
 from .base import Prediction, Request
 
 
-@lru_cache(maxsize=None)
+@cache
 def normal_report(lang: str) -> str:
     """The fixed normal report in the template's structure (data/normal_report.<lang>.txt)."""
     return resources.files("pet2rep").joinpath(f"data/normal_report.{lang}.txt").read_text("utf-8").strip()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -19,7 +19,7 @@ LANGS = ("zh", "en")
 IMAGE_DIR = "slice_prompt"
 
 
-@lru_cache(maxsize=None)
+@cache
 def template_text(kind: str, lang: str) -> str:
     """The packaged template `kind` ('system' or 'user') in `lang`."""
     if lang not in LANGS:
