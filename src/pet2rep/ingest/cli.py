@@ -1,0 +1,139 @@
+"""`pet2rep ingest`: a PET/CT exam (DICOM folders or NIfTI files) into a study folder with PET in SUVbw.
+
+    pet2rep ingest --pet PET_DIR --ct CT_DIR --out STUDY_DIR
+    pet2rep ingest --dicom DIR --out STUDY_DIR [--pet-series UID] [--ct-series UID]
+    pet2rep ingest --dicom ROOT --out OUT --batch          (one exam per sub-folder of ROOT)
+    pet2rep ingest --pet-nifti SUV.nii.gz --ct-nifti CTres.nii.gz --out STUDY_DIR [--pet-units suv]
+    pet2rep ingest --pet-nifti PET.nii.gz --ct-nifti CT.nii.gz --out STUDY_DIR --pet-units bqml \\
+        --weight KG --dose MBQ --injection-time HH:MM --scan-time HH:MM
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `pet2rep ingest`."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = __doc__.split("\n", 2)[2] if __doc__ else None
+    src = parser.add_argument_group("input (one of: --dicom, --pet [+ --ct], --pet-nifti + --ct-nifti)")
+    src.add_argument("--dicom", metavar="DIR", help="folder holding the PET and CT series (scanned recursively)")
+    src.add_argument("--pet", metavar="PET_DIR", help="folder of the PET DICOM series")
+    src.add_argument("--ct", metavar="CT_DIR", help="folder of the CT DICOM series")
+    src.add_argument("--pet-nifti", metavar="FILE", help="PET NIfTI (Bq/ml or SUV)")
+    src.add_argument("--ct-nifti", metavar="FILE", help="CT NIfTI in HU")
+    parser.add_argument("--out", required=True, metavar="STUDY_DIR", help="study folder to write (with --batch: parent)")
+    parser.add_argument("--batch", action="store_true", help="each immediate sub-folder of --dicom ROOT is one exam")
+    parser.add_argument("--skip-existing", action="store_true", help="with --batch: skip exams already written")
+    parser.add_argument("--pet-series", metavar="UID", help="force the PET SeriesInstanceUID")
+    parser.add_argument("--ct-series", metavar="UID", help="force the CT SeriesInstanceUID")
+    parser.add_argument("--allow-no-ct", action="store_true", help="write a PET-only study when no CT is found")
+    parser.add_argument("--study-id", help="study id (default: the name of the output folder)")
+    ov = parser.add_argument_group("overrides / NIfTI metadata")
+    ov.add_argument("--weight", type=float, metavar="KG", help="patient weight in kg")
+    ov.add_argument("--dose", type=float, metavar="MBQ", help="injected activity in MBq")
+    ov.add_argument("--injection-time", metavar="HH:MM[:SS]", help="injection clock time")
+    ov.add_argument("--scan-time", metavar="HH:MM[:SS]", help="scan start clock time (NIfTI only)")
+    ov.add_argument("--half-life", type=float, metavar="S", help="radionuclide half-life in s (F-18: 6586.2)")
+    ov.add_argument("--pet-units", choices=("auto", "suv", "bqml"), default="auto", help="NIfTI PET units")
+    ov.add_argument("--sex", choices=("M", "F"), help="patient sex (NIfTI only)")
+    ov.add_argument("--age", type=float, help="patient age in years (NIfTI only)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _check_positive(name: str, value: float | None) -> None:
+    if value is not None and not value > 0:
+        raise InputError(f"{name} {value:g}: must be positive")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Run `pet2rep ingest`; returns the exit code (0 ok, 1 some batch exams failed)."""
+    progress = False if args.no_progress else None
+    for name, value in (("--weight", args.weight), ("--dose", args.dose), ("--half-life", args.half_life)):
+        _check_positive(name, value)
+    modes = [m for m, on in (("--dicom", args.dicom), ("--pet", args.pet), ("--pet-nifti", args.pet_nifti)) if on]
+    if len(modes) != 1:
+        raise InputError(
+            "give exactly one input: --dicom DIR, or --pet PET_DIR [--ct CT_DIR], or --pet-nifti FILE --ct-nifti FILE"
+            + (f" (got {', '.join(modes)})" if modes else "")
+        )
+    mode = modes[0]
+    if mode != "--pet" and args.ct:
+        raise InputError("--ct goes with --pet")
+    if mode != "--pet-nifti" and (args.ct_nifti or args.scan_time or args.sex or args.age is not None):
+        raise InputError("--ct-nifti, --scan-time, --sex and --age go with --pet-nifti")
+    if args.batch and mode != "--dicom":
+        raise InputError("--batch goes with --dicom ROOT")
+
+    if mode == "--pet-nifti":
+        return _run_nifti(args)
+
+    from .dicom import ingest_batch, ingest_dicom
+
+    if args.batch:
+        extra = [n for n, v in (("--pet-series", args.pet_series), ("--ct-series", args.ct_series),
+                                ("--weight", args.weight), ("--dose", args.dose),
+                                ("--injection-time", args.injection_time), ("--half-life", args.half_life),
+                                ("--study-id", args.study_id)) if v is not None]
+        if extra:
+            raise InputError(f"{', '.join(extra)} apply to one exam, not to --batch")
+        done, failed = ingest_batch(
+            args.dicom, args.out, skip_existing=args.skip_existing, allow_no_ct=args.allow_no_ct, progress=progress
+        )
+        total = len(done) + len(failed)
+        print(f"pet2rep ingest: {len(done)} of {total} exams ingested into {args.out}, {len(failed)} failed",
+              file=sys.stderr)
+        return 1 if failed else 0
+
+    out = ingest_dicom(
+        args.out,
+        dicom_dir=args.dicom,
+        pet_dir=args.pet,
+        ct_dir=args.ct,
+        pet_series=args.pet_series,
+        ct_series=args.ct_series,
+        weight_kg=args.weight,
+        dose_mbq=args.dose,
+        injection_time=args.injection_time,
+        half_life_s=args.half_life,
+        study_id=args.study_id,
+        allow_no_ct=args.allow_no_ct,
+        progress=progress,
+    )
+    print(out)
+    return 0
+
+
+def _run_nifti(args: argparse.Namespace) -> int:
+    if not args.ct_nifti and not args.allow_no_ct:
+        raise InputError("--pet-nifti needs --ct-nifti (or --allow-no-ct)")
+    if args.pet_series or args.ct_series:
+        raise InputError("--pet-series/--ct-series go with DICOM input")
+    try:
+        from . import nifti
+    except ImportError:  # pragma: no cover - only while nifti.py is being written
+        nifti = None
+    fn = getattr(nifti, "ingest_nifti", None)
+    if fn is None:  # pragma: no cover
+        raise InputError("NIfTI ingest is not available in this build (pet2rep.ingest.nifti.ingest_nifti missing)")
+    out = fn(
+        Path(args.pet_nifti),
+        Path(args.ct_nifti) if args.ct_nifti else None,
+        Path(args.out),
+        pet_units=args.pet_units,
+        weight_kg=args.weight,
+        dose_mbq=args.dose,
+        injection_time=args.injection_time,
+        scan_time=args.scan_time,
+        half_life_s=args.half_life,
+        study_id=args.study_id,
+        sex=args.sex,
+        age=args.age,
+    )
+    print(out)
+    return 0

@@ -1,0 +1,1119 @@
+"""DICOM PET/CT ingest: series discovery, slice geometry, QIBA vendor-neutral SUVbw.
+
+The flow of `ingest_dicom`:
+
+1. `scan_dicom` walks folders recursively, reads headers only (`stop_before_pixels`) and groups
+   files by SeriesInstanceUID; files that are not DICOM are skipped and counted.
+2. `select_series` picks the PET and CT series (the attenuation-corrected PET with the most slices;
+   the CT sharing the PET's FrameOfReferenceUID with the most slices) and records why.
+3. `slice_geometry` sorts slices along the slice normal and builds the voxel -> RAS+ mm affine
+   (DICOM patient space is LPS; NIfTI/nibabel is RAS, so x and y are negated).
+4. `suv_parameters` applies the QIBA rules (Units, CorrectedImage/DecayCorrection, decay reference
+   time, injection time across midnight, dose, half-life, weight) and gives one SUVbw factor per slice
+   that multiplies the rescaled pixel values; anything missing is an `InputError` naming the tag.
+5. `read_pixels` reads the pixel data in sorted order applying each slice's RescaleSlope/Intercept.
+
+Voxel convention: `data[i, j, k]` with i = DICOM column, j = DICOM row, k = sorted slice.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..study import CT_FILE, META_FILE, Study, Volume, write_study
+
+# Tags named in messages: keyword -> "(gggg,eeee)".
+TAGS = {
+    "PatientWeight": "(0010,1030)",
+    "PatientSize": "(0010,1020)",
+    "Units": "(0054,1001)",
+    "CorrectedImage": "(0028,0051)",
+    "DecayCorrection": "(0054,1102)",
+    "SeriesDate": "(0008,0021)",
+    "SeriesTime": "(0008,0031)",
+    "AcquisitionDate": "(0008,0022)",
+    "AcquisitionTime": "(0008,0032)",
+    "RadiopharmaceuticalInformationSequence": "(0054,0016)",
+    "RadionuclideTotalDose": "(0018,1074)",
+    "RadionuclideHalfLife": "(0018,1075)",
+    "RadiopharmaceuticalStartTime": "(0018,1072)",
+    "RadiopharmaceuticalStartDateTime": "(0018,1078)",
+    "ImageOrientationPatient": "(0020,0037)",
+    "ImagePositionPatient": "(0020,0032)",
+    "PixelSpacing": "(0028,0030)",
+}
+
+PHILIPS_CREATOR = "Philips PET Private Group"
+GE_PET_CREATOR = "GEMS_PETD_01"
+
+_DT_RE = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d{1,6})?([+-]\d{4})?$")
+_TM_RE = re.compile(r"^(\d{2})(\d{2})?(\d{2})?(\.\d{1,6})?$")
+
+
+def _tag(keyword: str) -> str:
+    return f"{keyword} {TAGS.get(keyword, '')}".strip()
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _exc_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception message (pydicom appends whole tracebacks), shortened."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _values(ds: Any, keyword: str) -> list[str]:
+    """A multi-valued CS attribute as upper-case strings (pydicom gives a plain str when VM is 1)."""
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return []
+    if isinstance(value, (str, bytes)):
+        value = [value]
+    return [str(v).strip().upper() for v in value]
+
+
+# ------------------------------------------------------------------------------------ date and time
+
+
+def parse_da(value: object) -> date | None:
+    """DICOM DA ('YYYYMMDD', legacy 'YYYY.MM.DD') to a date; None when empty or malformed."""
+    s = str(value or "").strip().replace(".", "").replace("-", "")
+    if len(s) != 8 or not s.isdigit():
+        return None
+    try:
+        return date(int(s[:4]), int(s[4:6]), int(s[6:8]))
+    except ValueError:
+        return None
+
+
+def parse_tm(value: object) -> timedelta | None:
+    """DICOM TM ('HHMMSS.FFFFFF', also 'HHMM', 'HH', legacy 'HH:MM:SS') to a time of day."""
+    s = str(value or "").strip().replace(":", "")
+    m = _TM_RE.match(s)
+    if not m:
+        return None
+    h, mi, se, frac = int(m[1]), int(m[2] or 0), int(m[3] or 0), float(m[4] or 0.0)
+    if h > 23 or mi > 59 or se > 60:
+        return None
+    return timedelta(hours=h, minutes=mi, seconds=se + frac)
+
+
+def parse_dt(value: object) -> datetime | None:
+    """DICOM DT ('YYYYMMDDHHMMSS.FFFFFF&ZZXX') to a naive datetime (time-zone offset ignored)."""
+    s = str(value or "").strip()
+    m = _DT_RE.match(s)
+    if not m or m[2] is None or m[3] is None:
+        return None
+    try:
+        d = datetime(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return None
+    return d + timedelta(
+        hours=int(m[4] or 0), minutes=int(m[5] or 0), seconds=int(m[6] or 0) + float(m[7] or 0.0)
+    )
+
+
+def parse_clock(text: str) -> timedelta:
+    """A command-line clock time 'HH:MM' or 'HH:MM:SS' to a time of day."""
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?", text.strip())
+    if not m or int(m[1]) > 23 or int(m[2]) > 59:
+        raise InputError(f"--injection-time {text!r}: expected HH:MM or HH:MM:SS")
+    return timedelta(hours=int(m[1]), minutes=int(m[2]), seconds=float(m[3] or 0))
+
+
+def _combine(d: date | None, t: timedelta | None) -> datetime | None:
+    if d is None or t is None:
+        return None
+    return datetime(d.year, d.month, d.day) + t
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return None if dt is None else dt.isoformat(timespec="seconds" if dt.microsecond == 0 else "milliseconds")
+
+
+# ------------------------------------------------------------------------------------ discovery
+
+
+@dataclass
+class Series:
+    """One DICOM series: its files and their headers (no pixel data), in discovery order."""
+
+    uid: str
+    modality: str
+    files: list[Path] = field(default_factory=list)
+    headers: list[Any] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.files)
+
+    @property
+    def first(self) -> Any:
+        return self.headers[0]
+
+    @property
+    def description(self) -> str:
+        return str(self.first.get("SeriesDescription", "") or "")
+
+    @property
+    def frame_of_reference(self) -> str:
+        return str(self.first.get("FrameOfReferenceUID", "") or "")
+
+    @property
+    def folder(self) -> Path:
+        """The deepest folder holding all of the series' files."""
+        return Path(os.path.commonpath([str(p.parent) for p in self.files]))
+
+    def label(self) -> str:
+        """How messages name the series: modality, UID, description, folder."""
+        desc = f" '{self.description}'" if self.description else ""
+        return f"{self.modality} series {self.uid}{desc} in {self.folder}"
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "uid": self.uid,
+            "modality": self.modality,
+            "description": self.description,
+            "n_files": self.n,
+            "frame_of_reference_uid": self.frame_of_reference,
+            "folder": str(self.folder),
+        }
+
+
+def dicom_kind(path: Path) -> str | None:
+    """'part10' for a DICOM file with the preamble ('DICM' at byte 128), 'raw' for a bare data set
+    starting with an (0008,xxxx) or (0002,xxxx) element (no preamble), else None (not DICOM)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return None
+    if head[128:132] == b"DICM":
+        return "part10"
+    if len(head) >= 8 and head[:2] in (b"\x08\x00", b"\x02\x00") and head[3] == 0:
+        return "raw"
+    return None
+
+
+def is_dicom_file(path: Path) -> bool:
+    """True when the file looks like DICOM (with or without the Part 10 preamble)."""
+    return dicom_kind(path) is not None
+
+
+def _read(path: Path, stop_before_pixels: bool) -> Any:
+    """dcmread, accepting bare data sets; gives the file meta a transfer syntax so pixels decode."""
+    import pydicom
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=dicom_kind(path) == "raw")
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "TransferSyntaxUID" not in meta:
+        implicit, little = ds.original_encoding
+        meta.TransferSyntaxUID = (
+            ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+        )
+    return ds
+
+
+def _progress(iterable: Iterable, total: int, desc: str, progress: bool | None) -> Iterable:
+    """tqdm on stderr; `progress=None` shows it only on a terminal."""
+    if progress is False:
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(
+        iterable, total=total, desc=desc, unit="file", file=sys.stderr, leave=False,
+        disable=None if progress is None else False,
+    )
+
+
+def _walk(roots: Sequence[Path]) -> list[Path]:
+    files: list[Path] = []
+    for root in roots:
+        root = Path(root)
+        if root.is_file():
+            files.append(root)
+            continue
+        if not root.is_dir():
+            raise InputError(f"{root}: no such folder")
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            files.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
+    return files
+
+
+def scan_dicom(roots: Sequence[str | os.PathLike], progress: bool | None = None) -> tuple[list[Series], int]:
+    """Find DICOM image series under `roots` (recursive). Returns (series, number of files skipped).
+
+    Headers are read without pixel data. Files that are not DICOM, DICOMDIRs and objects without a
+    SeriesInstanceUID/Modality are skipped. Duplicate SOPInstanceUIDs (the same image copied twice)
+    are kept once.
+    """
+    from pydicom.errors import InvalidDicomError
+
+    files = _walk([Path(r) for r in roots])
+    by_uid: dict[str, Series] = {}
+    seen_sop: set[str] = set()
+    skipped = 0
+    for path in _progress(files, len(files), "reading DICOM headers", progress):
+        if not is_dicom_file(path):
+            skipped += 1
+            continue
+        try:
+            ds = _read(path, stop_before_pixels=True)
+        except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError):
+            skipped += 1
+            continue
+        uid = str(ds.get("SeriesInstanceUID", "") or "")
+        modality = str(ds.get("Modality", "") or "").upper()
+        if not uid or not modality:
+            skipped += 1
+            continue
+        sop = str(ds.get("SOPInstanceUID", "") or "")
+        if sop:
+            if sop in seen_sop:
+                continue
+            seen_sop.add(sop)
+        series = by_uid.setdefault(uid, Series(uid, modality))
+        series.files.append(path)
+        series.headers.append(ds)
+    return list(by_uid.values()), skipped
+
+
+def _image_type(s: Series) -> str:
+    return "\\".join(_values(s.first, "ImageType"))
+
+
+def _pet_rank(s: Series) -> tuple:
+    corrected = _values(s.first, "CorrectedImage")
+    units = str(s.first.get("Units", "") or "").upper()
+    itype = _image_type(s)
+    return (
+        "ATTN" in corrected,
+        units in ("BQML", "CNTS", "GML"),
+        not any(w in itype for w in ("MIP", "REPROJECTION", "SCREEN")),
+        s.n,
+    )
+
+
+def _ct_rank(s: Series, pet: Series | None) -> tuple:
+    itype = _image_type(s)
+    same_for = pet is not None and bool(s.frame_of_reference) and s.frame_of_reference == pet.frame_of_reference
+    same_study = pet is not None and _study_uid(s) == _study_uid(pet) != ""
+    return (same_for, same_study, "LOCALIZER" not in itype, s.n)
+
+
+def _study_uid(s: Series) -> str:
+    return str(s.first.get("StudyInstanceUID", "") or "")
+
+
+def select_series(
+    series: Sequence[Series],
+    pet_uid: str | None = None,
+    ct_uid: str | None = None,
+    *,
+    where: str = "",
+    need_ct: bool = True,
+    pet_pool: Sequence[Series] | None = None,
+    ct_pool: Sequence[Series] | None = None,
+) -> tuple[Series, Series | None, dict[str, Any]]:
+    """Pick the PET (Modality PT) and CT series; returns (pet, ct, choice record).
+
+    Forced UIDs win. Otherwise the PET is the attenuation-corrected, quantitative, non-MIP series
+    with the most slices, and the CT is the one sharing the PET's FrameOfReferenceUID, not a
+    localizer, with the most slices. Each pool defaults to all `series`.
+    """
+    pets = [s for s in (pet_pool if pet_pool is not None else series) if s.modality == "PT"]
+    cts = [s for s in (ct_pool if ct_pool is not None else series) if s.modality == "CT"]
+    where = where or "input"
+    choice: dict[str, Any] = {}
+
+    def forced(uid: str, pool: list[Series], kind: str) -> Series:
+        for s in pool:
+            if s.uid == uid:
+                return s
+        have = ", ".join(s.uid for s in pool) or "none"
+        raise InputError(f"{where}: no {kind} series with SeriesInstanceUID {uid} (found: {have})")
+
+    if pet_uid:
+        pet = forced(pet_uid, pets, "PT")
+        choice["pet_reason"] = "forced by --pet-series"
+    else:
+        if not pets:
+            mods = sorted({s.modality for s in series}) or ["no DICOM images"]
+            raise InputError(f"{where}: no PET series (Modality PT) found; found {', '.join(mods)}")
+        pet = max(pets, key=_pet_rank)
+        choice["pet_reason"] = (
+            "only PT series" if len(pets) == 1 else "attenuation-corrected quantitative series with most slices"
+        )
+    ct: Series | None
+    if ct_uid:
+        ct = forced(ct_uid, cts, "CT")
+        choice["ct_reason"] = "forced by --ct-series"
+    elif cts:
+        ct = max(cts, key=lambda s: _ct_rank(s, pet))
+        same = ct.frame_of_reference == pet.frame_of_reference and bool(pet.frame_of_reference)
+        choice["ct_reason"] = ("only CT series" if len(cts) == 1 else "most slices") + (
+            ", same FrameOfReferenceUID as PET" if same else ", different FrameOfReferenceUID from PET"
+        )
+    else:
+        if need_ct:
+            raise InputError(f"{where}: no CT series (Modality CT) found (use --allow-no-ct for PET only)")
+        ct = None
+        choice["ct_reason"] = "no CT series"
+    if ct is not None:
+        pid_pet, pid_ct = (str(x.first.get("PatientID", "") or "").strip() for x in (pet, ct))
+        if pid_pet and pid_ct and pid_pet != pid_ct:
+            raise InputError(
+                f"{where}: PET and CT belong to different patients (PatientID (0010,0020) {pid_pet!r} vs {pid_ct!r}); "
+                "give one exam per folder"
+            )
+    choice["pet_candidates"] = [s.summary() for s in pets]
+    choice["ct_candidates"] = [s.summary() for s in cts]
+    return pet, ct, choice
+
+
+# ------------------------------------------------------------------------------------ geometry
+
+
+@dataclass
+class Geometry:
+    """Sorted slice order and the voxel -> RAS+ mm affine of a series."""
+
+    order: list[int]
+    affine: np.ndarray
+    shape: tuple[int, int, int]  # (columns, rows, slices) = (i, j, k)
+    slice_spacing: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def _floats(ds: Any, keyword: str, n: int, label: str) -> np.ndarray:
+    value = ds.get(keyword)
+    try:
+        arr = np.array([float(v) for v in value], dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.zeros(0)
+    if arr.size != n or not np.all(np.isfinite(arr)):
+        raise InputError(f"{label}: {_tag(keyword)} missing or malformed ({value!r}); slice geometry unknown")
+    return arr
+
+
+def slice_geometry(series: Series) -> Geometry:
+    """Sort slices along the slice normal, check they form a regular grid, build the affine.
+
+    Raises InputError for mixed orientation/size/pixel spacing, duplicate positions, missing slices
+    (gaps) and otherwise non-uniform spacing, each naming the series and the files concerned.
+    """
+    label = series.label()
+    hdrs = series.headers
+    for idx, ds in enumerate(hdrs):
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        if frames > 1:
+            raise InputError(
+                f"{label}: {series.files[idx].name} is a multi-frame image ({frames} frames); "
+                "enhanced/multi-frame DICOM is not supported, export classic single-frame slices"
+            )
+    iop = _floats(hdrs[0], "ImageOrientationPatient", 6, f"{label}: {series.files[0].name}")
+    row_cos, col_cos = iop[:3], iop[3:]
+    normal = np.cross(row_cos, col_cos)
+    if abs(np.linalg.norm(row_cos) - 1) > 1e-3 or abs(np.linalg.norm(col_cos) - 1) > 1e-3 or abs(
+        float(row_cos @ col_cos)
+    ) > 1e-3:
+        raise InputError(f"{label}: {_tag('ImageOrientationPatient')} {list(iop)} is not two orthonormal vectors")
+    spacing = _floats(hdrs[0], "PixelSpacing", 2, f"{label}: {series.files[0].name}")
+    rows, cols = int(hdrs[0].get("Rows", 0) or 0), int(hdrs[0].get("Columns", 0) or 0)
+    if rows <= 0 or cols <= 0:
+        raise InputError(f"{label}: {series.files[0].name} has no Rows/Columns (0028,0010/0011)")
+    pos = np.zeros((len(hdrs), 3))
+    for idx, ds in enumerate(hdrs):
+        name = series.files[idx].name
+        other = _floats(ds, "ImageOrientationPatient", 6, f"{label}: {name}")
+        if np.max(np.abs(other - iop)) > 1e-4:
+            raise InputError(
+                f"{label}: {name} has ImageOrientationPatient {list(other)}, others {list(iop)}; mixed orientations"
+            )
+        if (int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)) != (rows, cols):
+            raise InputError(
+                f"{label}: {name} is {ds.get('Rows')}x{ds.get('Columns')}, others {rows}x{cols}; mixed slice sizes"
+            )
+        ps = _floats(ds, "PixelSpacing", 2, f"{label}: {name}")
+        if np.max(np.abs(ps - spacing)) > 1e-4:
+            raise InputError(f"{label}: {name} has PixelSpacing {list(ps)}, others {list(spacing)}; mixed pixel spacing")
+        pos[idx] = _floats(ds, "ImagePositionPatient", 3, f"{label}: {name}")
+    s = pos @ normal
+    order = [int(i) for i in np.argsort(s, kind="stable")]
+    pos_sorted, s_sorted = pos[order], s[order]
+    n = len(order)
+    warnings: list[str] = []
+    if n == 1:
+        thick = float(hdrs[0].get("SpacingBetweenSlices", 0) or hdrs[0].get("SliceThickness", 0) or 1.0)
+        step = normal * thick
+        warnings.append(f"{label}: a single slice; slice spacing taken as {thick:g} mm")
+    else:
+        diffs = np.diff(s_sorted)
+        dup = np.flatnonzero(diffs < 1e-3)
+        if dup.size:
+            a, b = series.files[order[dup[0]]].name, series.files[order[dup[0] + 1]].name
+            raise InputError(
+                f"{label}: {dup.size} duplicate slice position(s), e.g. {a} and {b} both at {s_sorted[dup[0]]:.3f} mm "
+                "along the slice normal (dynamic/gated frames or a mixed series?)"
+            )
+        step_len = float(np.median(diffs))
+        tol = max(1e-3, 0.01 * step_len)
+        bad = np.flatnonzero(np.abs(diffs - step_len) > tol)
+        if bad.size:
+            first = bad[0]
+            ratio = diffs[first] / step_len
+            where = (
+                f"between {series.files[order[first]].name} ({s_sorted[first]:.3f} mm) and "
+                f"{series.files[order[first + 1]].name} ({s_sorted[first + 1]:.3f} mm)"
+            )
+            if abs(ratio - round(ratio)) * step_len <= tol and round(ratio) >= 2:
+                raise InputError(
+                    f"{label}: {int(round(ratio)) - 1} slice(s) missing {where} (spacing {step_len:.4g} mm elsewhere); "
+                    "the series is incomplete"
+                )
+            raise InputError(
+                f"{label}: non-uniform slice spacing: {diffs[first]:.4g} mm {where}, {step_len:.4g} mm elsewhere "
+                f"({bad.size} irregular step(s))"
+            )
+        step = (pos_sorted[-1] - pos_sorted[0]) / (n - 1)
+        dev = np.abs(pos_sorted - (pos_sorted[0] + np.outer(np.arange(n), step))).max()
+        if dev > max(tol, 0.01 * float(spacing.min())):
+            raise InputError(
+                f"{label}: slice positions do not lie on a straight line (off by {dev:.3g} mm); irregular series"
+            )
+        if abs(float(step @ normal) - np.linalg.norm(step)) > 1e-3 * np.linalg.norm(step):
+            warnings.append(f"{label}: slices are sheared (gantry tilt); the affine keeps the tilt")
+    lps = np.eye(4)
+    lps[:3, 0] = row_cos * spacing[1]  # i: along a row, i.e. column index, spacing between columns
+    lps[:3, 1] = col_cos * spacing[0]  # j: down a column, i.e. row index, spacing between rows
+    lps[:3, 2] = step
+    lps[:3, 3] = pos_sorted[0]
+    affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
+    spacing_k = float(np.linalg.norm(step))
+    return Geometry(order, affine, (cols, rows, n), spacing_k, warnings)
+
+
+# ------------------------------------------------------------------------------------ pixels
+
+
+def _rescale(ds: Any) -> tuple[float, float]:
+    try:
+        slope = float(ds.get("RescaleSlope", 1) if ds.get("RescaleSlope") not in (None, "") else 1)
+        inter = float(ds.get("RescaleIntercept", 0) if ds.get("RescaleIntercept") not in (None, "") else 0)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"RescaleSlope/RescaleIntercept (0028,1053/1052) malformed: {_exc_line(exc)}") from None
+    return slope, inter
+
+
+def read_pixels(
+    series: Series,
+    geom: Geometry,
+    *,
+    factors: np.ndarray | None = None,
+    integer_ok: bool = False,
+    progress: bool | None = None,
+    desc: str = "reading pixels",
+) -> np.ndarray:
+    """Read the pixel data in sorted order as `data[i, j, k]` (Fortran order).
+
+    Each slice becomes `stored * RescaleSlope + RescaleIntercept`, times `factors[k]` when given.
+    With `integer_ok` the result is int16 when every slice's rescale is integral and the values fit,
+    otherwise float32.
+    """
+    cols, rows, n = geom.shape
+    files = [series.files[i] for i in geom.order]
+    hdrs = [series.headers[i] for i in geom.order]
+    rescales = []
+    for path, ds in zip(files, hdrs):
+        try:
+            rescales.append(_rescale(ds))
+        except InputError as exc:
+            raise InputError(f"{series.label()}: {path.name}: {exc}") from None
+    exact = integer_ok and factors is None and all(
+        float(sl).is_integer() and float(ic).is_integer() for sl, ic in rescales
+    )
+    out = np.empty((cols, rows, n), dtype=np.int16 if exact else np.float32, order="F")
+    for k, path in enumerate(_progress(files, n, desc, progress)):
+        ds = None
+        try:
+            ds = _read(path, stop_before_pixels=False)
+            px = ds.pixel_array
+        except Exception as exc:  # pydicom raises many kinds for undecodable pixel data
+            ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "?")
+            raise InputError(
+                f"{series.label()}: {path.name}: cannot read pixel data (transfer syntax {ts}): {_exc_line(exc)}"
+            ) from None
+        if px.shape != (rows, cols):
+            raise InputError(f"{series.label()}: {path.name}: pixel array {px.shape}, expected {(rows, cols)}")
+        slope, inter = rescales[k]
+        if exact:
+            vals = px.astype(np.int64) * int(slope) + int(inter)
+            if vals.min() < -32768 or vals.max() > 32767:
+                out = out.astype(np.float32, order="F")
+                exact = False
+            else:
+                out[:, :, k] = vals.T
+                continue
+        vals = px.astype(np.float64) * slope + inter
+        if factors is not None:
+            vals = vals * factors[k]
+        out[:, :, k] = vals.T
+    return out
+
+
+# ------------------------------------------------------------------------------------ SUV
+
+
+@dataclass
+class SuvParams:
+    """What turns rescaled PET pixels into SUVbw: one factor per sorted slice, plus the metadata."""
+
+    factors: np.ndarray
+    meta: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _private_float(ds: Any, group: int, offset: int, creator: str) -> float | None:
+    """A numeric private element, found by its creator, else at the usual block (gggg,10ee)."""
+    elem = None
+    try:
+        elem = ds.get_private_item(group, offset, creator)
+    except (KeyError, ValueError):
+        elem = None
+    if elem is None:
+        elem = ds.get((group, 0x1000 + offset))
+    if elem is None or elem.value in (None, "", b""):
+        return None
+    value = elem.value
+    try:
+        if isinstance(value, bytes):
+            text = value.decode("ascii", "ignore").strip("\x00 ")
+            if text and re.fullmatch(r"[-+0-9.eE]+", text):
+                return float(text)
+            if len(value) == 8:
+                return float(np.frombuffer(value, "<f8")[0])
+            if len(value) == 4:
+                return float(np.frombuffer(value, "<f4")[0])
+            return None
+        if isinstance(value, (list, tuple)) or hasattr(value, "__len__") and not isinstance(value, str):
+            value = value[0]
+        return float(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _private_dt(ds: Any, group: int, offset: int, creator: str) -> datetime | None:
+    elem = None
+    try:
+        elem = ds.get_private_item(group, offset, creator)
+    except (KeyError, ValueError):
+        elem = None
+    if elem is None:
+        return None
+    value = elem.value
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "ignore").strip("\x00 ")
+    return parse_dt(value)
+
+
+def _series_datetime(ds: Any) -> datetime | None:
+    return _combine(parse_da(ds.get("SeriesDate")), parse_tm(ds.get("SeriesTime")))
+
+
+def _acq_datetime(ds: Any) -> datetime | None:
+    dt = parse_dt(ds.get("AcquisitionDateTime"))
+    if dt is not None:
+        return dt
+    d = parse_da(ds.get("AcquisitionDate")) or parse_da(ds.get("SeriesDate"))
+    return _combine(d, parse_tm(ds.get("AcquisitionTime")))
+
+
+def suv_parameters(
+    series: Series,
+    order: Sequence[int],
+    *,
+    weight_kg: float | None = None,
+    dose_mbq: float | None = None,
+    injection_time: str | None = None,
+    half_life_s: float | None = None,
+) -> SuvParams:
+    """QIBA vendor-neutral SUVbw factors for a PET series (slices in `order`).
+
+    SUVbw = activity[Bq/ml] * weight[g] / (dose[Bq] * 2^(-dt/T1/2)), dt from injection to the decay
+    reference time (series start, or the earliest acquisition when the series time is later). Keyword
+    arguments override the header values (dose in MBq, injection time 'HH:MM[:SS]').
+    """
+    label = series.label()
+    hdrs = [series.headers[i] for i in order]
+    ds = hdrs[0]
+    warnings: list[str] = []
+    overrides: dict[str, Any] = {}
+    meta: dict[str, Any] = {}
+
+    def need(msg: str) -> InputError:
+        return InputError(f"{label}: {msg}")
+
+    units = str(ds.get("Units", "") or "").strip().upper()
+    meta["units_in"] = units or None
+    if not units:
+        raise need(f"{_tag('Units')} missing; cannot tell whether pixels are Bq/ml, counts or SUV, SUVbw not computable")
+    if units not in ("BQML", "CNTS", "GML"):
+        raise need(
+            f"{_tag('Units')} is {units!r}; only BQML, GML or Philips CNTS can be converted to SUVbw"
+        )
+    n = len(hdrs)
+    if units == "GML":
+        meta.update(suv_method="GML: pixels already SUVbw (g/ml)", decay_reference=None)
+        _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s)
+        return SuvParams(np.ones(n), meta, warnings)
+
+    activity_scale = np.ones(n)  # Bq/ml per rescaled unit
+    philips_suv: np.ndarray | None = None
+    if units == "CNTS":
+        suv_f = [_private_float(h, 0x7053, 0x00, PHILIPS_CREATOR) for h in hdrs]
+        act_f = [_private_float(h, 0x7053, 0x09, PHILIPS_CREATOR) for h in hdrs]
+        have_suv = all(v is not None and v > 0 for v in suv_f)
+        have_act = all(v is not None and v > 0 for v in act_f)
+        user_override = weight_kg is not None or dose_mbq is not None or injection_time is not None
+        if have_suv and not (user_override and have_act):
+            philips_suv = np.array(suv_f, dtype=np.float64)
+            if user_override:
+                warnings.append(f"{label}: --weight/--dose/--injection-time ignored: Philips SUV factor (7053,1000) used")
+        elif have_act:
+            activity_scale = np.array(act_f, dtype=np.float64)
+        else:
+            raise need(
+                "Units (0054,1001) is CNTS but the Philips SUV Scale Factor (7053,1000) and Activity Concentration "
+                "Scale Factor (7053,1009) are missing; counts cannot be converted to Bq/ml, SUVbw not computable"
+            )
+
+    # Decay correction state
+    corrected = _values(ds, "CorrectedImage")
+    decay_corr = str(ds.get("DecayCorrection", "") or "").strip().upper()
+    if "CorrectedImage" in ds and "DECY" not in corrected:
+        raise need(
+            f"{_tag('CorrectedImage')} {corrected} lacks DECY; the image is not decay corrected, SUVbw not computable"
+        )
+    if decay_corr not in ("START", "ADMIN"):
+        what = f"is {decay_corr!r}" if decay_corr else "missing"
+        raise need(f"{_tag('DecayCorrection')} {what}; expected START (or ADMIN), SUVbw not computable")
+    meta["decay_correction"] = decay_corr
+
+    if philips_suv is not None:
+        meta["suv_method"] = "Philips SUV Scale Factor (7053,1000)"
+        _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s)
+        meta["decay_reference"] = "series start" if decay_corr == "START" else "administration"
+        meta["series_datetime"] = _iso(_series_datetime(ds))
+        return SuvParams(philips_suv, meta, warnings)
+
+    # Weight
+    if weight_kg is not None:
+        overrides["weight_kg"] = float(weight_kg)
+        weight = float(weight_kg)
+    else:
+        try:
+            weight = float(ds.get("PatientWeight") or 0)
+        except (TypeError, ValueError):
+            weight = 0.0
+        if weight <= 0:
+            raise need(f"{_tag('PatientWeight')} missing or zero; SUVbw needs the body weight (give --weight KG)")
+    if not 0 < weight < 600:
+        raise need(f"{_tag('PatientWeight')} {weight:g} kg is implausible; SUVbw needs the body weight in kg")
+
+    # Radiopharmaceutical information
+    rseq = ds.get("RadiopharmaceuticalInformationSequence")
+    rinfo = rseq[0] if rseq else None
+    if rinfo is None and (dose_mbq is None or half_life_s is None or (decay_corr == "START" and injection_time is None)):
+        raise need(
+            f"{_tag('RadiopharmaceuticalInformationSequence')} missing; injected dose, injection time and half-life "
+            "unknown, SUVbw not computable"
+        )
+    rinfo = rinfo if rinfo is not None else {}
+    if dose_mbq is not None:
+        overrides["dose_mbq"] = float(dose_mbq)
+        dose = float(dose_mbq) * 1e6
+    else:
+        try:
+            dose = float(rinfo.get("RadionuclideTotalDose") or 0)
+        except (TypeError, ValueError):
+            dose = 0.0
+        if dose <= 0:
+            raise need(f"{_tag('RadionuclideTotalDose')} missing or zero; SUVbw needs the injected dose (give --dose MBQ)")
+        if dose < 1e5:
+            raise need(
+                f"{_tag('RadionuclideTotalDose')} {dose:g} Bq is implausibly small (MBq stored instead of Bq?); "
+                "give --dose MBQ"
+            )
+    if half_life_s is not None:
+        overrides["half_life_s"] = float(half_life_s)
+        half_life = float(half_life_s)
+    else:
+        try:
+            half_life = float(rinfo.get("RadionuclideHalfLife") or 0)
+        except (TypeError, ValueError):
+            half_life = 0.0
+        if half_life <= 0 and decay_corr == "START":
+            raise need(f"{_tag('RadionuclideHalfLife')} missing or zero; decay correction of the dose impossible")
+
+    # Decay reference time (QIBA): series start unless later than the earliest acquisition.
+    series_dt = _series_datetime(ds)
+    acq = [a for a in (_acq_datetime(h) for h in hdrs) if a is not None]
+    earliest = min(acq) if acq else None
+    if series_dt is not None and (earliest is None or series_dt <= earliest):
+        ref_dt, ref_name = series_dt, "series start"
+    elif earliest is not None:
+        ge = _private_dt(ds, 0x0009, 0x0D, GE_PET_CREATOR)
+        if series_dt is not None and ge is not None and ge <= series_dt:
+            ref_dt, ref_name = ge, "GE scan datetime (0009,100D)"
+        else:
+            ref_dt, ref_name = earliest, "earliest acquisition"
+    else:
+        ref_dt, ref_name = None, None
+
+    inj_dt: datetime | None = None
+    if injection_time is not None:
+        overrides["injection_time"] = injection_time
+        clock = parse_clock(injection_time)
+        base = ref_dt or series_dt
+        if base is None:
+            raise need(f"{_tag('SeriesDate')}/{_tag('SeriesTime')} missing; --injection-time needs the scan date")
+        inj_dt = _combine(base.date(), clock)
+        if inj_dt is not None and inj_dt > base:
+            inj_dt -= timedelta(days=1)
+    else:
+        inj_dt = parse_dt(rinfo.get("RadiopharmaceuticalStartDateTime"))
+        if inj_dt is None:
+            t = parse_tm(rinfo.get("RadiopharmaceuticalStartTime"))
+            d = parse_da(ds.get("SeriesDate")) or (ref_dt.date() if ref_dt else None)
+            inj_dt = _combine(d, t)
+            if inj_dt is not None and ref_dt is not None and inj_dt > ref_dt:
+                inj_dt -= timedelta(days=1)  # injected before midnight, scanned after
+
+    meta.update(
+        weight_kg=weight,
+        injected_dose_bq=dose,
+        half_life_s=half_life if half_life > 0 else None,
+        injection_datetime=_iso(inj_dt),
+        series_datetime=_iso(series_dt),
+    )
+    if decay_corr == "ADMIN":
+        decay = 1.0
+        meta["decay_reference"] = "administration"
+        meta["suv_method"] = "BQML, decay corrected to administration (ADMIN): no dose decay"
+    else:
+        if ref_dt is None:
+            raise need(
+                f"{_tag('SeriesDate')}/{_tag('SeriesTime')} and {_tag('AcquisitionTime')} missing; "
+                "decay reference time unknown, SUVbw not computable"
+            )
+        if inj_dt is None:
+            raise need(
+                f"{_tag('RadiopharmaceuticalStartDateTime')} and {_tag('RadiopharmaceuticalStartTime')} missing; "
+                "injection time unknown, SUVbw not computable (give --injection-time HH:MM)"
+            )
+        dt_s = (ref_dt - inj_dt).total_seconds()
+        if dt_s < 0:
+            raise need(
+                f"injection {_iso(inj_dt)} ({_tag('RadiopharmaceuticalStartDateTime')}) is after the scan "
+                f"({_iso(ref_dt)}); SUVbw not computable"
+            )
+        if dt_s > 24 * 3600:
+            warnings.append(f"{label}: {dt_s / 3600:.1f} h between injection and scan; check the injection time")
+        decay = 2.0 ** (-dt_s / half_life)
+        meta["decay_reference"] = ref_name
+        meta["decay_reference_datetime"] = _iso(ref_dt)
+        meta["uptake_time_s"] = dt_s
+        meta["suv_method"] = (
+            "Philips Activity Concentration Scale Factor (7053,1009) then QIBA SUVbw"
+            if units == "CNTS"
+            else "BQML, QIBA SUVbw"
+        )
+    meta["decay_factor"] = decay
+    factor = weight * 1000.0 / (dose * decay)
+    _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, rinfo=rinfo)
+    meta["overrides"] = overrides
+    return SuvParams(activity_scale * factor, meta, warnings)
+
+
+def _fill_common_meta(
+    ds: Any,
+    meta: dict[str, Any],
+    weight_kg: float | None,
+    dose_mbq: float | None,
+    half_life_s: float | None,
+    rinfo: Any = None,
+) -> None:
+    """Weight, dose, half-life, injection time and tracer, where not already set."""
+    if rinfo is None:
+        rseq = ds.get("RadiopharmaceuticalInformationSequence")
+        rinfo = rseq[0] if rseq else {}
+
+    def num(value: Any) -> float | None:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            return None
+        return v if v > 0 else None
+
+    meta.setdefault("weight_kg", float(weight_kg) if weight_kg is not None else num(ds.get("PatientWeight")))
+    meta.setdefault(
+        "injected_dose_bq", float(dose_mbq) * 1e6 if dose_mbq is not None else num(rinfo.get("RadionuclideTotalDose"))
+    )
+    meta.setdefault("half_life_s", float(half_life_s) if half_life_s is not None else num(rinfo.get("RadionuclideHalfLife")))
+    if "injection_datetime" not in meta:
+        inj = parse_dt(rinfo.get("RadiopharmaceuticalStartDateTime")) or _combine(
+            parse_da(ds.get("SeriesDate")), parse_tm(rinfo.get("RadiopharmaceuticalStartTime"))
+        )
+        meta["injection_datetime"] = _iso(inj)
+    meta.setdefault("series_datetime", _iso(_series_datetime(ds)))
+    tracer = str(rinfo.get("Radiopharmaceutical", "") or "").strip() or None
+    nuclide = None
+    code = rinfo.get("RadionuclideCodeSequence")
+    if code:
+        nuclide = str(code[0].get("CodeMeaning", "") or "").strip() or None
+    if tracer is None and rinfo.get("RadiopharmaceuticalCodeSequence"):
+        tracer = str(rinfo.RadiopharmaceuticalCodeSequence[0].get("CodeMeaning", "") or "").strip() or None
+    meta["tracer"] = tracer
+    meta["radionuclide"] = nuclide
+    meta.setdefault("overrides", {})
+
+
+# ------------------------------------------------------------------------------------ patient meta
+
+
+def _age_years(ds: Any) -> float | int | None:
+    text = str(ds.get("PatientAge", "") or "").strip().upper()
+    m = re.fullmatch(r"(\d{1,3})([DWMY])?", text)
+    if m:
+        v, unit = int(m[1]), m[2] or "Y"
+        if unit == "Y":
+            return v
+        return round(v / {"D": 365.25, "W": 52.1775, "M": 12.0}[unit], 2)
+    born = parse_da(ds.get("PatientBirthDate"))
+    when = parse_da(ds.get("StudyDate")) or parse_da(ds.get("SeriesDate"))
+    if born and when and when >= born:
+        return when.year - born.year - ((when.month, when.day) < (born.month, born.day))
+    return None
+
+
+def _patient_meta(ds: Any) -> dict[str, Any]:
+    sex = str(ds.get("PatientSex", "") or "").strip().upper()
+    try:
+        height = float(ds.get("PatientSize") or 0) or None
+    except (TypeError, ValueError):
+        height = None
+    if height is not None and height > 3:  # centimetres stored instead of metres
+        height = height / 100.0
+    return {
+        "patient_id": str(ds.get("PatientID", "") or "") or None,
+        "sex": sex if sex in ("M", "F") else None,
+        "age": _age_years(ds),
+        "height_m": height,
+        "manufacturer": str(ds.get("Manufacturer", "") or "") or None,
+        "study_instance_uid": str(ds.get("StudyInstanceUID", "") or "") or None,
+    }
+
+
+# ------------------------------------------------------------------------------------ ingest
+
+
+def _load_ct(ct: Series, progress: bool | None) -> tuple[Volume, list[str]]:
+    geom = slice_geometry(ct)
+    data = read_pixels(ct, geom, integer_ok=True, progress=progress, desc="reading CT")
+    return Volume(data, geom.affine), geom.warnings
+
+
+def ingest_dicom(
+    out: str | os.PathLike,
+    *,
+    dicom_dir: str | os.PathLike | None = None,
+    pet_dir: str | os.PathLike | None = None,
+    ct_dir: str | os.PathLike | None = None,
+    pet_series: str | None = None,
+    ct_series: str | None = None,
+    weight_kg: float | None = None,
+    dose_mbq: float | None = None,
+    injection_time: str | None = None,
+    half_life_s: float | None = None,
+    study_id: str | None = None,
+    allow_no_ct: bool = False,
+    progress: bool | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Path:
+    """Read a PET/CT exam from DICOM into a study folder `out`; returns the folder.
+
+    Give `dicom_dir` (one folder holding both series, scanned recursively) or `pet_dir` (+ `ct_dir`).
+    Writes pet_suv.nii.gz (SUVbw float32), ct.nii.gz (HU) and, last, study.json, so a crash never
+    leaves a folder that looks complete. Warnings go to `warn` (stderr by default) and study.json.
+    """
+    from .. import __version__
+
+    warn = warn or (lambda msg: print(f"pet2rep ingest: warning: {msg}", file=sys.stderr))
+    out = Path(out)
+    if dicom_dir is not None:
+        if pet_dir is not None or ct_dir is not None:
+            raise InputError("give either a DICOM folder or --pet/--ct folders, not both")
+        series, skipped = scan_dicom([dicom_dir], progress)
+        where = str(dicom_dir)
+        pet, ct, choice = select_series(series, pet_series, ct_series, where=where, need_ct=not allow_no_ct)
+    elif pet_dir is not None:
+        pet_all, skipped = scan_dicom([pet_dir], progress)
+        if ct_dir is not None and Path(ct_dir).resolve() != Path(pet_dir).resolve():
+            ct_all, skipped_ct = scan_dicom([ct_dir], progress)
+            skipped += skipped_ct
+        else:
+            ct_all = pet_all  # --pet alone: a CT in the same folder is used too
+        where = f"{pet_dir}" + (f" + {ct_dir}" if ct_dir is not None else "")
+        pet, ct, choice = select_series(
+            pet_all + ct_all, pet_series, ct_series, where=where, need_ct=not allow_no_ct,
+            pet_pool=pet_all, ct_pool=ct_all,
+        )
+    else:
+        raise InputError("no input: give --dicom DIR, or --pet PET_DIR --ct CT_DIR")
+
+    warnings: list[str] = []
+    if skipped:
+        warnings.append(f"{where}: {skipped} file(s) skipped (not DICOM images)")
+    geom = slice_geometry(pet)
+    warnings += geom.warnings
+    suv = suv_parameters(
+        pet, geom.order, weight_kg=weight_kg, dose_mbq=dose_mbq, injection_time=injection_time, half_life_s=half_life_s
+    )
+    warnings += suv.warnings
+    pet_data = read_pixels(pet, geom, factors=suv.factors, progress=progress, desc="reading PET")
+    if not np.all(np.isfinite(pet_data)):
+        raise InputError(f"{pet.label()}: SUV image has non-finite values")
+    pet_vol = Volume(pet_data.astype(np.float32, copy=False), geom.affine)
+    ct_vol = None
+    if ct is not None:
+        ct_vol, ct_warn = _load_ct(ct, progress)
+        warnings += ct_warn
+        if ct.frame_of_reference and pet.frame_of_reference and ct.frame_of_reference != pet.frame_of_reference:
+            warnings.append(
+                f"{ct.label()}: FrameOfReferenceUID differs from the PET's; PET and CT may not be registered"
+            )
+
+    first = pet.headers[geom.order[0]]
+    meta: dict[str, Any] = {"study_id": study_id or out.name}
+    meta.update(_patient_meta(first))
+    sm = suv.meta
+    meta.update(
+        weight_kg=sm.get("weight_kg"),
+        height_m=meta.pop("height_m"),
+        injected_dose_bq=sm.get("injected_dose_bq"),
+        injection_datetime=sm.get("injection_datetime"),
+        series_datetime=sm.get("series_datetime"),
+        decay_reference=sm.get("decay_reference"),
+        half_life_s=sm.get("half_life_s"),
+        tracer=sm.get("tracer"),
+        radionuclide=sm.get("radionuclide"),
+        suv_type="bw",
+        units_in=sm.get("units_in"),
+        manufacturer=meta.pop("manufacturer"),
+        suv_method=sm.get("suv_method"),
+        decay_correction=sm.get("decay_correction"),
+        decay_factor=sm.get("decay_factor"),
+        uptake_time_s=sm.get("uptake_time_s"),
+        decay_reference_datetime=sm.get("decay_reference_datetime"),
+    )
+    optional = ("decay_factor", "uptake_time_s", "decay_reference_datetime", "decay_correction")
+    meta = {k: v for k, v in meta.items() if v is not None or k not in optional}
+    meta["provenance"] = {
+        "source": "dicom",
+        "pet_series_uid": pet.uid,
+        "ct_series_uid": ct.uid if ct is not None else None,
+        "n_files": pet.n + (ct.n if ct is not None else 0),
+        "pet_n_files": pet.n,
+        "ct_n_files": ct.n if ct is not None else 0,
+        "pet_dir": str(pet.folder.resolve()),
+        "ct_dir": str(ct.folder.resolve()) if ct is not None else None,
+        "pet2rep_version": __version__,
+        "overrides": sm.get("overrides", {}),
+        "series_choice": choice,
+    }
+    meta["warnings"] = warnings
+    for w in warnings:
+        warn(w)
+
+    out.mkdir(parents=True, exist_ok=True)
+    stale = out / META_FILE
+    if stale.exists():
+        stale.unlink()  # the folder must not look complete while its images are being replaced
+    if ct_vol is None and (out / CT_FILE).exists():
+        (out / CT_FILE).unlink()
+    study = Study(study_id=meta["study_id"], pet=pet_vol, ct=ct_vol, meta=meta)
+    write_study(study, out)
+    return out
+
+
+def ingest_batch(
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    skip_existing: bool = False,
+    allow_no_ct: bool = False,
+    progress: bool | None = None,
+    report: Callable[[str], None] | None = None,
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Ingest each immediate sub-folder of `root` as one exam into `out/<name>/`.
+
+    Failures are reported as '<folder>: <reason>' through `report` (stderr by default) and do not stop
+    the run. Returns (names ingested or skipped as done, [(name, reason) failed]).
+    """
+    from ..errors import Pet2RepError
+
+    report = report or (lambda line: print(line, file=sys.stderr))
+    root, out = Path(root), Path(out)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such folder")
+    exams = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not exams:
+        raise InputError(f"{root}: no sub-folders; --batch expects one sub-folder per exam")
+    done: list[str] = []
+    failed: list[tuple[str, str]] = []
+    for exam in exams:
+        target = out / exam.name
+        if skip_existing and (target / META_FILE).exists():
+            done.append(exam.name)
+            continue
+        try:
+            ingest_dicom(
+                target, dicom_dir=exam, allow_no_ct=allow_no_ct, progress=progress,
+                warn=lambda msg, name=exam.name: report(f"{name}: warning: {msg}"),
+            )
+        except Pet2RepError as exc:
+            failed.append((exam.name, _one_line(exc)))
+            report(f"{exam.name}: {_one_line(exc)}")
+            continue
+        except (MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # an unforeseen defect in one exam must not stop the batch
+            reason = f"unexpected {type(exc).__name__}: {_exc_line(exc)}"
+            failed.append((exam.name, reason))
+            report(f"{exam.name}: {reason}")
+            continue
+        done.append(exam.name)
+    return done, failed
+
+
+def suv_from_activity(
+    activity_bq_ml: float, weight_kg: float, dose_bq: float, decay_s: float, half_life_s: float
+) -> float:
+    """SUVbw of one activity concentration: activity * weight_g / (dose * 2^(-t/T1/2))."""
+    return activity_bq_ml * weight_kg * 1000.0 / (dose_bq * math.pow(2.0, -decay_s / half_life_s))

@@ -1,0 +1,39 @@
+"""The `pet2rep` command: registry, help, light start-up."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+from pet2rep.cli import COMMANDS, main
+
+
+def test_every_registered_command_has_parser_and_runner():
+    for name, (module_name, _) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        assert callable(module.configure_parser) and callable(module.run_cli), name
+
+
+def test_help_lists_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in COMMANDS)
+
+
+def test_unknown_command_exits_nonzero():
+    with pytest.raises(SystemExit) as exc:
+        main(["nonsense"])
+    assert exc.value.code == 2
+
+
+def test_import_and_cli_start_are_light():
+    """`import pet2rep` and the CLI registry must not import heavy libraries."""
+    code = ("import sys, pet2rep, pet2rep.cli, pet2rep.organs; "
+            "heavy = [m for m in ('numpy', 'scipy', 'torch', 'transformers', 'nibabel', 'pydicom', 'PIL', 'jieba') "
+            "if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
