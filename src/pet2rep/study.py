@@ -83,28 +83,174 @@ def _gunzip(path: Path) -> bytes:
         return gzip.decompress(raw)
 
 
-def load_nifti(path: str | os.PathLike, dtype: Any = None) -> Volume:
-    """Read a .nii or .nii.gz into a Volume (scaling applied; `dtype` casts the result)."""
+def _inflate_to_array(path: Path) -> np.ndarray:
+    """Inflate a gzip file once into a writable uint8 array (ISA-L, streamed in 64 KiB input chunks).
+
+    The size comes from the gzip trailer, so the output is written straight into its final buffer: no
+    growing bytes object, no extra copy (as fast as a one-shot inflate or faster, and writable). Multi-member
+    or >4 GiB files fall back to a one-shot inflate plus one copy.
+    """
+    import struct
+    import zlib
+
+    raw = path.read_bytes()
+    try:
+        from isal import isal_zlib as zmod
+    except ImportError:  # pragma: no cover
+        zmod = zlib
+    if len(raw) < 18 or raw[:2] != b"\x1f\x8b":
+        raise StudyError(f"{path}: not a gzip file")
+    isize = struct.unpack("<I", raw[-4:])[0]
+    if isize > 1100 * len(raw) + 65536:  # beyond deflate's maximum ratio: not a trustworthy trailer
+        isize = 0
+    out = np.empty(isize, np.uint8)
+    dec = zmod.decompressobj(31)
+    view = memoryview(raw)
+    pos = 0
+    chunk = 1 << 16
+    consumed = len(raw)
+    try:
+        for start in range(0, len(raw), chunk):
+            piece = dec.decompress(view[start : start + chunk])
+            n = len(piece)
+            if pos + n > isize:
+                raise OverflowError
+            out[pos : pos + n] = np.frombuffer(piece, np.uint8)
+            pos += n
+            if dec.eof:
+                consumed = min(start + chunk, len(raw))
+                break
+        piece = dec.flush()
+        if pos + len(piece) > isize:
+            raise OverflowError
+        out[pos : pos + len(piece)] = np.frombuffer(piece, np.uint8)
+        pos += len(piece)
+        if pos != isize or dec.unused_data.strip(b"\x00") or raw[consumed:].strip(b"\x00"):
+            raise OverflowError
+    except OverflowError:  # several gzip members, >= 4 GiB or a damaged trailer: let the library handle it
+        try:
+            return np.frombuffer(_gunzip(path), np.uint8).copy()
+        except (OSError, EOFError, zlib.error, getattr(zmod, "error", zlib.error)) as exc:
+            raise StudyError(f"{path}: corrupt or truncated gzip data ({exc})") from None
+    except (zlib.error, getattr(zmod, "error", zlib.error), EOFError) as exc:
+        raise StudyError(f"{path}: corrupt gzip data ({exc})") from None
+    if not dec.eof:
+        raise StudyError(f"{path}: truncated gzip file")
+    return out
+
+
+def _parse_nifti_header(block: bytes | np.ndarray, path: Path) -> Any:
+    """A nibabel Nifti1Header/Nifti2Header from the first bytes of a .nii stream."""
     import nibabel as nib
 
+    block = bytes(block[:540])
+    if len(block) < 348:
+        raise StudyError(f"{path}: not a NIfTI file (only {len(block)} bytes)")
+    size_le = int.from_bytes(block[:4], "little")
+    size_be = int.from_bytes(block[:4], "big")
+    try:
+        if 348 in (size_le, size_be):
+            hdr = nib.Nifti1Header(block[:348], check=False)
+        elif 540 in (size_le, size_be) and len(block) >= 540:
+            hdr = nib.Nifti2Header(block[:540], check=False)
+        else:
+            raise ValueError("bad sizeof_hdr")
+    except Exception as exc:
+        raise StudyError(f"{path}: not a readable NIfTI file ({exc})") from None
+    if bytes(hdr["magic"]).rstrip(b"\x00") not in (b"n+1", b"n+2"):
+        raise StudyError(f"{path}: not a single-file NIfTI (magic {bytes(hdr['magic'])!r})")
+    return hdr
+
+
+def read_nifti_header(path: str | os.PathLike) -> Any:
+    """The NIfTI header only: the first 540 bytes of the (gzip) stream are inflated, nothing more."""
     path = Path(path)
     if not path.exists():
         raise StudyError(f"{path}: file not found")
     try:
         if path.name.endswith(".gz"):
-            img = nib.Nifti1Image.from_bytes(_gunzip(path))
+            try:
+                from isal import igzip as gz
+            except ImportError:  # pragma: no cover
+                gz = gzip
+            with gz.open(path, "rb") as f:
+                block = f.read(540)
         else:
-            img = nib.load(str(path))
-        data = np.asanyarray(img.dataobj)
+            with open(path, "rb") as f:
+                block = f.read(540)
+    except (OSError, EOFError) as exc:
+        raise StudyError(f"{path}: not a readable NIfTI file ({exc})") from None
+    return _parse_nifti_header(block, path)
+
+
+def read_nifti_raw(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, float | None, float | None, Any]:
+    """Read a NIfTI's stored values without scaling: (data, affine, slope, inter, header).
+
+    The file is inflated once (ISA-L) into a writable buffer and the array is a Fortran-ordered view of
+    it: no dtype conversion, no copy. `slope`/`inter` are None when the header sets no scaling (or
+    1/0); apply them yourself, e.g. only to the voxels you sample.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise StudyError(f"{path}: file not found")
+    if not path.name.endswith((".nii", ".gz")):  # e.g. an .hdr/.img pair: let nibabel find the parts
+        return _read_with_nibabel(path)
+    buf = _inflate_to_array(path) if path.name.endswith(".gz") else np.fromfile(path, np.uint8)
+    hdr = _parse_nifti_header(buf, path)
+    shape = tuple(int(n) for n in hdr.get_data_shape())
+    while len(shape) > 3 and shape[-1] == 1:
+        shape = shape[:-1]
+    if len(shape) != 3:
+        raise StudyError(f"{path}: expected a 3-D image, got shape {shape}")
+    try:
+        dtype = hdr.get_data_dtype()
+    except Exception as exc:
+        raise StudyError(f"{path}: unsupported NIfTI data type ({exc})") from None
+    offset = int(hdr["vox_offset"])
+    count = int(np.prod(shape))
+    if offset < 348 or offset + count * dtype.itemsize > buf.size:
+        raise StudyError(f"{path}: truncated NIfTI data (need {offset + count * dtype.itemsize} bytes, have {buf.size})")
+    data = buf[offset : offset + count * dtype.itemsize].view(dtype).reshape(shape, order="F")
+    if not dtype.isnative:
+        data = data.astype(dtype.newbyteorder("="))
+    slope, inter = hdr.get_slope_inter()
+    if slope is None or (slope == 1 and (inter is None or inter == 0)):
+        slope, inter = None, None
+    elif inter is None:
+        inter = 0.0
+    return data, np.asarray(hdr.get_best_affine(), dtype=np.float64), slope, inter, hdr
+
+
+def _read_with_nibabel(path: Path) -> tuple[np.ndarray, np.ndarray, float | None, float | None, Any]:
+    import nibabel as nib
+
+    try:
+        img = nib.load(str(path))
+        data = np.asarray(img.dataobj.get_unscaled())
+        slope, inter = getattr(img.dataobj, "slope", None), getattr(img.dataobj, "inter", None)
     except Exception as exc:  # nibabel raises many kinds
         raise StudyError(f"{path}: not a readable NIfTI file ({exc})") from None
-    if data.ndim == 4 and data.shape[3] == 1:
+    while data.ndim > 3 and data.shape[-1] == 1:
         data = data[..., 0]
     if data.ndim != 3:
         raise StudyError(f"{path}: expected a 3-D image, got shape {data.shape}")
+    if slope is None or (slope == 1 and (inter is None or inter == 0)):
+        slope, inter = None, None
+    elif inter is None:
+        inter = 0.0
+    return data, np.asarray(img.affine, dtype=np.float64), slope, inter, img.header
+
+
+def load_nifti(path: str | os.PathLike, dtype: Any = None) -> Volume:
+    """Read a .nii or .nii.gz into a Volume (scaling applied; `dtype` casts the result)."""
+    from nibabel.volumeutils import apply_read_scaling
+
+    data, affine, slope, inter, _ = read_nifti_raw(path)
+    if slope is not None:
+        data = apply_read_scaling(data, slope, inter)
     if dtype is not None:
         data = data.astype(dtype, copy=False)
-    return Volume(np.asarray(data), np.asarray(img.affine, dtype=np.float64))
+    return Volume(data, affine)
 
 
 def save_nifti(vol: Volume, path: str | os.PathLike, compresslevel: int = 1) -> None:

