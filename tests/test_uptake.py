@@ -1,0 +1,339 @@
+"""Organ uptake assessment extractor: hand-labelled validation set, tricky cases, lexicons, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pet2rep.cli import main
+from pet2rep.errors import InputError
+from pet2rep.metrics.uptake import (
+    LEXICON_DIR,
+    Statement,
+    detect_lang,
+    extract_statements,
+    extract_uptake,
+    lexicon_signature,
+    load_lexicon,
+)
+from pet2rep.organs import ORGANS, STATES
+
+DATA = Path(__file__).parent / "data" / "uptake_labelled.yaml"
+SEED = Path(__file__).resolve().parents[2] / "shared" / "seed-demo" / "prompt_qwen25vl.jsonl"
+
+
+@pytest.fixture(scope="module")
+def labelled() -> list[dict]:
+    return yaml.safe_load(DATA.read_text(encoding="utf-8"))["items"]
+
+
+def _pairs(labels: dict[str, list[str]]) -> set[tuple[str, str]]:
+    return {(o, s) for o, states in labels.items() for s in states}
+
+
+def _micro_f1(items: list[dict]) -> tuple[float, float, float, int, int, int]:
+    tp = fp = fn = 0
+    for it in items:
+        got, exp = _pairs(extract_uptake(it["text"], it["lang"])), _pairs(it["expected"])
+        tp, fp, fn = tp + len(got & exp), fp + len(got - exp), fn + len(exp - got)
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0), tp, fp, fn
+
+
+# ------------------------------------------------------------------------------------- labelled set
+def test_labelled_set_is_complete(labelled: list[dict]) -> None:
+    ids = [it["id"] for it in labelled]
+    assert len(ids) == len(set(ids))
+    count = {(lang, kind): 0 for lang in ("zh", "en") for kind in ("sentence", "report")}
+    covered: dict[str, set[str]] = {"zh": set(), "en": set()}
+    for it in labelled:
+        count[(it["lang"], it["kind"])] += 1
+        assert set(it["expected"]) <= set(ORGANS), it["id"]
+        for organ, states in it["expected"].items():
+            assert states and set(states) <= set(STATES), it["id"]
+            covered[it["lang"]] |= {organ, *states}
+    assert count[("zh", "sentence")] >= 70 and count[("en", "sentence")] >= 35
+    assert count[("zh", "report")] + count[("en", "report")] >= 10
+    assert count[("en", "report")] >= 3
+    for lang in ("zh", "en"):  # every organ and every state, in each language
+        assert set(ORGANS) | set(STATES) <= covered[lang], (lang, set(ORGANS) | set(STATES) - covered[lang])
+    tags = {t for it in labelled for t in it.get("tags", [])}
+    for t in ("negation", "comparison", "clause-carry", "ct-only", "brackets", "not-an-organ", "longest-match"):
+        assert t in tags
+    assert any(not it["expected"] for it in labelled)  # texts that must give nothing
+
+
+def test_labelled_set_holds_the_demo_reference_and_template(labelled: list[dict]) -> None:
+    by_id = {it["id"]: it for it in labelled}
+    answer, template = by_id["zh-r001"], by_id["zh-r002"]
+    assert answer["expected"]["lung"] == ["increased", "normal"] and "adrenal" not in answer["expected"]
+    assert template["expected"]["liver"] == ["increased", "decreased"]
+    assert template["expected"]["kidney"] == ["absent", "normal"] and template["expected"]["bone"] == ["normal"]
+    if not SEED.is_file():
+        pytest.skip(f"{SEED} not present")
+    rec = json.loads(SEED.read_text(encoding="utf-8").splitlines()[0])
+    assert answer["text"] == rec["answer"]
+    assert template["text"] == rec["prompt_user_text"].split("严格按照以下格式输出：", 1)[1].strip("\n")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_micro_f1_on_labelled_set(labelled: list[dict], lang: str) -> None:
+    items = [it for it in labelled if it["lang"] == lang]
+    p, r, f1, tp, fp, fn = _micro_f1(items)
+    print(f"\nOUA extractor [{lang}] on {len(items)} labelled texts: P={p:.3f} R={r:.3f} micro-F1={f1:.3f} "
+          f"(tp={tp} fp={fp} fn={fn})")
+    assert f1 >= 0.95
+    reports = [it for it in items if it["kind"] == "report"]
+    assert _micro_f1(reports)[2] >= 0.95  # whole reports too, not only single sentences
+
+
+def test_demo_reference_exact(labelled: list[dict]) -> None:
+    for it in labelled[:2]:  # the demo answer and the template: every organ right
+        assert extract_uptake(it["text"], "zh") == {o: s for o, s in it["expected"].items()}
+
+
+# ------------------------------------------------------------------------------------- tricky cases
+ZH_CASES = [
+    # longest match / sub-sites
+    ("右肾上腺结节，FDG代谢增高。", {"adrenal": ["increased"]}),
+    ("右肾上极结节，FDG代谢增高。", {"kidney": ["increased"]}),
+    ("双侧肾盂FDG摄取未见异常。", {"kidney": ["normal"]}),
+    ("肝胃间隙淋巴结FDG摄取增高。", {"abdominal_lymph_nodes": ["increased"]}),
+    ("门腔间隙淋巴结FDG摄取增高。", {"abdominal_lymph_nodes": ["increased"]}),
+    ("右肺门淋巴结FDG代谢增高。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("纵隔淋巴结FDG代谢增高。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("左侧锁骨上淋巴结FDG摄取增高。", {"cervical_lymph_nodes": ["increased"]}),
+    ("颈部淋巴结FDG摄取增高。", {"cervical_lymph_nodes": ["increased"]}),
+    ("腭扁桃体FDG摄取增高。", {"pharynx": ["increased"]}),
+    ("喉咽FDG摄取增高。", {"pharynx": ["increased"]}),
+    ("颌下腺FDG摄取增高。", {"salivary_glands": ["increased"]}),
+    ("椎体FDG摄取增高。", {"bone": ["increased"]}),
+    ("骨髓FDG摄取增高。", {"bone": ["increased"]}),
+    ("卵巢FDG摄取增高。", {"reproductive": ["increased"]}),
+    ("睾丸FDG摄取增高。", {"reproductive": ["increased"]}),
+    ("结肠FDG摄取增高。", {"intestine": ["increased"]}),
+    ("肝左叶FDG摄取增高。", {"liver": ["increased"]}),
+    ("门静脉主干增粗，FDG摄取增高。", {}),
+    # negation
+    ("肝脏未见FDG摄取增高。", {"liver": ["normal"]}),
+    ("脾脏无FDG浓聚。", {"spleen": ["normal"]}),
+    ("前列腺FDG摄取未见异常增高。", {"reproductive": ["normal"]}),
+    ("肝左叶囊性灶，未见FDG摄取。", {"liver": ["absent"]}),
+    ("结节不伴FDG摄取增高。", {}),
+    # comparison
+    ("脾脏FDG摄取高于肝脏。", {"spleen": ["increased"]}),
+    ("右肺结节FDG摄取增高，高于纵隔血池。", {"lung": ["increased"]}),
+    # clause scope and carry-forward
+    ("肝左叶见稍低密度结节，FDG摄取减低。", {"liver": ["decreased"]}),
+    ("肝脏FDG摄取未见异常，脾脏FDG摄取增高。", {"liver": ["normal"], "spleen": ["increased"]}),
+    ("心影不大，FDG摄取未见异常。", {}),
+    ("肝脏FDG摄取增高\n余未见异常FDG摄取", {"liver": ["increased"]}),
+    # CT-only wording never gives an uptake state
+    ("骨质密度减低。", {}),
+    ("两肺透亮度增加。", {}),
+    ("右肺中叶见片状密度增高影。", {}),
+    ("肝脏未见异常，FDG摄取增高。", {"liver": ["increased"]}),
+    # template brackets: 【】 is uptake wording, [] holds CT findings
+    ("肝脏【摄取增高】。", {"liver": ["increased"]}),
+    ("骨质密度[不均匀减低]，脊柱[部分椎体边缘骨质增生]。FDG【摄取未见异常】。", {"bone": ["normal"]}),
+    ("门静脉主干及左右支[明显增粗，密度增高]，FDG【摄取增高】。", {}),
+    # an SUV value alone (at or above 2.5) is increased; a stated uptake wins
+    ("右肺下叶结节，SUVmax约6.9。", {"lung": ["increased"]}),
+    ("右肺下叶结节，SUVmax约1.9。", {}),
+    ("右肺结节FDG摄取未见增高，SUVmax 2.8。", {"lung": ["normal"]}),
+    # impression wording
+    ("考虑胃窦部高代谢病变。", {"stomach": ["increased"]}),
+    ("部分肠管FDG代谢增高，考虑炎性摄取或生理性摄取。", {"intestine": ["increased"]}),
+]
+
+EN_CASES = [
+    ("A right adrenal nodule is hypermetabolic.", {"adrenal": ["increased"]}),
+    ("The right renal pelvis shows physiologic activity.", {"kidney": ["normal"]}),
+    ("Hypermetabolic gastrohepatic ligament lymph nodes.", {"abdominal_lymph_nodes": ["increased"]}),
+    ("FDG-avid right hilar lymph node.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("Intense uptake at the splenic flexure.", {"intestine": ["increased"]}),
+    ("No increased uptake in the liver.", {"liver": ["normal"]}),
+    ("The thyroid is not FDG-avid.", {"thyroid": ["normal"]}),
+    ("Spleen without abnormal uptake.", {"spleen": ["normal"]}),
+    ("No uptake in the left kidney cyst.", {"kidney": ["absent"]}),
+    ("Increased FDG uptake is not seen in the pancreas.", {"pancreas": ["normal"]}),
+    ("The lung nodule is FDG-avid, higher than the liver.", {"lung": ["increased"]}),
+    ("Splenic uptake is greater than liver.", {"spleen": ["increased"]}),
+    ("Increased density in the right lower lobe.", {}),
+    ("Decreased bone density.", {}),
+    ("Increased uptake in the liver and normal uptake in the spleen.", {"liver": ["increased"], "spleen": ["normal"]}),
+    ("The liver, spleen, and pancreas show normal FDG uptake.",
+     {"liver": ["normal"], "spleen": ["normal"], "pancreas": ["normal"]}),
+    ("A mass in the right upper lobe. It is intensely FDG-avid.", {"lung": ["increased"]}),
+    ("Increased uptake in the sigmoid colon, likely physiologic.", {"intestine": ["increased"]}),
+    ("Increased uptake in the portal vein thrombus.", {}),
+    ("A 2 cm right lower lobe nodule (SUVmax 8.2).", {"lung": ["increased"]}),
+    ("Patchy opacity next to the right middle lobe hilum, FDG 【increased uptake】.", {"lung": ["increased"]}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ZH_CASES)
+def test_zh_cases(text: str, expected: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, "zh") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), EN_CASES)
+def test_en_cases(text: str, expected: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, "en") == expected
+
+
+def test_output_order_and_auto_language() -> None:
+    text = "骨髓FDG摄取增高。脑FDG摄取未见异常。左肾摄取缺失，右肾FDG摄取增高。"
+    got = extract_uptake(text)  # auto
+    assert list(got) == ["brain", "kidney", "bone"]
+    assert got["kidney"] == ["increased", "absent"]
+    assert extract_uptake("") == {} and extract_uptake("   \n") == {}
+    assert extract_uptake("The liver shows increased FDG uptake.") == {"liver": ["increased"]}
+
+
+def test_statements_explain_the_labels() -> None:
+    text = "肝左叶见稍低密度结节，FDG摄取减低。胃壁FDG摄取增高，高于肝脏。"
+    stmts = extract_statements(text, "zh")
+    assert all(isinstance(s, Statement) for s in stmts)
+    liver = [s for s in stmts if s.organ == "liver"]
+    assert [(s.state, s.organ_term, s.inherited) for s in liver] == [("decreased", "肝左叶", True)]
+    s = liver[0]
+    assert text[s.span[0] : s.span[1]].strip() == s.clause == "FDG摄取减低" and "减低" in s.cues
+    assert {(s.organ, s.state) for s in stmts} == {("liver", "decreased"), ("stomach", "increased")}
+    assert json.loads(json.dumps(s.as_dict(), ensure_ascii=False))["span"] == list(s.span)
+
+
+def test_detect_lang() -> None:
+    assert detect_lang("肝脏FDG摄取增高，SUVmax约5.6。") == "zh"
+    assert detect_lang("The liver shows increased FDG uptake (SUVmax 5.6).") == "en"
+    assert detect_lang("") == "en"
+    assert detect_lang("PET/CT: 肝") == "en"  # a stray character does not make a text Chinese
+
+
+# -------------------------------------------------------------------------------------------- lexicons
+def test_lexicons_cover_all_organs_and_are_well_formed() -> None:
+    for lang in ("zh", "en"):
+        org = yaml.safe_load((LEXICON_DIR / f"organs.{lang}.yaml").read_text(encoding="utf-8"))
+        upt = yaml.safe_load((LEXICON_DIR / f"uptake.{lang}.yaml").read_text(encoding="utf-8"))
+        assert set(org["organs"]) == set(ORGANS)
+        assert set(upt["states"]) == set(STATES)
+        for organ, terms in org["organs"].items():
+            for t in terms:
+                assert isinstance(t, str), (lang, organ, t)  # unquoted YAML words like no/on become booleans
+                if lang == "zh":  # a laterality prefix would make "右肾上腺" match "右肾" first
+                    assert t.startswith("re:") or t[0] not in "左右双两", t
+        assert all(isinstance(x, str) for lst in upt["states"].values() for x in lst)
+        assert all(isinstance(x, str) for x in upt["negation"])
+        # no phrase is two states, two organs, or both an organ and a non-organ (the later one would win silently)
+        state_of: dict[str, str] = {}
+        for state, phrases in upt["states"].items():
+            for ph in phrases:
+                assert state_of.setdefault(ph.lower(), state) == state, (lang, ph)
+        assert not {p.lower() for p in upt["neutral"]} & set(state_of), lang
+        organ_of: dict[str, str] = {}
+        for sect in ("organs", "sites"):
+            for organ, terms in org[sect].items():
+                for t in terms:
+                    assert organ_of.setdefault(t.lower(), f"{sect}.{organ}") == f"{sect}.{organ}", (lang, t)
+        assert not {t.lower() for t in org["non_organs"] + org["references"]} & set(organ_of), lang
+
+
+def test_lexicon_signature_and_extra_lexicon(tmp_path: Path) -> None:
+    sig = lexicon_signature("zh")
+    assert sig.startswith("oua-zh-") and sig == lexicon_signature("zh") and sig != lexicon_signature("en")
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("lang: en\norgans:\n  liver: [hepar]\nstates:\n  increased: [glowing]\n", encoding="utf-8")
+    text = "The hepar is glowing on FDG."
+    assert extract_uptake(text, "en") == {}
+    lex = load_lexicon("en", (str(extra),))
+    assert extract_uptake(text, "en", lex) == {"liver": ["increased"]}
+    assert lexicon_signature("en", [extra]) != lexicon_signature("en")
+    assert load_lexicon("zh", (str(extra),)).signature.split("-")[-1] == sig.split("-")[-1]  # en-only file
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("organs:\n  heart: [cor]\n", encoding="utf-8")
+    with pytest.raises(InputError, match="unknown organ id 'heart'"):
+        load_lexicon("en", (str(bad),))
+    boolean = tmp_path / "bool.yaml"
+    boolean.write_text("negation: [no]\n", encoding="utf-8")
+    with pytest.raises(InputError, match="quote"):
+        load_lexicon("en", (str(boolean),))
+    with pytest.raises(InputError):
+        load_lexicon("fr")
+
+
+def test_speed_of_a_1000_char_report(labelled: list[dict]) -> None:
+    text = labelled[0]["text"]
+    assert 900 <= len(text) <= 1200
+    extract_uptake(text, "zh")  # compile once
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(20):
+            extract_uptake(text, "zh")
+        times.append((time.perf_counter() - t0) / 20)
+    best = min(times) * 1000
+    print(f"\nOUA extractor: {len(text)}-char zh report in {best:.2f} ms (best of 5 x 20)")
+    assert best < 5.0  # typically ~1 ms; loose bound for a shared CI machine
+
+
+def test_metrics_module_imports_no_pipeline_stage() -> None:
+    code = (
+        "import sys, pet2rep.metrics.uptake as u; u.extract_uptake('肝脏FDG摄取增高。', 'zh'); "
+        "import json; print(json.dumps(sorted(m for m in sys.modules if m.startswith('pet2rep'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert set(json.loads(out)) <= {"pet2rep", "pet2rep.metrics", "pet2rep.metrics.uptake", "pet2rep.organs", "pet2rep.errors"}
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+def test_cli_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "report.txt"
+    f.write_text("肝左叶见稍低密度结节，FDG摄取减低。左侧肾上腺结节FDG代谢增高。", encoding="utf-8")
+    assert main(["uptake", "--lang", "zh", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out) == {"liver": ["decreased"], "adrenal": ["increased"]}
+    assert "肝" not in out or "\\u" not in out
+    assert main(["uptake", "--lang", "auto", str(f)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"liver": ["decreased"], "adrenal": ["increased"]}
+    assert main(["uptake", "--statements", str(f)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["lang"] == "zh" and doc["lexicon"].startswith("oua-zh-") and len(doc["statements"]) == 2
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes("\ufeffThe liver shows increased FDG uptake.".encode())
+    assert main(["uptake", str(bom)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"liver": ["increased"]}
+
+
+def test_cli_extra_lexicon(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "r.txt"
+    f.write_text("甲状旁腺区FDG摄取增高。", encoding="utf-8")
+    extra = tmp_path / "x.yaml"
+    extra.write_text("organs:\n  thyroid: [甲状旁腺区]\n", encoding="utf-8")
+    assert main(["uptake", "--lang", "zh", str(f)]) == 0
+    assert json.loads(capsys.readouterr().out) == {}
+    assert main(["uptake", "--lang", "zh", "--lexicon", str(extra), str(f)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"thyroid": ["increased"]}
+
+
+def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "gbk.txt"
+    f.write_bytes("肝脏FDG摄取增高".encode("gbk"))
+    assert main(["uptake", "--lang", "zh", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "gbk.txt" in err and "UTF-8" in err and "Traceback" not in err
+    assert main(["uptake", str(tmp_path / "missing.txt")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such file" in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("organs: [unclosed\n", encoding="utf-8")
+    f.write_text("肝脏FDG摄取增高", encoding="utf-8")
+    assert main(["uptake", "--lexicon", str(bad), str(f)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.yaml" in err
