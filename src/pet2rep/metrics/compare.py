@@ -1,0 +1,144 @@
+"""`pet2rep compare RUN_A RUN_B`: paired significance tests between two scored runs.
+
+Works from the per-sample sufficient statistics in each run's ``per_sample.jsonl`` (no re-scoring):
+paired bootstrap resampling (Koehn 2004) or approximate randomisation, as sacrebleu does. Samples are
+matched on ids; ids present in only one run are listed and left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pet2rep.errors import InputError
+from pet2rep.organs import ABNORMAL_STATES
+
+PER_SAMPLE = "per_sample.jsonl"
+
+
+def find_per_sample(run: str | os.PathLike) -> Path:
+    """DIR/per_sample.jsonl, DIR/eval/per_sample.jsonl, or the file itself."""
+    p = Path(run)
+    if p.is_file():
+        return p
+    for cand in (p / PER_SAMPLE, p / "eval" / PER_SAMPLE):
+        if cand.is_file():
+            return cand
+    if not p.exists():
+        raise InputError(f"{p}: no such run directory")
+    raise InputError(f"{p}: no {PER_SAMPLE} (looked in {p} and {p / 'eval'}); run 'pet2rep evaluate' first")
+
+
+def load_run(run: str | os.PathLike):
+    """Read a run's per-sample statistics into a :class:`~pet2rep.metrics.stats.SampleStats`."""
+    from pet2rep.metrics.predictions import _read_lines
+    from pet2rep.metrics.stats import SampleStats
+
+    path = find_per_sample(run)
+    ids: list[str] = []
+    bleu: list[list[float]] = []
+    met: list[list[float]] = []
+    rouge: list[float] = []
+    cider: list[float] = []
+    oua: list[list[list[int]]] = []
+    for lineno, line in _read_lines(path):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+            st = r["stats"]
+            row_oua = [[int(x) for x in st["oua"][s]] for s in ABNORMAL_STATES]
+            ids.append(str(r["id"]))
+            bleu.append([float(x) for x in st["bleu"]])
+            met.append([float(x) for x in st["meteor"]])
+            rouge.append(float(r["rouge_l"]))
+            cider.append(float(r["cider"]))
+            oua.append(row_oua)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{path}:{lineno}: not a pet2rep per-sample record ({type(exc).__name__}: {exc})") from None
+    if len({len(b) for b in bleu}) > 1 or len({len(m) for m in met}) > 1:
+        raise InputError(f"{path}: per-sample statistics have inconsistent lengths")
+    if len(set(ids)) != len(ids):
+        raise InputError(f"{path}: duplicate sample ids")
+    s = SampleStats(ids, np.asarray(bleu, dtype=np.float64).reshape(len(ids), -1),
+                    np.asarray(met, dtype=np.float64).reshape(len(ids), -1),
+                    np.asarray(rouge, dtype=np.float64), np.asarray(cider, dtype=np.float64),
+                    np.asarray(oua, dtype=np.int64).reshape(len(ids), 3, 3))
+    s.extra["path"] = str(path)
+    return s
+
+
+def compare_runs(run_a: str | os.PathLike, run_b: str | os.PathLike, *, test: str = "bootstrap",
+                 n: int = 1000, seed: int = 12345) -> dict[str, Any]:
+    """Paired test of run B against run A on their shared ids."""
+    from pet2rep.metrics.stats import paired_test
+
+    a, b = load_run(run_a), load_run(run_b)
+    in_b = set(b.ids)
+    in_a = set(a.ids)
+    shared = [i for i in a.ids if i in in_b]
+    only_a = [i for i in a.ids if i not in in_b]
+    only_b = [i for i in b.ids if i not in in_a]
+    if not shared:
+        raise InputError(f"{a.extra['path']} and {b.extra['path']} share no sample ids")
+    pos_a = {x: k for k, x in enumerate(a.ids)}
+    pos_b = {x: k for k, x in enumerate(b.ids)}
+    aa = a.take([pos_a[x] for x in shared])
+    bb = b.take([pos_b[x] for x in shared])
+    res = paired_test(aa, bb, test=test, n=n, seed=seed)
+    return {
+        "a": a.extra["path"], "b": b.extra["path"], "test": test, "n": n, "seed": seed,
+        "n_shared": len(shared), "only_a": only_a, "only_b": only_b,
+        "signature": (f"paired-{test}|trials:{n}|seed:{seed}|p=(count(stat>=observed)+1)/(trials+1)"
+                      "|cider:per-sample-scores-df-fixed"),
+        "metrics": res,
+    }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """Plain-text table: metric, A, B, delta, 95% CI of delta, p."""
+    lines = [f"A: {result['a']}", f"B: {result['b']}",
+             f"test: {result['test']} ({result['n']} trials, seed {result['seed']}), {result['n_shared']} shared samples",
+             f"{'metric':<14}{'A':>10}{'B':>10}{'delta':>10}   {'95% CI of delta':<22}{'p':>8}", "-" * 76]
+    for k, r in result["metrics"].items():
+        ci = f"[{r['ci'][0]:+.4f}, {r['ci'][1]:+.4f}]"
+        lines.append(f"{k:<14}{r['a']:>10.4f}{r['b']:>10.4f}{r['delta']:>+10.4f}   {ci:<22}{r['p']:>8.4f}")
+    for key, label in (("only_a", "only in A"), ("only_b", "only in B")):
+        ids = result[key]
+        if ids:
+            more = f", ... and {len(ids) - 20} more" if len(ids) > 20 else ""
+            lines.append(f"{len(ids)} sample(s) {label} (left out): {', '.join(ids[:20])}{more}")
+    lines.append(f"signature: {result['signature']}")
+    return "\n".join(lines)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `pet2rep compare`."""
+    parser.add_argument("run_a", metavar="RUN_A", help="scored run (folder with per_sample.jsonl or eval/)")
+    parser.add_argument("run_b", metavar="RUN_B", help="scored run to compare against RUN_A")
+    parser.add_argument("--test", choices=("bootstrap", "ar"), default="bootstrap",
+                        help="paired bootstrap resampling or approximate randomisation")
+    parser.add_argument("--n", type=int, default=1000, help="resamples / trials (default 1000)")
+    parser.add_argument("--seed", type=int, default=12345, help="random seed (default 12345)")
+    parser.add_argument("--json", metavar="FILE", help="also write the result as JSON")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Run `pet2rep compare`."""
+    if args.n < 1:
+        raise InputError("--n must be >= 1")
+    result = compare_runs(args.run_a, args.run_b, test=args.test, n=args.n, seed=args.seed)
+    print(format_table(result))
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".part")
+        tmp.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, out)
+        print(f"wrote {out}")
+    return 0

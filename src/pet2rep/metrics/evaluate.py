@@ -1,0 +1,597 @@
+"""`pet2rep evaluate`: score predictions with BLEU-1..4, METEOR, ROUGE-L, CIDEr-D, organ uptake (OUA),
+failure modes and bootstrap intervals, from one pass over the samples.
+
+Each text is tokenised once. Per-sample sufficient statistics (BLEU n-gram counts, METEOR match
+statistics, ROUGE-L, OUA TP/FP/FN, uptake labels, failure flags) are computed in a process pool over
+chunks of samples; CIDEr-D (document frequencies over the whole set) and the corpus reductions run in the
+parent. Outputs: ``DIR/metrics.json`` and ``DIR/per_sample.jsonl`` (written atomically).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pet2rep.errors import InputError
+from pet2rep.organs import ABNORMAL_STATES
+
+METRICS_FILE = "metrics.json"
+PER_SAMPLE_FILE = "per_sample.jsonl"
+LANGS = ("auto", "zh", "en")
+
+# ----------------------------------------------------------------------------- worker side
+# The pool's workers get the shared tables once (inherited on fork, pickled once otherwise) through the
+# initializer; a chunk task is then only a range of sample indices.
+_W: dict[str, Any] = {}
+
+
+def _init_worker(state: dict[str, Any]) -> None:
+    _W.clear()
+    _W.update(state)
+    _W["lab"] = dict(state.get("pre_lab", {}))
+    _W["lng"] = dict(state.get("pre_lng", {}))
+
+
+# Parent-side cache of what references cost (tokens, uptake labels, language) across score_pairs calls
+# in one process: scoring many models against the same references extracts each reference once.
+_REF_CACHE: OrderedDict[str, dict[str, Any]] = OrderedDict()
+REF_CACHE_MAX = 5000
+
+
+def clear_reference_cache() -> None:
+    """Forget the references cached by earlier score_pairs calls in this process."""
+    _REF_CACHE.clear()
+
+
+def _ref_cache_prefill(state: dict[str, Any]) -> None:
+    """Tokens, labels and languages of references seen by earlier calls, into `state`."""
+    texts, seg = state["texts"], state["segmenter"] or "none"
+    tokens: list[list[str] | None] = [None] * len(texts)
+    pre_lab: dict[tuple[int, str], dict[str, list[str]]] = {}
+    pre_lng: dict[int, str | None] = {}
+    for tid in set(state["ref_tid"]):
+        entry = _REF_CACHE.get(texts[tid])
+        if entry is None:
+            continue
+        _REF_CACHE.move_to_end(texts[tid])
+        tokens[tid] = entry["tok"].get(seg)
+        for lg, lab in entry["lab"].items():
+            pre_lab[(tid, lg)] = lab
+        if "lng" in entry:
+            pre_lng[tid] = entry["lng"]
+    state["tokens"], state["pre_lab"], state["pre_lng"] = tokens, pre_lab, pre_lng
+
+
+def _ref_cache_store(state: dict[str, Any], recs: list[dict[str, Any]]) -> None:
+    texts, seg = state["texts"], state["segmenter"] or "none"
+    for rec in recs:
+        tid = state["ref_tid"][rec["i"]]
+        entry = _REF_CACHE.setdefault(texts[tid], {"tok": {}, "lab": {}})
+        entry["tok"][seg] = state["tokens"][tid]
+        entry["lab"][rec.pop("ref_lab_key")] = {o: list(st) for o, st in rec["ref_labels"].items()}
+        if "ref_lang" in rec:
+            entry["lng"] = rec.pop("ref_lang")
+    while len(_REF_CACHE) > REF_CACHE_MAX:
+        _REF_CACHE.popitem(last=False)
+
+
+def _tokens(tid: int) -> list[str]:
+    return _W["tokens"][tid]
+
+
+def _tokenize_range(bounds: tuple[int, int]) -> list[list[str]]:
+    """Tokens of the texts `need[start:stop]`; equal tokens share one object (small pickles)."""
+    from pet2rep.metrics.tokenize import tokenize
+
+    texts, seg, need = _W["texts"], _W["segmenter"], _W["need"]
+    pool: dict[str, str] = {}
+    out = []
+    for k in range(*bounds):
+        out.append([pool.setdefault(t, t) for t in tokenize(texts[need[k]], seg)])
+    return out
+
+
+def _cider_task() -> np.ndarray:
+    """Per-sample CIDEr-D over the whole set (document frequencies from all its references)."""
+    from pet2rep.metrics.nlg import cider_d
+
+    tokens, hyp_tid, ref_tid = _W["tokens"], _W["hyp_tid"], _W["ref_tid"]
+    if not hyp_tid:
+        return np.zeros(0)
+    _, per = cider_d([tokens[t] for t in hyp_tid], [tokens[t] for t in ref_tid])
+    return np.asarray(per, dtype=np.float64).reshape(len(hyp_tid))
+
+
+def _labels(tid: int, lang: str | None) -> dict[str, list[str]]:
+    key = (tid, lang or "auto")
+    cache = _W["lab"]
+    lab = cache.get(key)
+    if lab is None:
+        from pet2rep.metrics.uptake import extract_uptake
+
+        text = _W["texts"][tid]
+        lab = extract_uptake(text, lang=lang or "auto") if text.strip() else {}
+        lab = {str(o): sorted({str(s) for s in (st or ())}) for o, st in (lab or {}).items()}
+        if _W["multi"][tid]:
+            cache[key] = lab
+    return lab
+
+
+def _lang(tid: int) -> str | None:
+    cache = _W["lng"]
+    if tid not in cache:
+        from pet2rep.metrics.uptake import detect_lang
+
+        text = _W["texts"][tid]
+        cache[tid] = detect_lang(text) if text.strip() else None
+    return cache[tid]
+
+
+def _score_range(bounds: tuple[int, int]) -> list[dict[str, Any]]:
+    """Per-sample statistics for samples [start, stop)."""
+    from pet2rep.metrics.clinical import mentioned_organs, oua_counts
+    from pet2rep.metrics.failures import detect_failures
+    from pet2rep.metrics.meteor import meteor_stats
+    from pet2rep.metrics.nlg import bleu_stats_batch, rouge_l
+
+    out: list[dict[str, Any]] = []
+    toks: tuple[list[list[str]], list[list[str]]] = ([], [])
+    w = _W
+    for i in range(*bounds):
+        h, r, p = w["hyp_tid"][i], w["ref_tid"][i], w["prompt_tid"][i]
+        htok, rtok = _tokens(h), _tokens(r)
+        ref_lang = _lang(r) if w["expected"][i] is None else None
+        expected = w["expected"][i] or ref_lang
+        hyp_text = w["texts"][h]
+        hyp_lang = _lang(h) if hyp_text.strip() else None
+        hlab = _labels(h, hyp_lang)
+        rlab = _labels(r, expected)
+        tlab = None
+        if not mentioned_organs(rlab) and p >= 0:
+            tlab = _labels(p, expected)
+        fail = detect_failures(
+            hyp_text, prompt=w["texts"][p] if p >= 0 else None, finish_reason=w["finish"][i],
+            error=w["error"][i], expected_lang=expected, hyp_lang=hyp_lang, hyp_labels=hlab,
+            ref_labels=rlab, template_labels=tlab,
+        )
+        rec: dict[str, Any] = {
+            "i": i,
+            "meteor": np.asarray(meteor_stats(htok, rtok), dtype=np.float64),
+            "rouge_l": float(rouge_l(htok, rtok)),
+            "oua": oua_counts(hlab, rlab),
+            "hyp_labels": hlab,
+            "ref_labels": rlab,
+            "ref_lab_key": expected or "auto",
+            "failures": fail,
+            "lang": hyp_lang,
+            "expected_lang": expected,
+            "n_tokens": (len(htok), len(rtok)),
+        }
+        if w["expected"][i] is None:
+            rec["ref_lang"] = ref_lang
+        out.append(rec)
+        toks[0].append(htok)
+        toks[1].append(rtok)
+    if out:
+        bleu = bleu_stats_batch(toks[0], toks[1]).astype(np.float64)
+        for rec, row in zip(out, bleu):
+            rec["bleu"] = row
+    return out
+
+
+# ----------------------------------------------------------------------------- parent side
+
+
+def _fork_context():
+    import multiprocessing as mp
+
+    return mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
+
+
+def _chunks(n: int, workers: int) -> list[tuple[int, int]]:
+    size = max(16, min(512, -(-n // max(1, workers * 4))))
+    return [(s, min(n, s + size)) for s in range(0, n, size)]
+
+
+def _run_samples(state: dict[str, Any], n: int, workers: int) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Per-sample statistics and per-sample CIDEr-D for all samples, in process pools when it pays off.
+
+    Stage 1 tokenises every distinct hypothesis/reference text once (in parallel). Stage 2 forks workers
+    that inherit the tokens: one task computes CIDEr-D over the whole set (its document frequencies need
+    every reference) while the other workers go through chunks of samples.
+    """
+    # Import (and load the lexicons of) the scorers before forking so that workers inherit them.
+    from concurrent.futures import ProcessPoolExecutor
+
+    from pet2rep.metrics import meteor, nlg, uptake  # noqa: F401
+    from pet2rep.metrics.failures import lexicon
+
+    lexicon()
+    _ref_cache_prefill(state)
+    tokens = state["tokens"]
+    need = sorted(t for t in set(state["hyp_tid"]) | set(state["ref_tid"]) if tokens[t] is None)
+    state["need"] = need
+    tok_chunks = _chunks(len(need), workers)
+    chunks = _chunks(n, workers)
+    serial = workers <= 1 or len(chunks) <= 1
+    if serial:
+        _init_worker(state)
+        toks = [t for c in tok_chunks for t in _tokenize_range(c)]
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(tok_chunks)), mp_context=_fork_context(),
+                                 initializer=_init_worker, initargs=(state,)) as pool:
+            toks = [t for part in pool.map(_tokenize_range, tok_chunks) for t in part]
+    for tid, t in zip(need, toks):
+        tokens[tid] = t
+    if serial:
+        _init_worker(state)
+        try:
+            cider = _cider_task()
+            recs = [rec for c in chunks for rec in _score_range(c)]
+        finally:
+            _W.clear()
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(chunks) + 1), mp_context=_fork_context(),
+                                 initializer=_init_worker, initargs=(state,)) as pool:
+            fut_cider = pool.submit(_cider_task)
+            parts = [pool.submit(_score_range, c) for c in chunks]
+            recs = [rec for f in parts for rec in f.result()]
+            cider = fut_cider.result()
+    _ref_cache_store(state, recs)
+    return recs, cider
+
+
+def _as_text(x: Any) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, str):
+        return x
+    if isinstance(x, (list, tuple)):
+        return _as_text(x[0]) if x else ""
+    return str(x)
+
+
+def _signatures(segmenter: str | None, bootstrap: int, seed: int, lang: str) -> dict[str, str]:
+    from pet2rep.metrics import meteor, nlg, uptake
+    from pet2rep.metrics.failures import failures_signature
+    from pet2rep.metrics.stats import bootstrap_signature
+    from pet2rep.metrics.tokenize import tokenizer_signature
+
+    tok = tokenizer_signature(segmenter)
+    sigs: dict[str, str] = {"tokenizer": tok}
+    sigs["bleu"] = nlg.bleu_signature(4, segmenter)
+    sigs["meteor"] = _call_sig(meteor, "meteor_signature", segmenter, tok)
+    sigs["rouge_l"] = nlg.rouge_signature(segmenter=segmenter)
+    sigs["cider"] = nlg.cider_signature(segmenter=segmenter) + "|bootstrap:per-sample-scores-df-fixed-on-full-set"
+    langs = ("zh", "en") if lang == "auto" else (lang,)
+    lex = "+".join(str(uptake.lexicon_signature(lg)) for lg in langs)
+    sigs["oua"] = f"oua:macro-over-states-with-support-or-predictions|states:increased,decreased,absent|{lex}"
+    sigs["failures"] = failures_signature()
+    sigs["bootstrap"] = bootstrap_signature(bootstrap, seed) if bootstrap > 0 else "bootstrap:off"
+    return sigs
+
+
+def _call_sig(mod: Any, name: str, segmenter: str | None, tok: str) -> str:
+    """A module's signature function, called with the segmenter when it takes one."""
+    import inspect
+
+    fn = getattr(mod, name)
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        params = {}
+    sig = str(fn(segmenter=segmenter)) if "segmenter" in params else str(fn())
+    return sig if "tok:" in sig else f"{sig}|{tok}"
+
+
+def score_pairs(
+    hyps: Sequence[str | None],
+    refs: Sequence[str | None],
+    ids: Sequence[str] | None = None,
+    *,
+    lang: str = "auto",
+    prompts: Sequence[str | None] | None = None,
+    langs: Sequence[str | None] | None = None,
+    finish_reasons: Sequence[str | None] | None = None,
+    errors: Sequence[str | None] | None = None,
+    notes: Sequence[Sequence[str]] | None = None,
+    segmenter: str | None = None,
+    workers: int | None = None,
+    bootstrap: int = 1000,
+    seed: int = 12345,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Score hypothesis/reference pairs in memory: (metrics dict, per-sample records).
+
+    `hyps`/`refs` may hold None (scored as empty text); `prompts` (the input text of each sample) feeds
+    the invented-demographics and template checks; `langs` overrides the expected language per sample.
+    """
+    from pet2rep.metrics.clinical import coverage, oua_summary
+    from pet2rep.metrics.failures import FAILURE_MODES, summarize
+    from pet2rep.metrics.nlg import bleu_per_sample
+    from pet2rep.metrics.stats import SampleStats, bootstrap_ci, corpus_scores
+
+    t0 = time.perf_counter()
+    if lang not in LANGS:
+        raise InputError(f"unknown language {lang!r}; choose auto, zh or en")
+    n = len(hyps)
+    if len(refs) != n:
+        raise ValueError(f"score_pairs: {n} hypotheses but {len(refs)} references")
+    ids = [str(x) for x in ids] if ids is not None else [str(i) for i in range(n)]
+
+    def col(xs: Sequence[Any] | None) -> list[Any]:
+        if xs is None:
+            return [None] * n
+        if len(xs) != n:
+            raise ValueError(f"score_pairs: a per-sample list has {len(xs)} items, expected {n}")
+        return list(xs)
+
+    prompts_l, langs_l = col(prompts), col(langs)
+    finish_l, errors_l, notes_l = col(finish_reasons), col(errors), col(notes)
+
+    # Unique text table: every distinct text is tokenised / labelled once.
+    table: dict[str, int] = {}
+    uses: Counter[int] = Counter()
+
+    def tid(text: Any) -> int:
+        t = _as_text(text)
+        k = table.setdefault(t, len(table))
+        uses[k] += 1
+        return k
+
+    hyp_tid = [tid(h) for h in hyps]
+    ref_tid = [tid(r) for r in refs]
+    prompt_tid = [tid(p) if p else -1 for p in prompts_l]
+    texts = list(table)
+    multi = [uses[k] > 1 for k in range(len(texts))]
+    expected = [(lg if lg in ("zh", "en") else None) or (lang if lang != "auto" else None) for lg in langs_l]
+    state = {
+        "texts": texts, "segmenter": segmenter, "multi": multi, "hyp_tid": hyp_tid, "ref_tid": ref_tid,
+        "prompt_tid": prompt_tid, "expected": expected, "finish": finish_l, "error": errors_l,
+    }
+    workers = int(workers) if workers else (os.cpu_count() or 1)
+    recs, cider = _run_samples(state, n, workers) if n else ([], np.zeros(0))
+    del state
+    t1 = time.perf_counter()
+
+    kb = len(recs[0]["bleu"]) if recs else 0
+    km = len(recs[0]["meteor"]) if recs else 0
+    s = SampleStats(
+        ids=ids,
+        bleu=np.stack([r["bleu"] for r in recs]) if recs else np.zeros((0, kb)),
+        meteor=np.stack([r["meteor"] for r in recs]) if recs else np.zeros((0, km)),
+        rouge_l=np.asarray([r["rouge_l"] for r in recs], dtype=np.float64),
+        cider=cider,
+        oua=np.stack([r["oua"] for r in recs]) if recs else np.zeros((0, 3, 3), dtype=np.int64),
+    )
+    metrics: dict[str, Any] = corpus_scores(s)
+    metrics["n"] = n
+    t3 = time.perf_counter()
+    metrics["ci"] = bootstrap_ci(s, bootstrap, seed) if n else {}
+    t4 = time.perf_counter()
+
+    oua = oua_summary([r["hyp_labels"] for r in recs], [r["ref_labels"] for r in recs])
+    flag_rows = [r["failures"]["flags"] for r in recs]
+    detected = Counter(r["expected_lang"] for r in recs if r["expected_lang"])
+    run_lang = lang if lang != "auto" else (detected.most_common(1)[0][0] if detected else "auto")
+    metrics["signatures"] = _signatures(segmenter, bootstrap, seed, lang)
+    metrics["per_state"] = oua["per_state"]
+    metrics["per_organ"] = oua["per_organ"]
+    metrics["confusion"] = oua["confusion"]
+    metrics["coverage"] = oua["coverage"]
+    metrics["coverage_reference"] = oua["coverage_reference"]
+    metrics["failures"] = summarize(flag_rows)
+    metrics["lang"] = run_lang
+    metrics["timing"] = {
+        "per_sample_s": round(t1 - t0, 4), "corpus_s": round(t3 - t1, 4),
+        "bootstrap_s": round(t4 - t3, 4), "total_s": round(time.perf_counter() - t0, 4), "workers": workers,
+        "ms_per_pair": round(1000 * (time.perf_counter() - t0) / n, 3) if n else None,
+    }
+
+    per_sample: list[dict[str, Any]] = []
+    bleu_ps = bleu_per_sample(s.bleu) if n else np.zeros((0, 4))
+    for rec, sid, c, b in zip(recs, ids, cider, bleu_ps.tolist()):
+        i = rec["i"]
+        flags = rec["failures"]["flags"]
+        row: dict[str, Any] = {"id": sid}
+        row.update({f"bleu_{k + 1}": b[k] for k in range(4)})
+        row.update({
+            "meteor": _meteor_segment(rec["meteor"]),
+            "rouge_l": rec["rouge_l"],
+            "cider": float(c),
+            "coverage": coverage(rec["hyp_labels"]),
+            "stats": {
+                "bleu": _num_list(rec["bleu"]),
+                "meteor": _num_list(rec["meteor"]),
+                "oua": {st: [int(x) for x in rec["oua"][k]] for k, st in enumerate(ABNORMAL_STATES)},
+            },
+            "labels": {"hyp": rec["hyp_labels"], "ref": rec["ref_labels"]},
+            "failures": [m for m in FAILURE_MODES if flags.get(m)],
+            "failure_details": rec["failures"]["details"],
+            "lang": rec["lang"],
+            "expected_lang": rec["expected_lang"],
+            "n_tokens": {"hyp": rec["n_tokens"][0], "ref": rec["n_tokens"][1]},
+        })
+        if notes_l[i]:
+            row["notes"] = list(notes_l[i])
+        per_sample.append(row)
+    return metrics, per_sample
+
+
+def _meteor_segment(stats: np.ndarray) -> float:
+    from pet2rep.metrics.meteor import meteor_segment
+
+    return float(meteor_segment(stats))
+
+
+def _num_list(a: np.ndarray) -> list[float | int]:
+    return [int(x) if float(x).is_integer() else float(x) for x in np.asarray(a).tolist()]
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_outputs(out_dir: str | os.PathLike, metrics: dict[str, Any], per_sample: list[dict[str, Any]]) -> None:
+    """Write DIR/per_sample.jsonl then DIR/metrics.json, each atomically."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out / PER_SAMPLE_FILE,
+                  "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in per_sample))
+    _atomic_write(out / METRICS_FILE, json.dumps(metrics, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def evaluate_predictions(
+    pred_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    lang: str = "auto",
+    refs_path: str | os.PathLike | None = None,
+    bootstrap: int = 1000,
+    seed: int = 12345,
+    segmenter: str | None = None,
+    workers: int | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Score a predictions JSONL (benchmark or pet2rep format) and write DIR/metrics.json + per_sample.jsonl.
+
+    Malformed lines are reported through `warn` (default: stderr) as ``FILE:LINE: reason`` and skipped.
+    With `refs_path`, references and prompts come from that PET2Rep dataset by id; references without a
+    prediction score as empty (flagged ``missing_prediction``), predictions without a reference are excluded.
+    """
+    from pet2rep.metrics.predictions import join_references, read_predictions, read_references
+
+    t0 = time.perf_counter()
+    warn = warn or _stderr
+    if segmenter in ("none", ""):
+        segmenter = None
+    preds, report = read_predictions(pred_path, warn)
+    refs = None
+    ref_report = None
+    if refs_path is not None:
+        refs, ref_report = read_references(refs_path, warn)
+    joined = join_references(preds, refs)
+    samples = joined.samples
+    metrics, per_sample = score_pairs(
+        [s.hyp for s in samples], [s.ref for s in samples], [s.id for s in samples], lang=lang,
+        prompts=[s.prompt for s in samples], langs=[s.lang for s in samples],
+        finish_reasons=[s.finish_reason for s in samples], errors=[s.error for s in samples],
+        notes=[s.notes for s in samples], segmenter=segmenter, workers=workers, bootstrap=bootstrap, seed=seed,
+    )
+    for row, s in zip(per_sample, samples):
+        if s.missing_prediction:
+            row["missing_prediction"] = True
+            if "missing_prediction" not in row["failures"]:
+                row["failures"].append("missing_prediction")
+        if s.model:
+            row["model"] = s.model
+    metrics["failures"]["counts"]["missing_prediction"] = len(joined.missing_predictions)
+    metrics["failures"]["rates"]["missing_prediction"] = (
+        len(joined.missing_predictions) / len(samples) if samples else 0.0)
+    models = sorted({s.model for s in samples if s.model})
+    multi_out = sum(1 for s in samples if s.n_outputs > 1)
+    metrics["source"] = str(Path(pred_path).resolve())
+    if refs_path is not None:
+        metrics["references"] = str(Path(refs_path).resolve())
+    if models:
+        metrics["model"] = models[0] if len(models) == 1 else models
+    metrics["ids"] = {
+        "missing_predictions": joined.missing_predictions,
+        "without_reference": joined.without_reference,
+    }
+    metrics["input"] = {
+        "predictions": report.as_dict(),
+        **({"references": ref_report.as_dict()} if ref_report else {}),
+        "multiple_outputs": multi_out,
+    }
+    metrics["timing"]["wall_s"] = round(time.perf_counter() - t0, 4)
+    write_outputs(out_dir, metrics, per_sample)
+    n_bad = len(report.malformed) + (len(ref_report.malformed) if ref_report else 0)
+    if n_bad:
+        warn(f"{n_bad} malformed line(s) skipped")
+    if joined.missing_predictions:
+        warn(f"{len(joined.missing_predictions)} reference(s) without a prediction (scored as empty): "
+             + _id_list(joined.missing_predictions))
+    if joined.without_reference:
+        warn(f"{len(joined.without_reference)} prediction(s) without a reference (excluded): "
+             + _id_list(joined.without_reference))
+    if multi_out:
+        warn(f"{multi_out} prediction(s) have several outputs in llm_output; the first of each was scored")
+    return metrics
+
+
+def _id_list(ids: Sequence[str], limit: int = 20) -> str:
+    head = ", ".join(ids[:limit])
+    return head + (f", ... and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def format_summary(metrics: dict[str, Any]) -> str:
+    """A short plain-text table of the corpus metrics, failure counts and signatures."""
+    from pet2rep.metrics.stats import CORPUS_METRICS
+
+    ci = metrics.get("ci", {})
+    lines = [f"{'metric':<14}{'value':>10}   95% CI", "-" * 44]
+    for k in CORPUS_METRICS:
+        v = metrics.get(k, 0.0)
+        lo_hi = ci.get(k)
+        ci_s = f"[{lo_hi[0]:.4f}, {lo_hi[1]:.4f}]" if lo_hi else ""
+        lines.append(f"{k:<14}{v:>10.4f}   {ci_s}")
+    lines.append(f"{'n':<14}{metrics.get('n', 0):>10d}")
+    lines.append(f"{'coverage':<14}{metrics.get('coverage', 0.0):>10.4f}")
+    fails = metrics.get("failures", {})
+    counts = fails.get("counts", {})
+    if counts:
+        lines.append("failures: " + ", ".join(f"{m}={c}" for m, c in counts.items()))
+    lines.append("signatures:")
+    for k, sig in metrics.get("signatures", {}).items():
+        lines.append(f"  {k}: {sig}")
+    return "\n".join(lines)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `pet2rep evaluate`."""
+    parser.add_argument("predictions", metavar="PRED.jsonl", help="predictions (benchmark or pet2rep format)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (metrics.json, per_sample.jsonl)")
+    parser.add_argument("--lang", choices=LANGS, default="auto", help="expected report language (default: auto)")
+    parser.add_argument("--refs", metavar="DATASET.jsonl", help="PET2Rep dataset JSONL to take references from by id")
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap draws (0: off)")
+    parser.add_argument("--seed", type=int, default=12345, help="bootstrap seed (default 12345)")
+    parser.add_argument("--segmenter", choices=("none", "jieba"), default=None,
+                        help="Chinese word segmenter (default: one token per character)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="worker processes (default: number of CPUs)")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Run `pet2rep evaluate`."""
+    if args.bootstrap < 0:
+        raise InputError("--bootstrap must be >= 0")
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers must be >= 1")
+    metrics = evaluate_predictions(
+        args.predictions, args.out, lang=args.lang, refs_path=args.refs, bootstrap=args.bootstrap,
+        seed=args.seed, segmenter=args.segmenter, workers=args.workers,
+    )
+    print(format_summary(metrics))
+    print(f"wrote {Path(args.out) / METRICS_FILE} and {Path(args.out) / PER_SAMPLE_FILE}")
+    return 0

@@ -1,0 +1,139 @@
+"""Bootstrap intervals and paired tests from per-sample sufficient statistics."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from pet2rep.metrics.stats import (
+    CORPUS_METRICS,
+    SampleStats,
+    bootstrap_ci,
+    bootstrap_draws,
+    corpus_scores,
+    overall_score,
+    paired_test,
+    scores_from_weights,
+)
+
+WORDS = list("肝脏脾胰肾胃肠肺骨脑淋巴结摄取增高减低未见异常形态大小正常密度均匀")
+
+
+def _pairs(n: int, noise: float, seed: int, refs_seed: int) -> tuple[list[list[str]], list[list[str]]]:
+    rr = random.Random(refs_seed)
+    refs = [[rr.choice(WORDS) for _ in range(rr.randint(30, 60))] for _ in range(n)]
+    rng = random.Random(seed)
+    hyps = []
+    for ref in refs:
+        hyp = [t if rng.random() > noise else rng.choice(WORDS) for t in ref]
+        if rng.random() < noise:
+            hyp = hyp[: len(hyp) // 2]
+        hyps.append(hyp)
+    return hyps, refs
+
+
+def make_stats(n: int = 60, noise: float = 0.3, seed: int = 1, refs_seed: int | None = None) -> SampleStats:
+    """Real per-sample statistics of synthetic token pairs (same references for the same refs_seed)."""
+    from pet2rep.metrics.meteor import meteor_stats
+    from pet2rep.metrics.nlg import bleu_stats_batch, cider_d, rouge_l_batch
+
+    hyps, refs = _pairs(n, noise, seed, seed if refs_seed is None else refs_seed)
+    rng = np.random.default_rng(seed)
+    oua = np.zeros((n, 3, 3), dtype=np.int64)
+    truth = np.random.default_rng(refs_seed if refs_seed is not None else seed).random((n, 3)) < 0.4
+    pred = truth ^ (rng.random((n, 3)) < noise)
+    oua[:, :, 0] = truth & pred
+    oua[:, :, 1] = ~truth & pred
+    oua[:, :, 2] = truth & ~pred
+    return SampleStats(
+        ids=[f"s{i}" for i in range(n)],
+        bleu=bleu_stats_batch(hyps, refs).astype(np.float64),
+        meteor=np.stack([np.asarray(meteor_stats(h, r), dtype=np.float64) for h, r in zip(hyps, refs)]),
+        rouge_l=rouge_l_batch(hyps, refs),
+        cider=cider_d(hyps, refs)[1],
+        oua=oua,
+    )
+
+
+def test_overall_formula_reproduces_paper_template_baseline() -> None:
+    vals = dict(zip(("bleu_4", "meteor", "rouge_l", "ce_precision", "ce_recall", "ce_f1"),
+                    (0.315, 0.148, 0.511, 0.228, 0.222, 0.225)))
+    assert round(float(overall_score(vals)), 1) == 27.5
+
+
+def test_weights_reproduce_explicit_resample() -> None:
+    s = make_stats(40)
+    idx = np.random.default_rng(3).integers(0, 40, size=40)
+    w = np.bincount(idx, minlength=40)[None, :]
+    via_weights = {k: float(v[0]) for k, v in scores_from_weights(s, w).items()}
+    explicit = corpus_scores(s.take(idx))
+    for k in CORPUS_METRICS:
+        assert via_weights[k] == pytest.approx(explicit[k], rel=1e-9, abs=1e-12), k
+
+
+def test_corpus_bleu_matches_nlg() -> None:
+    from pet2rep.metrics.nlg import bleu_from_stats
+
+    s = make_stats(30)
+    sc = corpus_scores(s)
+    assert [sc[f"bleu_{k}"] for k in range(1, 5)] == pytest.approx(bleu_from_stats(s.bleu))
+    assert sc["rouge_l"] == pytest.approx(s.rouge_l.mean())
+    assert sc["cider"] == pytest.approx(s.cider.mean())
+
+
+def test_ci_contains_point_and_is_deterministic() -> None:
+    s = make_stats(60)
+    point = corpus_scores(s)
+    ci = bootstrap_ci(s, n=300, seed=7)
+    assert set(ci) == set(CORPUS_METRICS)
+    for k, (lo, hi) in ci.items():
+        assert lo <= point[k] + 1e-9 and point[k] <= hi + 1e-9, (k, lo, point[k], hi)
+        assert lo < hi or k.startswith("ce_") and lo <= hi
+    assert bootstrap_ci(s, n=300, seed=7) == ci
+    assert bootstrap_ci(s, n=300, seed=8) != ci
+    assert bootstrap_ci(s, n=0) == {}
+
+
+def test_ci_shrinks_with_more_samples() -> None:
+    small = make_stats(40)
+    big = small.take(np.tile(np.arange(40), 16))  # 640 samples with the same distribution
+    ci_s = bootstrap_ci(small, n=400, seed=1)
+    ci_b = bootstrap_ci(big, n=400, seed=1)
+    for k in ("bleu_4", "meteor", "rouge_l", "cider", "ce_f1", "overall"):
+        ws, wb = ci_s[k][1] - ci_s[k][0], ci_b[k][1] - ci_b[k][0]
+        assert wb < 0.5 * ws, (k, ws, wb)
+
+
+def test_bootstrap_draws_shape() -> None:
+    d = bootstrap_draws(make_stats(20), n=260, seed=0)  # crosses a block boundary
+    assert all(v.shape == (260,) for v in d.values())
+
+
+@pytest.mark.parametrize("test", ["bootstrap", "ar"])
+def test_paired_identical_runs_p_is_one(test: str) -> None:
+    s = make_stats(50)
+    res = paired_test(s, s, test=test, n=200, seed=3)
+    for k, r in res.items():
+        assert r["delta"] == 0.0
+        assert r["p"] == pytest.approx(1.0), k
+        assert r["ci"] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("test", ["bootstrap", "ar"])
+def test_paired_clearly_better_run_is_significant(test: str) -> None:
+    worse = make_stats(80, noise=0.6, seed=2, refs_seed=11)
+    better = make_stats(80, noise=0.1, seed=3, refs_seed=11)
+    res = paired_test(worse, better, test=test, n=300, seed=5)
+    for k in ("bleu_4", "meteor", "rouge_l", "overall"):
+        assert res[k]["delta"] > 0
+        assert res[k]["p"] < 0.05, (k, res[k])
+        assert res[k]["ci"][0] > 0
+    assert paired_test(worse, better, test=test, n=300, seed=5) == res
+
+
+def test_paired_needs_alignment() -> None:
+    s = make_stats(10)
+    with pytest.raises(ValueError):
+        paired_test(s, s.take(list(reversed(range(10)))))
