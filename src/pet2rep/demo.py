@@ -16,7 +16,7 @@ from pathlib import Path
 DEFAULT_MODELS = ("template", "oracle")
 
 
-def run_demo(out: str | Path, *, n: int = 8, seed: int = 0, lang: str = "zh",
+def run_demo(out: str | Path, *, n: int = 20, seed: int = 0, lang: str = "zh",
              models: tuple[str, ...] = DEFAULT_MODELS, progress: bool = True) -> Path:
     """Run synth → render → prompts → generate → evaluate → leaderboard; returns the leaderboard.md path."""
     from .ingest.synth import synth_cohort
@@ -50,7 +50,7 @@ def run_demo(out: str | Path, *, n: int = 8, seed: int = 0, lang: str = "zh",
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="demo folder to write")
-    p.add_argument("-n", type=int, default=8, help="number of synthetic studies (default 8)")
+    p.add_argument("-n", type=int, default=20, help="number of synthetic studies (default 20)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma list of model cards")
