@@ -7,3 +7,20 @@ class Pet2RepError(Exception):
 
 class InputError(Pet2RepError, ValueError):
     """Bad input data (a file, a record, a DICOM tag)."""
+
+
+def read_input_bytes(path: object, expected: str) -> bytes:
+    """The bytes of an input file; a missing/unreadable file raises a one-line InputError.
+
+    `expected` names what the file should be (e.g. "a JSONL file"), for the message about a directory.
+    """
+    from pathlib import Path
+
+    try:
+        return Path(path).read_bytes()  # type: ignore[arg-type]
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, expected {expected}") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None

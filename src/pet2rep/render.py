@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .study import CT_FILE, META_FILE, PET_FILE, Study, Volume, find_studies, read_nifti_raw
+from .study import CT_FILE, META_FILE, PET_FILE, Study, Volume, find_studies, read_nifti_raw, read_study
 
 MODES = ("fused", "separate", "mip", "axial")
 DEFAULT_SLICES = (90, 100, 110)
@@ -416,7 +416,6 @@ def render_study(
     alpha: float = 0.5,
 ) -> dict[str, Any]:
     """Render one study folder (or a Study with arrays) into `out_dir`; returns the views.json dict written there."""
-    import json
 
     from . import __version__
     from .study import write_json
@@ -435,14 +434,7 @@ def render_study(
         ct = None if study_dir.ct is None else _CT(study_dir.ct.data, np.asarray(study_dir.ct.affine, np.float64))
     else:
         folder = Path(study_dir)
-        meta_path = folder / META_FILE
-        if not meta_path.exists():
-            raise InputError(f"{folder}: not a study folder (no {META_FILE})")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{meta_path}: invalid JSON ({exc})") from None
-        study_id = str(meta.get("study_id") or folder.name)
+        study_id = read_study(folder, arrays=False).study_id
         pet, ct = _read_volumes(folder)
     views, info = _render(
         pet, ct, mode=mode, slices=slices, fractions=fractions, suv_window=tuple(suv_window),
@@ -591,11 +583,8 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def _study_id(folder: Path) -> str:
-    import json
-
     try:
-        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-        sid = str(meta.get("study_id") or folder.name)
+        sid = read_study(folder, arrays=False).study_id
     except (OSError, ValueError):
         return folder.name
     # keep the id usable as a folder name

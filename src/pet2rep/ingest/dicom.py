@@ -589,15 +589,20 @@ class SuvParams:
     warnings: list[str] = field(default_factory=list)
 
 
-def _private_float(ds: Any, group: int, offset: int, creator: str) -> float | None:
-    """A numeric private element, found by its creator, else at the usual block (gggg,10ee)."""
-    elem = None
+def _private_elem(ds: Any, group: int, offset: int, creator: str, usual_block: bool) -> Any:
+    """A private element found by its creator, else (with `usual_block`) at the usual block (gggg,10ee)."""
     try:
         elem = ds.get_private_item(group, offset, creator)
     except (KeyError, ValueError):
         elem = None
-    if elem is None:
+    if elem is None and usual_block:
         elem = ds.get((group, 0x1000 + offset))
+    return elem
+
+
+def _private_float(ds: Any, group: int, offset: int, creator: str) -> float | None:
+    """A numeric private element, found by its creator, else at the usual block (gggg,10ee)."""
+    elem = _private_elem(ds, group, offset, creator, usual_block=True)
     if elem is None or elem.value in (None, "", b""):
         return None
     value = elem.value
@@ -619,11 +624,7 @@ def _private_float(ds: Any, group: int, offset: int, creator: str) -> float | No
 
 
 def _private_dt(ds: Any, group: int, offset: int, creator: str) -> datetime | None:
-    elem = None
-    try:
-        elem = ds.get_private_item(group, offset, creator)
-    except (KeyError, ValueError):
-        elem = None
+    elem = _private_elem(ds, group, offset, creator, usual_block=False)
     if elem is None:
         return None
     value = elem.value

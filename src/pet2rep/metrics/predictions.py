@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pet2rep.errors import InputError
+from pet2rep.errors import InputError, read_input_bytes
 
 Warn = Callable[[str], None]
 
@@ -69,14 +69,7 @@ class ReadReport:
 
 def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield (line number, decoded line); a non-UTF-8 line raises a one-line InputError."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a JSONL file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    raw = read_input_bytes(path, "a JSONL file")
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     for lineno, bline in enumerate(raw.split(b"\n"), start=1):

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pet2rep.errors import InputError
+from pet2rep.errors import InputError, read_input_bytes
 from pet2rep.organs import ORGANS, STATES
 
 EXTRACTOR_VERSION = "1"
@@ -845,14 +845,7 @@ def read_report(path: str) -> str:
         name = "<stdin>"
     else:
         name = path
-        try:
-            raw = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"{path}: is a directory, expected a report text file") from None
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raw = read_input_bytes(path, "a report text file")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
