@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import DEMO_JSONL
 
 from pet2rep.cli import main
 from pet2rep.errors import InputError
@@ -25,7 +26,7 @@ from pet2rep.metrics.uptake import (
 from pet2rep.organs import ORGANS, STATES
 
 DATA = Path(__file__).parent / "data" / "uptake_labelled.yaml"
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed-demo" / "prompt_qwen25vl.jsonl"
+SEED = DEMO_JSONL
 
 
 @pytest.fixture(scope="module")
