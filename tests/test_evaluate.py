@@ -357,3 +357,13 @@ def test_prediction_without_reference_is_listed_and_excluded(tmp_path: Path, cor
     m = evaluate_predictions(pred, tmp_path / "o", bootstrap=0, workers=1, warn=warns.append)
     assert m["n"] == 1 and m["ids"]["without_reference"] == ["b", "c"]
     assert any("2 prediction(s) without a reference (excluded): b, c" in w for w in warns)
+
+
+def test_oracle_with_cached_references_in_worker_pool(corpus: dict) -> None:
+    """Regression: when every text is already tokenised (an oracle scored after the references were cached),
+    the parallel path must not start an empty pool (it raised 'max_workers must be greater than 0')."""
+    refs = (corpus["refs"] * 3)[:40]
+    score_pairs(list(refs), refs, lang="zh", bootstrap=0, workers=2)  # caches the reference texts
+    m, ps = score_pairs(list(refs), refs, lang="zh", bootstrap=0, workers=2)
+    assert len(ps) == 40
+    assert m["bleu_4"] == pytest.approx(1.0) and m["rouge_l"] == pytest.approx(1.0)

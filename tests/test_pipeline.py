@@ -36,17 +36,17 @@ def test_demo_end_to_end(tmp_path):
     """`pet2rep demo`: every stage's files, the oracle at the ceiling, the template below it."""
     from pet2rep.cli import main
 
-    assert main(["demo", "--out", str(tmp_path), "-n", "4"]) == 0
+    assert main(["demo", "--out", str(tmp_path)]) == 0  # exactly what `make demo` runs: 20 studies
     board = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
     assert "| oracle |" in board and "| template |" in board
     assert board.index("| oracle |") < board.index("| template |")  # best first
-    assert len(list((tmp_path / "dataset" / "slice_prompt").glob("*/*_coronal.jpg"))) == 12
+    assert len(list((tmp_path / "dataset" / "slice_prompt").glob("*/*_coronal.jpg"))) == 60
     oracle = json.loads((tmp_path / "runs" / "oracle" / "metrics.json").read_text(encoding="utf-8"))
     template = json.loads((tmp_path / "runs" / "template" / "metrics.json").read_text(encoding="utf-8"))
     for key in ("bleu_1", "bleu_4", "rouge_l", "ce_f1"):
         assert oracle[key] == pytest.approx(1.0), key
     assert oracle["meteor"] > 0.99 and oracle["overall"] > 99.0
-    assert oracle["n"] == template["n"] == 4
+    assert oracle["n"] == template["n"] == 20
     assert 0 < template["bleu_4"] < 1
     assert template["ce_recall"] == 0.0  # the fixed normal report never states abnormal uptake
     for name in ("template", "oracle"):

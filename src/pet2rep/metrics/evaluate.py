@@ -223,7 +223,9 @@ def _run_samples(state: dict[str, Any], n: int, workers: int) -> tuple[list[dict
     tok_chunks = _chunks(len(need), workers)
     chunks = _chunks(n, workers)
     serial = workers <= 1 or len(chunks) <= 1
-    if serial:
+    if not tok_chunks:  # every text already tokenised (e.g. all cached): nothing to do
+        toks = []
+    elif serial:
         _init_worker(state)
         toks = [t for c in tok_chunks for t in _tokenize_range(c)]
     else:
