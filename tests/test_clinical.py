@@ -94,3 +94,13 @@ def test_unknown_organs_and_states_ignored_and_helpers() -> None:
     assert oua_counts(None, None).sum() == 0
     assert primary_state([]) == NOT_MENTIONED and primary_state(["normal", "absent"]) == "absent"
     assert coverage({"liver": ["normal"], "lung": [], "heart": ["increased"]}) == pytest.approx(1 / 19)
+
+
+def test_primary_state_full_priority_order() -> None:
+    """increased > decreased > absent > normal, whatever the order of the list."""
+    assert primary_state(["normal", "absent", "decreased", "increased"]) == "increased"
+    assert primary_state(["normal", "absent", "decreased"]) == "decreased"
+    assert primary_state(["absent", "decreased"]) == "decreased"
+    assert primary_state(["normal", "absent"]) == "absent"
+    assert primary_state(["normal"]) == "normal"
+    assert primary_state(None) == NOT_MENTIONED

@@ -81,6 +81,8 @@ def test_suv_decay_to_series_start(tmp_path):
     a = pet.values[2, 3, 4]
     assert abs(a - (1234 + 0.25 * math.sin(2 + 0.9 + 2.8))) < 0.05
     assert st.pet.data[4, 3, 2] == pytest.approx(suv_from_activity(a, 70, 370e6, 3600, F18), rel=2e-6)
+    assert st.pet.data[4, 3, 2] == pytest.approx(a * 2.76337e-4, rel=1e-5)  # the hand factor, not the helper
+    assert suv_from_activity(1000.0, 70, 370e6, 3600, F18) == pytest.approx(0.276337, rel=1e-5)
 
 
 def test_suv_series_time_after_acquisition_uses_earliest_acquisition(tmp_path):
@@ -567,9 +569,6 @@ def test_crash_while_writing_leaves_no_complete_looking_folder(tmp_path, monkeyp
 
 
 def test_cli_nifti_passes_through(tmp_path, capsys):
-    nifti = pytest.importorskip("pet2rep.ingest.nifti")
-    if not hasattr(nifti, "ingest_nifti"):
-        pytest.skip("ingest_nifti not written yet")
     import nibabel as nib
 
     suv = np.random.default_rng(0).random((8, 9, 10)).astype(np.float32) * 5
@@ -582,3 +581,5 @@ def test_cli_nifti_passes_through(tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     st = read_study(tmp_path / "s")
     np.testing.assert_allclose(st.pet.data, suv, rtol=1e-6)
+    np.testing.assert_allclose(st.pet.affine, aff)
+    np.testing.assert_array_equal(st.ct.data, ct)

@@ -227,3 +227,11 @@ def test_much_faster_than_pycocoevalcap(zh_data) -> None:
     ours = (time.perf_counter() - t0) / 3
     # measured ~100-200x on ~900-token pairs; 20x leaves room for a loaded machine
     assert ref["seconds"] / ours > 20, (ref["seconds"], ours)
+
+
+def test_bleu_brevity_penalty_by_hand() -> None:
+    """Independent numbers: a short exact prefix gets BP = exp(1 - r/c); a long hypothesis gets none."""
+    short = bleu_scores(bleu_stats("a b".split(), "a b c d".split()))
+    assert short.tolist()[:2] == pytest.approx([np.exp(-1.0)] * 2, rel=1e-6)  # p1 = p2 = 1, c=2, r=4
+    long = bleu_scores(bleu_stats("a b c d a".split(), "a b c e".split()))
+    assert long.tolist()[:2] == pytest.approx([3 / 5, (3 / 5 * 2 / 4) ** 0.5], rel=1e-6)  # c > r: BP = 1

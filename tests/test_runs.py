@@ -108,3 +108,46 @@ def test_generate_cli(dataset, tmp_path, capsys):
     assert main(["generate", str(tmp_path / "missing"), "--model", "oracle", "--out", str(tmp_path / "r2")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("pet2rep generate: error:") and "no such dataset" in err[-1]
+
+
+def test_errors_kept_without_retry_flag_and_dropped_with_it(dataset, tmp_path, flaky_card):
+    """Resume without --retry-errors calls the backend for nothing; with it, the failed line is replaced."""
+    pred = run_model(dataset, str(flaky_card), tmp_path / "run", batch_size=4, progress=False)
+    calls = Flaky.calls
+    flaky_card.write_text("name: flaky\nbackend: flaky\n", encoding="utf-8")  # the cause is gone
+    run_model(dataset, str(flaky_card), tmp_path / "run", progress=False)
+    assert Flaky.calls == calls  # every study has a record: nothing generated
+    recs = read_predictions(pred)
+    assert [r["subject_id"] for r in recs] == [f"s{i:02d}" for i in range(7)]
+    assert [r["subject_id"] for r in recs if r["error"]] == ["s03"]
+    run_model(dataset, str(flaky_card), tmp_path / "run", retry_errors=True, progress=False)
+    assert Flaky.calls == calls + 1  # only s03, one batch
+    recs = read_predictions(pred)
+    ids = [r["subject_id"] for r in recs]
+    assert sorted(ids) == [f"s{i:02d}" for i in range(7)] and ids[-1] == "s03"  # the failed line is gone
+    assert all(r["error"] is None for r in recs) and pred.read_text(encoding="utf-8").count("\n") == 7
+
+
+def test_bad_line_in_the_middle_is_an_error_not_a_torn_tail(dataset, tmp_path):
+    """Only the last line may be torn; a bad line earlier is refused and nothing is cut off."""
+    run = tmp_path / "run"
+    run_model(dataset, "oracle", run, limit=3, progress=False)
+    pred = run / "predictions.jsonl"
+    lines = pred.read_text(encoding="utf-8").splitlines(keepends=True)
+    pred.write_text(lines[0] + '{"subject_id": "s01", "llm_out\n' + lines[2], encoding="utf-8")
+    before = pred.read_bytes()
+    with pytest.raises(InputError, match=r"predictions.jsonl:2: invalid JSON"):
+        read_predictions(pred, repair=True)
+    with pytest.raises(InputError, match=r"predictions.jsonl:2: invalid JSON"):
+        run_model(dataset, "oracle", run, progress=False)
+    assert pred.read_bytes() == before
+
+
+def test_resume_after_crash_just_before_the_final_newline(dataset, tmp_path):
+    """A crash can cut the file right after a complete record's '}': resuming must not glue the next one on."""
+    run = tmp_path / "run"
+    run_model(dataset, "oracle", run, limit=2, progress=False)
+    pred = run / "predictions.jsonl"
+    pred.write_bytes(pred.read_bytes().rstrip(b"\n"))
+    run_model(dataset, "oracle", run, progress=False)
+    assert [r["subject_id"] for r in read_predictions(pred)] == [f"s{i:02d}" for i in range(7)]

@@ -61,6 +61,7 @@ def test_overall_formula_reproduces_paper_template_baseline() -> None:
     vals = dict(zip(("bleu_4", "meteor", "rouge_l", "ce_precision", "ce_recall", "ce_f1"),
                     (0.315, 0.148, 0.511, 0.228, 0.222, 0.225)))
     assert round(float(overall_score(vals)), 1) == 27.5
+    assert float(overall_score(vals)) == pytest.approx(100 * 1.649 / 6, rel=1e-12)  # mean of six, in %
 
 
 def test_weights_reproduce_explicit_resample() -> None:
@@ -81,6 +82,15 @@ def test_corpus_bleu_matches_nlg() -> None:
     assert [sc[f"bleu_{k}"] for k in range(1, 5)] == pytest.approx(bleu_from_stats(s.bleu))
     assert sc["rouge_l"] == pytest.approx(s.rouge_l.mean())
     assert sc["cider"] == pytest.approx(s.cider.mean())
+    # CE: macro over the states with TP + FP + FN > 0, written out here without the clinical module
+    tp, fp, fn = (s.oua.sum(axis=0)[:, c].astype(float) for c in range(3))
+    assert np.all(tp + fp > 0) and np.all(tp + fn > 0)  # every state is used: no 0/0 below
+    p, r = tp / (tp + fp), tp / (tp + fn)
+    assert sc["ce_precision"] == pytest.approx(p.mean(), rel=1e-12)
+    assert sc["ce_recall"] == pytest.approx(r.mean(), rel=1e-12)
+    assert sc["ce_f1"] == pytest.approx((2 * p * r / (p + r)).mean(), rel=1e-12)
+    parts = [sc[k] for k in ("bleu_4", "meteor", "rouge_l", "ce_precision", "ce_recall", "ce_f1")]
+    assert sc["overall"] == pytest.approx(100 * sum(parts) / 6, rel=1e-12)
 
 
 def test_ci_contains_point_and_is_deterministic() -> None:

@@ -250,6 +250,8 @@ def test_report_states_every_organ_as_labelled(lesion_phantom, normal_phantom, l
         for organ in ORGANS:
             stated = _organ_states(rep, lang, organ)
             assert set(r.study.labels[organ]) <= stated, (organ, stated, rep)
+            if r is normal_phantom:  # a lesion-free report states nothing abnormal anywhere
+                assert stated == {"normal"}, (organ, stated, rep)
     for les in lesion_phantom.study.meta["lesions"]:
         if les["state"] == "increased":
             suv = f"SUVmax约{les['suv_max']:.1f}" if lang == "zh" else f"SUVmax {les['suv_max']:.1f}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import unicodedata
 from pathlib import Path
 
@@ -16,15 +17,25 @@ from pet2rep.metrics.tokenize import tokenize, tokenizer_signature
 PAIRS = Path(__file__).parent / "data" / "nlg_pairs.jsonl"
 
 
+# The rule written out independently of the module's regexes (DESIGN: CJK ideographs one token each).
+_CJK_RANGES = ((0x3007, 0x3007), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF))
+_WORD_AT = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
+
+
 def _reference_tokens(text: str) -> list[str]:
     """The rule written out plainly: full NFKC + lower, then CJK chars and [a-z0-9.] runs."""
     norm = unicodedata.normalize("NFKC", text).lower()
     out: list[str] = []
-    for run in tk._RUN_RE.findall(norm):
-        if run[0] > "z":
-            out.extend(run)
+    i = 0
+    while i < len(norm):
+        if any(lo <= ord(norm[i]) <= hi for lo, hi in _CJK_RANGES):
+            out.append(norm[i])
+            i += 1
+        elif m := _WORD_AT.match(norm, i):
+            out.append(m.group())
+            i = m.end()
         else:
-            out.append(run)
+            i += 1
     return out
 
 

@@ -66,6 +66,10 @@ def read_predictions(path: Path, repair: bool = False) -> list[dict[str, Any]]:
                         fh.truncate(good_bytes)
                 break
             raise InputError(f"{path}:{i + 1}: invalid JSON in predictions file") from None
+    else:
+        if repair and raw and not raw.endswith(b"\n"):  # complete last record, cut before its newline
+            with open(path, "ab") as fh:
+                fh.write(b"\n")
     return records
 
 

@@ -60,8 +60,10 @@ _LATIN_RE = re.compile(r"[A-Za-z]")
 _SEP_UNIT = r"[\s\-]+"
 _ABBREV = {"e.g", "i.e", "vs", "approx", "dr", "fig", "cf", "no", "mr", "ms", "st", "max"}
 _LIST_MARKER_RE = re.compile(r"^[\s(（]*(?:\d{1,2}|[a-zA-Z]|[一二三四五六七八九十]{1,2})[)）]?[.、．]?\s*$")
-_F_HEAVY, _F_NODE, _F_CTX = 1, 2, 4
-_NO_ROLES: dict[str, Any] = {"heavy": False, "f": 0}
+_F_HEAVY, _F_NODE, _F_CTX, _F_CMP = 1, 2, 4, 8
+# the roles the clause reader tests for every cue, as one tuple per phrase (see _role_tuple)
+_NO_ROLES: dict[str, Any] = {"heavy": False, "f": 0, "t": (False,) * 6 + (None, None) + (False,) * 2}
+_LETTER_RE = re.compile(r"[^\W_]")  # a word character other than "_"
 _BRACKET_RE = re.compile(r"\[[^\[\]\n]*\]|［[^［］\n]*］|【[^【】\n]*】|\([^()\n]*\)|（[^（）\n]*）")
 
 
@@ -193,6 +195,27 @@ def _trie_regex(phrases: Iterable[str]) -> str:
     return "(?:" + "|".join(alts) + ")" if alts else "(?!)"
 
 
+def _first_char_guard(phrases: Iterable[str]) -> str:
+    """A lookahead that admits only positions where one of `phrases` can start (speeds up the trie scan).
+
+    It repeats the trie's own first-unit tests (the character, and no word character before an ASCII word), so a
+    pattern behind it matches exactly where it matched without it; the engine just rejects most positions at once.
+    """
+    word: set[str] = set()
+    other: set[str] = set()
+    for p in phrases:
+        units = _units(p)
+        if units:
+            u = units[0]
+            (word if len(u) <= 2 and _is_word_char(u[-1]) else other).add(u)
+    alts = []
+    if word:
+        alts.append("(?<![0-9a-z])[" + "".join(sorted(word)) + "]")
+    if other:
+        alts.append("[" + "".join(sorted(other)) + "]")
+    return "(?=" + "|".join(alts) + ")" if alts else "(?!)"
+
+
 def _as_list(v: Any, where: str) -> list[str]:
     if v is None:
         return []
@@ -322,7 +345,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         add(t, "non", "")
     for t in _as_list(organs.get("references"), "references"):
         add(t, "ref", "")
-    organ_src = "(?P<t>" + _trie_regex(terms) + ")"
+    organ_src = "(?:" + _first_char_guard(terms) + "(?P<t>" + _trie_regex(terms) + "))"
     for i, (rx, _, _) in enumerate(patterns):
         organ_src += f"|(?P<r{i}>{rx})"
     try:
@@ -389,7 +412,9 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     for r in roles.values():  # clauses without such cues only name subjects: a light read suffices
         r["heavy"] = any(r.get(h) for h in heavy)
         r["f"] = (_F_HEAVY if r["heavy"] else 0) | (_F_NODE if r.get("node") else 0) | (_F_CTX if r.get("context") else 0)
-    cue_re = re.compile(_trie_regex(roles), re.IGNORECASE)
+        r["f"] |= _F_CMP if (r.get("cmp_before") or r.get("cmp_after")) else 0
+        r["t"] = _role_tuple(r)
+    cue_re = re.compile(_first_char_guard(roles) + _trie_regex(roles), re.IGNORECASE)
     fillers = _as_list(cues.get("enumeration_fillers"), "enumeration_fillers")
     filler_re = re.compile(_trie_regex(fillers) if fillers else "(?!)", re.IGNORECASE)
     fwd = str(cues.get("binding_forward") or "")
@@ -418,6 +443,13 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         suv_re=re.compile(str(suv.get("pattern")), re.IGNORECASE) if suv.get("pattern") and suv.get("threshold") else None,
         suv_threshold=float(suv.get("threshold") or 0.0),
     )
+
+
+def _role_tuple(r: dict[str, Any]) -> tuple[Any, ...]:
+    """(interp, break, neg, normalizer, qual, noun, state, state_weak, post_neg, node) of one cue phrase."""
+    return (bool(r.get("interp")), bool(r.get("break")), bool(r.get("neg")), bool(r.get("normalizer")),
+            bool(r.get("qual")), bool(r.get("noun")), r.get("state"), r.get("state_weak"), bool(r.get("post_neg")),
+            bool(r.get("node")))
 
 
 # -------------------------------------------------------------------------------------------- language
@@ -493,19 +525,19 @@ def _segments(text: str, lex: Lexicon, mask: bytearray) -> list[tuple[int, int, 
 # ---------------------------------------------------------------------------------------------- tokens
 def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
     out: list[_Tok] = []
+    terms, node_after, node_by_organ = lex.organ_terms, lex.node_after_re, lex.node_by_organ
     for m in lex.organ_re.finditer(text):
         g = m.lastgroup or "t"
+        txt = m.group()
         if g == "t":
-            txt = m.group()
-            kind, target = lex.organ_terms.get(txt) or lex.organ_terms.get(_key(txt), ("non", ""))
+            kind, target = terms.get(txt) or terms.get(_key(txt), ("non", ""))
         else:
             kind, target = lex.organ_patterns[int(g[1:])]
-        tok = _Tok(m.start(), m.end(), m.group(), kind, target)
-        if kind == "organ" and lex.node_after_re is not None and target in lex.node_by_organ:
-            nm = lex.node_after_re.match(text, m.end())
-            if nm:  # "胃周淋巴结", "gastric lymph nodes": the node group of that organ
-                tok.target = lex.node_by_organ[target]
-        out.append(tok)
+        start, end = m.span()
+        if kind == "organ" and node_after is not None and target in node_by_organ:
+            if node_after.match(text, end):  # "胃周淋巴结", "gastric lymph nodes": the node group of that organ
+                target = node_by_organ[target]
+        out.append(_Tok(start, end, txt, kind, target))
     return out
 
 
@@ -515,7 +547,8 @@ def _cues(text: str, lex: Lexicon) -> list[_Tok]:
     for m in lex.cue_re.finditer(text):
         g = m.group()
         r = roles.get(g) or roles.get(_key(g)) or _NO_ROLES
-        out.append(_Tok(m.start(), m.end(), g, "", "", r))
+        start, end = m.span()
+        out.append(_Tok(start, end, g, "", "", r))
     return out
 
 
@@ -543,13 +576,23 @@ def _read_clause(
         return _light_read(ments, flags, ctx_in)
     # cues wholly inside a mention are part of that name ("lower" in "right lower lobe", 正常 in 正常肝脏)
     if ments and cues:
-        cues = [c for c in cues if not any(m.start <= c.start and c.end <= m.end and m.end - m.start > c.end - c.start
-                                           for m in ments)]
+        kept: list[_Tok] = []
+        for c in cues:
+            cs, ce = c.start, c.end
+            for m in ments:
+                if m.start <= cs and ce <= m.end and m.end - m.start > ce - cs:
+                    break
+            else:
+                kept.append(c)
+        cues = kept
     dropped_m: set[int] = set()
     low_weak: list[_Tok] = []  # "低于肝脏", "lower than the liver": not increased -> weak normal
     dropped_c: set[int] = set()
+    flags = 0
+    for c in cues:
+        flags |= c.roles["f"]
     # comparisons: drop the compared-with object
-    for ci, c in enumerate(cues):
+    for ci, c in enumerate(cues if flags & _F_CMP else ()):
         if c.roles.get("cmp_before"):
             ends = [m.end for m in ments if c.end <= m.start <= c.end + lex.max_gap][:1]
             ends += [d.end for d in cues[ci + 1 :] if d.roles.get("reference") and d.start <= c.end + lex.max_gap][:1]
@@ -574,9 +617,16 @@ def _read_clause(
                             if m.start <= d.start < c.start:
                                 dropped_c.add(cj)
                     break
-    ments = [m for i, m in enumerate(ments) if i not in dropped_m and m.kind != "ref"]
-    cues = [c for i, c in enumerate(cues) if i not in dropped_c]
-    has_node = any(c.roles.get("node") for c in cues)
+    if dropped_m:
+        ments = [m for i, m in enumerate(ments) if i not in dropped_m and m.kind != "ref"]
+    else:
+        ments = [m for m in ments if m.kind != "ref"]
+    if dropped_c:
+        cues = [c for i, c in enumerate(cues) if i not in dropped_c]
+        flags = 0
+        for c in cues:
+            flags |= c.roles["f"]
+    has_node = bool(flags & _F_NODE)
 
     subjects: list[_Subj] = []
     for m in ments:
@@ -589,7 +639,7 @@ def _read_clause(
 
     # states, with negation / normalizer / absent-by-negation
     # a clause that names no organ continues the previous clause, its uptake context included ("…, higher than X")
-    has_context = any(c.roles.get("context") for c in cues) or (ctx_in and not ments)
+    has_context = bool(flags & _F_CTX) or (ctx_in and not ments)
     states: list[tuple[str, int, tuple[str, ...]]] = []
     weak: list[tuple[str, int, tuple[str, ...]]] = []
     neg: _Tok | None = None
@@ -601,23 +651,22 @@ def _read_clause(
     interp_pos = None
     first_state_pos = None
     for c in cues:
-        r = c.roles
-        if r.get("interp") and interp_pos is None:
+        r_interp, r_break, r_neg, r_normalizer, r_qual, r_noun, st, r_weak, r_post_neg, _ = c.roles["t"]
+        if r_interp and interp_pos is None:
             interp_pos = c.start
-        if r.get("break"):
+        if r_break:
             if neg is not None and noun is not None and not state_since_neg:
                 states.append(("normal" if qual else "absent", noun.start, (neg.text, noun.text)))
                 first_state_pos = noun.start if first_state_pos is None else first_state_pos
             neg, norm, qual, noun, state_since_neg = None, None, False, None, False
             scope_start = len(states)
-        if r.get("neg"):
-            neg, qual, noun, state_since_neg = c, bool(r.get("qual")), None, False
-        if r.get("normalizer"):
+        if r_neg:
+            neg, qual, noun, state_since_neg = c, r_qual, None, False
+        if r_normalizer:
             norm = c
-        if r.get("qual") and neg is not None:
+        if r_qual and neg is not None:
             qual = True
         valid = has_context or mask[c.start] == 2
-        st = r.get("state")
         if st and valid:
             cue_words: tuple[str, ...] = (c.text,)
             final = st
@@ -630,11 +679,11 @@ def _read_clause(
                 first_state_pos = c.start
             if neg is not None:
                 state_since_neg = True
-        elif r.get("state_weak") and valid:
+        elif r_weak and valid:
             weak.append(("normal", c.start, (c.text,)))
-        if r.get("noun") and not st and neg is not None and not state_since_neg and noun is None:
+        if r_noun and not st and neg is not None and not state_since_neg and noun is None:
             noun = c
-        if r.get("post_neg") and valid:
+        if r_post_neg and valid:
             flipped = False
             for k in range(scope_start, len(states)):
                 s, p, w = states[k]
@@ -690,7 +739,7 @@ def _only_names(text: str, c0: int, c1: int, ments: list[_Tok], lex: Lexicon) ->
         last = max(last, m.end)
     parts.append(text[last:c1])
     residual = lex.filler_re.sub(" ", " ".join(parts))
-    return not re.sub(r"[\W_]+", "", residual)
+    return _LETTER_RE.search(residual) is None
 
 
 def _bind(
@@ -731,14 +780,34 @@ def _bind(
     return out
 
 
+_CACHE_SIZE = 4096
+_cache: dict[tuple[str, int], tuple[Lexicon, tuple[Statement, ...]]] = {}
+
+
 def extract_statements(text: str, lang: str = "auto", lexicon: Lexicon | None = None) -> list[Statement]:
-    """Every (organ, state) statement of a report, in text order, with its clause and cue words."""
+    """Every (organ, state) statement of a report, in text order, with its clause and cue words.
+
+    Results are memoised per (text, lexicon object) for the last few thousand texts: references and template-like
+    model outputs recur across the runs of a benchmark.
+    """
     if not text or not text.strip():
         return []
     if lexicon is None:
         lang = detect_lang(text) if lang in ("auto", "", None) else _norm_lang(lang)
         lexicon = load_lexicon(lang)
-    lex = lexicon
+    key = (text, id(lexicon))
+    hit = _cache.get(key)
+    if hit is not None and hit[0] is lexicon:
+        return list(hit[1])
+    out = _extract_uncached(text, lexicon)
+    if len(_cache) >= _CACHE_SIZE:
+        del _cache[next(iter(_cache))]  # oldest first
+    _cache[key] = (lexicon, tuple(out))
+    return out
+
+
+def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
+    """extract_statements without the memo (`text` not blank)."""
     mask = _protected(text)
     ments = _mentions(text, lex)
     cues = _cues(text, lex)
@@ -747,11 +816,11 @@ def extract_statements(text: str, lang: str = "auto", lexicon: Lexicon | None = 
     out: list[Statement] = []
     carried: list[_Subj] = []
     for s0, s1, para, clauses in _segments(text, lex, mask):
-        sent_text = text[s0:s1]
-        if para or _LIST_MARKER_RE.match(sent_text):
+        if _LIST_MARKER_RE.match(text[s0:s1]):
             carried = []
-        if _LIST_MARKER_RE.match(sent_text):
             continue
+        if para:
+            carried = []
         said: set[str] = set()  # organs with a statement in this sentence
         prev_states: list[tuple[str, int, tuple[str, ...]]] | None = None
         cands: list[tuple[_ClauseRead, int, int]] = []  # clauses that may only list organs
@@ -806,6 +875,9 @@ def extract_statements(text: str, lang: str = "auto", lexicon: Lexicon | None = 
     return out
 
 
+_new_statement = object.__new__
+
+
 def _emit(
     out: list[Statement],
     pairs: list[tuple[_Subj, tuple[str, int, tuple[str, ...]]]],
@@ -818,7 +890,10 @@ def _emit(
     for subj, (state, _pos, cue_words) in pairs:
         if not subj.organ:
             continue
-        out.append(Statement(subj.organ, state, clause, span, cue_words, subj.term, inherited or subj.pos < 0))
+        st = _new_statement(Statement)
+        st.__dict__.update(organ=subj.organ, state=state, clause=clause, span=span, cues=cue_words,
+                           organ_term=subj.term, inherited=inherited or subj.pos < 0)  # = Statement(...), faster
+        out.append(st)
         said.add(subj.organ)
 
 
