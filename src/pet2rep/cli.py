@@ -36,7 +36,7 @@ def _top_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"pet2rep {__version__}")
-    p.add_argument("command", choices=list(COMMANDS), metavar="COMMAND")
+    p.add_argument("command", choices=list(COMMANDS), metavar="COMMAND", help="one of the commands below")
     return p
 
 
@@ -57,11 +57,61 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(module.run_cli(args) or 0)
     except Pet2RepError as exc:
-        print(f"pet2rep {name}: error: {exc}", file=sys.stderr)
+        print(f"pet2rep {name}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"pet2rep {name}: interrupted; files already written are kept", file=sys.stderr)
+        hint = "; run the same command again to resume" if name in RESUMABLE else ""
+        print(f"pet2rep {name}: interrupted; files already written are kept{hint}", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `pet2rep uptake ... | head`): stop quietly
+        _silence_stdout()
+        return 1
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        print(f"pet2rep {name}: error: {os_error_message(exc)}", file=sys.stderr)
+        return 2
+
+
+# commands that pick up where they stopped when run again
+RESUMABLE = ("generate",)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split("\n")).strip() or "unknown error"
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for a file-system error on a named path (an --out that is a file, a read-only folder, ...)."""
+    import errno
+
+    path = exc.filename
+    if isinstance(exc, FileExistsError):
+        what = "exists and is not a folder (give a folder path, or remove the file)"
+    elif isinstance(exc, NotADirectoryError):
+        what = "a part of this path is a file, not a folder"
+    elif isinstance(exc, IsADirectoryError):
+        what = "is a folder, expected a file"
+    elif isinstance(exc, PermissionError):
+        what = "permission denied"
+    elif exc.errno == errno.ENOSPC:
+        what = "no space left on the device"
+    else:
+        what = exc.strerror or type(exc).__name__
+    if exc.filename2 is not None and isinstance(exc, IsADirectoryError):
+        path = exc.filename2
+    return f"{path}: {what}"
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # pragma: no cover - stdout without a file descriptor
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,13 +19,24 @@ DEFAULT_MODELS = ("template", "oracle")
 def run_demo(out: str | Path, *, n: int = 20, seed: int = 0, lang: str = "zh",
              models: tuple[str, ...] = DEFAULT_MODELS, progress: bool = True) -> Path:
     """Run synth → render → prompts → generate → evaluate → leaderboard; returns the leaderboard.md path."""
+    from .backends.base import load_card
+    from .errors import InputError
     from .ingest.synth import synth_cohort
     from .metrics.evaluate import evaluate_predictions
     from .prompts.build import build_dataset
     from .publish.leaderboard import write_leaderboard
     from .runs import run_model
 
+    if n < 1:
+        raise InputError(f"-n {n}: need at least one study")
+    if seed < 0:
+        raise InputError(f"--seed {seed}: must be >= 0")
+    if not models:
+        raise InputError("--models: give at least one model card, e.g. template,oracle")
+    names = [load_card(m)["name"] for m in models]  # unknown models fail now, not after synth
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: --out exists and is not a folder")
     t0 = time.perf_counter()
 
     def step(msg: str) -> None:
@@ -37,13 +48,14 @@ def run_demo(out: str | Path, *, n: int = 20, seed: int = 0, lang: str = "zh",
     dataset, errors = build_dataset(studies, out / "dataset", lang=lang, progress=progress)
     for line in errors:
         print(line, file=sys.stderr)
-    for model in models:
-        run_dir = out / "runs" / model
-        step(f"generate: {model}")
-        pred = run_model(dataset, model, run_dir, progress=progress)
-        step(f"evaluate: {model}")
+    for model, name in zip(models, names):
+        run_dir = out / "runs" / name
+        step(f"generate: {name}")
+        # a demo run always starts afresh: a run left by an earlier demo (other -n, seed or language) is stale
+        pred = run_model(dataset, model, run_dir, progress=progress, restart=True)
+        step(f"evaluate: {name}")
         evaluate_predictions(pred, run_dir, lang=lang)
-    written = write_leaderboard(out / "runs", out)
+    written = write_leaderboard(out / "runs", out, only=names)
     step(f"leaderboard: {written['md']}")
     return written["md"]
 
@@ -51,9 +63,10 @@ def run_demo(out: str | Path, *, n: int = 20, seed: int = 0, lang: str = "zh",
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="demo folder to write")
     p.add_argument("-n", type=int, default=20, help="number of synthetic studies (default 20)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lang", choices=("zh", "en"), default="zh")
-    p.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma list of model cards")
+    p.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="prompt and report language (default zh)")
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                   help=f"comma list of model cards (default {','.join(DEFAULT_MODELS)})")
 
 
 def run_cli(args: argparse.Namespace) -> int:

@@ -42,7 +42,17 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .study import CT_FILE, META_FILE, PET_FILE, Study, Volume, find_studies, read_nifti_raw, read_study
+from .study import (
+    CT_FILE,
+    META_FILE,
+    PET_FILE,
+    Study,
+    Volume,
+    find_studies,
+    non_study_dirs,
+    read_nifti_raw,
+    read_study,
+)
 
 MODES = ("fused", "separate", "mip", "axial")
 DEFAULT_SLICES = (90, 100, 110)
@@ -52,6 +62,7 @@ BODY_CT_HU = -500.0
 BODY_PET_SUV = 0.3
 AIR_HU = -1024.0
 VIEWS_FILE = "views.json"
+MAX_SIZE = 8192  # --size limit per side (pixels)
 _WORLD = {"lr": 0, "ap": 1, "si": 2}  # RAS+ world axes
 
 
@@ -299,6 +310,8 @@ def _render(
     _check_windows(suv_window, ct_window, alpha)
     if size is not None and (size[0] < 1 or size[1] < 1):
         raise InputError(f"image size {size[0]}x{size[1]}: must be positive")
+    if size is not None and max(size) > MAX_SIZE:
+        raise InputError(f"image size {size[0]}x{size[1]}: at most {MAX_SIZE}x{MAX_SIZE} pixels")
     axis, _ = _orientation(pet.affine)
     ct_lo = ct_window[1] - ct_window[0] / 2.0
     ct_hi = ct_window[1] + ct_window[0] / 2.0
@@ -506,7 +519,8 @@ def _list(text: str | None, cast: Any, what: str) -> list | None:
     try:
         vals = [cast(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise InputError(f"{what} {text!r}: expected comma-separated numbers") from None
+        kind = "whole numbers (PET-grid indices)" if cast is int else "numbers"
+        raise InputError(f"{what} {text!r}: expected comma-separated {kind}") from None
     if not vals:
         raise InputError(f"{what} {text!r}: empty")
     return vals
@@ -521,7 +535,17 @@ def _size(text: str | None) -> tuple[int, int] | None:
         raise InputError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 200x219") from None
     if w < 1 or h < 1:
         raise InputError(f"--size {text!r}: must be positive")
+    if w > MAX_SIZE or h > MAX_SIZE:
+        raise InputError(f"--size {text!r}: at most {MAX_SIZE}x{MAX_SIZE} pixels")
     return w, h
+
+
+def check_prefix(prefix: str | None) -> None:
+    """An image-name prefix must be a plain name: no folder separators, not empty."""
+    if prefix is None:
+        return
+    if not prefix.strip() or any(c in prefix for c in "/\\") or prefix in (".", ".."):
+        raise InputError(f"--prefix {prefix!r}: must be a plain file-name prefix (no '/' or '\\')")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -556,23 +580,30 @@ def run_cli(args: argparse.Namespace) -> int:
         size=_size(args.size),
         alpha=args.alpha,
     )
+    check_prefix(args.prefix)
     root = Path(args.study)
-    if not root.is_dir():
+    if not root.exists():
         raise InputError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise InputError(f"{root}: is a file; expected a study folder (holding {META_FILE}) or a folder of them")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: --out exists and is not a folder")
     if (root / META_FILE).exists():
         rec = render_study(root, out, prefix=args.prefix, **kwargs)
-        print(f"{out}: {len(rec['images'])} images")
+        print(f"{out}: {_n_images(rec)}")
         return 0
     studies = find_studies(root)
     if not studies:
-        raise InputError(f"{root}: no study folders (nothing holding {META_FILE})")
+        raise InputError(f"{root}: not a study folder (no {META_FILE}), and none of its sub-folders holds one")
+    for skipped in non_study_dirs(root):
+        print(f"pet2rep render: {skipped}: skipped (no {META_FILE})", file=sys.stderr)
     failed = 0
     for folder in studies:
         try:
             sid = _study_id(folder)
             rec = render_study(folder, out / sid, prefix=args.prefix, **kwargs)
-            print(f"{out / sid}: {len(rec['images'])} images")
+            print(f"{out / sid}: {_n_images(rec)}")
         except (Pet2RepError, OSError, ValueError) as exc:
             failed += 1
             print(f"pet2rep render: {folder}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
@@ -580,6 +611,11 @@ def run_cli(args: argparse.Namespace) -> int:
     if failed:
         print(f"pet2rep render: {failed} of {len(studies)} studies failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _n_images(rec: dict[str, Any]) -> str:
+    n = len(rec["images"])
+    return f"{n} image" + ("" if n == 1 else "s")
 
 
 def _study_id(folder: Path) -> str:

@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -94,20 +95,44 @@ def run_model(
     limit: int | None = None,
     retry_errors: bool = False,
     progress: bool = True,
+    restart: bool = False,
+    warn: Callable[[str], None] | None = None,
     **card_overrides: Any,
 ) -> Path:
-    """Generate predictions for every record of `dataset` with `model` into the run folder `out`."""
+    """Generate predictions for every record of `dataset` with `model` into the run folder `out`.
+
+    An existing run folder is resumed, but only for the same model (card name) and the same dataset
+    (sha256); anything else raises InputError unless `restart`, which discards the folder's predictions.
+    `warn` gets one-line warnings (records whose images are missing).
+    """
     from tqdm import tqdm
 
     from . import __version__
 
+    if batch_size < 1:
+        raise InputError(f"--batch-size {batch_size}: must be at least 1")
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit {limit}: must be at least 1")
     file = dataset_file(dataset)
     records = read_dataset(file)
+    if not records:
+        raise InputError(f"{file}: no records (the dataset is empty)")
     if limit is not None:
         records = records[:limit]
+    card = _load_card(model)
+    sha = _sha256(file)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: --out exists and is not a folder")
     pred_path = out / PREDICTIONS
+    if restart:
+        for name in (PREDICTIONS, RUN_JSON):
+            (out / name).unlink(missing_ok=True)
+    else:
+        _check_same_run(out, card["name"], file, sha)
+    if warn is not None:
+        _warn_missing_images(records, file.parent, warn)
+    out.mkdir(parents=True, exist_ok=True)
     done = read_predictions(pred_path, repair=True)
     if retry_errors:
         kept = [r for r in done if not r.get("error")]
@@ -119,12 +144,11 @@ def run_model(
     done_ids = {str(r.get("subject_id")) for r in done}
     todo = [r for r in records if r.patient_id not in done_ids]
 
-    card = load_card(model)
     info = {
         "model": card["name"],
         "card": card_summary({**card, **card_overrides}),
         "dataset": str(file.resolve()),
-        "dataset_sha256": _sha256(file),
+        "dataset_sha256": sha,
         "n_records": len(records),
         "batch_size": batch_size,
         "pet2rep_version": __version__,
@@ -147,7 +171,9 @@ def run_model(
                 fh.flush()
                 os.fsync(fh.fileno())
                 bar.update(len(batch))
-        info.update(status="complete", finished=_now(), n_errors=n_err)
+        all_done = read_predictions(pred_path)
+        info.update(status="complete", finished=_now(), n_predictions=len(all_done), n_new=len(todo),
+                    n_errors=sum(1 for r in all_done if r.get("error")), n_errors_new=n_err)
     except KeyboardInterrupt:
         info.update(status="interrupted", finished=_now())
         raise
@@ -155,6 +181,55 @@ def run_model(
         bar.close()
         write_json(out / RUN_JSON, info)
     return pred_path
+
+
+def _load_card(model: str) -> dict[str, Any]:
+    """load_card, with one-line errors for a card file that is missing or not valid YAML."""
+    import yaml
+
+    path = Path(model)
+    if path.suffix in (".yaml", ".yml") or os.sep in model or "/" in model:
+        if not path.exists():
+            raise InputError(f"{model}: no such model card file")
+        if path.is_dir():
+            raise InputError(f"{model}: is a folder, expected a model card .yaml file")
+    try:
+        return load_card(model)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{model}: invalid YAML{line} ({getattr(exc, 'problem', None) or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{model}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _check_same_run(out: Path, model: str, dataset: Path, sha: str) -> None:
+    """Refuse to resume a run folder that holds another model's or another dataset's predictions."""
+    info_path = out / RUN_JSON
+    if not info_path.is_file() or not (out / PREDICTIONS).exists():
+        return
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(f"{info_path}: invalid JSON; cannot tell what this run folder holds "
+                         "(use another --out, or --restart to discard it)") from None
+    if not isinstance(info, dict):
+        return
+    hint = "use another --out, or --restart to discard its predictions"
+    if info.get("model") not in (None, model):
+        raise InputError(f"{out}: holds a run of model '{info['model']}', not '{model}'; {hint}")
+    if info.get("dataset_sha256") not in (None, sha):
+        raise InputError(f"{out}: was run on another dataset ({info.get('dataset')}, different content from "
+                         f"{dataset}); {hint}")
+
+
+def _warn_missing_images(records: list[PromptRecord], root: Path, warn: Callable[[str], None]) -> None:
+    missing = [(r.patient_id, img) for r in records for img in r.images if resolve_image(root, img) is None]
+    if missing:
+        n_rec = len({pid for pid, _ in missing})
+        pid, img = missing[0]
+        warn(f"warning: {len(missing)} image(s) of {n_rec} record(s) not found under {root} "
+             f"(first: '{img}' of {pid}); models that read images will fail on those records")
 
 
 def _safe_generate(backend: Any, batch: list[Request], name: str) -> list[Prediction]:
@@ -185,13 +260,21 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset", help="a PET2Rep dataset folder or JSONL file")
     p.add_argument("--model", required=True, help="model card name (e.g. template, oracle) or a card .yaml")
     p.add_argument("--out", required=True, help="run folder (resumed if it exists)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--limit", type=int, help="only the first N records")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N",
+                   help="requests per backend call; predictions are saved after each batch (default 8)")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N records")
     p.add_argument("--retry-errors", action="store_true", help="re-run studies whose prediction has an error")
+    p.add_argument("--restart", action="store_true",
+                   help="discard the run folder's predictions and start again (instead of resuming)")
 
 
 def run_cli(args: argparse.Namespace) -> int:
     path = run_model(args.dataset, args.model, args.out, batch_size=args.batch_size, limit=args.limit,
-                     retry_errors=args.retry_errors)
-    print(f"wrote {path}")
+                     retry_errors=args.retry_errors, restart=args.restart,
+                     warn=lambda msg: print(f"pet2rep generate: {msg}", file=sys.stderr))
+    info = json.loads((Path(args.out) / RUN_JSON).read_text(encoding="utf-8"))
+    n, new, err = info.get("n_predictions"), info.get("n_new"), info.get("n_errors")
+    print(f"wrote {path}: {n} prediction{'' if n == 1 else 's'} ({new} new, {n - new} resumed), "
+          f"{err} with an error"
+          + ("; see their 'error' field, re-run with --retry-errors" if err else ""))
     return 0

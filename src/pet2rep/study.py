@@ -303,22 +303,35 @@ def write_study(study: Study, folder: str | os.PathLike) -> Path:
     return folder
 
 
+def _read_json_file(path: Path, kind: type, expected: str) -> Any:
+    """A JSON file of a study folder; a bad one raises a one-line StudyError naming it."""
+    try:
+        obj = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise StudyError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise StudyError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(obj, kind):
+        raise StudyError(f"{path}: expected {expected}, got {type(obj).__name__}")
+    return obj
+
+
 def read_study(folder: str | os.PathLike, arrays: bool = True) -> Study:
     """Read a study folder. With `arrays=False` only metadata, reports and labels are read."""
     folder = Path(folder)
     meta_path = folder / META_FILE
     if not meta_path.exists():
         raise StudyError(f"{folder}: not a study folder (no {META_FILE})")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise StudyError(f"{meta_path}: invalid JSON ({exc})") from None
+    meta = _read_json_file(meta_path, dict, "a JSON object of study metadata")
     reports = {}
     for p in sorted(folder.glob("report.*.txt")):
-        reports[p.name.split(".")[1]] = p.read_text(encoding="utf-8")
+        try:
+            reports[p.name.split(".")[1]] = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise StudyError(f"{p}: not UTF-8 text (byte {exc.start}); re-save the report as UTF-8") from None
     labels = None
     if (folder / LABELS_FILE).exists():
-        labels = json.loads((folder / LABELS_FILE).read_text(encoding="utf-8"))
+        labels = _read_json_file(folder / LABELS_FILE, dict, "a JSON object {organ_id: [states]}")
     study = Study(
         study_id=str(meta.get("study_id", folder.name)),
         meta=meta,
@@ -339,3 +352,12 @@ def find_studies(root: str | os.PathLike) -> list[Path]:
     if (root / META_FILE).exists():
         return [root]
     return sorted(p.parent for p in root.glob(f"*/{META_FILE}"))
+
+
+def non_study_dirs(root: str | os.PathLike) -> list[Path]:
+    """Sub-folders of a folder of studies that hold no study.json (reported as skipped), sorted."""
+    root = Path(root)
+    if (root / META_FILE).exists() or not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and not (p / META_FILE).exists())

@@ -69,6 +69,9 @@ def run_cli(args: argparse.Namespace) -> int:
         raise InputError("--ct-nifti, --scan-time, --sex and --age go with --pet-nifti")
     if args.batch and mode != "--dicom":
         raise InputError("--batch goes with --dicom ROOT")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: --out exists and is not a folder")
 
     if mode == "--pet-nifti":
         return _run_nifti(args)

@@ -27,6 +27,9 @@ from ..errors import InputError
 from ..study import CT_FILE, META_FILE, PET_FILE, Volume, read_nifti_header, save_nifti, write_json
 
 F18_HALF_LIFE_S = 6586.2
+# Clock times alone with the scan earlier than the injection are read as crossing midnight only up to this
+# uptake; more is a swapped or mistyped time (FDG is scanned ~1 h after injection).
+MAX_MIDNIGHT_UPTAKE_S = 12 * 3600.0
 BQML_THRESHOLD = 200.0  # SUV images almost never exceed this at the 99.9th percentile; Bq/ml images always do
 _UNIT_ALIASES = {"auto": "auto", "suv": "suv", "suvbw": "suv", "gml": "suv", "bqml": "bqml", "bq/ml": "bqml"}
 
@@ -74,7 +77,18 @@ def uptake_seconds(injection: dt.datetime | dt.time, scan: dt.datetime | dt.time
         return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
 
     seconds = sod(scan) - sod(injection)
-    return seconds + 86400.0 if seconds < 0 else seconds
+    if seconds < 0:
+        seconds += 86400.0
+        if seconds > MAX_MIDNIGHT_UPTAKE_S:
+            raise InputError(
+                f"scan time {_clock(scan)} is before the injection time {_clock(injection)} "
+                f"(read as the next day it would be {seconds / 3600:.1f} h of uptake): check the two times, "
+                "or give full date-times (YYYY-MM-DDTHH:MM:SS)")
+    return seconds
+
+
+def _clock(t: dt.datetime | dt.time) -> str:
+    return (t.time() if isinstance(t, dt.datetime) else t).isoformat()
 
 
 def suv_factor(weight_kg: float, dose_bq: float, uptake_s: float, half_life_s: float) -> tuple[float, float]:
@@ -209,14 +223,17 @@ def ingest_nifti(
     meta["injection_time"] = inj.isoformat() if inj is not None else None
     meta["scan_time"] = scan.isoformat() if scan is not None else None
 
-    out.mkdir(parents=True, exist_ok=True)
-    pet_dst = out / PET_FILE
     if units == "bqml":
         missing = [name for name, v in (("weight (kg)", weight_kg), ("injected dose (MBq)", dose_mbq),
                                          ("injection time", inj), ("scan time", scan)) if v is None]
         if missing:
             raise InputError(f"{pet_path}: PET in Bq/ml needs {', '.join(missing)} to compute SUV")
-        uptake = uptake_seconds(inj, scan)
+        uptake = uptake_seconds(inj, scan)  # checked before anything is written
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: --out exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    pet_dst = out / PET_FILE
+    if units == "bqml":
         factor, decay = suv_factor(float(weight_kg), float(dose_mbq) * 1e6, uptake, hl)
         if pet_vol is None:
             pet_vol = load_nifti(pet_path)

@@ -1188,9 +1188,12 @@ def run_cli(args: argparse.Namespace) -> int:
     langs = tuple(v.strip() for v in args.langs.split(",") if v.strip())
     bad = [v for v in langs if v not in ("zh", "en")]
     if bad or not langs:
-        raise InputError(f"--langs: unsupported language(s) {bad or args.langs!r}; use zh and/or en")
+        raise InputError(f"--langs {args.langs!r}: " + (f"unsupported language(s) {', '.join(bad)}; " if bad else "")
+                         + "use zh and/or en, comma-separated")
     if args.n < 1:
         raise InputError(f"-n: need at least one study, got {args.n}")
+    if args.seed < 0:
+        raise InputError(f"--seed {args.seed}: must be >= 0")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise InputError(f"{args.out}: --out exists and is not a folder")
     t0 = time.perf_counter()

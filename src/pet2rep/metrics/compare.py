@@ -51,6 +51,10 @@ def load_run(run: str | os.PathLike):
             continue
         try:
             r = json.loads(line)
+            if isinstance(r, dict) and "stats" not in r and ("llm_output" in r or "prompt_user_text" in r):
+                what = "a predictions file" if "llm_output" in r else "a prompt dataset"
+                raise InputError(f"{path}:{lineno}: this is {what}, not a per_sample.jsonl; run 'pet2rep evaluate' "
+                                 "on the predictions and compare the folders it writes")
             st = r["stats"]
             row_oua = [[int(x) for x in st["oua"][s]] for s in ABNORMAL_STATES]
             ids.append(str(r["id"]))
@@ -59,8 +63,16 @@ def load_run(run: str | os.PathLike):
             rouge.append(float(r["rouge_l"]))
             cider.append(float(r["cider"]))
             oua.append(row_oua)
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except InputError:
+            raise
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+        except KeyError as exc:
+            raise InputError(f"{path}:{lineno}: not a pet2rep per-sample record (missing field {exc})") from None
+        except (TypeError, ValueError) as exc:
             raise InputError(f"{path}:{lineno}: not a pet2rep per-sample record ({type(exc).__name__}: {exc})") from None
+    if not ids:
+        raise InputError(f"{path}: no per-sample records (the file is empty)")
     if len({len(b) for b in bleu}) > 1 or len({len(m) for m in met}) > 1:
         raise InputError(f"{path}: per-sample statistics have inconsistent lengths")
     if len(set(ids)) != len(ids):
@@ -122,7 +134,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_a", metavar="RUN_A", help="scored run (folder with per_sample.jsonl or eval/)")
     parser.add_argument("run_b", metavar="RUN_B", help="scored run to compare against RUN_A")
     parser.add_argument("--test", choices=("bootstrap", "ar"), default="bootstrap",
-                        help="paired bootstrap resampling or approximate randomisation")
+                        help="paired bootstrap resampling (default) or approximate randomisation")
     parser.add_argument("--n", type=int, default=1000, help="resamples / trials (default 1000)")
     parser.add_argument("--seed", type=int, default=12345, help="random seed (default 12345)")
     parser.add_argument("--json", metavar="FILE", help="also write the result as JSON")
@@ -132,6 +144,8 @@ def run_cli(args: argparse.Namespace) -> int:
     """Run `pet2rep compare`."""
     if args.n < 1:
         raise InputError("--n must be >= 1")
+    if args.json and Path(args.json).is_dir():
+        raise InputError(f"{args.json}: --json is a folder, expected a file name")
     result = compare_runs(args.run_a, args.run_b, test=args.test, n=args.n, seed=args.seed)
     print(format_table(result))
     if args.json:

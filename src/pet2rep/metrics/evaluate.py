@@ -502,12 +502,15 @@ def evaluate_predictions(
     workers: int | None = None,
     warn: Callable[[str], None] | None = None,
     meteor_impl: str = "native",
+    require_samples: bool = False,
 ) -> dict[str, Any]:
     """Score a predictions JSONL (benchmark or pet2rep format) and write DIR/metrics.json + per_sample.jsonl.
 
     Malformed lines are reported through `warn` (default: stderr) as ``FILE:LINE: reason`` and skipped.
     With `refs_path`, references and prompts come from that PET2Rep dataset by id; references without a
     prediction score as empty (flagged ``missing_prediction``), predictions without a reference are excluded.
+    With `require_samples` (the CLI), input that leaves nothing to score (an empty file, no ids shared with
+    the references, no reference at all) raises InputError and nothing is written.
     """
     from pet2rep.metrics.predictions import join_references, read_predictions, read_references
 
@@ -522,6 +525,8 @@ def evaluate_predictions(
         refs, ref_report = read_references(refs_path, warn)
     joined = join_references(preds, refs)
     samples = joined.samples
+    if require_samples:
+        _check_scoreable(pred_path, refs_path, preds, report, refs, joined)
     metrics, per_sample = score_pairs(
         [s.hyp for s in samples], [s.ref for s in samples], [s.id for s in samples], lang=lang,
         prompts=[s.prompt for s in samples], langs=[s.lang for s in samples],
@@ -568,7 +573,33 @@ def evaluate_predictions(
              + _id_list(joined.without_reference))
     if multi_out:
         warn(f"{multi_out} prediction(s) have several outputs in llm_output; the first of each was scored")
+    no_output = [n for n in report.notes if "has no llm_output" in n]
+    if no_output:
+        more = f" (and {len(no_output) - 1} more)" if len(no_output) > 1 else ""
+        warn(f"{len(no_output)} prediction(s) without an llm_output field, scored as empty: {no_output[0]}{more}")
     return metrics
+
+
+def _check_scoreable(pred_path: Any, refs_path: Any, preds: list[Any], report: Any,
+                     refs: dict[str, Any] | None, joined: Any) -> None:
+    """One-line InputError when the input leaves nothing meaningful to score."""
+    if not preds:
+        if report.malformed:
+            raise InputError(f"{pred_path}: no valid prediction record ({len(report.malformed)} malformed line(s), "
+                             f"first: {report.malformed[0].split(': ', 1)[-1]})")
+        raise InputError(f"{pred_path}: no prediction records (the file is empty)")
+    if all(p.n_outputs == 0 and any("no llm_output" in n for n in p.notes) for p in preds):
+        raise InputError(f"{pred_path}: no line has an llm_output field (the model's answer); if this is a "
+                         "prompt dataset, give it as --refs and the predictions as PRED.jsonl")
+    if refs is not None:
+        if not refs:
+            raise InputError(f"{refs_path}: no reference records (patient_id + answer)")
+        if len(joined.without_reference) == len(preds):
+            raise InputError(f"no subject_id of {pred_path} matches a patient_id of {refs_path} "
+                             f"(e.g. '{preds[0].id}' vs '{next(iter(refs))}')")
+    elif not joined.samples:
+        raise InputError(f"{pred_path}: no prediction has a ground_truth; give the references with "
+                         "--refs DATASET.jsonl")
 
 
 def _id_list(ids: Sequence[str], limit: int = 20) -> str:
@@ -604,11 +635,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("predictions", metavar="PRED.jsonl", help="predictions (benchmark or pet2rep format)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (metrics.json, per_sample.jsonl)")
     parser.add_argument("--lang", choices=LANGS, default="auto", help="expected report language (default: auto)")
-    parser.add_argument("--refs", metavar="DATASET.jsonl", help="PET2Rep dataset JSONL to take references from by id")
-    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap draws (0: off)")
+    parser.add_argument("--refs", metavar="DATASET.jsonl",
+                        help="PET2Rep dataset (JSONL file or dataset folder) to take references from by id")
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                        help="bootstrap draws for the 95%% intervals (default 1000; 0: off)")
     parser.add_argument("--seed", type=int, default=12345, help="bootstrap seed (default 12345)")
     parser.add_argument("--segmenter", choices=("none", "jieba"), default=None,
-                        help="Chinese word segmenter (default: one token per character)")
+                        help="Chinese word segmenter (default: one token per character; jieba needs "
+                             "pip install 'pet2rep[zh]')")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="worker processes (default: number of CPUs)")
     parser.add_argument("--meteor", choices=METEOR_IMPLS, default="native",
@@ -621,10 +655,19 @@ def run_cli(args: argparse.Namespace) -> int:
         raise InputError("--bootstrap must be >= 0")
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers must be >= 1")
+    from pet2rep.metrics.tokenize import check_segmenter_available
+
+    check_segmenter_available(None if args.segmenter in (None, "none") else args.segmenter)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: --out exists and is not a folder")
     metrics = evaluate_predictions(
         args.predictions, args.out, lang=args.lang, refs_path=args.refs, bootstrap=args.bootstrap,
         seed=args.seed, segmenter=args.segmenter, workers=args.workers, meteor_impl=args.meteor,
+        require_samples=True,
     )
     print(format_summary(metrics))
-    print(f"wrote {Path(args.out) / METRICS_FILE} and {Path(args.out) / PER_SAMPLE_FILE}")
-    return 0
+    print(f"wrote {out / METRICS_FILE} and {out / PER_SAMPLE_FILE}")
+    inp = metrics.get("input", {})
+    skipped = sum(inp.get(k, {}).get("n_malformed", 0) for k in ("predictions", "references"))
+    return 1 if skipped else 0  # scored, but some lines were skipped (each listed on stderr)

@@ -83,10 +83,22 @@ def _normalize_for_tokens(text: str) -> str:
     return normalize(text)
 
 
+JIEBA_MISSING = "--segmenter jieba needs the jieba package: pip install 'pet2rep[zh]' (or pip install jieba)"
+
+
 def _check_segmenter(segmenter: str | None) -> str:
     if segmenter not in SEGMENTERS:
         raise Pet2RepError(f"unknown segmenter {segmenter!r}; choose one of: none, jieba")
     return "none" if segmenter is None else segmenter
+
+
+def check_segmenter_available(segmenter: str | None) -> None:
+    """Raise a one-line error now (not in a worker process later) when the segmenter's package is missing."""
+    import importlib.util
+
+    _check_segmenter(segmenter)
+    if segmenter == "jieba" and importlib.util.find_spec("jieba") is None:
+        raise Pet2RepError(JIEBA_MISSING)
 
 
 @lru_cache(maxsize=1)
@@ -94,7 +106,10 @@ def _jieba_cut() -> Callable[[str], list[str]]:
     """Import jieba lazily, silence its start-up log, and return its word cutter."""
     import logging
 
-    import jieba
+    try:
+        import jieba
+    except ImportError:
+        raise Pet2RepError(JIEBA_MISSING) from None
 
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 from ..errors import InputError, Pet2RepError
-from .dataset import IMAGE_TOKEN, PromptRecord, write_dataset
+from .dataset import DATASET_FILE, IMAGE_TOKEN, PromptRecord, write_dataset
 
 LANGS = ("zh", "en")
 IMAGE_DIR = "slice_prompt"
@@ -69,10 +70,13 @@ def build_dataset(
     fractions: list[float] | None = None,
     fmt: str = "jpg",
     progress: bool = True,
+    on_error: Callable[[str], None] | None = None,
 ) -> tuple[Path, list[str]]:
     """Render each study into ``out/slice_prompt/<id>/`` and write ``out/prompts.jsonl``.
 
-    Returns the JSONL path and the list of one-line errors of studies that failed (they are skipped).
+    Returns the JSONL path and the list of one-line errors of studies that failed (they are skipped; each is
+    also passed to `on_error` as it happens). When no study succeeds nothing is written (an existing
+    prompts.jsonl is kept) and InputError is raised.
     """
     from tqdm import tqdm
 
@@ -96,13 +100,18 @@ def build_dataset(
             records.append(
                 make_record(study.study_id, images, lang, study.report(lang), separate=mode == "separate")
             )
-        except (Pet2RepError, OSError) as exc:
-            errors.append(f"{folder}: {exc}")
+        except (Pet2RepError, OSError, ValueError) as exc:
+            errors.append(f"{folder}: {' '.join(str(exc).split()) or type(exc).__name__}")
+            if on_error is not None:
+                with tqdm.external_write_mode(file=sys.stderr):  # not glued to the progress bar's line
+                    on_error(errors[-1])
+    if not records:
+        where = out / DATASET_FILE
+        keep = f"; {where} left unchanged" if where.exists() else ""
+        first = f" (first: {errors[0]})" if errors and on_error is None else ""
+        failed = "the study failed" if len(studies) == 1 else f"all {len(studies)} studies failed"
+        raise InputError(f"{failed}, no prompt written{first}{keep}")
     return write_dataset(records, out), errors
-
-
-def _floats(text: str | None) -> list[float] | None:
-    return [float(x) for x in text.split(",")] if text else None
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -110,23 +119,38 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="dataset folder to write (prompts.jsonl + slice_prompt/)")
     p.add_argument("--lang", choices=LANGS, default="zh", help="template and reference language (default zh)")
     p.add_argument("--mode", choices=("fused", "separate"), default="fused", help="view mode (default fused)")
-    p.add_argument("--slices", help="coronal PET indices, e.g. 90,100,110 (the benchmark's default)")
-    p.add_argument("--fractions", help="coronal positions as fractions of the body's A-P extent, e.g. 0.4,0.5,0.6")
+    sel = p.add_mutually_exclusive_group()
+    sel.add_argument("--slices", metavar="I,J,K",
+                     help="coronal PET-grid indices (default 90,100,110, the benchmark's)")
+    sel.add_argument("--fractions", metavar="F,G,H",
+                     help="coronal positions as fractions of the body's A-P extent, e.g. 0.4,0.5,0.6")
     p.add_argument("--format", choices=("jpg", "png"), default="jpg", help="image format (default jpg)")
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from ..study import find_studies
+    from ..render import _list
+    from ..study import META_FILE, find_studies, non_study_dirs
 
-    studies = find_studies(args.studies)
+    slices = _list(args.slices, int, "--slices")
+    fractions = _list(args.fractions, float, "--fractions")
+    root = Path(args.studies)
+    if not root.exists():
+        raise InputError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise InputError(f"{root}: is a file; expected a study folder (holding {META_FILE}) or a folder of them")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: --out exists and is not a folder")
+    studies = find_studies(root)
     if not studies:
-        raise InputError(f"{args.studies}: no study folders (folders with study.json) found")
-    slices = [int(x) for x in args.slices.split(",")] if args.slices else None
+        raise InputError(f"{root}: not a study folder (no {META_FILE}), and none of its sub-folders holds one")
+    for skipped in non_study_dirs(root):
+        print(f"pet2rep prompts: {skipped}: skipped (no {META_FILE})", file=sys.stderr)
     path, errors = build_dataset(
-        studies, Path(args.out), lang=args.lang, mode=args.mode, slices=slices,
-        fractions=_floats(args.fractions), fmt=args.format,
+        studies, out, lang=args.lang, mode=args.mode, slices=slices, fractions=fractions, fmt=args.format,
+        on_error=lambda line: print(f"pet2rep prompts: {line}", file=sys.stderr),
     )
-    for line in errors:
-        print(line, file=sys.stderr)
+    if errors:
+        print(f"pet2rep prompts: {len(errors)} of {len(studies)} studies failed", file=sys.stderr)
     print(f"wrote {path} ({len(studies) - len(errors)} records, {len(errors)} failed)")
     return 1 if errors else 0

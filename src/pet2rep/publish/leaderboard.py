@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,10 @@ def find_metrics(runs_dir: Path) -> list[Path]:
     return found
 
 
+def _run_dir(metrics_path: Path) -> Path:
+    return metrics_path.parent.parent if metrics_path.parent.name == "eval" else metrics_path.parent
+
+
 def load_rows(paths: list[Path]) -> list[dict[str, Any]]:
     """One row per run: its name, the metric values, the Overall CI and failure count, best first."""
     rows = []
@@ -45,12 +50,15 @@ def load_rows(paths: list[Path]) -> list[dict[str, Any]]:
             m = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: invalid metrics.json ({exc})") from None
-        run = path.parent.parent if path.parent.name == "eval" else path.parent
+        if not isinstance(m, dict):
+            raise InputError(f"{path}: invalid metrics.json (expected a JSON object, got {type(m).__name__})")
+        run = _run_dir(path)
         row: dict[str, Any] = {"model": m.get("model") or run.name, "n": m.get("n")}
         for key, _, _ in COLUMNS:
             row[key] = m.get(key)
         ci = (m.get("ci") or {}).get("overall")
-        row["overall_ci"] = ci if isinstance(ci, (list, tuple)) and len(ci) == 2 else None
+        row["overall_ci"] = (ci if isinstance(ci, (list, tuple)) and len(ci) == 2
+                             and all(isinstance(x, (int, float)) for x in ci) else None)
         row["failures"] = _failure_total(m.get("failures"))
         rows.append(row)
     rows.sort(key=lambda r: -(r["overall"] if isinstance(r["overall"], (int, float)) else float("-inf")))
@@ -118,15 +126,32 @@ def to_latex(rows: list[dict[str, Any]]) -> str:
 WRITERS = {"md": to_markdown, "csv": to_csv, "tex": to_latex}
 
 
-def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike, formats: tuple[str, ...] = ("md", "csv", "tex")) -> dict[str, Path]:
-    """Write leaderboard.{md,csv,tex} for the runs under `runs_dir` into folder `out`."""
+def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike,
+                      formats: tuple[str, ...] = ("md", "csv", "tex"),
+                      only: Sequence[str] | None = None) -> dict[str, Path]:
+    """Write leaderboard.{md,csv,tex} for the runs under `runs_dir` into folder `out`.
+
+    `only` keeps the run folders with these names (e.g. the models of one demo).
+    """
     runs_dir, out = Path(runs_dir), Path(out)
+    if not runs_dir.exists():
+        raise InputError(f"{runs_dir}: no such folder")
     if not runs_dir.is_dir():
-        raise InputError(f"{runs_dir}: not a folder of runs")
+        raise InputError(f"{runs_dir}: is a file; expected a folder of run folders")
+    if not formats:
+        raise InputError("--format: give at least one of md, csv, tex")
     paths = find_metrics(runs_dir)
+    if only is not None:
+        keep = set(only)
+        paths = [p for p in paths if _run_dir(p).name in keep]
     if not paths:
+        if (runs_dir / "metrics.json").is_file() or (runs_dir / "eval" / "metrics.json").is_file():
+            raise InputError(f"{runs_dir}: is itself a scored run; give the folder that holds the run folders "
+                             f"(e.g. {runs_dir.parent})")
         raise InputError(f"{runs_dir}: no scored runs (no */metrics.json); run 'pet2rep evaluate' first")
     rows = load_rows(paths)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: --out exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     written = {}
     for fmt in formats:
@@ -141,7 +166,7 @@ def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike, forma
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("runs", help="folder holding run folders (each with metrics.json or eval/metrics.json)")
     p.add_argument("--out", help="where to write leaderboard.* (default: the runs folder)")
-    p.add_argument("--format", default="md,csv,tex", help="comma list of md, csv, tex")
+    p.add_argument("--format", default="md,csv,tex", help="comma list of md, csv, tex (default: all three)")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -150,6 +175,14 @@ def run_cli(args: argparse.Namespace) -> int:
     if bad:
         raise InputError(f"unknown format(s) {', '.join(bad)} (choose from md, csv, tex)")
     written = write_leaderboard(args.runs, args.out or args.runs, formats)
+    rows = load_rows(find_metrics(Path(args.runs)))
+    sizes = sorted({r["n"] for r in rows if isinstance(r["n"], int)})
+    if len(sizes) > 1:
+        import sys
+
+        by_n = ", ".join(f"{r['model']}: {r['n']}" for r in rows)
+        print(f"pet2rep leaderboard: warning: the runs were scored on different numbers of studies ({by_n}); "
+              "their scores are not comparable", file=sys.stderr)
     if "md" in written:
         print(written["md"].read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in written.values()))
