@@ -3,6 +3,10 @@
 Volumes are given slice-major, `values[k, row, col]`, in physical units (Bq/ml, counts or HU). Each
 slice is stored as int16 with its own RescaleSlope (PET) or slope 1 / intercept -1024 (CT), so the
 values read back are `stored * slope + intercept`: `WrittenSeries.values` holds exactly those.
+
+`write_series` writes classic single-frame files; `write_enhanced` writes the same volume as one
+Enhanced (or Legacy Converted Enhanced) multi-frame file with functional groups; `compress_files`
+re-encodes files in another transfer syntax (RLE Lossless).
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 PET_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.128"
 CT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.2"
+ENHANCED_PET_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.130"
+LEGACY_PET_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.128.1"
+ENHANCED_CT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.2.1"
+LEGACY_CT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.2.2"
 AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
 
@@ -41,6 +49,20 @@ def ramp(shape: tuple[int, int, int], base: float = 1000.0) -> np.ndarray:
     """A volume [k, row, col] whose every voxel differs: base + 100 k + 10 row + col (+ a little)."""
     k, r, c = np.meshgrid(*(np.arange(n, dtype=np.float64) for n in shape), indexing="ij")
     return base + 100.0 * k + 10.0 * r + c + 0.25 * np.sin(k + r * 0.3 + c * 0.7)
+
+
+def _store(sl: np.ndarray, modality: str, ct_slope: float = 1.0, peak: float | None = None) -> tuple[np.ndarray, str, str]:
+    """int16 stored values and the (slope, intercept) DS strings that give `sl` back (to quantisation).
+
+    PET: slope max|value| / 32000 (or `peak` / 32000), intercept 0; CT: slope `ct_slope`, intercept -1024.
+    """
+    if modality == "PT":
+        peak = peak or float(np.abs(sl).max()) or 1.0
+        slope, intercept = f"{peak / 32000.0:.10g}", "0"
+    else:
+        slope, intercept = f"{float(ct_slope):.10g}", "-1024"
+    stored = np.round((sl - float(intercept)) / float(slope)).astype(np.int16)
+    return stored, slope, intercept
 
 
 def _file_ds(sop_class: str) -> Dataset:
@@ -119,20 +141,10 @@ def write_series(
         ds.BitsStored = 16
         ds.HighBit = 15
         ds.PixelRepresentation = 1
-        sl = values[k]
-        if modality == "PT":
-            peak = float(np.abs(sl).max()) or 1.0
-            slope = peak / 32000.0
-            stored = np.round(sl / slope).astype(np.int16)
-            intercept = 0.0
-        else:
-            slope, intercept = float(ct_slope), -1024.0
-            stored = np.round((sl - intercept) / slope).astype(np.int16)
-        ds.RescaleSlope = f"{slope:.10g}"
-        ds.RescaleIntercept = f"{intercept:.10g}"
-        slope_read, inter_read = float(ds.RescaleSlope), float(ds.RescaleIntercept)
-        out_vals[k] = stored.astype(np.float64) * slope_read + inter_read
-        slopes.append(slope_read)
+        stored, slope, intercept = _store(values[k], modality, ct_slope)
+        ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
+        out_vals[k] = stored.astype(np.float64) * float(slope) + float(intercept)
+        slopes.append(float(slope))
         ds.PixelData = stored.tobytes()
         for key, val in (header or {}).items():
             if val is not None:
@@ -263,3 +275,195 @@ def write_exam(
         origin=(-22.0, -33.0, -102.0), pixel_spacing=(1.5, 1.25), slice_step=3.0,
     )
     return pet, ct
+
+
+# ------------------------------------------------------------------------------------ enhanced multi-frame
+
+
+def _item(**attrs: Any) -> DicomSequence:
+    """A one-item sequence holding `attrs` (None values left out)."""
+    ds = Dataset()
+    for key, val in attrs.items():
+        if val is not None:
+            setattr(ds, key, val)
+    return DicomSequence([ds])
+
+
+def enhanced_pet_header(
+    *,
+    dose_mbq: float | None = 370.0,
+    start_datetime: str | None = "20240102090000",
+    decay_corrected: str | None = "YES",
+    decay_datetime: str | None = "20240102100000",
+    **extra: Any,
+) -> dict[str, Any]:
+    """Top-level attributes of an Enhanced PET image: dose in MBq (Enhanced PET Isotope module),
+    DecayCorrected/DecayCorrectionDateTime (Enhanced PET Corrections module), no Units (the units are
+    the Real World Value Mapping's)."""
+    rinfo = radiopharm(dose_bq=dose_mbq, start_time=None, start_datetime=start_datetime)
+    rinfo[0].RadiopharmaceuticalAgentNumber = 1
+    hdr = pet_header(rinfo=rinfo, units="", corrected=None, decay_correction=None, acquisition_time=None)
+    for key in ("Units", "AcquisitionDate"):
+        hdr.pop(key, None)
+    hdr.update(
+        AcquisitionDateTime="20240102100000",
+        ContentDate="20240102",
+        ContentTime="103000",
+        DecayCorrected=decay_corrected,
+        AttenuationCorrected="YES",
+        DecayCorrectionDateTime=decay_datetime,
+        CountsSource="EMISSION",
+        SeriesDescription="PET WB AC enhanced",
+    )
+    hdr.update(extra)
+    return hdr
+
+
+def write_enhanced(
+    folder: str | Path,
+    values: np.ndarray,
+    *,
+    modality: str,
+    legacy: bool = False,
+    origin: Sequence[float] = (-20.0, -30.0, -100.0),
+    orientation: Sequence[float] = AXIAL,
+    pixel_spacing: tuple[float, float] = (2.0, 3.0),
+    slice_step: float = 4.0,
+    positions: np.ndarray | None = None,
+    header: dict[str, Any] | None = None,
+    unassigned: dict[str, Any] | None = None,
+    frame_order: Sequence[int] | None = None,
+    shared_rescale: bool = False,
+    rwv_units: str | None = "Bq/ml",
+    rwv_slope_scale: float = 1.0,
+    frame_datetime: Callable[[int], str | None] | None = None,
+    frame_extra: Callable[[int, Dataset], None] | None = None,
+    series_uid: str | None = None,
+    study_uid: str | None = None,
+    frame_of_reference: str | None = None,
+    sop_class: str | None = None,
+    ct_slope: float = 1.0,
+    name: str | None = None,
+    drop: Sequence[str] = (),
+) -> WrittenSeries:
+    """Write `values[k, row, col]` as ONE multi-frame file (Enhanced, or Legacy Converted with `legacy`).
+
+    Frame f of the file holds slice `frame_order[f]` (default: slice order), so a shuffled order tests the
+    sorting. Geometry goes to the functional groups: PlanePositionSequence per frame, PlaneOrientation and
+    PixelMeasures shared; the rescale is per frame (each slice its own slope, as `write_series`) or, with
+    `shared_rescale`, one shared PixelValueTransformationSequence. A PET gets a per-frame Real World Value
+    Mapping in `rwv_units` (None: none) whose slope is the frame's RescaleSlope times `rwv_slope_scale`.
+    `header` sets top-level attributes, `unassigned` attributes in UnassignedSharedConvertedAttributesSequence,
+    `frame_datetime(k)` the slice's FrameAcquisitionDateTime, `frame_extra(k, item)` edits its per-frame
+    functional groups item. Returned values/positions are in slice order k.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    values = np.asarray(values, dtype=np.float64)
+    nk, rows, cols = values.shape
+    row_cos, col_cos = np.array(orientation[:3], float), np.array(orientation[3:], float)
+    normal = np.cross(row_cos, col_cos)
+    if positions is None:
+        positions = np.asarray(origin, float)[None, :] + np.arange(nk)[:, None] * slice_step * normal[None, :]
+    order = list(frame_order) if frame_order is not None else list(range(nk))
+    pet = modality == "PT"
+    if sop_class is None:
+        sop_class = (LEGACY_PET_SOP_CLASS if legacy else ENHANCED_PET_SOP_CLASS) if pet else (
+            LEGACY_CT_SOP_CLASS if legacy else ENHANCED_CT_SOP_CLASS
+        )
+    ds = _file_ds(sop_class)
+    ds.Modality = modality
+    ds.PatientName = "Test^Patient"
+    ds.PatientID = "P001"
+    ds.StudyInstanceUID = study_uid or generate_uid()
+    ds.SeriesInstanceUID = series_uid or generate_uid()
+    ds.FrameOfReferenceUID = frame_of_reference or generate_uid()
+    ds.SeriesNumber = 1 if pet else 2
+    ds.InstanceNumber = 1
+    ds.Rows, ds.Columns = rows, cols
+    ds.NumberOfFrames = nk
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 16
+    ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 1
+    ds.ImageType = ["ORIGINAL", "PRIMARY"] + ([] if pet else ["AXIAL"])
+    for key, val in (header or {}).items():
+        if val is not None:
+            setattr(ds, key, val)
+
+    frame_type = ["ORIGINAL", "PRIMARY", "VOLUME" if not pet else "WHOLE BODY", "NONE"]
+    shared = Dataset()
+    shared.PlaneOrientationSequence = _item(ImageOrientationPatient=[float(v) for v in orientation])
+    shared.PixelMeasuresSequence = _item(
+        PixelSpacing=[float(pixel_spacing[0]), float(pixel_spacing[1])], SliceThickness=float(slice_step)
+    )
+    setattr(shared, "PETFrameTypeSequence" if pet else "CTImageFrameTypeSequence", _item(FrameType=frame_type))
+    peak = (float(np.abs(values).max()) or 1.0) if shared_rescale else None
+    if shared_rescale:
+        _, slope, intercept = _store(values[0], modality, ct_slope, peak)
+        shared.PixelValueTransformationSequence = _item(
+            RescaleSlope=slope, RescaleIntercept=intercept, RescaleType="US" if pet else "HU"
+        )
+    if legacy and unassigned:
+        shared.UnassignedSharedConvertedAttributesSequence = _item(**unassigned)
+    elif unassigned:
+        for key, val in unassigned.items():
+            if val is not None:
+                setattr(ds, key, val)
+    ds.SharedFunctionalGroupsSequence = DicomSequence([shared])
+
+    out_vals = np.zeros_like(values)
+    slopes = [0.0] * nk
+    stored_frames = []
+    per_frame = []
+    for k in order:
+        stored, slope, intercept = _store(values[k], modality, ct_slope, peak)
+        stored_frames.append(stored)
+        out_vals[k] = stored.astype(np.float64) * float(slope) + float(intercept)
+        slopes[k] = float(slope)
+        item = Dataset()
+        item.PlanePositionSequence = _item(ImagePositionPatient=[float(v) for v in positions[k]])
+        when = frame_datetime(k) if frame_datetime is not None else ds.get("AcquisitionDateTime")
+        item.FrameContentSequence = _item(FrameAcquisitionDateTime=when, StackID="1", InStackPositionNumber=k + 1)
+        if not shared_rescale:
+            item.PixelValueTransformationSequence = _item(
+                RescaleSlope=slope, RescaleIntercept=intercept, RescaleType="US" if pet else "HU"
+            )
+        if pet and rwv_units is not None:
+            rwv = Dataset()
+            rwv.RealWorldValueSlope = float(slope) * rwv_slope_scale
+            rwv.RealWorldValueIntercept = 0.0
+            rwv.RealWorldValueFirstValueMapped = -32768
+            rwv.RealWorldValueLastValueMapped = 32767
+            rwv.LUTLabel = "PET units"
+            rwv.MeasurementUnitsCodeSequence = _item(
+                CodeValue=rwv_units, CodingSchemeDesignator="UCUM", CodeMeaning=rwv_units
+            )
+            item.RealWorldValueMappingSequence = DicomSequence([rwv])
+        if frame_extra is not None:
+            frame_extra(k, item)
+        per_frame.append(item)
+    ds.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
+    ds.PixelData = np.stack(stored_frames).tobytes()
+    for key in drop:
+        if key in ds:
+            delattr(ds, key)
+    path = folder / (name or f"{modality}_enhanced.dcm")
+    ds.save_as(path, enforce_file_format=True)
+    return WrittenSeries(
+        folder, [path], out_vals, np.asarray(positions, float), tuple(orientation), pixel_spacing,
+        str(ds.SeriesInstanceUID), str(ds.FrameOfReferenceUID), slopes,
+    )
+
+
+def compress_files(files: Sequence[Path], transfer_syntax: str) -> None:
+    """Re-encode each file's pixel data in `transfer_syntax` in place (pydicom >= 3 encoders, e.g. RLE
+    Lossless), keeping its SOPInstanceUID."""
+    from pydicom import dcmread
+
+    for path in files:
+        ds = dcmread(path)
+        ds.compress(transfer_syntax, generate_instance_uid=False)
+        ds.save_as(path, enforce_file_format=True)

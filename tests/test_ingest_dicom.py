@@ -2,7 +2,8 @@
 
 Every test writes real DICOM files with pydicom (tests/dicom_factory.py) and reads them back.
 SUV expectations are computed by hand from the header values; geometry is checked against the
-ImagePositionPatient of each slice and against SimpleITK's (GDCM's) series reader.
+ImagePositionPatient of each slice and against SimpleITK's (GDCM's) series reader. Enhanced multi-frame
+and compressed files are checked against the classic uncompressed series written from the same phantom.
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from dicom_factory import (  # noqa: E402
+    PET_SOP_CLASS,
+    compress_files,
     ct_header,
+    enhanced_pet_header,
     pet_header,
     radiopharm,
     ramp,
+    write_enhanced,
     write_exam,
     write_series,
 )
@@ -30,9 +35,11 @@ from dicom_factory import (  # noqa: E402
 from pet2rep.cli import main  # noqa: E402
 from pet2rep.errors import InputError  # noqa: E402
 from pet2rep.ingest.dicom import (  # noqa: E402
+    JPEG_EXTRA_HINT,
     ingest_dicom,
     parse_dt,
     parse_tm,
+    parse_tz,
     scan_dicom,
     slice_geometry,
     suv_from_activity,
@@ -236,8 +243,13 @@ def test_datetime_parsers():
     assert parse_tm("093005.5").total_seconds() == 9 * 3600 + 30 * 60 + 5.5
     assert parse_tm("09:30").total_seconds() == 9 * 3600 + 30 * 60
     assert parse_tm("2561") is None and parse_tm("") is None
-    assert parse_dt("20240102233000.000000+0800").isoformat() == "2024-01-02T23:30:00"
-    assert parse_dt("2024") is None
+    assert parse_dt("20240102233000.000000+0800").isoformat() == "2024-01-02T23:30:00+08:00"
+    assert parse_dt("20240102233000").isoformat() == "2024-01-02T23:30:00"  # no offset: naive
+    assert parse_dt("20240102233000", parse_tz("-0500")).isoformat() == "2024-01-02T23:30:00-05:00"
+    assert parse_dt("20240102233000+0100", parse_tz("-0500")).isoformat() == "2024-01-02T23:30:00+01:00"
+    assert parse_dt("2024") is None and parse_dt("20240102233000+9900") is None
+    assert parse_tz("+0530").utcoffset(None).total_seconds() == 5.5 * 3600
+    assert parse_tz("-1300") is None and parse_tz("+01:00") is None and parse_tz("") is None
 
 
 # --------------------------------------------------------------------------------- geometry
@@ -583,3 +595,359 @@ def test_cli_nifti_passes_through(tmp_path, capsys):
     np.testing.assert_allclose(st.pet.data, suv, rtol=1e-6)
     np.testing.assert_allclose(st.pet.affine, aff)
     np.testing.assert_array_equal(st.ct.data, ct)
+
+
+# --------------------------------------------------------------------------------- time zones
+
+
+def test_suv_dose_offset_differs_from_series_timezone(tmp_path):
+    # injection 09:30 at UTC+1 = 08:30 UTC; the series (10:00) is in the data set's zone, UTC+0:
+    # 1.5 h of decay, not the 0.5 h that reading the clock faces alone would give.
+    hdr = pet_header(rinfo=radiopharm(start_time=None, start_datetime="20240102093000+0100"),
+                     TimezoneOffsetFromUTC="+0000")
+    pet, st = ingest_pet(tmp_path, hdr)
+    factor = 70_000.0 / (370e6 * 2.0 ** (-5400.0 / 6586.2))
+    assert factor == pytest.approx(3.33972e-4, rel=1e-5)  # by hand: 7e4 / (3.7e8 * 0.566483)
+    np.testing.assert_allclose(st.pet.data, kji_to_ijk(pet.values) * factor, rtol=2e-6)
+    m = st.meta
+    assert m["uptake_time_s"] == 5400.0
+    assert m["injection_datetime"] == "2024-01-02T09:30:00+01:00"
+    assert m["series_datetime"] == "2024-01-02T10:00:00+00:00"
+    assert not np.allclose(st.pet.data, suv_expected(kji_to_ijk(pet.values), 70, 370e6, 1800), rtol=1e-2)
+
+
+@pytest.mark.parametrize(
+    "dose_dt, tz, series_iso",
+    [
+        # the dose side carries UTC, the series side only the data set's +0100: 08:00Z -> 10:00+01 = 1 h
+        ("20240102080000+0000", "+0100", "2024-01-02T10:00:00+01:00"),
+        # no TimezoneOffsetFromUTC: the naive series time is taken in the dose's zone (same local zone)
+        ("20240102090000-0500", None, "2024-01-02T10:00:00-05:00"),
+        # the dose is naive and takes the data set's zone like the series: 1 h
+        ("20240102090000", "-0300", "2024-01-02T10:00:00-03:00"),
+        # no offset anywhere: local clock times
+        ("20240102090000", None, "2024-01-02T10:00:00"),
+    ],
+    ids=["dose-UTC-dataset-+0100", "dose-offset-no-dataset-zone", "naive-dose-dataset-zone", "no-offsets"],
+)
+def test_suv_offset_on_one_side_only(tmp_path, dose_dt, tz, series_iso):
+    hdr = pet_header(rinfo=radiopharm(start_time=None, start_datetime=dose_dt), TimezoneOffsetFromUTC=tz)
+    pet, st = ingest_pet(tmp_path, hdr)
+    assert st.meta["uptake_time_s"] == 3600.0 and st.meta["series_datetime"] == series_iso
+    np.testing.assert_allclose(st.pet.data, kji_to_ijk(pet.values) * 2.76337e-4, rtol=1e-5)
+
+
+def test_enhanced_decay_datetime_offset_with_naive_dose(tmp_path):
+    # DecayCorrectionDateTime 09:00 UTC = 10:00 at +0100; the naive dose DT 09:00 is at the data set's +0100
+    hdr = enhanced_pet_header(decay_datetime="20240102090000+0000", TimezoneOffsetFromUTC="+0100")
+    ws = write_enhanced(tmp_path / "pet", ramp((6, 8, 10)), modality="PT", header=hdr)
+    st = read_study(ingest_dicom(tmp_path / "s", pet_dir=tmp_path / "pet", allow_no_ct=True, progress=False))
+    assert st.meta["uptake_time_s"] == 3600.0
+    assert st.meta["decay_reference_datetime"] == "2024-01-02T09:00:00+00:00"
+    np.testing.assert_allclose(st.pet.data, kji_to_ijk(ws.values) * 2.76337e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "rinfo, tz, dt, factor",
+    [
+        # 00:30 at +0100 is 23:30Z the day before; the series 00:40 is at +0000: 70 min
+        (radiopharm(start_time=None, start_datetime="20240103003000+0100"), "+0000", 4200.0, 2.94349e-4),
+        (radiopharm(start_time="233000"), "+0100", 4200.0, 2.94349e-4),  # StartTime only, both at +0100
+        (radiopharm(start_time="235000"), None, 3000.0, 2.59427e-4),  # 23:50 -> 00:40 the next day
+    ],
+    ids=["offset-crosses-midnight", "start-time-with-zone", "start-time-23:50"],
+)
+def test_suv_midnight_crossing_with_zones(tmp_path, rinfo, tz, dt, factor):
+    # by hand: 7e4 / (3.7e8 * 2^(-4200/6586.2)) = 7e4 / (3.7e8 * 0.642738) = 2.94349e-4
+    #          7e4 / (3.7e8 * 2^(-3000/6586.2)) = 7e4 / (3.7e8 * 0.729258) = 2.59427e-4
+    hdr = pet_header(series_date="20240103", series_time="004000", acquisition_time="004000", rinfo=rinfo,
+                     TimezoneOffsetFromUTC=tz)
+    pet, st = ingest_pet(tmp_path, hdr)
+    assert st.meta["uptake_time_s"] == dt
+    np.testing.assert_allclose(st.pet.data, kji_to_ijk(pet.values) * factor, rtol=1e-5)
+
+
+def test_malformed_timezone_offset_is_a_warning(tmp_path):
+    pet, _ = write_exam(tmp_path / "exam", pet_hdr=pet_header(TimezoneOffsetFromUTC="+01:00"))
+    warnings: list[str] = []
+    st = read_study(ingest_dicom(tmp_path / "s", dicom_dir=tmp_path / "exam", progress=False, warn=warnings.append))
+    assert any("TimezoneOffsetFromUTC (0008,0201) '+01:00' is malformed" in w for w in warnings)
+    np.testing.assert_allclose(st.pet.data, suv_expected(kji_to_ijk(pet.values), 70, 370e6, 3600), rtol=2e-6)
+
+
+# --------------------------------------------------------------------------------- enhanced multi-frame
+
+
+def _legacy_pet_headers() -> tuple[dict, dict]:
+    """Classic PET attributes split as a legacy converter does: module attributes at the top level, the
+    rest (Units, corrections, isotope) in UnassignedSharedConvertedAttributesSequence."""
+    top = pet_header()
+    moved = ("Units", "CorrectedImage", "DecayCorrection", "RadiopharmaceuticalInformationSequence",
+             "AcquisitionDate", "AcquisitionTime")
+    return top, {k: top.pop(k) for k in moved}
+
+
+def _ingest(tmp_path: Path, name: str, **kw):
+    return read_study(ingest_dicom(tmp_path / name, progress=False, **kw))
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["enhanced", "legacy-converted"])
+def test_enhanced_exam_matches_the_classic_series(tmp_path, legacy):
+    pet_vals, hu = ramp((10, 12, 16)), ramp((12, 16, 16), base=-900.0).round()
+    ct_geom = dict(origin=(-22.0, -33.0, -102.0), pixel_spacing=(1.5, 1.25), slice_step=3.0)
+    cpet = write_series(tmp_path / "classic/pet", pet_vals, modality="PT", header=pet_header())
+    write_series(tmp_path / "classic/ct", hu, modality="CT", header=ct_header(), **ct_geom)
+    perm = [3, 7, 0, 9, 1, 5, 2, 8, 6, 4]  # frames stored out of order
+    if legacy:
+        top, unassigned = _legacy_pet_headers()
+        epet = write_enhanced(tmp_path / "enh/pet", pet_vals, modality="PT", legacy=True, header=top,
+                              unassigned=unassigned, frame_order=perm, rwv_units=None,
+                              frame_datetime=lambda k: "20240102100000")
+    else:
+        epet = write_enhanced(tmp_path / "enh/pet", pet_vals, modality="PT", header=enhanced_pet_header(),
+                              frame_order=perm)
+    write_enhanced(tmp_path / "enh/ct", hu, modality="CT", legacy=legacy, header=ct_header(),
+                   frame_order=list(range(12))[::-1], frame_of_reference=epet.frame_of_reference, **ct_geom)
+    a = _ingest(tmp_path, "sa", pet_dir=tmp_path / "classic/pet", ct_dir=tmp_path / "classic/ct")
+    b = _ingest(tmp_path, "sb", dicom_dir=tmp_path / "enh")
+    np.testing.assert_array_equal(b.pet.data, a.pet.data)
+    np.testing.assert_array_equal(b.pet.affine, a.pet.affine)
+    np.testing.assert_array_equal(b.ct.data, a.ct.data)
+    np.testing.assert_array_equal(b.ct.affine, a.ct.affine)
+    assert b.ct.data.dtype == np.int16
+    # and the numbers themselves: 370 MBq (Enhanced PET stores MBq), 1 h to the decay reference
+    np.testing.assert_allclose(b.pet.data, kji_to_ijk(cpet.values) * 2.76337e-4, rtol=1e-5)
+    np.testing.assert_array_equal(epet.values, cpet.values)
+    m = b.meta
+    assert m["injected_dose_bq"] == 370e6 and m["uptake_time_s"] == 3600.0 and m["units_in"] == "BQML"
+    assert m["decay_reference"] == ("series start" if legacy else "DecayCorrectionDateTime (0018,9701)")
+    prov = m["provenance"]
+    assert prov["n_files"] == 2 and prov["pet_n_files"] == 1
+    assert prov["series_choice"]["pet_candidates"][0]["n_slices"] == 10
+
+
+def test_enhanced_oblique_shuffled_frames_sort_along_the_normal(tmp_path):
+    c, s = math.cos(0.3), math.sin(0.3)
+    orientation = (c, s, 0.0, 0.0, 0.0, -1.0)  # oblique coronal-ish
+    vals = ramp((9, 12, 16))
+    perm = list(range(9))
+    random.Random(7).shuffle(perm)
+    geom = dict(orientation=orientation, origin=(11.0, -7.5, 40.0), slice_step=4.5)
+    classic = write_series(tmp_path / "c", vals, modality="PT", header=pet_header(), **geom)
+    enh = write_enhanced(tmp_path / "e", vals, modality="PT", header=enhanced_pet_header(), frame_order=perm, **geom)
+    a = _ingest(tmp_path, "sa", pet_dir=tmp_path / "c", allow_no_ct=True)
+    b = _ingest(tmp_path, "sb", pet_dir=tmp_path / "e", allow_no_ct=True)
+    np.testing.assert_array_equal(b.pet.data, a.pet.data)
+    np.testing.assert_allclose(b.pet.affine, a.pet.affine, atol=1e-9)
+    for k in range(9):  # voxel (0, 0, k) is slice k's ImagePositionPatient
+        np.testing.assert_allclose(b.pet.affine @ [0, 0, k, 1], [*(LPS_TO_RAS @ enh.positions[k]), 1.0], atol=1e-6)
+    assert np.all(np.diff(b.pet.data[0, 0, :]) > 0)  # values grow by 100 per slice along the normal
+    np.testing.assert_array_equal(enh.positions, classic.positions)
+
+
+def test_enhanced_per_frame_rescale_slopes_are_applied(tmp_path):
+    vals = ramp((8, 10, 12))
+    vals[5] *= 40.0  # a hot frame: its slope is 40x the others'
+    ws = write_enhanced(tmp_path / "pet", vals, modality="PT", header=enhanced_pet_header(),
+                        frame_order=[7, 6, 5, 4, 3, 2, 1, 0])
+    assert len(set(ws.slopes)) == 8 and ws.slopes[5] > 30 * ws.slopes[4]
+    st = _ingest(tmp_path, "s", pet_dir=tmp_path / "pet", allow_no_ct=True)
+    np.testing.assert_allclose(st.pet.data, suv_expected(kji_to_ijk(ws.values), 70, 370e6, 3600), rtol=2e-6)
+    np.testing.assert_allclose(ws.values, vals, atol=max(ws.slopes))
+    # by hand, one voxel of the hot frame: 40 * (1000 + 500 + 10*2 + 3 + 0.25 sin(5 + 0.6 + 2.1)) * 2.76337e-4
+    a = 40 * (1523 + 0.25 * math.sin(5 + 0.6 + 2.1))
+    assert st.pet.data[3, 2, 5] == pytest.approx(a * 2.76337e-4, rel=1e-4)
+
+
+def test_enhanced_shared_rescale_pet_and_ct(tmp_path):
+    vals = ramp((6, 8, 10))
+    hu = ramp((6, 8, 10), base=-1000.0).round()
+    # Units (0054,1001) at the top level instead of a Real World Value Mapping
+    pet = write_enhanced(tmp_path / "pet", vals, modality="PT", header=enhanced_pet_header(Units="BQML"),
+                         shared_rescale=True, rwv_units=None)
+    assert len(set(pet.slopes)) == 1
+    ct = write_enhanced(tmp_path / "ct", hu, modality="CT", header=ct_header(), shared_rescale=True, ct_slope=0.5,
+                        frame_of_reference=pet.frame_of_reference)
+    st = _ingest(tmp_path, "s", pet_dir=tmp_path / "pet", ct_dir=tmp_path / "ct")
+    np.testing.assert_allclose(st.pet.data, suv_expected(kji_to_ijk(pet.values), 70, 370e6, 3600), rtol=2e-6)
+    assert st.ct.data.dtype == np.float32  # slope 0.5: not integral
+    np.testing.assert_array_equal(st.ct.data, kji_to_ijk(ct.values))
+
+
+def test_enhanced_pet_units_from_real_world_value_mapping(tmp_path):
+    suv = ramp((5, 6, 7), base=1.0) / 100.0
+    ws = write_enhanced(tmp_path / "pet", suv, modality="PT", header=enhanced_pet_header(), rwv_units="{SUVbw}g/ml")
+    st = _ingest(tmp_path, "s", pet_dir=tmp_path / "pet", allow_no_ct=True)
+    assert st.meta["units_in"] == "GML"
+    np.testing.assert_allclose(st.pet.data, kji_to_ijk(ws.values), rtol=2e-6)
+
+
+@pytest.mark.parametrize(
+    "kw, needle",
+    [
+        (dict(header=enhanced_pet_header(decay_corrected="NO")), "DecayCorrected (0018,9758) is 'NO'"),
+        (dict(header=enhanced_pet_header(decay_datetime=None)), "DecayCorrectionDateTime (0018,9701) is missing"),
+        (dict(header=enhanced_pet_header(dose_mbq=370e6)), "370000000 MBq is implausibly large"),
+        (dict(header=enhanced_pet_header(decay_corrected=None, DecayCorrection="NONE")),
+         "DecayCorrection (0054,1102) is 'NONE'"),
+        (dict(header=enhanced_pet_header(), rwv_units="{SUVlbm}g/ml"),
+         "RealWorldValueMappingSequence (0040,9096) is '{SUVLBM}G/ML'"),
+        (dict(header=enhanced_pet_header(), rwv_units=None), "Units (0054,1001) missing (and no RealWorldValueMapping"),
+        (dict(header=enhanced_pet_header(), rwv_slope_scale=1.5),
+         "frame 1: RealWorldValueMappingSequence (0040,9096) for BQML RealWorldValueSlope/Intercept"),
+    ],
+    ids=["not-decay-corrected", "no-decay-datetime", "dose-in-Bq", "decay-none", "unknown-units", "no-units",
+         "rwv-vs-rescale"],
+)
+def test_enhanced_pet_refusals_name_the_tag(tmp_path, kw, needle):
+    write_enhanced(tmp_path / "pet", ramp((4, 6, 7)), modality="PT", **kw)
+    with pytest.raises(InputError) as err:
+        ingest_dicom(tmp_path / "s", pet_dir=tmp_path / "pet", allow_no_ct=True, progress=False)
+    msg = str(err.value)
+    assert "\n" not in msg and needle in msg, msg
+
+
+def test_mixed_single_frame_and_enhanced_series_is_refused(tmp_path, capsys):
+    vals = ramp((6, 6, 8))
+    ws = write_series(tmp_path / "pet", vals[:3], modality="PT", header=pet_header())
+    write_enhanced(tmp_path / "pet", vals[3:], modality="PT", header=enhanced_pet_header(),
+                   series_uid=ws.series_uid, origin=(-20.0, -30.0, -88.0))
+    rc = main(["ingest", "--pet", str(tmp_path / "pet"), "--allow-no-ct", "--out", str(tmp_path / "s"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert "mixes 3 single-frame file(s) (e.g. PT_0000.dcm) with enhanced multi-frame file(s) (e.g. PT_enhanced.dcm)" in err[0]
+
+
+def test_unsupported_multiframe_files_are_refused(tmp_path, capsys):
+    # a classic PET SOP class claiming 4 frames: not a volume we can read
+    write_enhanced(tmp_path / "a", ramp((4, 6, 7)), modality="PT", header=pet_header(), sop_class=PET_SOP_CLASS)
+    rc = main(["ingest", "--pet", str(tmp_path / "a"), "--allow-no-ct", "--out", str(tmp_path / "s"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert "PT_enhanced.dcm is a multi-frame Positron Emission Tomography Image Storage object (4 frames), " \
+           "not a supported volume" in err[0]
+
+    # per-frame functional groups that do not match NumberOfFrames
+    ws = write_enhanced(tmp_path / "b", ramp((4, 6, 7)), modality="PT", header=enhanced_pet_header())
+    from pydicom import dcmread
+
+    ds = dcmread(ws.files[0])
+    del ds.PerFrameFunctionalGroupsSequence[-1]
+    ds.save_as(ws.files[0], enforce_file_format=True)
+    with pytest.raises(InputError, match=r"has 3 item\(s\) for NumberOfFrames \(0028,0008\) 4"):
+        ingest_dicom(tmp_path / "s", pet_dir=tmp_path / "b", allow_no_ct=True, progress=False)
+
+    # a dynamic enhanced PET: two time frames at the same three positions
+    pos = np.array([[0.0, 0.0, z] for z in (0, 4, 8, 0, 4, 8)])
+    write_enhanced(tmp_path / "c", ramp((6, 6, 7)), modality="PT", header=enhanced_pet_header(), positions=pos)
+    with pytest.raises(InputError, match=r"3 duplicate slice position\(s\), e.g. PT_enhanced.dcm frame \d and "
+                                         r"PT_enhanced.dcm frame \d both at"):
+        ingest_dicom(tmp_path / "s", pet_dir=tmp_path / "c", allow_no_ct=True, progress=False)
+
+
+def test_unsupported_multiframe_in_another_series_does_not_stop_the_exam(tmp_path):
+    pet, ct = write_exam(tmp_path / "exam")
+    write_enhanced(tmp_path / "exam/sc", ramp((3, 6, 6), -500).round(), modality="CT", header=ct_header(),
+                   sop_class="1.2.840.10008.5.1.4.1.1.7.3")  # multi-frame grayscale secondary capture
+    st = _ingest(tmp_path, "s", dicom_dir=tmp_path / "exam")
+    assert st.meta["provenance"]["ct_series_uid"] == ct.series_uid
+
+
+# --------------------------------------------------------------------------------- compressed transfer syntaxes
+
+
+def test_rle_lossless_series_gives_the_identical_suv(tmp_path):
+    import shutil
+
+    from pydicom import dcmread
+    from pydicom.uid import RLELossless
+
+    vals = ramp((6, 12, 16))
+    write_series(tmp_path / "plain", vals, modality="PT", header=pet_header())
+    shutil.copytree(tmp_path / "plain", tmp_path / "rle")
+    compress_files(sorted((tmp_path / "rle").iterdir()), RLELossless)
+    assert dcmread(next((tmp_path / "rle").iterdir())).file_meta.TransferSyntaxUID == RLELossless
+    we = write_enhanced(tmp_path / "enh", vals, modality="PT", header=enhanced_pet_header(), frame_order=[5, 3, 1, 0, 2, 4])
+    compress_files(we.files, RLELossless)  # a multi-frame RLE file: one RLE fragment per frame
+    a = _ingest(tmp_path, "sa", pet_dir=tmp_path / "plain", allow_no_ct=True)
+    b = _ingest(tmp_path, "sb", pet_dir=tmp_path / "rle", allow_no_ct=True)
+    c = _ingest(tmp_path, "sc", pet_dir=tmp_path / "enh", allow_no_ct=True)
+    np.testing.assert_array_equal(b.pet.data, a.pet.data)
+    np.testing.assert_array_equal(c.pet.data, a.pet.data)
+    np.testing.assert_allclose(a.pet.data, suv_expected(kji_to_ijk(we.values), 70, 370e6, 3600), rtol=2e-6)
+
+
+def _claim(path: Path, transfer_syntax: str) -> None:
+    """Rewrite a file as if its pixel data were in `transfer_syntax` (the bytes are not)."""
+    from pydicom import dcmread
+    from pydicom.encaps import encapsulate
+
+    ds = dcmread(path)
+    ds.file_meta.TransferSyntaxUID = transfer_syntax
+    ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + b"\x00" * 60])
+    ds["PixelData"].VR = "OB"
+    ds.save_as(path, enforce_file_format=True)
+
+
+def test_jpeg2000_without_decoder_names_file_syntax_and_extra(tmp_path, monkeypatch):
+    from pydicom.uid import JPEG2000Lossless
+
+    ws = write_series(tmp_path / "pet", ramp((4, 6, 7)), modality="PT", header=pet_header())
+    _claim(ws.files[1], JPEG2000Lossless)
+    wanted = (
+        'PT_0001.dcm: cannot read pixel data: transfer syntax 1.2.840.10008.1.2.4.90 "JPEG 2000 Image Compression '
+        "(Lossless Only)\" has no decoder installed; pip install 'pet2rep[dicom-jpeg]'"
+    )
+
+    def run() -> str:
+        with pytest.raises(InputError) as err:
+            ingest_dicom(tmp_path / "s", pet_dir=tmp_path / "pet", allow_no_ct=True, progress=False)
+        assert "\n" not in str(err.value)
+        return str(err.value)
+
+    try:
+        from pydicom.pixels import get_decoder
+    except ImportError:  # pydicom 2: no way to ask; the decode error is reported
+        assert "cannot read pixel data (transfer syntax 1.2.840.10008.1.2.4.90" in run()
+        return
+    decoder = get_decoder(JPEG2000Lossless)
+    if decoder.is_available:  # e.g. Pillow or pylibjpeg-openjpeg present: the bogus bytes fail to decode
+        msg = run()
+        assert 'PT_0001.dcm: cannot read pixel data (transfer syntax 1.2.840.10008.1.2.4.90 "JPEG 2000' in msg
+        monkeypatch.setattr(type(decoder), "is_available", property(lambda self: False))
+    assert wanted in run()
+
+
+def test_jpeg_ls_without_decoder_via_cli(tmp_path, capsys):
+    pytest.importorskip("pydicom.pixels")
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import JPEGLSLossless
+
+    if get_decoder(JPEGLSLossless).is_available:
+        pytest.skip("a JPEG-LS decoder is installed")
+    write_exam(tmp_path / "exam")
+    _claim(tmp_path / "exam/ct/CT_0003.dcm", JPEGLSLossless)
+    rc = main(["ingest", "--dicom", str(tmp_path / "exam"), "--out", str(tmp_path / "s"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "Traceback" not in err[0]
+    assert 'CT_0003.dcm: cannot read pixel data: transfer syntax 1.2.840.10008.1.2.4.80 "JPEG-LS Lossless Image ' \
+           "Compression\" has no decoder installed; pip install 'pet2rep[dicom-jpeg]'" in err[0]
+    assert not (tmp_path / "s" / "study.json").exists()
+
+
+def test_decoder_problem_names_what_to_install():
+    pytest.importorskip("pydicom.pixels")
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import MPEG2MPML, DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, RLELossless
+
+    from pet2rep.ingest.dicom import decoder_problem
+
+    for ts in (ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian, RLELossless):
+        assert decoder_problem(ts) is None  # native, or decoded by pydicom itself
+    assert decoder_problem(MPEG2MPML) == (
+        'transfer syntax 1.2.840.10008.1.2.4.100 "MPEG2 Main Profile / Main Level" is not an image encoding '
+        "pydicom can decode"
+    )
+    lossless = "1.2.840.10008.1.2.4.70"  # JPEG Lossless SV1, the usual compressed PET/CT in archives
+    if not get_decoder(lossless).is_available:
+        assert decoder_problem(lossless).endswith("has no decoder installed; " + JPEG_EXTRA_HINT)

@@ -4,14 +4,24 @@ The flow of `ingest_dicom`:
 
 1. `scan_dicom` walks folders recursively, reads headers only (`stop_before_pixels`) and groups
    files by SeriesInstanceUID; files that are not DICOM are skipped and counted.
+   Enhanced and Legacy Converted Enhanced PET/CT multi-frame files add one slice per frame, with a
+   flat header built from the functional groups (`dicom_enhanced.expand_frames`).
 2. `select_series` picks the PET and CT series (the attenuation-corrected PET with the most slices;
    the CT sharing the PET's FrameOfReferenceUID with the most slices) and records why.
-3. `slice_geometry` sorts slices along the slice normal and builds the voxel -> RAS+ mm affine
+3. `slice_geometry` refuses unsupported multi-frame files and series mixing single-frame and enhanced
+   files, sorts slices along the slice normal and builds the voxel -> RAS+ mm affine
    (DICOM patient space is LPS; NIfTI/nibabel is RAS, so x and y are negated).
-4. `suv_parameters` applies the QIBA rules (Units, CorrectedImage/DecayCorrection, decay reference
-   time, injection time across midnight, dose, half-life, weight) and gives one SUVbw factor per slice
-   that multiplies the rescaled pixel values; anything missing is an `InputError` naming the tag.
-5. `read_pixels` reads the pixel data in sorted order applying each slice's RescaleSlope/Intercept.
+4. `suv_parameters` applies the QIBA rules (Units or the Real World Value Mapping's units,
+   CorrectedImage/DecayCorrection or Enhanced PET DecayCorrected/DecayCorrectionDateTime, decay
+   reference time, injection time across midnight, UTC offsets, dose (MBq in Enhanced PET), half-life,
+   weight) and gives one SUVbw factor per slice that multiplies the rescaled pixel values; anything
+   missing is an `InputError` naming the tag.
+5. `read_pixels` reads the pixel data in sorted order (each file once) applying each slice's
+   RescaleSlope/Intercept; a compressed transfer syntax without an installed decoder is refused first,
+   naming the file, the transfer syntax and what to install.
+
+Times: a DT with a UTC offset suffix is at that offset; DA/TM and DT without one are in the data set's
+TimezoneOffsetFromUTC (0008,0201), else in the zone of the first DT that has an offset (`header_times`).
 
 Voxel convention: `data[i, j, k]` with i = DICOM column, j = DICOM row, k = sorted slice.
 """
@@ -22,9 +32,10 @@ import math
 import os
 import re
 import sys
+import warnings as _pywarnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +43,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..study import CT_FILE, META_FILE, Study, Volume, write_study
+from .dicom_enhanced import ENHANCED_PET, QUANTITATIVE, expand_frames, is_multiframe, pet_units, rwv_conflict
 
 # Tags named in messages: keyword -> "(gggg,eeee)".
 TAGS = {
@@ -52,6 +64,10 @@ TAGS = {
     "ImageOrientationPatient": "(0020,0037)",
     "ImagePositionPatient": "(0020,0032)",
     "PixelSpacing": "(0028,0030)",
+    "TimezoneOffsetFromUTC": "(0008,0201)",
+    "DecayCorrected": "(0018,9758)",
+    "DecayCorrectionDateTime": "(0018,9701)",
+    "RealWorldValueMappingSequence": "(0040,9096)",
 }
 
 PHILIPS_CREATOR = "Philips PET Private Group"
@@ -59,6 +75,7 @@ GE_PET_CREATOR = "GEMS_PETD_01"
 
 _DT_RE = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d{1,6})?([+-]\d{4})?$")
 _TM_RE = re.compile(r"^(\d{2})(\d{2})?(\d{2})?(\.\d{1,6})?$")
+_TZ_RE = re.compile(r"^([+-])(\d{2})(\d{2})$")
 
 
 def _tag(keyword: str) -> str:
@@ -70,9 +87,12 @@ def _one_line(text: object) -> str:
 
 
 def _exc_line(exc: BaseException, limit: int = 200) -> str:
-    """The first line of an exception message (pydicom appends whole tracebacks), shortened."""
+    """The first line of an exception message (pydicom appends whole tracebacks), shortened; a first
+    line ending in ':' keeps the next one ('... raised by all available plugins: pillow: ...')."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     text = lines[0] if lines else type(exc).__name__
+    if text.endswith(":") and len(lines) > 1:
+        text = f"{text} {lines[1]}"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -112,8 +132,24 @@ def parse_tm(value: object) -> timedelta | None:
     return timedelta(hours=h, minutes=mi, seconds=se + frac)
 
 
-def parse_dt(value: object) -> datetime | None:
-    """DICOM DT ('YYYYMMDDHHMMSS.FFFFFF&ZZXX') to a naive datetime (time-zone offset ignored)."""
+def parse_tz(value: object) -> timezone | None:
+    """A UTC offset '&ZZXX' ('+0100', '-0530'; TimezoneOffsetFromUTC or a DT suffix) to a timezone;
+    None when empty or malformed (outside -1200..+1400)."""
+    m = _TZ_RE.match(str(value or "").strip())
+    if not m:
+        return None
+    minutes = int(m[2]) * 60 + int(m[3])
+    if int(m[3]) > 59 or (m[1] == "-" and minutes > 12 * 60) or (m[1] == "+" and minutes > 14 * 60):
+        return None
+    return timezone(timedelta(minutes=-minutes if m[1] == "-" else minutes))
+
+
+def parse_dt(value: object, tz: tzinfo | None = None) -> datetime | None:
+    """DICOM DT ('YYYYMMDDHHMMSS.FFFFFF&ZZXX') to a datetime.
+
+    A DT with its own UTC offset suffix gives an aware datetime in that offset; one without gives a naive
+    datetime, or one in `tz` when given (the data set's TimezoneOffsetFromUTC).
+    """
     s = str(value or "").strip()
     m = _DT_RE.match(s)
     if not m or m[2] is None or m[3] is None:
@@ -122,9 +158,13 @@ def parse_dt(value: object) -> datetime | None:
         d = datetime(int(m[1]), int(m[2]), int(m[3]))
     except ValueError:
         return None
-    return d + timedelta(
-        hours=int(m[4] or 0), minutes=int(m[5] or 0), seconds=int(m[6] or 0) + float(m[7] or 0.0)
-    )
+    if m[8]:
+        own = parse_tz(m[8])
+        if own is None:
+            return None
+        tz = own
+    d += timedelta(hours=int(m[4] or 0), minutes=int(m[5] or 0), seconds=int(m[6] or 0) + float(m[7] or 0.0))
+    return d if tz is None else d.replace(tzinfo=tz)
 
 
 def parse_clock(text: str) -> timedelta:
@@ -135,10 +175,11 @@ def parse_clock(text: str) -> timedelta:
     return timedelta(hours=int(m[1]), minutes=int(m[2]), seconds=float(m[3] or 0))
 
 
-def _combine(d: date | None, t: timedelta | None) -> datetime | None:
+def _combine(d: date | None, t: timedelta | None, tz: tzinfo | None = None) -> datetime | None:
+    """A DA and a TM (as parsed) to a datetime, in `tz` when given (TM values carry no offset)."""
     if d is None or t is None:
         return None
-    return datetime(d.year, d.month, d.day) + t
+    return datetime(d.year, d.month, d.day, tzinfo=tz) + t
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -150,16 +191,25 @@ def _iso(dt: datetime | None) -> str | None:
 
 @dataclass
 class Series:
-    """One DICOM series: its files and their headers (no pixel data), in discovery order."""
+    """One DICOM series: its slices (a classic file, or one frame of an enhanced multi-frame file) and
+    their headers (no pixel data), in discovery order. `frames[i]` is None for a single-frame file, else
+    the 0-based frame index in `files[i]`. `problems` holds why a file of it cannot be read as a volume."""
 
     uid: str
     modality: str
     files: list[Path] = field(default_factory=list)
     headers: list[Any] = field(default_factory=list)
+    frames: list[int | None] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
     @property
     def n(self) -> int:
+        """Number of slices (frames of multi-frame files count one each)."""
         return len(self.files)
+
+    @property
+    def n_files(self) -> int:
+        return len(set(self.files))
 
     @property
     def first(self) -> Any:
@@ -178,6 +228,17 @@ class Series:
         """The deepest folder holding all of the series' files."""
         return Path(os.path.commonpath([str(p.parent) for p in self.files]))
 
+    def add(self, path: Path, header: Any, frame: int | None = None) -> None:
+        self.files.append(path)
+        self.headers.append(header)
+        self.frames.append(frame)
+
+    def slice_name(self, idx: int) -> str:
+        """How messages name slice `idx`: the file name, plus 'frame N' (1-based) inside a multi-frame file."""
+        frame = self.frames[idx] if idx < len(self.frames) else None
+        name = self.files[idx].name
+        return name if frame is None else f"{name} frame {frame + 1}"
+
     def label(self) -> str:
         """How messages name the series: modality, UID, description, folder."""
         desc = f" '{self.description}'" if self.description else ""
@@ -188,7 +249,8 @@ class Series:
             "uid": self.uid,
             "modality": self.modality,
             "description": self.description,
-            "n_files": self.n,
+            "n_files": self.n_files,
+            "n_slices": self.n,
             "frame_of_reference_uid": self.frame_of_reference,
             "folder": str(self.folder),
         }
@@ -261,7 +323,8 @@ def scan_dicom(roots: Sequence[str | os.PathLike], progress: bool | None = None)
 
     Headers are read without pixel data. Files that are not DICOM, DICOMDIRs and objects without a
     SeriesInstanceUID/Modality are skipped. Duplicate SOPInstanceUIDs (the same image copied twice)
-    are kept once.
+    are kept once. An enhanced multi-frame file adds one slice per frame (`expand_frames`); a multi-frame
+    file that is no supported volume is noted in `Series.problems`.
     """
     from pydicom.errors import InvalidDicomError
 
@@ -289,8 +352,17 @@ def scan_dicom(roots: Sequence[str | os.PathLike], progress: bool | None = None)
                 continue
             seen_sop.add(sop)
         series = by_uid.setdefault(uid, Series(uid, modality))
-        series.files.append(path)
-        series.headers.append(ds)
+        if is_multiframe(ds):
+            try:
+                frames = expand_frames(ds, path.name)
+            except InputError as exc:  # refused only if this series is the one ingested
+                series.problems.append(str(exc))
+                series.add(path, ds)
+                continue
+            for idx, header in enumerate(frames):
+                series.add(path, header, idx)
+        else:
+            series.add(path, ds)
     return list(by_uid.values()), skipped
 
 
@@ -299,12 +371,11 @@ def _image_type(s: Series) -> str:
 
 
 def _pet_rank(s: Series) -> tuple:
-    corrected = _values(s.first, "CorrectedImage")
-    units = str(s.first.get("Units", "") or "").upper()
+    attn = "ATTN" in _values(s.first, "CorrectedImage") or _values(s.first, "AttenuationCorrected") == ["YES"]
     itype = _image_type(s)
     return (
-        "ATTN" in corrected,
-        units in ("BQML", "CNTS", "GML"),
+        attn,
+        pet_units(s.first)[0] in QUANTITATIVE,
         not any(w in itype for w in ("MIP", "REPROJECTION", "SCREEN")),
         s.n,
     )
@@ -412,35 +483,46 @@ def _floats(ds: Any, keyword: str, n: int, label: str) -> np.ndarray:
     return arr
 
 
+def check_volume_kind(series: Series) -> None:
+    """Refuse a series holding a multi-frame file that is no supported volume, or mixing classic
+    single-frame files with enhanced multi-frame files (one line, naming the files)."""
+    label = series.label()
+    if series.problems:
+        raise InputError(f"{label}: {series.problems[0]}")
+    single = [i for i, f in enumerate(series.frames) if f is None]
+    multi = [i for i, f in enumerate(series.frames) if f is not None]
+    if single and multi:
+        raise InputError(
+            f"{label}: mixes {len(single)} single-frame file(s) (e.g. {series.files[single[0]].name}) with "
+            f"enhanced multi-frame file(s) (e.g. {series.files[multi[0]].name}); give one kind per series"
+        )
+
+
 def slice_geometry(series: Series) -> Geometry:
     """Sort slices along the slice normal, check they form a regular grid, build the affine.
 
-    Raises InputError for mixed orientation/size/pixel spacing, duplicate positions, missing slices
-    (gaps) and otherwise non-uniform spacing, each naming the series and the files concerned.
+    Frames of enhanced multi-frame files are slices like any other (their geometry comes from the
+    functional groups, see dicom_enhanced). Raises InputError for mixed orientation/size/pixel spacing,
+    duplicate positions, missing slices (gaps) and otherwise non-uniform spacing, each naming the series
+    and the files (and frames) concerned.
     """
     label = series.label()
     hdrs = series.headers
-    for idx, ds in enumerate(hdrs):
-        frames = int(ds.get("NumberOfFrames", 1) or 1)
-        if frames > 1:
-            raise InputError(
-                f"{label}: {series.files[idx].name} is a multi-frame image ({frames} frames); "
-                "enhanced/multi-frame DICOM is not supported, export classic single-frame slices"
-            )
-    iop = _floats(hdrs[0], "ImageOrientationPatient", 6, f"{label}: {series.files[0].name}")
+    check_volume_kind(series)
+    iop = _floats(hdrs[0], "ImageOrientationPatient", 6, f"{label}: {series.slice_name(0)}")
     row_cos, col_cos = iop[:3], iop[3:]
     normal = np.cross(row_cos, col_cos)
     if abs(np.linalg.norm(row_cos) - 1) > 1e-3 or abs(np.linalg.norm(col_cos) - 1) > 1e-3 or abs(
         float(row_cos @ col_cos)
     ) > 1e-3:
         raise InputError(f"{label}: {_tag('ImageOrientationPatient')} {list(iop)} is not two orthonormal vectors")
-    spacing = _floats(hdrs[0], "PixelSpacing", 2, f"{label}: {series.files[0].name}")
+    spacing = _floats(hdrs[0], "PixelSpacing", 2, f"{label}: {series.slice_name(0)}")
     rows, cols = int(hdrs[0].get("Rows", 0) or 0), int(hdrs[0].get("Columns", 0) or 0)
     if rows <= 0 or cols <= 0:
-        raise InputError(f"{label}: {series.files[0].name} has no Rows/Columns (0028,0010/0011)")
+        raise InputError(f"{label}: {series.slice_name(0)} has no Rows/Columns (0028,0010/0011)")
     pos = np.zeros((len(hdrs), 3))
     for idx, ds in enumerate(hdrs):
-        name = series.files[idx].name
+        name = series.slice_name(idx)
         other = _floats(ds, "ImageOrientationPatient", 6, f"{label}: {name}")
         if np.max(np.abs(other - iop)) > 1e-4:
             raise InputError(
@@ -467,7 +549,7 @@ def slice_geometry(series: Series) -> Geometry:
         diffs = np.diff(s_sorted)
         dup = np.flatnonzero(diffs < 1e-3)
         if dup.size:
-            a, b = series.files[order[dup[0]]].name, series.files[order[dup[0] + 1]].name
+            a, b = series.slice_name(order[dup[0]]), series.slice_name(order[dup[0] + 1])
             raise InputError(
                 f"{label}: {dup.size} duplicate slice position(s), e.g. {a} and {b} both at {s_sorted[dup[0]]:.3f} mm "
                 "along the slice normal (dynamic/gated frames or a mixed series?)"
@@ -479,8 +561,8 @@ def slice_geometry(series: Series) -> Geometry:
             first = bad[0]
             ratio = diffs[first] / step_len
             where = (
-                f"between {series.files[order[first]].name} ({s_sorted[first]:.3f} mm) and "
-                f"{series.files[order[first + 1]].name} ({s_sorted[first + 1]:.3f} mm)"
+                f"between {series.slice_name(order[first])} ({s_sorted[first]:.3f} mm) and "
+                f"{series.slice_name(order[first + 1])} ({s_sorted[first + 1]:.3f} mm)"
             )
             if abs(ratio - round(ratio)) * step_len <= tol and round(ratio) >= 2:
                 raise InputError(
@@ -521,6 +603,52 @@ def _rescale(ds: Any) -> tuple[float, float]:
     return slope, inter
 
 
+# Transfer syntaxes the optional plugins of the `dicom-jpeg` extra decode (pylibjpeg + libjpeg/openjpeg).
+JPEG_FAMILY = {
+    "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.92", "1.2.840.10008.1.2.4.93",
+    "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203",
+}
+JPEG_EXTRA_HINT = "pip install 'pet2rep[dicom-jpeg]' (pylibjpeg with its libjpeg and openjpeg plugins)"
+
+
+def _ts_text(ts: Any) -> str:
+    """'UID "name"' of a transfer syntax for messages."""
+    from pydicom.uid import UID
+
+    uid = UID(str(ts))
+    name = uid.name
+    return str(uid) if name == str(uid) else f'{uid} "{name}"'
+
+
+def decoder_problem(ts: Any) -> str | None:
+    """Why pixel data in transfer syntax `ts` cannot be decoded here (no decoder installed, or no image
+    encoding pydicom knows), with what to install; None when it can (or pydicom < 3 cannot tell)."""
+    from pydicom.uid import UID
+
+    uid = UID(str(ts))
+    if not uid.is_transfer_syntax or not uid.is_encapsulated:  # native (or unknown: let pydicom try)
+        return None
+    try:
+        from pydicom.pixels import get_decoder
+    except ImportError:  # pydicom 2: decoding errors are reported when reading the pixels
+        return None
+    try:
+        decoder = get_decoder(uid)
+    except NotImplementedError:
+        return f"transfer syntax {_ts_text(uid)} is not an image encoding pydicom can decode"
+    if decoder.is_available:
+        return None
+    hint = JPEG_EXTRA_HINT if str(uid) in JPEG_FAMILY else "install one of: " + "; ".join(decoder.missing_dependencies)
+    return f"transfer syntax {_ts_text(uid)} has no decoder installed; {hint}"
+
+
+def _transfer_syntax(ds: Any) -> str | None:
+    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    return str(ts) if ts else None
+
+
 def read_pixels(
     series: Series,
     geom: Geometry,
@@ -529,51 +657,81 @@ def read_pixels(
     integer_ok: bool = False,
     progress: bool | None = None,
     desc: str = "reading pixels",
+    warnings: list[str] | None = None,
 ) -> np.ndarray:
     """Read the pixel data in sorted order as `data[i, j, k]` (Fortran order).
 
-    Each slice becomes `stored * RescaleSlope + RescaleIntercept`, times `factors[k]` when given.
-    With `integer_ok` the result is int16 when every slice's rescale is integral and the values fit,
-    otherwise float32.
+    Each slice (a file, or a frame of a multi-frame file) becomes `stored * RescaleSlope + RescaleIntercept`,
+    times `factors[k]` when given. With `integer_ok` the result is int16 when every slice's rescale is
+    integral and the values fit, otherwise float32. Each file is read once. A compressed transfer syntax
+    without an installed decoder is refused before any pixel data is read. Warnings pydicom gives while
+    decoding go to `warnings` (once per kind) when given, else are dropped.
     """
     cols, rows, n = geom.shape
-    files = [series.files[i] for i in geom.order]
-    hdrs = [series.headers[i] for i in geom.order]
+    label = series.label()
     rescales = []
-    for path, ds in zip(files, hdrs):
+    for idx in geom.order:
         try:
-            rescales.append(_rescale(ds))
+            rescales.append(_rescale(series.headers[idx]))
         except InputError as exc:
-            raise InputError(f"{series.label()}: {path.name}: {exc}") from None
+            raise InputError(f"{label}: {series.slice_name(idx)}: {exc}") from None
+    by_file: dict[Path, list[tuple[int, int]]] = {}  # file -> [(k, series index)]
+    for k, idx in enumerate(geom.order):
+        by_file.setdefault(series.files[idx], []).append((k, idx))
+    checked: set[str] = set()
+    for path, items in by_file.items():
+        ts = _transfer_syntax(series.headers[items[0][1]])
+        if ts and ts not in checked:
+            checked.add(ts)
+            problem = decoder_problem(ts)
+            if problem:
+                raise InputError(f"{label}: {path.name}: cannot read pixel data: {problem}")
     exact = integer_ok and factors is None and all(
         float(sl).is_integer() and float(ic).is_integer() for sl, ic in rescales
     )
     out = np.empty((cols, rows, n), dtype=np.int16 if exact else np.float32, order="F")
-    for k, path in enumerate(_progress(files, n, desc, progress)):
+    seen: set[str] = set()
+    for path, items in _progress(list(by_file.items()), len(by_file), desc, progress):
         ds = None
         try:
-            ds = _read(path, stop_before_pixels=False)
-            px = ds.pixel_array
+            with _pywarnings.catch_warnings(record=True) as caught:
+                _pywarnings.simplefilter("always")
+                ds = _read(path, stop_before_pixels=False)
+                px = ds.pixel_array
         except Exception as exc:  # pydicom raises many kinds for undecodable pixel data
-            ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "?")
+            ts = _transfer_syntax(ds) if ds is not None else None
             raise InputError(
-                f"{series.label()}: {path.name}: cannot read pixel data (transfer syntax {ts}): {_exc_line(exc)}"
+                f"{label}: {path.name}: cannot read pixel data (transfer syntax {_ts_text(ts) if ts else '?'}): "
+                f"{_exc_line(exc)}"
             ) from None
-        if px.shape != (rows, cols):
-            raise InputError(f"{series.label()}: {path.name}: pixel array {px.shape}, expected {(rows, cols)}")
-        slope, inter = rescales[k]
-        if exact:
-            vals = px.astype(np.int64) * int(slope) + int(inter)
-            if vals.min() < -32768 or vals.max() > 32767:
+        for remark in sorted({_exc_line(w.message) for w in caught} - seen):  # pydicom remarks, once each
+            seen.add(remark)
+            if warnings is not None:
+                warnings.append(f"{label}: {path.name}: pydicom: {remark}")
+        for k, idx in items:
+            frame = series.frames[idx]
+            if frame is None or px.ndim == 2:
+                sl = px if frame in (None, 0) else None
+            else:
+                sl = px[frame] if frame < px.shape[0] else None
+            if sl is None or sl.shape != (rows, cols):
+                got = px.shape if sl is None else sl.shape
+                raise InputError(
+                    f"{label}: {series.slice_name(idx)}: pixel array {got}, expected {(rows, cols)}"
+                    + (" per frame" if frame is not None else "")
+                )
+            slope, inter = rescales[k]
+            if exact:
+                vals = sl.astype(np.int64) * int(slope) + int(inter)
+                if vals.min() >= -32768 and vals.max() <= 32767:
+                    out[:, :, k] = vals.T
+                    continue
                 out = out.astype(np.float32, order="F")
                 exact = False
-            else:
-                out[:, :, k] = vals.T
-                continue
-        vals = px.astype(np.float64) * slope + inter
-        if factors is not None:
-            vals = vals * factors[k]
-        out[:, :, k] = vals.T
+            vals = sl.astype(np.float64) * slope + inter
+            if factors is not None:
+                vals = vals * factors[k]
+            out[:, :, k] = vals.T
     return out
 
 
@@ -623,26 +781,130 @@ def _private_float(ds: Any, group: int, offset: int, creator: str) -> float | No
         return None
 
 
-def _private_dt(ds: Any, group: int, offset: int, creator: str) -> datetime | None:
+def _private_dt(ds: Any, group: int, offset: int, creator: str, tz: tzinfo | None = None) -> datetime | None:
     elem = _private_elem(ds, group, offset, creator, usual_block=False)
     if elem is None:
         return None
     value = elem.value
     if isinstance(value, bytes):
         value = value.decode("ascii", "ignore").strip("\x00 ")
-    return parse_dt(value)
+    return parse_dt(value, tz)
 
 
-def _series_datetime(ds: Any) -> datetime | None:
-    return _combine(parse_da(ds.get("SeriesDate")), parse_tm(ds.get("SeriesTime")))
+def _series_datetime(ds: Any, tz: tzinfo | None = None) -> datetime | None:
+    return _combine(parse_da(ds.get("SeriesDate")), parse_tm(ds.get("SeriesTime")), tz)
 
 
-def _acq_datetime(ds: Any) -> datetime | None:
-    dt = parse_dt(ds.get("AcquisitionDateTime"))
-    if dt is not None:
-        return dt
+def _acq_datetime(ds: Any, tz: tzinfo | None = None) -> datetime | None:
+    """When a slice's (or frame's) acquisition started: FrameAcquisitionDateTime, AcquisitionDateTime,
+    else AcquisitionDate (or SeriesDate) + AcquisitionTime."""
+    for keyword in ("FrameAcquisitionDateTime", "AcquisitionDateTime"):
+        dt = parse_dt(ds.get(keyword), tz)
+        if dt is not None:
+            return dt
     d = parse_da(ds.get("AcquisitionDate")) or parse_da(ds.get("SeriesDate"))
-    return _combine(d, parse_tm(ds.get("AcquisitionTime")))
+    return _combine(d, parse_tm(ds.get("AcquisitionTime")), tz)
+
+
+def dataset_timezone(ds: Any, label: str, warnings: list[str]) -> tzinfo | None:
+    """TimezoneOffsetFromUTC (0008,0201) as a timezone; None when absent, or malformed (with a warning)."""
+    raw = str(ds.get("TimezoneOffsetFromUTC", "") or "").strip()
+    if not raw:
+        return None
+    tz = parse_tz(raw)
+    if tz is None:
+        warnings.append(f"{label}: {_tag('TimezoneOffsetFromUTC')} {raw!r} is malformed (expected +HHMM/-HHMM); ignored")
+    return tz
+
+
+@dataclass
+class HeaderTimes:
+    """The PET header's times, all naive or all aware (see `header_times`)."""
+
+    zone: tzinfo | None  # the zone of DA/TM values and of DT values without an offset
+    series: datetime | None
+    earliest_acquisition: datetime | None
+    ge_scan: datetime | None  # GE private scan datetime (0009,100D)
+    decay_corrected_to: datetime | None  # DecayCorrectionDateTime (0018,9701), Enhanced PET
+    injection: datetime | None  # RadiopharmaceuticalStartDateTime (0018,1078)
+    injection_tm: timedelta | None  # RadiopharmaceuticalStartTime (0018,1072), a time of day
+
+
+def header_times(hdrs: Sequence[Any], rinfo: Any, label: str, warnings: list[str]) -> HeaderTimes:
+    """Read the times SUV needs so that they can be subtracted: the true elapsed time.
+
+    Rule: a DT with its own UTC offset suffix is at that offset; every DA/TM, and every DT without a
+    suffix, is in the data set's TimezoneOffsetFromUTC (0008,0201). Without that attribute, such naive
+    times are taken in the offset of the first DT that carries one (injection first): the same local
+    zone. With no offset anywhere, all times are local and compared as they are.
+    """
+    ds = hdrs[0]
+    zone = dataset_timezone(ds, label, warnings)
+    acq = [a for a in (_acq_datetime(h, zone) for h in hdrs) if a is not None]
+    values = [
+        _series_datetime(ds, zone),
+        _private_dt(ds, 0x0009, 0x0D, GE_PET_CREATOR, zone),
+        parse_dt(ds.get("DecayCorrectionDateTime"), zone),
+        parse_dt(rinfo.get("RadiopharmaceuticalStartDateTime"), zone),
+    ]
+    if zone is None:
+        zone = next((v.tzinfo for v in (values[3], values[2], values[1], *acq) if v is not None and v.tzinfo), None)
+        if zone is not None:
+            acq = [a if a.tzinfo else a.replace(tzinfo=zone) for a in acq]
+            values = [v if v is None or v.tzinfo else v.replace(tzinfo=zone) for v in values]
+    series, ge, decay_to, injection = values
+    return HeaderTimes(
+        zone, series, min(acq) if acq else None, ge, decay_to, injection,
+        parse_tm(rinfo.get("RadiopharmaceuticalStartTime")),
+    )
+
+
+def _decay_reference(times: HeaderTimes) -> tuple[datetime | None, str | None]:
+    """QIBA decay reference: series start, unless later than the earliest acquisition (then the GE scan
+    datetime when it is not later than the series time, else the earliest acquisition)."""
+    series_dt, earliest = times.series, times.earliest_acquisition
+    if series_dt is not None and (earliest is None or series_dt <= earliest):
+        return series_dt, "series start"
+    if earliest is not None:
+        ge = times.ge_scan
+        if series_dt is not None and ge is not None and ge <= series_dt:
+            return ge, "GE scan datetime (0009,100D)"
+        return earliest, "earliest acquisition"
+    return None, None
+
+
+def _header_injection(ds: Any, times: HeaderTimes, ref_dt: datetime | None) -> datetime | None:
+    """The injection datetime from the header: RadiopharmaceuticalStartDateTime, else the SeriesDate (or
+    the reference date) with RadiopharmaceuticalStartTime, a day earlier when that is after the reference
+    (injected before midnight, scanned after)."""
+    if times.injection is not None:
+        return times.injection
+    if times.injection_tm is None:
+        return None
+    d = parse_da(ds.get("SeriesDate"))
+    if d is None and ref_dt is not None:
+        d = (ref_dt.astimezone(times.zone) if times.zone is not None and ref_dt.tzinfo else ref_dt).date()
+    inj = _combine(d, times.injection_tm, times.zone)
+    if inj is not None and ref_dt is not None and inj > ref_dt:
+        inj -= timedelta(days=1)
+    return inj
+
+
+def _num(value: Any) -> float | None:
+    """A positive number, else None."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if v > 0 and math.isfinite(v) else None
+
+
+def _header_dose_bq(ds: Any, rinfo: Any) -> float | None:
+    """RadionuclideTotalDose in Bq: stored in Bq by classic and Legacy Converted PET, in MBq by Enhanced PET."""
+    value = _num(rinfo.get("RadionuclideTotalDose"))
+    if value is not None and str(ds.get("SOPClassUID", "") or "") == ENHANCED_PET:
+        value *= 1e6
+    return value
 
 
 def suv_parameters(
@@ -657,8 +919,10 @@ def suv_parameters(
     """QIBA vendor-neutral SUVbw factors for a PET series (slices in `order`).
 
     SUVbw = activity[Bq/ml] * weight[g] / (dose[Bq] * 2^(-dt/T1/2)), dt from injection to the decay
-    reference time (series start, or the earliest acquisition when the series time is later). Keyword
-    arguments override the header values (dose in MBq, injection time 'HH:MM[:SS]').
+    reference time: DecayCorrectionDateTime (0018,9701) for Enhanced PET, else the series start, or the
+    earliest acquisition when the series time is later. Times are compared in UTC where offsets are known
+    (`header_times`). Keyword arguments override the header values (dose in MBq, injection time
+    'HH:MM[:SS]', a clock time in the data set's zone).
     """
     label = series.label()
     hdrs = [series.headers[i] for i in order]
@@ -666,22 +930,41 @@ def suv_parameters(
     warnings: list[str] = []
     overrides: dict[str, Any] = {}
     meta: dict[str, Any] = {}
+    enhanced = str(ds.get("SOPClassUID", "") or "") == ENHANCED_PET
 
     def need(msg: str) -> InputError:
         return InputError(f"{label}: {msg}")
 
-    units = str(ds.get("Units", "") or "").strip().upper()
+    units, where_units = pet_units(ds)
     meta["units_in"] = units or None
     if not units:
-        raise need(f"{_tag('Units')} missing; cannot tell whether pixels are Bq/ml, counts or SUV, SUVbw not computable")
-    if units not in ("BQML", "CNTS", "GML"):
         raise need(
-            f"{_tag('Units')} is {units!r}; only BQML, GML or Philips CNTS can be converted to SUVbw"
+            f"{_tag('Units')} missing (and no {_tag('RealWorldValueMappingSequence')} with PET units); cannot tell "
+            "whether pixels are Bq/ml, counts or SUV, SUVbw not computable"
         )
+    if units not in QUANTITATIVE:
+        raise need(f"{where_units} is {units!r}; only BQML (Bq/ml), GML or Philips CNTS can be converted to SUVbw")
+    for idx, h in zip(order, hdrs):
+        other = pet_units(h)[0]
+        if other != units:
+            raise need(f"{series.slice_name(idx)} has units {other or 'missing'}, others {units}; mixed units")
+    for idx, h in zip(order, hdrs):
+        try:
+            conflict = rwv_conflict(h, units, *_rescale(h))
+        except InputError as exc:
+            raise need(f"{series.slice_name(idx)}: {exc}") from None
+        if conflict:
+            raise need(
+                f"{series.slice_name(idx)}: {_tag('RealWorldValueMappingSequence')} for {units} {conflict}; "
+                "the pixel scale is ambiguous, SUVbw not computable"
+            )
     n = len(hdrs)
+    rseq = ds.get("RadiopharmaceuticalInformationSequence")
+    rinfo = rseq[0] if rseq else None
+    times = header_times(hdrs, rinfo if rinfo is not None else {}, label, warnings)
     if units == "GML":
         meta.update(suv_method="GML: pixels already SUVbw (g/ml)", decay_reference=None)
-        _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s)
+        _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, times=times)
         return SuvParams(np.ones(n), meta, warnings)
 
     activity_scale = np.ones(n)  # Bq/ml per rescaled unit
@@ -704,23 +987,32 @@ def suv_parameters(
                 "Scale Factor (7053,1009) are missing; counts cannot be converted to Bq/ml, SUVbw not computable"
             )
 
-    # Decay correction state
+    # Decay correction state: classic CorrectedImage/DecayCorrection, Enhanced PET DecayCorrected/DateTime.
     corrected = _values(ds, "CorrectedImage")
+    flag = _values(ds, "DecayCorrected")
     decay_corr = str(ds.get("DecayCorrection", "") or "").strip().upper()
     if "CorrectedImage" in ds and "DECY" not in corrected:
         raise need(
             f"{_tag('CorrectedImage')} {corrected} lacks DECY; the image is not decay corrected, SUVbw not computable"
         )
-    if decay_corr not in ("START", "ADMIN"):
+    if flag and flag != ["YES"]:
+        raise need(f"{_tag('DecayCorrected')} is {flag[0]!r}; the image is not decay corrected, SUVbw not computable")
+    if decay_corr in ("", "START") and times.decay_corrected_to is not None:
+        decay_corr = "DATETIME"
+    elif flag and not decay_corr:
+        raise need(
+            f"{_tag('DecayCorrected')} is YES but {_tag('DecayCorrectionDateTime')} is missing; the time the image "
+            "is decay corrected to is unknown, SUVbw not computable"
+        )
+    if decay_corr not in ("START", "ADMIN", "DATETIME"):
         what = f"is {decay_corr!r}" if decay_corr else "missing"
         raise need(f"{_tag('DecayCorrection')} {what}; expected START (or ADMIN), SUVbw not computable")
     meta["decay_correction"] = decay_corr
 
     if philips_suv is not None:
         meta["suv_method"] = "Philips SUV Scale Factor (7053,1000)"
-        _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s)
-        meta["decay_reference"] = "series start" if decay_corr == "START" else "administration"
-        meta["series_datetime"] = _iso(_series_datetime(ds))
+        _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, times=times)
+        meta["decay_reference"] = "administration" if decay_corr == "ADMIN" else "series start"
         return SuvParams(philips_suv, meta, warnings)
 
     # Weight
@@ -738,9 +1030,7 @@ def suv_parameters(
         raise need(f"{_tag('PatientWeight')} {weight:g} kg is implausible; SUVbw needs the body weight in kg")
 
     # Radiopharmaceutical information
-    rseq = ds.get("RadiopharmaceuticalInformationSequence")
-    rinfo = rseq[0] if rseq else None
-    if rinfo is None and (dose_mbq is None or half_life_s is None or (decay_corr == "START" and injection_time is None)):
+    if rinfo is None and (dose_mbq is None or half_life_s is None or (decay_corr != "ADMIN" and injection_time is None)):
         raise need(
             f"{_tag('RadiopharmaceuticalInformationSequence')} missing; injected dose, injection time and half-life "
             "unknown, SUVbw not computable"
@@ -750,10 +1040,7 @@ def suv_parameters(
         overrides["dose_mbq"] = float(dose_mbq)
         dose = float(dose_mbq) * 1e6
     else:
-        try:
-            dose = float(rinfo.get("RadionuclideTotalDose") or 0)
-        except (TypeError, ValueError):
-            dose = 0.0
+        dose = _header_dose_bq(ds, rinfo) or 0.0
         if dose <= 0:
             raise need(f"{_tag('RadionuclideTotalDose')} missing or zero; SUVbw needs the injected dose (give --dose MBQ)")
         if dose < 1e5:
@@ -761,31 +1048,25 @@ def suv_parameters(
                 f"{_tag('RadionuclideTotalDose')} {dose:g} Bq is implausibly small (MBq stored instead of Bq?); "
                 "give --dose MBQ"
             )
+        if enhanced and dose > 1e11:
+            raise need(
+                f"{_tag('RadionuclideTotalDose')} {dose / 1e6:.10g} MBq is implausibly large (Enhanced PET stores MBq; "
+                "Bq stored instead?); give --dose MBQ"
+            )
     if half_life_s is not None:
         overrides["half_life_s"] = float(half_life_s)
         half_life = float(half_life_s)
     else:
-        try:
-            half_life = float(rinfo.get("RadionuclideHalfLife") or 0)
-        except (TypeError, ValueError):
-            half_life = 0.0
-        if half_life <= 0 and decay_corr == "START":
+        half_life = _num(rinfo.get("RadionuclideHalfLife")) or 0.0
+        if half_life <= 0 and decay_corr != "ADMIN":
             raise need(f"{_tag('RadionuclideHalfLife')} missing or zero; decay correction of the dose impossible")
 
-    # Decay reference time (QIBA): series start unless later than the earliest acquisition.
-    series_dt = _series_datetime(ds)
-    acq = [a for a in (_acq_datetime(h) for h in hdrs) if a is not None]
-    earliest = min(acq) if acq else None
-    if series_dt is not None and (earliest is None or series_dt <= earliest):
-        ref_dt, ref_name = series_dt, "series start"
-    elif earliest is not None:
-        ge = _private_dt(ds, 0x0009, 0x0D, GE_PET_CREATOR)
-        if series_dt is not None and ge is not None and ge <= series_dt:
-            ref_dt, ref_name = ge, "GE scan datetime (0009,100D)"
-        else:
-            ref_dt, ref_name = earliest, "earliest acquisition"
+    # Decay reference time
+    if decay_corr == "DATETIME":
+        ref_dt, ref_name = times.decay_corrected_to, "DecayCorrectionDateTime (0018,9701)"
     else:
-        ref_dt, ref_name = None, None
+        ref_dt, ref_name = _decay_reference(times)
+    series_dt = times.series
 
     inj_dt: datetime | None = None
     if injection_time is not None:
@@ -794,17 +1075,12 @@ def suv_parameters(
         base = ref_dt or series_dt
         if base is None:
             raise need(f"{_tag('SeriesDate')}/{_tag('SeriesTime')} missing; --injection-time needs the scan date")
-        inj_dt = _combine(base.date(), clock)
+        local = base.astimezone(times.zone) if times.zone is not None and base.tzinfo else base
+        inj_dt = _combine(local.date(), clock, local.tzinfo)
         if inj_dt is not None and inj_dt > base:
             inj_dt -= timedelta(days=1)
     else:
-        inj_dt = parse_dt(rinfo.get("RadiopharmaceuticalStartDateTime"))
-        if inj_dt is None:
-            t = parse_tm(rinfo.get("RadiopharmaceuticalStartTime"))
-            d = parse_da(ds.get("SeriesDate")) or (ref_dt.date() if ref_dt else None)
-            inj_dt = _combine(d, t)
-            if inj_dt is not None and ref_dt is not None and inj_dt > ref_dt:
-                inj_dt -= timedelta(days=1)  # injected before midnight, scanned after
+        inj_dt = _header_injection(ds, times, ref_dt)
 
     meta.update(
         weight_kg=weight,
@@ -832,7 +1108,7 @@ def suv_parameters(
         if dt_s < 0:
             raise need(
                 f"injection {_iso(inj_dt)} ({_tag('RadiopharmaceuticalStartDateTime')}) is after the scan "
-                f"({_iso(ref_dt)}); SUVbw not computable"
+                f"({_iso(ref_dt)}, {ref_name}); SUVbw not computable"
             )
         if dt_s > 24 * 3600:
             warnings.append(f"{label}: {dt_s / 3600:.1f} h between injection and scan; check the injection time")
@@ -847,7 +1123,7 @@ def suv_parameters(
         )
     meta["decay_factor"] = decay
     factor = weight * 1000.0 / (dose * decay)
-    _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, rinfo=rinfo)
+    _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, rinfo=rinfo, times=times)
     meta["overrides"] = overrides
     return SuvParams(activity_scale * factor, meta, warnings)
 
@@ -859,30 +1135,22 @@ def _fill_common_meta(
     dose_mbq: float | None,
     half_life_s: float | None,
     rinfo: Any = None,
+    times: HeaderTimes | None = None,
 ) -> None:
     """Weight, dose, half-life, injection time and tracer, where not already set."""
     if rinfo is None:
         rseq = ds.get("RadiopharmaceuticalInformationSequence")
         rinfo = rseq[0] if rseq else {}
-
-    def num(value: Any) -> float | None:
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            return None
-        return v if v > 0 else None
-
-    meta.setdefault("weight_kg", float(weight_kg) if weight_kg is not None else num(ds.get("PatientWeight")))
+    if times is None:
+        times = header_times([ds], rinfo, "", [])
+    meta.setdefault("weight_kg", float(weight_kg) if weight_kg is not None else _num(ds.get("PatientWeight")))
     meta.setdefault(
-        "injected_dose_bq", float(dose_mbq) * 1e6 if dose_mbq is not None else num(rinfo.get("RadionuclideTotalDose"))
+        "injected_dose_bq", float(dose_mbq) * 1e6 if dose_mbq is not None else _header_dose_bq(ds, rinfo)
     )
-    meta.setdefault("half_life_s", float(half_life_s) if half_life_s is not None else num(rinfo.get("RadionuclideHalfLife")))
+    meta.setdefault("half_life_s", float(half_life_s) if half_life_s is not None else _num(rinfo.get("RadionuclideHalfLife")))
     if "injection_datetime" not in meta:
-        inj = parse_dt(rinfo.get("RadiopharmaceuticalStartDateTime")) or _combine(
-            parse_da(ds.get("SeriesDate")), parse_tm(rinfo.get("RadiopharmaceuticalStartTime"))
-        )
-        meta["injection_datetime"] = _iso(inj)
-    meta.setdefault("series_datetime", _iso(_series_datetime(ds)))
+        meta["injection_datetime"] = _iso(_header_injection(ds, times, None))
+    meta.setdefault("series_datetime", _iso(times.series))
     tracer = str(rinfo.get("Radiopharmaceutical", "") or "").strip() or None
     nuclide = None
     code = rinfo.get("RadionuclideCodeSequence")
@@ -936,8 +1204,9 @@ def _patient_meta(ds: Any) -> dict[str, Any]:
 
 def _load_ct(ct: Series, progress: bool | None) -> tuple[Volume, list[str]]:
     geom = slice_geometry(ct)
-    data = read_pixels(ct, geom, integer_ok=True, progress=progress, desc="reading CT")
-    return Volume(data, geom.affine), geom.warnings
+    warnings = list(geom.warnings)
+    data = read_pixels(ct, geom, integer_ok=True, progress=progress, desc="reading CT", warnings=warnings)
+    return Volume(data, geom.affine), warnings
 
 
 def ingest_dicom(
@@ -997,7 +1266,7 @@ def ingest_dicom(
         pet, geom.order, weight_kg=weight_kg, dose_mbq=dose_mbq, injection_time=injection_time, half_life_s=half_life_s
     )
     warnings += suv.warnings
-    pet_data = read_pixels(pet, geom, factors=suv.factors, progress=progress, desc="reading PET")
+    pet_data = read_pixels(pet, geom, factors=suv.factors, progress=progress, desc="reading PET", warnings=warnings)
     if not np.all(np.isfinite(pet_data)):
         raise InputError(f"{pet.label()}: SUV image has non-finite values")
     pet_vol = Volume(pet_data.astype(np.float32, copy=False), geom.affine)
@@ -1039,9 +1308,9 @@ def ingest_dicom(
         "source": "dicom",
         "pet_series_uid": pet.uid,
         "ct_series_uid": ct.uid if ct is not None else None,
-        "n_files": pet.n + (ct.n if ct is not None else 0),
-        "pet_n_files": pet.n,
-        "ct_n_files": ct.n if ct is not None else 0,
+        "n_files": pet.n_files + (ct.n_files if ct is not None else 0),
+        "pet_n_files": pet.n_files,
+        "ct_n_files": ct.n_files if ct is not None else 0,
         "pet_dir": str(pet.folder.resolve()),
         "ct_dir": str(ct.folder.resolve()) if ct is not None else None,
         "pet2rep_version": __version__,
