@@ -550,7 +550,7 @@ def test_cli_batch_continues_past_a_bad_exam(tmp_path, capsys):
     assert rc == 1 and "Traceback" not in err
     assert (out / "a_good/study.json").exists() and (out / "c_good/study.json").exists()
     assert not (out / "b_bad/study.json").exists()
-    failures = [ln for ln in err.splitlines() if ln.startswith(("b_bad:", "d_empty:"))]
+    failures = [ln for ln in err.splitlines() if ln.startswith(("pet2rep ingest: b_bad:", "pet2rep ingest: d_empty:"))]
     assert len(failures) == 2 and "Units (0054,1001)" in failures[0] and "no PET series" in failures[1]
     assert "2 of 4 exams ingested" in err.splitlines()[-1]
     # resume: finished exams are skipped, failed ones tried again

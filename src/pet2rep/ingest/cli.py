@@ -86,7 +86,8 @@ def run_cli(args: argparse.Namespace) -> int:
         if extra:
             raise InputError(f"{', '.join(extra)} apply to one exam, not to --batch")
         done, failed = ingest_batch(
-            args.dicom, args.out, skip_existing=args.skip_existing, allow_no_ct=args.allow_no_ct, progress=progress
+            args.dicom, args.out, skip_existing=args.skip_existing, allow_no_ct=args.allow_no_ct, progress=progress,
+            report=lambda line: print(f"pet2rep ingest: {line}", file=sys.stderr),
         )
         total = len(done) + len(failed)
         print(f"pet2rep ingest: {len(done)} of {total} exams ingested into {args.out}, {len(failed)} failed",
