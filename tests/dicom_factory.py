@@ -77,6 +77,18 @@ def _file_ds(sop_class: str) -> Dataset:
     return ds
 
 
+
+def _prepare(folder: str | Path, values: np.ndarray, orientation: Sequence[float], origin: Sequence[float],
+             slice_step: float, positions: np.ndarray | None) -> tuple[Path, np.ndarray, np.ndarray]:
+    """Create `folder`; values as float64; slice positions (origin + k * step * normal unless given)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    values = np.asarray(values, dtype=np.float64)
+    if positions is None:
+        normal = np.cross(np.array(orientation[:3], float), np.array(orientation[3:], float))
+        positions = np.asarray(origin, float)[None, :] + np.arange(len(values))[:, None] * slice_step * normal[None, :]
+    return folder, values, positions
+
 def write_series(
     folder: str | Path,
     values: np.ndarray,
@@ -105,14 +117,8 @@ def write_series(
     values are left out), `slice_header(k)` per slice, `slice_extra(k, ds)` may add private tags,
     `drop` removes attributes. Slice k lies at origin + k * slice_step * normal unless `positions`.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    values = np.asarray(values, dtype=np.float64)
+    folder, values, positions = _prepare(folder, values, orientation, origin, slice_step, positions)
     nk, rows, cols = values.shape
-    row_cos, col_cos = np.array(orientation[:3], float), np.array(orientation[3:], float)
-    normal = np.cross(row_cos, col_cos)
-    if positions is None:
-        positions = np.asarray(origin, float)[None, :] + np.arange(nk)[:, None] * slice_step * normal[None, :]
     series_uid = series_uid or generate_uid()
     study_uid = study_uid or generate_uid()
     frame_of_reference = frame_of_reference or generate_uid()
@@ -357,14 +363,8 @@ def write_enhanced(
     `frame_datetime(k)` the slice's FrameAcquisitionDateTime, `frame_extra(k, item)` edits its per-frame
     functional groups item. Returned values/positions are in slice order k.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    values = np.asarray(values, dtype=np.float64)
+    folder, values, positions = _prepare(folder, values, orientation, origin, slice_step, positions)
     nk, rows, cols = values.shape
-    row_cos, col_cos = np.array(orientation[:3], float), np.array(orientation[3:], float)
-    normal = np.cross(row_cos, col_cos)
-    if positions is None:
-        positions = np.asarray(origin, float)[None, :] + np.arange(nk)[:, None] * slice_step * normal[None, :]
     order = list(frame_order) if frame_order is not None else list(range(nk))
     pet = modality == "PT"
     if sop_class is None:

@@ -44,14 +44,12 @@ import numpy as np
 from .errors import InputError
 from .study import (
     CT_FILE,
-    META_FILE,
     PET_FILE,
     Study,
     Volume,
-    find_studies,
-    non_study_dirs,
     read_nifti_raw,
     read_study,
+    study_folders,
 )
 
 MODES = ("fused", "separate", "mip", "axial")
@@ -581,23 +579,12 @@ def run_cli(args: argparse.Namespace) -> int:
         alpha=args.alpha,
     )
     check_prefix(args.prefix)
-    root = Path(args.study)
-    if not root.exists():
-        raise InputError(f"{root}: no such folder")
-    if not root.is_dir():
-        raise InputError(f"{root}: is a file; expected a study folder (holding {META_FILE}) or a folder of them")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: --out exists and is not a folder")
-    if (root / META_FILE).exists():
+    root, out = Path(args.study), Path(args.out)
+    studies = study_folders(root, out, "render")
+    if studies == [root]:
         rec = render_study(root, out, prefix=args.prefix, **kwargs)
         print(f"{out}: {_n_images(rec)}")
         return 0
-    studies = find_studies(root)
-    if not studies:
-        raise InputError(f"{root}: not a study folder (no {META_FILE}), and none of its sub-folders holds one")
-    for skipped in non_study_dirs(root):
-        print(f"pet2rep render: {skipped}: skipped (no {META_FILE})", file=sys.stderr)
     failed = 0
     for folder in studies:
         try:

@@ -361,3 +361,25 @@ def non_study_dirs(root: str | os.PathLike) -> list[Path]:
         return []
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
                   and not (p / META_FILE).exists())
+
+
+def study_folders(root: str | os.PathLike, out: str | os.PathLike, command: str) -> list[Path]:
+    """Study folders for a command over STUDY_DIR or a folder of them; checks `root` and `--out`.
+
+    Sub-folders without a study.json are reported on stderr as skipped (``pet2rep COMMAND: DIR: skipped``).
+    """
+    import sys
+
+    root, out = Path(root), Path(out)
+    if not root.exists():
+        raise InputError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise InputError(f"{root}: is a file; expected a study folder (holding {META_FILE}) or a folder of them")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: --out exists and is not a folder")
+    studies = find_studies(root)
+    if not studies:
+        raise InputError(f"{root}: not a study folder (no {META_FILE}), and none of its sub-folders holds one")
+    for skipped in non_study_dirs(root):
+        print(f"pet2rep {command}: {skipped}: skipped (no {META_FILE})", file=sys.stderr)
+    return studies

@@ -184,7 +184,9 @@ def read_references(path: str | os.PathLike, warn: Warn | None = None) -> tuple[
 
     `path` may also be a dataset folder: its prompts.jsonl, or its only *.jsonl.
     """
-    path = _dataset_jsonl(Path(path))
+    from pet2rep.prompts.dataset import dataset_file
+
+    path = dataset_file(path)
     warn = warn or (lambda _m: None)
     report = ReadReport()
     refs: dict[str, Reference] = {}
@@ -205,19 +207,6 @@ def read_references(path: str | os.PathLike, warn: Warn | None = None) -> tuple[
         refs[rid] = Reference(id=rid, answer=answer, prompt=_opt_str(obj.get("prompt_user_text")),
                               lang=_opt_str(obj.get("lang")), line=lineno)
     return refs, report
-
-
-def _dataset_jsonl(path: Path) -> Path:
-    if not path.is_dir():
-        return path
-    if (path / "prompts.jsonl").is_file():
-        return path / "prompts.jsonl"
-    found = sorted(path.glob("*.jsonl"))
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise InputError(f"{path}: a folder without prompts.jsonl (or other .jsonl); give the dataset JSONL file")
-    raise InputError(f"{path}: several .jsonl files ({', '.join(p.name for p in found)}); name one")
 
 
 @dataclass

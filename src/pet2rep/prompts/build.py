@@ -129,23 +129,12 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 def run_cli(args: argparse.Namespace) -> int:
     from ..render import _list
-    from ..study import META_FILE, find_studies, non_study_dirs
+    from ..study import study_folders
 
     slices = _list(args.slices, int, "--slices")
     fractions = _list(args.fractions, float, "--fractions")
-    root = Path(args.studies)
-    if not root.exists():
-        raise InputError(f"{root}: no such folder")
-    if not root.is_dir():
-        raise InputError(f"{root}: is a file; expected a study folder (holding {META_FILE}) or a folder of them")
+    studies = study_folders(args.studies, args.out, "prompts")
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: --out exists and is not a folder")
-    studies = find_studies(root)
-    if not studies:
-        raise InputError(f"{root}: not a study folder (no {META_FILE}), and none of its sub-folders holds one")
-    for skipped in non_study_dirs(root):
-        print(f"pet2rep prompts: {skipped}: skipped (no {META_FILE})", file=sys.stderr)
     path, errors = build_dataset(
         studies, out, lang=args.lang, mode=args.mode, slices=slices, fractions=fractions, fmt=args.format,
         on_error=lambda line: print(f"pet2rep prompts: {line}", file=sys.stderr),
