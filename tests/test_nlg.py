@@ -6,7 +6,6 @@ import contextlib
 import io
 import json
 import random
-import time
 from pathlib import Path
 
 import numpy as np
@@ -49,15 +48,13 @@ def _coco(hyps: list[list[str]], refs: list[list[str]], n: int = 4) -> dict:
 
     gts = {i: [" ".join(r)] for i, r in enumerate(refs)}
     res = {i: [" ".join(h)] for i, h in enumerate(hyps)}
-    t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         bleu, bleu_ps = Bleu(n).compute_score(gts, res)
     rouge, rouge_ps = Rouge().compute_score(gts, res)
     cider, cider_ps = Cider().compute_score(gts, res)
-    seconds = time.perf_counter() - t0
     return {
         "bleu": bleu, "bleu_ps": np.array(bleu_ps).T, "rouge": rouge, "rouge_ps": np.asarray(rouge_ps),
-        "cider": cider, "cider_ps": np.asarray(cider_ps), "seconds": seconds,
+        "cider": cider, "cider_ps": np.asarray(cider_ps),
     }
 
 
@@ -217,16 +214,6 @@ def test_nlg_corpus_layout_and_signatures() -> None:
     assert empty["n"] == 0 and np.isnan(empty["corpus"]["bleu_4"])
     with pytest.raises(ValueError):
         nlg_corpus(hyps, refs[:-1])
-
-
-def test_much_faster_than_pycocoevalcap(zh_data) -> None:
-    hyps, refs, ref = zh_data
-    t0 = time.perf_counter()
-    for _ in range(3):
-        nlg_corpus(hyps, refs)
-    ours = (time.perf_counter() - t0) / 3
-    # measured ~100-200x on ~900-token pairs; 20x leaves room for a loaded machine
-    assert ref["seconds"] / ours > 20, (ref["seconds"], ours)
 
 
 def test_bleu_brevity_penalty_by_hand() -> None:
