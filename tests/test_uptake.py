@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -66,8 +65,15 @@ def test_labelled_set_is_complete(labelled: list[dict]) -> None:
     for lang in ("zh", "en"):  # every organ and every state, in each language
         assert set(ORGANS) | set(STATES) <= covered[lang], (lang, set(ORGANS) | set(STATES) - covered[lang])
     tags = {t for it in labelled for t in it.get("tags", [])}
-    for t in ("negation", "comparison", "clause-carry", "ct-only", "brackets", "not-an-organ", "longest-match"):
+    for t in ("negation", "comparison", "clause-carry", "ct-only", "brackets", "not-an-organ", "longest-match",
+              "descriptor", "excretion"):
         assert t in tags
+    for lang in ("zh", "en"):  # state-less wording ("diffuse X uptake", "局灶性摄取"): both readings, and negated
+        desc = [it for it in labelled if it["lang"] == lang and "descriptor" in it.get("tags", [])]
+        assert len(desc) >= 10, lang
+        got = {s for it in desc for states in it["expected"].values() for s in states}
+        assert {"increased", "normal"} <= got, lang
+        assert any("negation" in it["tags"] for it in desc), lang
     assert any(not it["expected"] for it in labelled)  # texts that must give nothing
 
 
@@ -152,6 +158,17 @@ ZH_CASES = [
     # impression wording
     ("考虑胃窦部高代谢病变。", {"stomach": ["increased"]}),
     ("部分肠管FDG代谢增高，考虑炎性摄取或生理性摄取。", {"intestine": ["increased"]}),
+    # uptake wording without a state word: a descriptor right before an uptake noun, a focus of uptake (摄取灶)
+    ("肝右叶见局灶性放射性摄取。", {"liver": ["increased"]}),
+    ("骶骨见FDG摄取灶。", {"bone": ["increased"]}),
+    ("结肠弥漫性FDG摄取，考虑生理性摄取。", {"intestine": ["normal"]}),  # a later physiological reading replaces it
+    ("食管弥漫性FDG摄取，考虑食管炎。", {"esophagus": ["increased"]}),
+    ("肝内未见局灶性放射性摄取。", {"liver": ["normal"]}),  # negated descriptor: normal, not absent
+    ("双肾集合系统见弥漫性放射性摄取。", {"kidney": ["normal"]}),  # collecting system: excreted urine
+    ("右肾盂内见放射性滞留。", {"kidney": ["normal"]}),
+    ("右肺中叶见斑片状密度增高影。", {}),  # a descriptor of a CT finding
+    ("双侧颈部见多发淋巴结，FDG摄取。", {}),  # bare uptake: no level stated, no guess
+    ("骨髓弥漫性FDG摄取，L2椎体见放射性缺损区。", {"bone": ["increased", "absent"]}),  # a new lesion adds, not replaces
 ]
 
 EN_CASES = [
@@ -177,6 +194,20 @@ EN_CASES = [
     ("Increased uptake in the portal vein thrombus.", {}),
     ("A 2 cm right lower lobe nodule (SUVmax 8.2).", {"lung": ["increased"]}),
     ("Patchy opacity next to the right middle lobe hilum, FDG 【increased uptake】.", {"lung": ["increased"]}),
+    # uptake wording without a state word
+    ("Diffuse esophageal uptake, likely esophagitis.", {"esophagus": ["increased"]}),
+    ("Diffuse colonic uptake, likely physiologic.", {"intestine": ["normal"]}),
+    ("Diffuse uptake in the stomach, duodenum, and colon, likely physiologic.", {"stomach": ["normal"], "intestine": ["normal"]}),
+    ("Diffuse splenic uptake, lower than the liver.", {"spleen": ["normal"]}),
+    ("Diffuse homogeneous uptake in the liver.", {"liver": ["normal"]}),  # a weak normal beats a descriptor
+    ("No diffuse esophageal uptake.", {"esophagus": ["normal"]}),
+    ("Focal esophageal uptake is not seen.", {"esophagus": ["normal"]}),
+    ("FDG accumulation in a right upper lobe nodule.", {"lung": ["increased"]}),
+    ("Tracer accumulation in the renal collecting systems.", {"kidney": ["normal"]}),
+    ("Uptake in the sigmoid colon.", {}),  # bare uptake: no level stated, no guess
+    ("Diffuse wall thickening of the esophagus with FDG uptake.", {}),  # the descriptor is the CT finding's
+    ("The lungs show nodules in both lower lobes with increased FDG uptake.", {"lung": ["increased"]}),
+    ("Diffuse marrow uptake, with a photopenic lesion in the L2 vertebra.", {"bone": ["increased", "absent"]}),
 ]
 
 
@@ -211,6 +242,18 @@ def test_statements_explain_the_labels() -> None:
     assert json.loads(json.dumps(s.as_dict(), ensure_ascii=False))["span"] == list(s.span)
 
 
+def test_descriptor_statements_are_provisional() -> None:
+    """A descriptor reading gives way to a later statement of the same organ in the sentence, and reads as normal
+    on a collecting-system term; both show in the statement's cues."""
+    stmts = extract_statements("Diffuse colonic uptake, likely physiological. Diffuse esophageal uptake.", "en")
+    assert [(s.organ, s.state, s.cues, s.inherited) for s in stmts] == [
+        ("intestine", "normal", ("physiological",), True), ("esophagus", "increased", ("Diffuse", "uptake"), False)]
+    stmts = extract_statements("左肾盂内见弥漫性放射性摄取。", "zh")
+    assert [(s.organ, s.state, s.cues) for s in stmts] == [("kidney", "normal", ("弥漫性", "放射性摄取", "肾盂"))]
+    # a stated level before it in the sentence wins; the descriptor clause adds nothing
+    assert extract_uptake("Increased uptake in the stomach, with diffuse uptake.", "en") == {"stomach": ["increased"]}
+
+
 def test_detect_lang() -> None:
     assert detect_lang("肝脏FDG摄取增高，SUVmax约5.6。") == "zh"
     assert detect_lang("The liver shows increased FDG uptake (SUVmax 5.6).") == "en"
@@ -238,6 +281,12 @@ def test_lexicons_cover_all_organs_and_are_well_formed() -> None:
             for ph in phrases:
                 assert state_of.setdefault(ph.lower(), state) == state, (lang, ph)
         assert not {p.lower() for p in upt["neutral"]} & set(state_of), lang
+        desc = upt["descriptors"]
+        desc_words = {p.lower() for sect in ("before_noun", "alone") for lst in (desc.get(sect) or {}).values() for p in lst}
+        assert desc_words and not desc_words & set(state_of), lang  # a descriptor that is a state would never be one
+        assert not desc_words & {p.lower() for p in upt["neutral"]}, lang
+        organ_terms = {t.lower() for terms in org["organs"].values() for t in terms}
+        assert org["excretory"] and {t.lower() for t in org["excretory"]} <= organ_terms, lang
         organ_of: dict[str, str] = {}
         for sect in ("organs", "sites"):
             for organ, terms in org[sect].items():
@@ -261,27 +310,24 @@ def test_lexicon_signature_and_extra_lexicon(tmp_path: Path) -> None:
     bad.write_text("organs:\n  heart: [cor]\n", encoding="utf-8")
     with pytest.raises(InputError, match="unknown organ id 'heart'"):
         load_lexicon("en", (str(bad),))
+    not_organ = tmp_path / "exc.yaml"
+    not_organ.write_text("excretory: [ureter]\n", encoding="utf-8")
+    with pytest.raises(InputError, match="excretory term 'ureter'"):
+        load_lexicon("en", (str(not_organ),))
+    bad_state = tmp_path / "desc.yaml"
+    bad_state.write_text("descriptors:\n  before_noun:\n    hot: [glowing]\n", encoding="utf-8")
+    with pytest.raises(InputError, match="unknown uptake state 'hot'"):
+        load_lexicon("en", (str(bad_state),))
+    desc = tmp_path / "desc_ok.yaml"
+    desc.write_text("descriptors:\n  before_noun:\n    increased: [speckled]\n", encoding="utf-8")
+    assert extract_uptake("Speckled uptake in the spleen.", "en") == {}
+    assert extract_uptake("Speckled uptake in the spleen.", "en", load_lexicon("en", (str(desc),))) == {"spleen": ["increased"]}
     boolean = tmp_path / "bool.yaml"
     boolean.write_text("negation: [no]\n", encoding="utf-8")
     with pytest.raises(InputError, match="quote"):
         load_lexicon("en", (str(boolean),))
     with pytest.raises(InputError):
         load_lexicon("fr")
-
-
-def test_speed_of_a_1000_char_report(labelled: list[dict]) -> None:
-    text = labelled[0]["text"]
-    assert 900 <= len(text) <= 1200
-    extract_uptake(text, "zh")  # compile once
-    times = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        for _ in range(20):
-            extract_uptake(text, "zh")
-        times.append((time.perf_counter() - t0) / 20)
-    best = min(times) * 1000
-    print(f"\nOUA extractor: {len(text)}-char zh report in {best:.2f} ms (best of 5 x 20)")
-    assert best < 5.0  # typically ~1 ms; loose bound for a shared CI machine
 
 
 def test_metrics_module_imports_no_pipeline_stage() -> None:

@@ -25,6 +25,12 @@ How a report is read (all words come from the YAML lexicons in ``metrics/lexicon
 * Weak readings count only when the subject has no other statement in the sentence: "均匀、对称"
   / "symmetric" (normal), "低于肝脏" / "lower than the liver" (normal), an SUV value alone at or above
   the lexicon's threshold (2.5: increased).
+* Uptake wording without a state word (the lexicon's ``descriptors``: a pattern word right before an uptake noun,
+  "diffuse esophageal uptake", "局灶性放射性摄取", or "tracer accumulation") is a provisional state: it counts only
+  when the clause has no other state or weak state; a negation before it makes it normal ("no diffuse uptake");
+  a later clause of the same sentence that gives the organ a state replaces it ("Diffuse colonic uptake, likely
+  physiologic": normal); on a collecting-system term (``excretory``: renal pelvis, 肾盂) it is normal (urine).
+  A bare "uptake in X" states nothing.
 * Lists: "Increased uptake in the lung nodule, mediastinal nodes, and liver" and "The liver, spleen,
   and pancreas show normal uptake" give every listed organ the state.
 
@@ -49,7 +55,7 @@ from typing import Any
 from pet2rep.errors import InputError, read_input_bytes
 from pet2rep.organs import ORGANS, STATES
 
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 LANGS: tuple[str, ...] = ("zh", "en")
 
@@ -60,10 +66,14 @@ _LATIN_RE = re.compile(r"[A-Za-z]")
 _SEP_UNIT = r"[\s\-]+"
 _ABBREV = {"e.g", "i.e", "vs", "approx", "dr", "fig", "cf", "no", "mr", "ms", "st", "max"}
 _LIST_MARKER_RE = re.compile(r"^[\s(（]*(?:\d{1,2}|[a-zA-Z]|[一二三四五六七八九十]{1,2})[)）]?[.、．]?\s*$")
-_F_HEAVY, _F_NODE, _F_CTX, _F_CMP = 1, 2, 4, 8
+_F_HEAVY, _F_NODE, _F_CTX, _F_CMP, _F_DESC = 1, 2, 4, 8, 16
 # the roles the clause reader tests for every cue, as one tuple per phrase (see _role_tuple)
 _NO_ROLES: dict[str, Any] = {"heavy": False, "f": 0, "t": (False,) * 6 + (None, None) + (False,) * 2}
+# roles that keep a cue out of the gap between a descriptor and its uptake noun
+_NOT_IN_GAP = ("state", "state_weak", "neg", "post_neg", "break", "interp", "normalizer", "noun", "cmp_before",
+               "cmp_after", "suv", "desc_alone")
 _LETTER_RE = re.compile(r"[^\W_]")  # a word character other than "_"
+_NO_DESC: dict[int, tuple[str, tuple[str, ...]]] = {}  # read only
 _BRACKET_RE = re.compile(r"\[[^\[\]\n]*\]|［[^［］\n]*］|【[^【】\n]*】|\([^()\n]*\)|（[^（）\n]*）")
 
 
@@ -116,6 +126,8 @@ class Lexicon:
     pair_start: tuple[str, ...]
     suv_re: re.Pattern[str] | None
     suv_threshold: float
+    excretory: frozenset[str] = frozenset()  # organ-term keys of the urinary collecting system
+    desc_gap_re: re.Pattern[str] | None = None  # words allowed between a descriptor and its uptake noun
 
 
 class _Tok:
@@ -313,7 +325,8 @@ def _load_lexicon(lang: str, extra: tuple[str, ...]) -> Lexicon:
             continue
         _validate(data, str(path))
         h.update(path.read_bytes())
-        org_part = {k: v for k, v in data.items() if k in ("organs", "sites", "non_organs", "references", "lymph_nodes")}
+        org_part = {k: v for k, v in data.items()
+                    if k in ("organs", "sites", "non_organs", "references", "lymph_nodes", "excretory")}
         _merge(organs, org_part)
         _merge(cues, {k: v for k, v in data.items() if k not in org_part and k != "version"})
     sig = f"oua-{lang}-x{EXTRACTOR_VERSION}-lex{versions}{'+' if extra else ''}-{h.hexdigest()[:12]}"
@@ -345,6 +358,10 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         add(t, "non", "")
     for t in _as_list(organs.get("references"), "references"):
         add(t, "ref", "")
+    excretory = frozenset(_key(t) for t in _as_list(organs.get("excretory"), "excretory"))
+    for k in excretory:
+        if terms.get(k, ("",))[0] != "organ":
+            raise InputError(f"organ lexicon ({lang}): excretory term {k!r} is not an organ term (list it under organs)")
     organ_src = "(?:" + _first_char_guard(terms) + "(?P<t>" + _trie_regex(terms) + "))"
     for i, (rx, _, _) in enumerate(patterns):
         organ_src += f"|(?P<r{i}>{rx})"
@@ -378,6 +395,15 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     role(cues.get("scope_breakers"), "break")
     role(cues.get("neutral"), "neutral")
     role(cues.get("interpretation"), "interp")
+    desc = cues.get("descriptors") or {}
+    if not isinstance(desc, dict):
+        raise InputError(f"uptake lexicon ({lang}): descriptors must be a mapping (before_noun, alone, gap)")
+    for sect, name in (("before_noun", "desc"), ("alone", "desc_alone")):
+        for state, lst in (desc.get(sect) or {}).items():
+            if state not in _STATE_RANK:
+                raise InputError(f"uptake lexicon ({lang}): unknown uptake state {state!r} in descriptors.{sect}")
+            role(lst, name, state)
+    role((desc.get("before_noun") or {}).get("increased"), "qual")  # "no diffuse uptake": normal, not absent
     role(node_words, "node")
     comp = cues.get("comparison") or {}
     role(comp.get("before"), "cmp_before")
@@ -408,15 +434,21 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         if not r.get("context") and any((f" {c} " in f" {k} ") if word else (c in k) for c in ctx):
             r["context"] = True
     role((cues.get("suv_value") or {}).get("cues"), "suv")
-    heavy = ("state", "state_weak", "noun", "post_neg", "cmp_before", "cmp_after", "suv")
+    # (a descriptor before a noun is not heavy by itself: it states something only next to a noun, which is)
+    heavy = ("state", "state_weak", "noun", "post_neg", "cmp_before", "cmp_after", "suv", "desc_alone")
     for r in roles.values():  # clauses without such cues only name subjects: a light read suffices
         r["heavy"] = any(r.get(h) for h in heavy)
         r["f"] = (_F_HEAVY if r["heavy"] else 0) | (_F_NODE if r.get("node") else 0) | (_F_CTX if r.get("context") else 0)
         r["f"] |= _F_CMP if (r.get("cmp_before") or r.get("cmp_after")) else 0
+        r["f"] |= _F_DESC if (r.get("desc") or r.get("desc_alone")) else 0
+        # may stand between a descriptor and its noun: tracer words ("diffuse FDG uptake"), other descriptors
+        r["gap"] = not any(r.get(x) for x in _NOT_IN_GAP) and bool(r.get("desc") or r.get("context"))
         r["t"] = _role_tuple(r)
     cue_re = re.compile(_first_char_guard(roles) + _trie_regex(roles), re.IGNORECASE)
     fillers = _as_list(cues.get("enumeration_fillers"), "enumeration_fillers")
     filler_re = re.compile(_trie_regex(fillers) if fillers else "(?!)", re.IGNORECASE)
+    gap_words = _as_list(desc.get("gap"), "descriptors.gap")
+    desc_gap_re = re.compile(_trie_regex(gap_words), re.IGNORECASE) if gap_words else None
     fwd = str(cues.get("binding_forward") or "")
     suv = cues.get("suv_value") or {}
     sentence_end = frozenset(str(cues.get("sentence_end") or "。；;！？!?\n")) | {"\n"}
@@ -442,6 +474,8 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         pair_start=tuple(_as_list(comp.get("pair_start"), "comparison.pair_start")),
         suv_re=re.compile(str(suv.get("pattern")), re.IGNORECASE) if suv.get("pattern") and suv.get("threshold") else None,
         suv_threshold=float(suv.get("threshold") or 0.0),
+        excretory=excretory,
+        desc_gap_re=desc_gap_re,
     )
 
 
@@ -563,6 +597,7 @@ class _ClauseRead:
     own_mentions: bool
     has_context: bool = False
     names: list[_Tok] = dataclasses.field(default_factory=list)
+    provisional: bool = False  # states only from descriptors ("diffuse esophageal uptake")
 
 
 def _read_clause(
@@ -575,22 +610,25 @@ def _read_clause(
     if not flags & _F_HEAVY:  # light read: subjects, context and node words only
         return _light_read(ments, flags, ctx_in)
     # cues wholly inside a mention are part of that name ("lower" in "right lower lobe", 正常 in 正常肝脏)
-    if ments and cues:
-        kept: list[_Tok] = []
+    if ments and cues:  # mentions come from one finditer: sorted and disjoint, so only the last one starting at or
+        kept: list[_Tok] = []  # before a cue can hold it
+        mi, last = 0, len(ments) - 1
         for c in cues:
             cs, ce = c.start, c.end
-            for m in ments:
-                if m.start <= cs and ce <= m.end and m.end - m.start > ce - cs:
-                    break
-            else:
-                kept.append(c)
-        cues = kept
+            while mi < last and ments[mi + 1].start <= cs:
+                mi += 1
+            m = ments[mi]
+            if m.start <= cs and ce <= m.end and m.end - m.start > ce - cs:
+                continue
+            kept.append(c)
+        if len(kept) != len(cues):
+            cues = kept
+            flags = 0
+            for c in cues:
+                flags |= c.roles["f"]
     dropped_m: set[int] = set()
     low_weak: list[_Tok] = []  # "低于肝脏", "lower than the liver": not increased -> weak normal
     dropped_c: set[int] = set()
-    flags = 0
-    for c in cues:
-        flags |= c.roles["f"]
     # comparisons: drop the compared-with object
     for ci, c in enumerate(cues if flags & _F_CMP else ()):
         if c.roles.get("cmp_before"):
@@ -650,6 +688,9 @@ def _read_clause(
     scope_start = 0  # index in states of the current negation scope
     interp_pos = None
     first_state_pos = None
+    desc_at = _descriptors(text, cues, ments, lex) if flags & _F_DESC else _NO_DESC
+    desc: list[tuple[str, int, tuple[str, ...]]] = []  # provisional states, used when the clause states nothing else
+    desc_scope = 0  # index in desc of the current negation scope
     for c in cues:
         r_interp, r_break, r_neg, r_normalizer, r_qual, r_noun, st, r_weak, r_post_neg, _ = c.roles["t"]
         if r_interp and interp_pos is None:
@@ -659,7 +700,7 @@ def _read_clause(
                 states.append(("normal" if qual else "absent", noun.start, (neg.text, noun.text)))
                 first_state_pos = noun.start if first_state_pos is None else first_state_pos
             neg, norm, qual, noun, state_since_neg = None, None, False, None, False
-            scope_start = len(states)
+            scope_start, desc_scope = len(states), len(desc)
         if r_neg:
             neg, qual, noun, state_since_neg = c, r_qual, None, False
         if r_normalizer:
@@ -681,6 +722,9 @@ def _read_clause(
                 state_since_neg = True
         elif r_weak and valid:
             weak.append(("normal", c.start, (c.text,)))
+        if desc_at and valid and neg is None and norm is None and c.start in desc_at:
+            d_state, d_words = desc_at[c.start]
+            desc.append((d_state, c.start, d_words))
         if r_noun and not st and neg is not None and not state_since_neg and noun is None:
             noun = c
         if r_post_neg and valid:
@@ -689,6 +733,12 @@ def _read_clause(
                 s, p, w = states[k]
                 if s != "normal":
                     states[k] = ("normal", p, (*w, c.text))
+                flipped = True
+            if not flipped and len(desc) > desc_scope:  # "focal esophageal uptake is not seen"
+                for _s, p, w in desc[desc_scope:]:
+                    states.append(("normal", p, (*w, c.text)))
+                del desc[desc_scope:]
+                first_state_pos = first_state_pos if first_state_pos is not None else c.start
                 flipped = True
             if not flipped:
                 prev_nouns = [d for d in cues if d.end <= c.start and d.roles.get("noun")]
@@ -709,14 +759,65 @@ def _read_clause(
                 continue
             if value >= lex.suv_threshold:
                 weak.append(("increased", m.start(), (m.group(),)))
-    weak_only = False
+    weak_only = provisional = False
     if not states and weak:
         states, weak_only = weak, True
         first_state_pos = weak[0][1]
+    elif not states and desc:
+        states, weak_only, provisional = desc, True, True
+        first_state_pos = desc[0][1]
     interp = interp_pos is not None and (first_state_pos is None or interp_pos < first_state_pos)
 
     maybe_enum = bool(ments) and not states and not has_context
-    return _ClauseRead(subjects, states, has_node, interp or weak_only, maybe_enum, bool(ments), has_context, ments)
+    return _ClauseRead(subjects, states, has_node, interp or weak_only, maybe_enum, bool(ments), has_context, ments,
+                       provisional)
+
+
+def _descriptors(text: str, cues: list[_Tok], ments: list[_Tok], lex: Lexicon) -> dict[int, tuple[str, tuple[str, ...]]]:
+    """Descriptor cues of a clause that state an uptake: {cue start: (state, cue words)}.
+
+    A `descriptors.alone` phrase ("tracer accumulation") counts by itself; a `before_noun` word ("diffuse", "局灶性")
+    only when an uptake noun follows with nothing between but organ names, tracer words, other descriptors and
+    `descriptors.gap` words ("diffuse esophageal uptake", "focal area of FDG uptake", "弥漫性FDG摄取").
+    """
+    out: dict[int, tuple[str, tuple[str, ...]]] = {}
+    used: set[int] = set()
+    n = len(cues)
+    for i, c in enumerate(cues):
+        r = c.roles
+        if r.get("desc_alone"):
+            if i not in used:
+                out[c.start] = (r["desc_alone"], (c.text,))
+            continue
+        if not r.get("desc"):
+            continue
+        for j in range(i + 1, n):
+            d = cues[j]
+            if d.roles.get("noun"):
+                if _gap_ok(text, c.end, d.start, ments, cues[i + 1 : j], lex):
+                    out[c.start] = (r["desc"], (c.text, d.text))
+                    used.add(j)
+                break
+            if not d.roles.get("gap"):
+                break
+    return out
+
+
+def _gap_ok(text: str, a: int, b: int, ments: list[_Tok], gap_cues: list[_Tok], lex: Lexicon) -> bool:
+    """True when text[a:b] holds only organ names, the given cues and descriptor gap words."""
+    if a >= b:
+        return True
+    spans = sorted([(m.start, m.end) for m in ments if a <= m.start and m.end <= b] +
+                   [(d.start, d.end) for d in gap_cues])
+    parts, last = [], a
+    for s0, s1 in spans:
+        parts.append(text[last:s0])
+        last = max(last, s1)
+    parts.append(text[last:b])
+    residual = " ".join(parts)
+    if lex.desc_gap_re is not None:
+        residual = lex.desc_gap_re.sub(" ", residual)
+    return _LETTER_RE.search(residual) is None
 
 
 def _light_read(ments: list[_Tok], flags: int, ctx_in: bool) -> _ClauseRead:
@@ -822,9 +923,12 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
         if para:
             carried = []
         said: set[str] = set()  # organs with a statement in this sentence
+        prov: dict[str, list[Statement]] = {}  # provisional statements of this sentence, by organ
         prev_states: list[tuple[str, int, tuple[str, ...]]] | None = None
+        prev_prov = False
         cands: list[tuple[_ClauseRead, int, int]] = []  # clauses that may only list organs
         prev_ctx = False
+        tail: list[_Subj] | None = None  # the last list clause's subjects while `carried` holds the whole list
         for c0, c1 in clauses:
             cm = ments[bisect.bisect_left(m_starts, c0) : bisect.bisect_left(m_starts, c1)]
             cc = cues[bisect.bisect_left(c_starts, c0) : bisect.bisect_left(c_starts, c1)]
@@ -832,21 +936,26 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                 prev_states = None
                 continue
             read = _read_clause(text, c0, c1, cm, cc, lex, mask, prev_ctx)
-            prev_ctx = read.has_context
             if read.maybe_enum:
-                carried = read.subjects
                 if prev_states:  # "Increased uptake in the lung nodule, mediastinal nodes, and liver"
                     if _only_names(text, c0, c1, read.names, lex):
                         pairs = [(s, st) for s in read.subjects if s.organ for st in prev_states]
-                        _emit(out, pairs, text, (c0, c1), said, inherited=False)
-                    else:
-                        prev_states, cands = None, []
+                        _emit(out, pairs, text, (c0, c1), said, False, prev_prov, None, lex, prov)
+                        # the list goes on from its head clause: a later clause of the sentence speaks of all its
+                        # members, in the head's uptake context ("Diffuse uptake in the stomach, duodenum, and colon,
+                        # likely physiologic"); the next sentence carries only the last member, as before
+                        carried, tail = carried + read.subjects, read.subjects
+                        continue
+                    prev_states, cands = None, []
+                    carried, prev_ctx, tail = read.subjects, read.has_context, None
                     continue
+                carried, prev_ctx, tail = read.subjects, read.has_context, None
                 cands.append((read, c0, c1))
                 continue
+            prev_ctx = read.has_context
             if read.own_mentions:
                 subjects = read.subjects
-                carried = subjects
+                carried, tail = subjects, None
                 inherited = False
             else:
                 subjects = [
@@ -867,11 +976,17 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                 first = pairs[0][0] if pairs else None
                 run_states = [st for subj, st in pairs if subj is first] or read.states
                 pairs = [(p, st) for p in pending if p.organ for st in run_states] + pairs
-                carried = pending + subjects
+                carried, tail = pending + subjects, None
             if read.interp:
                 pairs = [(s, st) for s, st in pairs if s.organ not in said]
-            _emit(out, pairs, text, (c0, c1), said, inherited=inherited)
-            prev_states = read.states
+            # a clause that goes on about the same subject, or interprets it, replaces a provisional reading of it
+            # ("Diffuse colonic uptake, likely physiologic"); one naming the organ anew adds to it ("…, with a
+            # photopenic lesion in L2")
+            replaces = read.interp or not read.own_mentions
+            _emit(out, pairs, text, (c0, c1), said, inherited, read.provisional, prov if replaces else None, lex, prov)
+            prev_states, prev_prov = read.states, read.provisional
+        if tail is not None:
+            carried = tail
     return out
 
 
@@ -885,16 +1000,38 @@ def _emit(
     span: tuple[int, int],
     said: set[str],
     inherited: bool,
+    provisional: bool = False,
+    replace: dict[str, list[Statement]] | None = None,
+    lex: Lexicon | None = None,
+    prov: dict[str, list[Statement]] | None = None,
 ) -> None:
+    """Append the statements of one clause.
+
+    Provisional ones (descriptor wording) are recorded in `prov` and read as normal for an organ named by a urinary
+    collecting-system term in the clause ("tracer accumulation in the renal pelvis", "双肾集合系统见弥漫性放射性摄取");
+    other ones take the place of the provisional statements of their organ held in `replace`.
+    """
     clause = text[span[0] : span[1]].strip() if pairs else ""
+    excreting: dict[str, str] = {}
+    if provisional and lex is not None and lex.excretory:
+        excreting = {s.organ: s.term for s, _ in pairs if s.organ and _key(s.term) in lex.excretory}
     for subj, (state, _pos, cue_words) in pairs:
         if not subj.organ:
             continue
+        if provisional:
+            if state == "increased" and subj.organ in excreting:
+                state, cue_words = "normal", (*cue_words, excreting[subj.organ])
+        elif replace and subj.organ in replace:
+            drop = {id(x) for x in replace.pop(subj.organ)}
+            out[:] = [x for x in out if id(x) not in drop]
         st = _new_statement(Statement)
         st.__dict__.update(organ=subj.organ, state=state, clause=clause, span=span, cues=cue_words,
                            organ_term=subj.term, inherited=inherited or subj.pos < 0)  # = Statement(...), faster
         out.append(st)
-        said.add(subj.organ)
+        if provisional and prov is not None:
+            prov.setdefault(subj.organ, []).append(st)
+        else:
+            said.add(subj.organ)
 
 
 def labels_from_statements(statements: Iterable[Statement]) -> dict[str, list[str]]:
