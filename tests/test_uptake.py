@@ -384,6 +384,13 @@ def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert main(["uptake", "--lexicon", str(bad), str(f)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bad.yaml" in err
+    for text, want in (("organs: 5\n", "'organs' must be a mapping"),
+                       ("lymph_nodes: {by_organ: 4}\n", "'by_organ' must be a mapping"),
+                       ("organs:\n  livr: [hepar]\n", "unknown organ id 'livr' in organs (expected one of brain,")):
+        bad.write_text(text, encoding="utf-8")
+        assert main(["uptake", "--lexicon", str(bad), str(f)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "bad.yaml" in err and want in err and "Traceback" not in err
 
 
 # ------------------------------------------------------------------------------- golden outputs (speed-ups)

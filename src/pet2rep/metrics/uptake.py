@@ -278,15 +278,26 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _mapping(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    """`data[key]` as a mapping ({} when absent); a one-line error when it is something else."""
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: '{key}' must be a mapping (name: list of terms), not {type(value).__name__}")
+    return value
+
+
 def _validate(data: dict[str, Any], where: str) -> None:
     for sect in ("organs", "sites"):
-        for organ in (data.get(sect) or {}):
+        for organ in _mapping(data, sect, where):
             if organ not in _ORGAN_RANK:
-                raise InputError(f"{where}: unknown organ id {organ!r} in {sect} (expected one of pet2rep.organs.ORGANS)")
-    for state in (data.get("states") or {}):
+                raise InputError(f"{where}: unknown organ id {organ!r} in {sect} "
+                                 f"(expected one of {', '.join(_ORGAN_RANK)})")
+    for state in _mapping(data, "states", where):
         if state not in _STATE_RANK:
             raise InputError(f"{where}: unknown uptake state {state!r} (expected one of {', '.join(STATES)})")
-    for organ, node in ((data.get("lymph_nodes") or {}).get("by_organ") or {}).items():
+    for organ, node in _mapping(_mapping(data, "lymph_nodes", where), "by_organ", f"{where}: lymph_nodes").items():
         if organ not in _ORGAN_RANK or node not in _ORGAN_RANK:
             raise InputError(f"{where}: unknown organ id in lymph_nodes.by_organ: {organ!r} -> {node!r}")
 
