@@ -89,6 +89,7 @@ def _prepare(folder: str | Path, values: np.ndarray, orientation: Sequence[float
         positions = np.asarray(origin, float)[None, :] + np.arange(len(values))[:, None] * slice_step * normal[None, :]
     return folder, values, positions
 
+
 def write_series(
     folder: str | Path,
     values: np.ndarray,
