@@ -24,3 +24,18 @@ def read_input_bytes(path: object, expected: str) -> bytes:
         raise InputError(f"{path}: is a directory, expected {expected}") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_input_yaml(path: object, expected: str) -> object:
+    """The parsed YAML of an input file; unreadable, non-UTF-8 or invalid YAML raises a one-line InputError."""
+    import yaml
+
+    raw = read_input_bytes(path, expected)
+    try:
+        return yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: {expected} is not UTF-8 text (byte {exc.start})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{path}: invalid YAML{line} ({getattr(exc, 'problem', None) or 'syntax error'})") from None

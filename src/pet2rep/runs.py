@@ -119,7 +119,7 @@ def run_model(
         raise InputError(f"{file}: no records (the dataset is empty)")
     if limit is not None:
         records = records[:limit]
-    card = _load_card(model)
+    card = load_card(model)
     sha = _sha256(file)
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -157,7 +157,7 @@ def run_model(
     }
     write_json(out / RUN_JSON, info)
     backend = load_backend(model, **card_overrides)
-    n_err = 0
+    n_err = n_written = 0
     bar = tqdm(total=len(records), initial=len(records) - len(todo), desc=card["name"], unit="study",
                disable=not progress, file=sys.stderr)
     try:
@@ -167,13 +167,13 @@ def run_model(
                 preds = _safe_generate(backend, batch, card["name"])
                 for p in preds:
                     n_err += p.error is not None
+                    n_written += 1
                     fh.write(json.dumps(p.to_record(), ensure_ascii=False) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
                 bar.update(len(batch))
-        all_done = read_predictions(pred_path)
-        info.update(status="complete", finished=_now(), n_predictions=len(all_done), n_new=len(todo),
-                    n_errors=sum(1 for r in all_done if r.get("error")), n_errors_new=n_err)
+        info.update(status="complete", finished=_now(), n_predictions=len(done) + n_written, n_new=len(todo),
+                    n_errors=sum(1 for r in done if r.get("error")) + n_err, n_errors_new=n_err)
     except KeyboardInterrupt:
         info.update(status="interrupted", finished=_now())
         raise
@@ -181,26 +181,6 @@ def run_model(
         bar.close()
         write_json(out / RUN_JSON, info)
     return pred_path
-
-
-def _load_card(model: str) -> dict[str, Any]:
-    """load_card, with one-line errors for a card file that is missing or not valid YAML."""
-    import yaml
-
-    path = Path(model)
-    if path.suffix in (".yaml", ".yml") or os.sep in model or "/" in model:
-        if not path.exists():
-            raise InputError(f"{model}: no such model card file")
-        if path.is_dir():
-            raise InputError(f"{model}: is a folder, expected a model card .yaml file")
-    try:
-        return load_card(model)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{model}: invalid YAML{line} ({getattr(exc, 'problem', None) or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{model}: not UTF-8 text (byte {exc.start})") from None
 
 
 def _check_same_run(out: Path, model: str, dataset: Path, sha: str) -> None:

@@ -9,12 +9,13 @@ that needs them is loaded.
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import InputError
+from ..errors import InputError, read_input_yaml
 
 # backend key -> "module:Class"; later backends (hf, vllm, openai) register here.
 BACKENDS: dict[str, str] = {
@@ -97,12 +98,15 @@ def list_cards() -> dict[str, dict[str, Any]]:
 
 
 def load_card(model: str) -> dict[str, Any]:
-    """A model card by packaged name, or from a YAML file path."""
-    import yaml
-
+    """A model card by packaged name, or from a YAML file path (one-line errors for a bad file)."""
     path = Path(model)
-    if path.suffix in (".yaml", ".yml") and path.exists():
-        card = yaml.safe_load(path.read_text("utf-8"))
+    if path.suffix in (".yaml", ".yml") or os.sep in model or "/" in model:
+        if not path.exists():
+            raise InputError(f"{model}: no such model card file")
+        if path.is_dir():
+            raise InputError(f"{model}: is a folder, expected a model card .yaml file")
+    if path.suffix in (".yaml", ".yml"):
+        card = read_input_yaml(path, "a model card")
         if not isinstance(card, dict) or "name" not in card or "backend" not in card:
             raise InputError(f"{path}: a model card needs 'name' and 'backend' keys")
         return card

@@ -52,7 +52,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pet2rep.errors import InputError, read_input_bytes
+from pet2rep.errors import InputError, read_input_bytes, read_input_yaml
 from pet2rep.organs import ORGANS, STATES
 
 EXTRACTOR_VERSION = "2"
@@ -257,20 +257,7 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read lexicon file ({exc.strerror or exc})") from None
-    try:
-        data = yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: lexicon file is not UTF-8") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{path}:{line} invalid YAML ({getattr(exc, 'problem', None) or 'syntax error'})") from None
+    data = read_input_yaml(path, "a lexicon file")
     if data is None:
         return {}
     if not isinstance(data, dict):
