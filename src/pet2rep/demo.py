@@ -20,7 +20,7 @@ def run_demo(out: str | Path, *, n: int = 20, seed: int = 0, lang: str = "zh",
              models: tuple[str, ...] = DEFAULT_MODELS, progress: bool = True) -> Path:
     """Run synth → render → prompts → generate → evaluate → leaderboard; returns the leaderboard.md path."""
     from .backends.base import load_card
-    from .errors import InputError
+    from .errors import InputError, out_folder
     from .ingest.synth import synth_cohort
     from .metrics.evaluate import evaluate_predictions
     from .prompts.build import build_dataset
@@ -34,9 +34,7 @@ def run_demo(out: str | Path, *, n: int = 20, seed: int = 0, lang: str = "zh",
     if not models:
         raise InputError("--models: give at least one model card, e.g. template,oracle")
     names = [load_card(m)["name"] for m in models]  # unknown models fail now, not after synth
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: --out exists and is not a folder")
+    out = out_folder(out)
     t0 = time.perf_counter()
 
     def step(msg: str) -> None:

@@ -1,5 +1,12 @@
 """Errors that the CLI turns into one clear line (no traceback)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
 
 class Pet2RepError(Exception):
     """Base of every expected error: the message is one line naming the file/line/tag and the problem."""
@@ -7,6 +14,16 @@ class Pet2RepError(Exception):
 
 class InputError(Pet2RepError, ValueError):
     """Bad input data (a file, a record, a DICOM tag)."""
+
+
+def out_folder(path: object) -> Path:
+    """`--out` as a Path; a one-line InputError when it exists as something other than a folder."""
+    from pathlib import Path
+
+    out = Path(path)  # type: ignore[arg-type]
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: --out exists and is not a folder")
+    return out
 
 
 def read_input_bytes(path: object, expected: str) -> bytes:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends.base import Prediction, Request, card_summary, load_backend, load_card
-from .errors import InputError
+from .errors import InputError, out_folder
 from .prompts.dataset import PromptRecord, dataset_file, read_dataset, resolve_image
 from .study import write_json
 
@@ -121,9 +121,7 @@ def run_model(
         records = records[:limit]
     card = load_card(model)
     sha = _sha256(file)
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: --out exists and is not a folder")
+    out = out_folder(out)
     pred_path = out / PREDICTIONS
     if restart:
         for name in (PREDICTIONS, RUN_JSON):

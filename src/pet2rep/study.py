@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, out_folder
 
 PET_FILE = "pet_suv.nii.gz"
 CT_FILE = "ct.nii.gz"
@@ -375,8 +375,7 @@ def study_folders(root: str | os.PathLike, out: str | os.PathLike, command: str)
         raise InputError(f"{root}: no such folder")
     if not root.is_dir():
         raise InputError(f"{root}: is a file; expected a study folder (holding {META_FILE}) or a folder of them")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: --out exists and is not a folder")
+    out_folder(out)
     studies = find_studies(root)
     if not studies:
         raise InputError(f"{root}: not a study folder (no {META_FILE}), and none of its sub-folders holds one")

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, out_folder
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -69,9 +69,7 @@ def run_cli(args: argparse.Namespace) -> int:
         raise InputError("--ct-nifti, --scan-time, --sex and --age go with --pet-nifti")
     if args.batch and mode != "--dicom":
         raise InputError("--batch goes with --dicom ROOT")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: --out exists and is not a folder")
+    out = out_folder(args.out)
 
     if mode == "--pet-nifti":
         return _run_nifti(args)

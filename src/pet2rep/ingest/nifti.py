@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, out_folder
 from ..study import CT_FILE, META_FILE, PET_FILE, Volume, read_nifti_header, save_nifti, write_json
 
 F18_HALF_LIFE_S = 6586.2
@@ -229,8 +229,7 @@ def ingest_nifti(
         if missing:
             raise InputError(f"{pet_path}: PET in Bq/ml needs {', '.join(missing)} to compute SUV")
         uptake = uptake_seconds(inj, scan)  # checked before anything is written
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: --out exists and is not a folder")
+    out_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     pet_dst = out / PET_FILE
     if units == "bqml":

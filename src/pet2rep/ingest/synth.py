@@ -1183,7 +1183,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from ..errors import InputError
+    from ..errors import InputError, out_folder
 
     langs = tuple(v.strip() for v in args.langs.split(",") if v.strip())
     bad = [v for v in langs if v not in ("zh", "en")]
@@ -1194,8 +1194,7 @@ def run_cli(args: argparse.Namespace) -> int:
         raise InputError(f"-n: need at least one study, got {args.n}")
     if args.seed < 0:
         raise InputError(f"--seed {args.seed}: must be >= 0")
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise InputError(f"{args.out}: --out exists and is not a folder")
+    out_folder(args.out)
     t0 = time.perf_counter()
     paths = synth_cohort(args.out, n=args.n, seed=args.seed, langs=langs, progress=not args.quiet)
     n_les = 0

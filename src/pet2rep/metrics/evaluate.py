@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pet2rep.errors import InputError
+from pet2rep.errors import InputError, out_folder
 from pet2rep.organs import ABNORMAL_STATES
 
 METRICS_FILE = "metrics.json"
@@ -658,9 +658,7 @@ def run_cli(args: argparse.Namespace) -> int:
     from pet2rep.metrics.tokenize import check_segmenter_available
 
     check_segmenter_available(None if args.segmenter in (None, "none") else args.segmenter)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: --out exists and is not a folder")
+    out = out_folder(args.out)
     metrics = evaluate_predictions(
         args.predictions, args.out, lang=args.lang, refs_path=args.refs, bootstrap=args.bootstrap,
         seed=args.seed, segmenter=args.segmenter, workers=args.workers, meteor_impl=args.meteor,

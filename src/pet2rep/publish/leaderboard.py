@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, out_folder
 
 # (metrics.json key, column title, digits); the paper reports 0-1 scores with 3 decimals, Overall in %.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -150,8 +150,7 @@ def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike,
                              f"(e.g. {runs_dir.parent})")
         raise InputError(f"{runs_dir}: no scored runs (no */metrics.json); run 'pet2rep evaluate' first")
     rows = load_rows(paths)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: --out exists and is not a folder")
+    out_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     written = {}
     for fmt in formats:
