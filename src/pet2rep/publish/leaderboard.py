@@ -7,7 +7,8 @@ import csv
 import io
 import json
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,10 +129,12 @@ WRITERS = {"md": to_markdown, "csv": to_csv, "tex": to_latex}
 
 def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike,
                       formats: tuple[str, ...] = ("md", "csv", "tex"),
-                      only: Sequence[str] | None = None) -> dict[str, Path]:
+                      only: Sequence[str] | None = None,
+                      warn: Callable[[str], None] | None = None) -> dict[str, Path]:
     """Write leaderboard.{md,csv,tex} for the runs under `runs_dir` into folder `out`.
 
-    `only` keeps the run folders with these names (e.g. the models of one demo).
+    `only` keeps the run folders with these names (e.g. the models of one demo). `warn` is told when the
+    runs were scored on different numbers of studies (their scores are then not comparable).
     """
     runs_dir, out = Path(runs_dir), Path(out)
     if not runs_dir.exists():
@@ -150,6 +153,11 @@ def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike,
                              f"(e.g. {runs_dir.parent})")
         raise InputError(f"{runs_dir}: no scored runs (no */metrics.json); run 'pet2rep evaluate' first")
     rows = load_rows(paths)
+    sizes = {r["n"] for r in rows if isinstance(r["n"], int)}
+    if len(sizes) > 1 and warn is not None:
+        by_n = ", ".join(f"{r['model']}: {r['n']}" for r in rows)
+        warn(f"warning: the runs were scored on different numbers of studies ({by_n}); "
+             "their scores are not comparable")
     out_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     written = {}
@@ -173,15 +181,8 @@ def run_cli(args: argparse.Namespace) -> int:
     bad = [f for f in formats if f not in WRITERS]
     if bad:
         raise InputError(f"unknown format(s) {', '.join(bad)} (choose from md, csv, tex)")
-    written = write_leaderboard(args.runs, args.out or args.runs, formats)
-    rows = load_rows(find_metrics(Path(args.runs)))
-    sizes = sorted({r["n"] for r in rows if isinstance(r["n"], int)})
-    if len(sizes) > 1:
-        import sys
-
-        by_n = ", ".join(f"{r['model']}: {r['n']}" for r in rows)
-        print(f"pet2rep leaderboard: warning: the runs were scored on different numbers of studies ({by_n}); "
-              "their scores are not comparable", file=sys.stderr)
+    written = write_leaderboard(args.runs, args.out or args.runs, formats,
+                                warn=lambda msg: print(f"pet2rep leaderboard: {msg}", file=sys.stderr))
     if "md" in written:
         print(written["md"].read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in written.values()))
