@@ -964,7 +964,7 @@ def suv_parameters(
     times = header_times(hdrs, rinfo if rinfo is not None else {}, label, warnings)
     if units == "GML":
         meta.update(suv_method="GML: pixels already SUVbw (g/ml)", decay_reference=None)
-        _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, times=times)
+        _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, rinfo, times)
         return SuvParams(np.ones(n), meta, warnings)
 
     activity_scale = np.ones(n)  # Bq/ml per rescaled unit
@@ -1011,7 +1011,7 @@ def suv_parameters(
 
     if philips_suv is not None:
         meta["suv_method"] = "Philips SUV Scale Factor (7053,1000)"
-        _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, times=times)
+        _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, rinfo, times)
         meta["decay_reference"] = "administration" if decay_corr == "ADMIN" else "series start"
         return SuvParams(philips_suv, meta, warnings)
 
@@ -1123,7 +1123,7 @@ def suv_parameters(
         )
     meta["decay_factor"] = decay
     factor = weight * 1000.0 / (dose * decay)
-    _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, rinfo=rinfo, times=times)
+    _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, rinfo, times)
     meta["overrides"] = overrides
     return SuvParams(activity_scale * factor, meta, warnings)
 
@@ -1134,15 +1134,13 @@ def _fill_common_meta(
     weight_kg: float | None,
     dose_mbq: float | None,
     half_life_s: float | None,
-    rinfo: Any = None,
-    times: HeaderTimes | None = None,
+    rinfo: Any,
+    times: HeaderTimes,
 ) -> None:
-    """Weight, dose, half-life, injection time and tracer, where not already set."""
+    """Weight, dose, half-life, injection time and tracer, where not already set (`rinfo`: the first
+    RadiopharmaceuticalInformationSequence item or None; `times`: from `header_times`)."""
     if rinfo is None:
-        rseq = ds.get("RadiopharmaceuticalInformationSequence")
-        rinfo = rseq[0] if rseq else {}
-    if times is None:
-        times = header_times([ds], rinfo, "", [])
+        rinfo = {}
     meta.setdefault("weight_kg", float(weight_kg) if weight_kg is not None else _num(ds.get("PatientWeight")))
     meta.setdefault(
         "injected_dose_bq", float(dose_mbq) * 1e6 if dose_mbq is not None else _header_dose_bq(ds, rinfo)
