@@ -988,9 +988,6 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
     return out
 
 
-_new_statement = object.__new__
-
-
 def _emit(
     out: list[Statement],
     pairs: list[tuple[_Subj, tuple[str, int, tuple[str, ...]]]],
@@ -1022,9 +1019,7 @@ def _emit(
         elif replace and subj.organ in replace:
             drop = {id(x) for x in replace.pop(subj.organ)}
             out[:] = [x for x in out if id(x) not in drop]
-        st = _new_statement(Statement)
-        st.__dict__.update(organ=subj.organ, state=state, clause=clause, span=span, cues=cue_words,
-                           organ_term=subj.term, inherited=inherited or subj.pos < 0)  # = Statement(...), faster
+        st = Statement(subj.organ, state, clause, span, cue_words, subj.term, inherited or subj.pos < 0)
         out.append(st)
         if provisional and prov is not None:
             prov.setdefault(subj.organ, []).append(st)
