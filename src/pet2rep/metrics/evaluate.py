@@ -573,10 +573,11 @@ def evaluate_predictions(
              + _id_list(joined.without_reference))
     if multi_out:
         warn(f"{multi_out} prediction(s) have several outputs in llm_output; the first of each was scored")
-    no_output = [n for n in report.notes if "has no llm_output" in n]
+    no_output = [p for p in preds if p.no_output]
     if no_output:
         more = f" (and {len(no_output) - 1} more)" if len(no_output) > 1 else ""
-        warn(f"{len(no_output)} prediction(s) without an llm_output field, scored as empty: {no_output[0]}{more}")
+        warn(f"{len(no_output)} prediction(s) without an llm_output field, scored as empty: "
+             f"{pred_path}:{no_output[0].line} (subject_id {no_output[0].id!r}){more}")
     return metrics
 
 
@@ -588,7 +589,7 @@ def _check_scoreable(pred_path: Any, refs_path: Any, preds: list[Any], report: A
             raise InputError(f"{pred_path}: no valid prediction record ({len(report.malformed)} malformed line(s), "
                              f"first: {report.malformed[0].split(': ', 1)[-1]})")
         raise InputError(f"{pred_path}: no prediction records (the file is empty)")
-    if all(p.n_outputs == 0 and any("no llm_output" in n for n in p.notes) for p in preds):
+    if all(p.no_output for p in preds):
         raise InputError(f"{pred_path}: no line has an llm_output field (the model's answer); if this is a "
                          "prompt dataset, give it as --refs and the predictions as PRED.jsonl")
     if refs is not None:

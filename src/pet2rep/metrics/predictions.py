@@ -40,6 +40,7 @@ class Prediction:
     n_outputs: int = 1
     line: int = 0
     missing_prediction: bool = False
+    no_output: bool = False  # the record has no llm_output (or output) field at all
     notes: list[str] = field(default_factory=list)
 
 
@@ -168,7 +169,7 @@ def read_predictions(path: str | os.PathLike, warn: Warn | None = None) -> tuple
             id=sid, hyp=hyp or "", ref=ref, prompt=_opt_str(obj.get("prompt_user_text")),
             model=_opt_str(obj.get("model")), lang=_opt_str(obj.get("lang")),
             finish_reason=_opt_str(obj.get("finish_reason")), error=_opt_str(obj.get("error")),
-            n_outputs=n_out, line=lineno,
+            n_outputs=n_out, line=lineno, no_output=no_output,
         )
         if n_out > 1:
             pred.notes.append(f"llm_output has {n_out} outputs; the first is scored")
