@@ -511,7 +511,8 @@ def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
     return vals
 
 
-def _list(text: str | None, cast: Any, what: str) -> list | None:
+def parse_list(text: str | None, cast: Any, what: str) -> list | None:
+    """A comma list of `cast` numbers from option `what` (None when not given); one-line errors."""
     if text is None:
         return None
     try:
@@ -570,8 +571,8 @@ def run_cli(args: argparse.Namespace) -> int:
 
     kwargs: dict[str, Any] = dict(
         mode=args.mode,
-        slices=_list(args.slices, int, "--slices"),
-        fractions=_list(args.fractions, float, "--fractions"),
+        slices=parse_list(args.slices, int, "--slices"),
+        fractions=parse_list(args.fractions, float, "--fractions"),
         fmt=args.format,
         suv_window=_floats(args.suv_window, 2, "--suv-window"),
         ct_window=_floats(args.ct_window, 2, "--ct-window"),

@@ -128,11 +128,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from ..render import _list
+    from ..render import parse_list
     from ..study import study_folders
 
-    slices = _list(args.slices, int, "--slices")
-    fractions = _list(args.fractions, float, "--fractions")
+    slices = parse_list(args.slices, int, "--slices")
+    fractions = parse_list(args.fractions, float, "--fractions")
     studies = study_folders(args.studies, args.out, "prompts")
     out = Path(args.out)
     path, errors = build_dataset(
