@@ -4,7 +4,6 @@ command over many items skipped some), never a traceback; Ctrl-C in `generate` l
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import signal
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pet2rep.cli import COMMANDS, main
+from pet2rep.cli import COMMANDS, command_functions, main
 from pet2rep.prompts.build import make_record
 from pet2rep.prompts.dataset import write_dataset
 from pet2rep.study import Study, Volume, save_nifti, write_study
@@ -107,9 +106,9 @@ def test_out_that_is_a_file_is_one_line_for_every_command(tmp_path, studies, dat
 
 
 def test_every_option_has_help_text():
-    for name, (module_name, _) in COMMANDS.items():
+    for name in COMMANDS:
         parser = argparse.ArgumentParser(prog=f"pet2rep {name}")
-        importlib.import_module(module_name).configure_parser(parser)
+        command_functions(name)[0](parser)
         for action in parser._actions:
             if action.option_strings and action.dest != "help":
                 assert action.help, f"pet2rep {name} {action.option_strings[0]} has no help text"
@@ -276,17 +275,14 @@ def test_generate_warns_once_about_missing_images(tmp_path, seed_demo, capsys):
 SLOW_RUNNER = '''
 import sys, time
 from pet2rep.backends import base
-from pet2rep.backends.base import Prediction
+from pet2rep.backends.base import Backend, Generation
 
-class Slow:
-    def __init__(self, card):
-        self.name = card["name"]
+class Slow(Backend):
+    needs_images = False
     def generate(self, reqs):
-        out = []
         for r in reqs:
             time.sleep(0.15)
-            out.append(Prediction(r.id, "answer " + r.id, self.name, r.lang, r.reference))
-        return out
+            yield Generation(r.id, "answer " + r.id)
 
 sys.modules["slowmod"] = sys.modules[__name__]
 base.BACKENDS["slow"] = "slowmod:Slow"

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 
 import pytest
 
-from pet2rep.cli import COMMANDS, main
+from pet2rep.cli import COMMANDS, command_functions, main
 
 
 def test_every_registered_command_has_parser_and_runner():
     # the commands the other tests and the docs use are all registered (the loops below are not vacuous)
-    assert {"ingest", "synth", "render", "prompts", "generate", "evaluate", "compare", "leaderboard",
-            "demo"} <= set(COMMANDS)
-    for name, (module_name, _) in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        assert callable(module.configure_parser) and callable(module.run_cli), name
+    assert {"ingest", "synth", "render", "prompts", "models", "generate", "merge", "evaluate", "compare",
+            "leaderboard", "demo"} <= set(COMMANDS)
+    for name in COMMANDS:
+        configure, run = command_functions(name)
+        assert callable(configure) and callable(run), name
 
 
 def test_help_lists_commands(capsys):

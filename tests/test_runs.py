@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pet2rep.backends import base
-from pet2rep.backends.base import Prediction, load_backend, load_card
+from pet2rep.backends.base import Backend, Generation, load_backend, load_card
 from pet2rep.cli import main
 from pet2rep.errors import InputError
 from pet2rep.prompts.build import make_record
@@ -22,29 +22,35 @@ def dataset(tmp_path):
     return write_dataset(recs, tmp_path / "ds")
 
 
-class Flaky:
-    """A real backend class (registered like any other) that fails on chosen studies."""
+class Flaky(Backend):
+    """A real backend class (registered like any other) that answers in batches and fails on chosen studies."""
 
     calls = 0
+    fixed: set[str] = set()  # studies whose fault has gone away (a transient fault, not a card change)
+    needs_images = False
 
     def __init__(self, card):
-        self.name = card["name"]
-        self.fail_ids = set(card.get("fail_ids", []))
+        super().__init__(card)
+        self.fail_ids = set(card.get("fail_ids", [])) - Flaky.fixed
         self.interrupt_after = card.get("interrupt_after")
+        self.batch = card.get("batch_size") or 8
 
     def generate(self, requests):
-        Flaky.calls += 1
-        if self.interrupt_after is not None and Flaky.calls > self.interrupt_after:
-            raise KeyboardInterrupt
-        if any(r.id in self.fail_ids for r in requests):
-            raise RuntimeError(f"boom on {sorted(self.fail_ids)}\nsecond line")
-        return [Prediction(r.id, f"answer {r.id}", self.name, r.lang, r.reference) for r in requests]
+        for start in range(0, len(requests), self.batch):
+            batch = requests[start:start + self.batch]
+            Flaky.calls += 1
+            if self.interrupt_after is not None and Flaky.calls > self.interrupt_after:
+                raise KeyboardInterrupt
+            if any(r.id in self.fail_ids for r in batch):
+                raise RuntimeError(f"boom on {sorted(self.fail_ids)}\nsecond line")
+            yield from (Generation(r.id, f"answer {r.id}") for r in batch)
 
 
 @pytest.fixture()
 def flaky_card(tmp_path, monkeypatch):
     monkeypatch.setitem(base.BACKENDS, "flaky", f"{__name__}:Flaky")
     Flaky.calls = 0
+    Flaky.fixed = set()
     card = tmp_path / "flaky.yaml"
     card.write_text("name: flaky\nbackend: flaky\nfail_ids: [s03]\n", encoding="utf-8")
     return card
@@ -77,7 +83,7 @@ def test_one_bad_study_never_stops_a_run(dataset, tmp_path, flaky_card):
     assert recs["s03"]["error"] == "RuntimeError: boom on ['s03']" and recs["s03"]["llm_output"] == [""]
     assert recs["s02"]["llm_output"] == ["answer s02"] and recs["s02"]["error"] is None
     # retry the failed one after the cause is gone
-    flaky_card.write_text("name: flaky\nbackend: flaky\n", encoding="utf-8")
+    Flaky.fixed = {"s03"}
     run_model(dataset, str(flaky_card), tmp_path / "run", retry_errors=True, progress=False)
     recs = {r["subject_id"]: r for r in read_predictions(pred)}
     assert len(recs) == 7 and recs["s03"]["llm_output"] == ["answer s03"]
@@ -114,7 +120,7 @@ def test_errors_kept_without_retry_flag_and_dropped_with_it(dataset, tmp_path, f
     """Resume without --retry-errors calls the backend for nothing; with it, the failed line is replaced."""
     pred = run_model(dataset, str(flaky_card), tmp_path / "run", batch_size=4, progress=False)
     calls = Flaky.calls
-    flaky_card.write_text("name: flaky\nbackend: flaky\n", encoding="utf-8")  # the cause is gone
+    Flaky.fixed = {"s03"}  # the cause is gone
     run_model(dataset, str(flaky_card), tmp_path / "run", progress=False)
     assert Flaky.calls == calls  # every study has a record: nothing generated
     recs = read_predictions(pred)

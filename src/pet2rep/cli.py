@@ -1,7 +1,8 @@
 """The `pet2rep` command: thin argument parsing; each sub-command lives in its stage's module.
 
 Only the module of the chosen sub-command is imported, so `pet2rep --help` and every command start fast.
-A sub-command module defines `configure_parser(parser)` and `run_cli(args) -> int`.
+A sub-command module defines `configure_parser(parser)` and `run_cli(args) -> int`; an entry
+``"module:NAME"`` names `configure_NAME_parser` and `run_NAME_cli` instead (several commands in one module).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("pet2rep.ingest.synth", "make a synthetic whole-body PET/CT cohort with ground-truth reports"),
     "render": ("pet2rep.render", "draw model-ready views (fused, separate, mip, axial) from a study folder"),
     "prompts": ("pet2rep.prompts.build", "build a PET2Rep prompt dataset (JSONL + images) from studies"),
-    "generate": ("pet2rep.runs", "run a model backend over a prompt dataset into a resumable run folder"),
+    "models": ("pet2rep.backends.models:models", "list the packaged model cards (name, backend, hub id, size)"),
+    "generate": ("pet2rep.runs_cli", "run a model (card, hf:, vllm:, openai:) over a prompt dataset into a run folder"),
+    "merge": ("pet2rep.runs_cli:merge", "join the shard run folders of one run into one run folder"),
     "evaluate": ("pet2rep.metrics.evaluate", "score predictions: BLEU, METEOR, ROUGE-L, CIDEr-D, organ uptake"),
     "compare": ("pet2rep.metrics.compare", "paired significance test between two scored runs"),
     "uptake": ("pet2rep.metrics.uptake", "print the organ uptake statements found in a report"),
@@ -40,6 +43,14 @@ def _top_parser() -> argparse.ArgumentParser:
     return p
 
 
+def command_functions(name: str):
+    """(configure_parser, run_cli) of a command, importing only its module."""
+    module_name, _, fn = COMMANDS[name][0].partition(":")
+    module = importlib.import_module(module_name)
+    return (getattr(module, f"configure_{fn}_parser" if fn else "configure_parser"),
+            getattr(module, f"run_{fn}_cli" if fn else "run_cli"))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     from .errors import Pet2RepError
@@ -49,13 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         _top_parser().parse_args(argv[:1] or ["--help"])
         return 2
     name, rest = argv[0], argv[1:]
-    module_name, help_text = COMMANDS[name]
-    module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"pet2rep {name}", description=help_text)
-    module.configure_parser(parser)
+    configure, run = command_functions(name)
+    parser = argparse.ArgumentParser(prog=f"pet2rep {name}", description=COMMANDS[name][1])
+    configure(parser)
     args = parser.parse_args(rest)
     try:
-        return int(module.run_cli(args) or 0)
+        return int(run(args) or 0)
     except Pet2RepError as exc:
         print(f"pet2rep {name}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2

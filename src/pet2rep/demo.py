@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -17,8 +18,13 @@ DEFAULT_MODELS = ("template", "oracle")
 
 
 def run_demo(out: str | Path, *, n: int = 20, seed: int = 0, lang: str = "zh",
-             models: tuple[str, ...] = DEFAULT_MODELS, progress: bool = True) -> Path:
-    """Run synth → render → prompts → generate → evaluate → leaderboard; returns the leaderboard.md path."""
+             models: tuple[str, ...] = DEFAULT_MODELS, progress: bool = True,
+             generation: dict | None = None, **runtime: object) -> Path:
+    """Run synth → render → prompts → generate → evaluate → leaderboard; returns the leaderboard.md path.
+
+    `models` are SPECs (card names, card files, hf:/vllm:/openai: specs); `generation` and `runtime`
+    (batch_size, base_url, ...) go to every model run.
+    """
     from .backends.base import load_card
     from .errors import InputError, out_folder
     from .ingest.synth import synth_cohort
@@ -33,7 +39,13 @@ def run_demo(out: str | Path, *, n: int = 20, seed: int = 0, lang: str = "zh",
         raise InputError(f"--seed {seed}: must be >= 0")
     if not models:
         raise InputError("--models: give at least one model card, e.g. template,oracle")
-    names = [load_card(m)["name"] for m in models]  # unknown models fail now, not after synth
+    cards = [load_card(m) for m in models]  # unknown models fail now, not after synth
+    names = [c["name"] for c in cards]
+    for name in names:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@+-]*", name):
+            raise InputError(f"model name '{name}': not usable as a run folder name (letters, digits, ._@+-)")
+    if len(set(names)) != len(names):
+        raise InputError(f"--models: the same model twice ({', '.join(names)})")
     out = out_folder(out)
     t0 = time.perf_counter()
 
@@ -46,11 +58,12 @@ def run_demo(out: str | Path, *, n: int = 20, seed: int = 0, lang: str = "zh",
     dataset, errors = build_dataset(studies, out / "dataset", lang=lang, progress=progress)
     for line in errors:
         print(line, file=sys.stderr)
-    for model, name in zip(models, names):
+    for card, name in zip(cards, names):
         run_dir = out / "runs" / name
         step(f"generate: {name}")
         # a demo run always starts afresh: a run left by an earlier demo (other -n, seed or language) is stale
-        pred = run_model(dataset, model, run_dir, progress=progress, restart=True)
+        pred = run_model(dataset, card, run_dir, progress=progress, restart=True, generation=generation,
+                         warn=lambda msg: print(f"pet2rep demo: {msg}", file=sys.stderr), **runtime)
         step(f"evaluate: {name}")
         evaluate_predictions(pred, run_dir, lang=lang)
     written = write_leaderboard(out / "runs", out, only=names)
@@ -64,11 +77,23 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
     p.add_argument("--lang", choices=("zh", "en"), default="zh", help="prompt and report language (default zh)")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
-                   help=f"comma list of model cards (default {','.join(DEFAULT_MODELS)})")
+                   help=f"comma list of model SPECs: card names, card .yaml files, hf:PATH_OR_ID, vllm:PATH_OR_ID, "
+                        f"openai:MODEL (default {','.join(DEFAULT_MODELS)})")
+    p.add_argument("--max-new-tokens", type=int, metavar="N", help="new tokens per report for model runs")
+    p.add_argument("--batch-size", type=int, metavar="N", help="hf: requests per forward pass")
+    p.add_argument("--base-url", metavar="URL", help="openai: the chat-completions endpoint's base URL")
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    from .errors import InputError
+
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
-    md = run_demo(args.out, n=args.n, seed=args.seed, lang=args.lang, models=models)
+    if args.max_new_tokens is not None and args.max_new_tokens < 1:
+        raise InputError(f"--max-new-tokens {args.max_new_tokens}: must be >= 1")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise InputError(f"--batch-size {args.batch_size}: must be at least 1")
+    gen = {"max_new_tokens": args.max_new_tokens} if args.max_new_tokens else None
+    md = run_demo(args.out, n=args.n, seed=args.seed, lang=args.lang, models=models, generation=gen,
+                  batch_size=args.batch_size, base_url=args.base_url)
     print(md.read_text(encoding="utf-8"))
     return 0

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator, Sequence
 from functools import cache
 from importlib import resources
-from typing import Any
 
-from .base import Prediction, Request
+from .base import Backend, Generation, Request
 
 
 @cache
@@ -16,34 +15,24 @@ def normal_report(lang: str) -> str:
     return resources.files("pet2rep").joinpath(f"data/normal_report.{lang}.txt").read_text("utf-8").strip()
 
 
-class TemplateBackend:
+class TemplateBackend(Backend):
     """Returns the same normal report for every study, whatever the images show."""
 
-    def __init__(self, card: dict[str, Any]):
-        self.name = card["name"]
+    needs_images = False
 
-    def generate(self, requests: list[Request]) -> list[Prediction]:
-        out = []
+    def generate(self, requests: Sequence[Request]) -> Iterator[Generation]:
         for req in requests:
-            t0 = time.perf_counter()
-            text = normal_report(req.lang)
-            out.append(Prediction(req.id, text, self.name, req.lang, req.reference,
-                                  latency_s=time.perf_counter() - t0))
-        return out
+            yield Generation(req.id, normal_report(req.lang))
 
 
-class OracleBackend:
+class OracleBackend(Backend):
     """Returns the reference report: a sanity check of the scorer (scores must be maximal)."""
 
-    def __init__(self, card: dict[str, Any]):
-        self.name = card["name"]
+    needs_images = False
 
-    def generate(self, requests: list[Request]) -> list[Prediction]:
-        out = []
+    def generate(self, requests: Sequence[Request]) -> Iterator[Generation]:
         for req in requests:
             if req.reference is None:
-                out.append(Prediction(req.id, "", self.name, req.lang, None, finish_reason="error",
-                                      error="oracle: the record has no reference answer"))
+                yield Generation.failed(req.id, "oracle: the record has no reference answer")
             else:
-                out.append(Prediction(req.id, req.reference, self.name, req.lang, req.reference))
-        return out
+                yield Generation(req.id, req.reference)

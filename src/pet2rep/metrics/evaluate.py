@@ -551,6 +551,9 @@ def evaluate_predictions(
         metrics["references"] = str(Path(refs_path).resolve())
     if models:
         metrics["model"] = models[0] if len(models) == 1 else models
+    run = _run_info(Path(pred_path))
+    if run:
+        metrics["run"] = run
     metrics["ids"] = {
         "missing_predictions": joined.missing_predictions,
         "without_reference": joined.without_reference,
@@ -631,10 +634,38 @@ def format_summary(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+RUN_FACTS = ("model", "generation", "preset", "shard", "resume_key", "backend", "status", "n_predictions",
+             "n_errors", "wall_s", "studies_per_hour", "output_tokens_per_s", "prompt_tokens_new",
+             "completion_tokens_new", "cost_usd_new")
+CARD_FACTS = ("name", "backend", "model", "family", "size", "params_b", "paper")
+
+
+def _run_info(pred_path: Path) -> dict[str, Any] | None:
+    """What run.json beside a predictions file says about the run (model card facts, settings, throughput)."""
+    info_path = pred_path.parent / "run.json"
+    if pred_path.name != "predictions.jsonl" or not info_path.is_file():
+        return None
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(info, dict):
+        return None
+    out = {k: info[k] for k in RUN_FACTS if k in info}
+    card = info.get("card")
+    if isinstance(card, dict):
+        out["card"] = {k: card[k] for k in CARD_FACTS if k in card}
+    return out
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of `pet2rep evaluate`."""
-    parser.add_argument("predictions", metavar="PRED.jsonl", help="predictions (benchmark or pet2rep format)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (metrics.json, per_sample.jsonl)")
+    parser.add_argument("predictions", metavar="RUN_DIR|PRED.jsonl",
+                        help="a run folder (from `pet2rep generate`) or a predictions file (benchmark or pet2rep "
+                             "format)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="output folder for metrics.json and per_sample.jsonl (default: the run folder; "
+                             "required for a predictions file)")
     parser.add_argument("--lang", choices=LANGS, default="auto", help="expected report language (default: auto)")
     parser.add_argument("--refs", metavar="DATASET.jsonl",
                         help="PET2Rep dataset (JSONL file or dataset folder) to take references from by id")
@@ -659,6 +690,15 @@ def run_cli(args: argparse.Namespace) -> int:
     from pet2rep.metrics.tokenize import check_segmenter_available
 
     check_segmenter_available(None if args.segmenter in (None, "none") else args.segmenter)
+    pred = Path(args.predictions)
+    if pred.is_dir():
+        if not (pred / "predictions.jsonl").is_file():
+            raise InputError(f"{pred}: a folder without predictions.jsonl (not a run folder)")
+        if args.out is None:
+            args.out = str(pred)
+        args.predictions = str(pred / "predictions.jsonl")
+    elif args.out is None:
+        raise InputError(f"{pred}: --out is needed when scoring a predictions file (a run folder defaults to itself)")
     out = out_folder(args.out)
     metrics = evaluate_predictions(
         args.predictions, args.out, lang=args.lang, refs_path=args.refs, bootstrap=args.bootstrap,
