@@ -157,3 +157,180 @@ def test_resume_after_crash_just_before_the_final_newline(dataset, tmp_path):
     pred.write_bytes(pred.read_bytes().rstrip(b"\n"))
     run_model(dataset, "oracle", run, progress=False)
     assert [r["subject_id"] for r in read_predictions(pred)] == [f"s{i:02d}" for i in range(7)]
+
+
+# ------------------------------------------------------------------------------ resume key, shards, merge
+
+
+def test_resume_refused_when_generation_settings_change(dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["generate", str(dataset), "--model", "template", "--out", str(run), "--limit", "2"]
+    assert main([*argv, "--max-new-tokens", "64"]) == 0
+    assert main([*argv, "--max-new-tokens", "65"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "was run with other generation settings" in err and '"max_new_tokens": 64' in err
+    assert main([*argv, "--preset", "paper"]) == 2  # T 0.7, top-k 50, 1,024 tokens: another run
+    # throughput flags are not part of the key: resuming with another batch size is fine
+    assert main([*argv, "--max-new-tokens", "64", "--batch-size", "3"]) == 0
+    info = json.loads((run / "run.json").read_text())
+    assert info["generation"]["max_new_tokens"] == 64 and info["batch_size"] == 3 and len(info["resume_key"]) == 64
+
+
+def test_generation_config_layers_card_preset_flags(tmp_path):
+    from pet2rep.backends.base import resolve_generation
+
+    card = {"name": "c", "backend": "template", "generation": {"max_new_tokens": 300, "stop": "END"}}
+    cfg = resolve_generation(card)
+    assert (cfg.max_new_tokens, cfg.temperature, cfg.stop, cfg.greedy) == (300, 0.0, ("END",), True)
+    cfg = resolve_generation(card, "paper")
+    assert (cfg.max_new_tokens, cfg.temperature, cfg.top_k, cfg.greedy) == (1024, 0.7, 50, False)
+    cfg = resolve_generation(card, "paper", {"temperature": 0.2, "seed": 3, "top_p": None})
+    assert (cfg.temperature, cfg.top_k, cfg.seed, cfg.top_p) == (0.2, 50, 3, 1.0)
+    with pytest.raises(InputError, match="unknown setting"):
+        resolve_generation({"name": "c", "generation": {"max_tokens": 5}})
+    with pytest.raises(InputError, match="top_p 1.5"):
+        resolve_generation(card, None, {"top_p": 1.5})
+
+
+def test_bad_generation_flags_are_one_line_errors(dataset, tmp_path, capsys):
+    for flags, needle in ((["--max-new-tokens", "0"], "--max-new-tokens 0: must be >= 1"),
+                          (["--temperature", "-1"], "--temperature -1: must be >= 0"),
+                          (["--top-p", "0"], "--top-p 0: must be > 0"),
+                          (["--top-p", "2"], "--top-p 2: must be <= 1"),
+                          (["--timeout", "nan"], "--timeout nan: must be > 0"),
+                          (["--concurrency", "0"], "--concurrency 0: must be >= 1"),
+                          (["--shard", "4/4"], "shard '4/4': INDEX must be 0..COUNT-1"),
+                          (["--shard", "x"], "shard 'x': expected INDEX/COUNT")):
+        assert main(["generate", str(dataset), "--model", "template", "--out", str(tmp_path / "r"), *flags]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and needle in err[0], (flags, err)
+    assert not (tmp_path / "r").exists()
+
+
+def test_shards_then_merge_equal_one_run(dataset, tmp_path, capsys):
+    whole = tmp_path / "whole"
+    assert main(["generate", str(dataset), "--model", "oracle", "--out", str(whole)]) == 0
+    for i in range(3):
+        assert main(["generate", str(dataset), "--model", "oracle", "--out", str(tmp_path / f"s{i}"),
+                     "--shard", f"{i}/3"]) == 0
+    shard0 = [r["subject_id"] for r in read_predictions(tmp_path / "s0" / "predictions.jsonl")]
+    assert shard0 == ["s00", "s03", "s06"]
+    # a shard folder cannot be resumed as another shard
+    assert main(["generate", str(dataset), "--model", "oracle", "--out", str(tmp_path / "s0"),
+                 "--shard", "1/3"]) == 2
+    assert "was run with another shard" in capsys.readouterr().err
+    merged = tmp_path / "merged"
+    assert main(["merge", str(tmp_path / "s2"), str(tmp_path / "s0"), str(tmp_path / "s1"),
+                 "--out", str(merged)]) == 0
+    strip = ("latency_s",)
+    got = [{k: v for k, v in r.items() if k not in strip} for r in read_predictions(merged / "predictions.jsonl")]
+    want = [{k: v for k, v in r.items() if k not in strip} for r in read_predictions(whole / "predictions.jsonl")]
+    assert got == want  # dataset order, every study once
+    info = json.loads((merged / "run.json").read_text())
+    assert info["status"] == "complete" and info["shard"] is None and len(info["merged_from"]) == 3
+    assert info["resume_key"] == json.loads((whole / "run.json").read_text())["resume_key"]
+    # the merged folder resumes like an unsharded run: nothing left to do
+    assert main(["generate", str(dataset), "--model", "oracle", "--out", str(merged)]) == 0
+    assert "7 predictions (0 new, 7 resumed)" in capsys.readouterr().out
+
+
+def test_merge_refuses_overlaps_mismatches_and_warns_on_missing_shards(dataset, tmp_path, capsys):
+    for i in range(2):
+        assert main(["generate", str(dataset), "--model", "oracle", "--out", str(tmp_path / f"s{i}"),
+                     "--shard", f"{i}/2"]) == 0
+    assert main(["generate", str(dataset), "--model", "template", "--out", str(tmp_path / "t1"),
+                 "--shard", "1/2"]) == 0
+    assert main(["generate", str(dataset), "--model", "oracle", "--out", str(tmp_path / "g1"),
+                 "--shard", "1/2", "--max-new-tokens", "10"]) == 0
+    assert main(["generate", str(dataset), "--model", "oracle", "--out", str(tmp_path / "other3"),
+                 "--shard", "1/3"]) == 0
+    capsys.readouterr()
+    cases = (
+        (["s0", "s0"], "shard 0/2 again"),
+        (["s0", "t1"], "a run of 'template', but"),
+        (["s0", "g1"], "different generation"),
+        (["s0", "other3"], "split the dataset differently"),
+        (["s0", "nowhere"], "not a run folder"),
+    )
+    for names, needle in cases:
+        out = tmp_path / ("m-" + "-".join(names))
+        assert main(["merge", *[str(tmp_path / n) for n in names], "--out", str(out)]) == 2, names
+        assert needle in capsys.readouterr().err, names
+        assert not (out / "predictions.jsonl").exists()
+    # an overlapping study (the same record in two folders) is refused
+    s1 = tmp_path / "s1" / "predictions.jsonl"
+    s1.write_text(s1.read_text() + (tmp_path / "s0" / "predictions.jsonl").read_text().splitlines()[0] + "\n")
+    assert main(["merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(tmp_path / "m")]) == 2
+    assert "is also in another shard" in capsys.readouterr().err
+    # a missing shard: merged with a warning, status partial, exit 1
+    assert main(["merge", str(tmp_path / "s0"), "--out", str(tmp_path / "m0")]) == 1
+    assert "shard(s) 1/2 missing" in capsys.readouterr().err
+    assert json.loads((tmp_path / "m0" / "run.json").read_text())["status"] == "partial"
+
+
+def test_evaluate_takes_a_run_folder(dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["generate", str(dataset), "--model", "template", "--out", str(run)]) == 0
+    assert main(["evaluate", str(run), "--bootstrap", "0", "--workers", "1"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["n"] == 7 and metrics["run"]["model"] == "template"
+    assert metrics["run"]["generation"]["max_new_tokens"] == 1024
+    assert main(["evaluate", str(run / "predictions.jsonl"), "--bootstrap", "0"]) == 2
+    assert "--out is needed" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path), "--bootstrap", "0"]) == 2
+    assert "without predictions.jsonl" in capsys.readouterr().err
+
+
+def test_backend_that_raises_midway_only_unanswered_are_retried(dataset, tmp_path, monkeypatch):
+    """A backend that answers 3 studies, then raises: those 3 are not asked again (a paid API answers once)."""
+    asked: list[list[str]] = []
+
+    class Midway(Backend):
+        needs_images = False
+
+        def generate(self, requests):
+            asked.append([r.id for r in requests])
+            for i, r in enumerate(requests):
+                if len(requests) > 1 and i == 3:
+                    raise ConnectionError("lost the server")
+                if r.id == "s05":
+                    raise ValueError("s05 is cursed")
+                yield Generation(r.id, f"answer {r.id}", completion_tokens=2)
+
+    pred = run_model(dataset, {"name": "midway", "backend": "midway"}, tmp_path / "run", progress=False,
+                     backend_factory=Midway)
+    assert asked[0] == [f"s{i:02d}" for i in range(7)]
+    assert asked[1:] == [[f"s{i:02d}"] for i in range(3, 7)]  # the answered three never again
+    recs = {r["subject_id"]: r for r in read_predictions(pred)}
+    assert len(recs) == 7 and recs["s05"]["error"] == "ValueError: s05 is cursed"
+    assert all(recs[s]["llm_output"] == [f"answer {s}"] for s in recs if s != "s05")
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["completion_tokens_new"] == 12 and info["n_errors"] == 1
+
+
+def test_disk_full_mid_write_leaves_no_torn_record(dataset, tmp_path, monkeypatch):
+    """ENOSPC on the third record: the file keeps two whole records; a re-run completes the rest."""
+    import errno
+    import os as _os
+
+    from pet2rep import runs
+
+    real_write = _os.write
+    calls = {"n": 0}
+
+    def full_disk(fd, data):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            real_write(fd, bytes(data)[:10])  # a partial write, then the device is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(runs.os, "write", full_disk)
+    with pytest.raises(OSError):
+        run_model(dataset, "oracle", tmp_path / "run", progress=False)
+    pred = tmp_path / "run" / "predictions.jsonl"
+    assert pred.read_text().count("\n") == 2 and pred.read_text().endswith("\n")
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "failed"
+    monkeypatch.setattr(runs.os, "write", real_write)
+    run_model(dataset, "oracle", tmp_path / "run", progress=False)
+    assert [r["subject_id"] for r in read_predictions(pred)] == [f"s{i:02d}" for i in range(7)]

@@ -406,6 +406,7 @@ def run_model(
     t_start = time.perf_counter()
     bar = None
     writer = None
+    backend = None
     try:
         backend = make(card) if todo else None
         out.mkdir(parents=True, exist_ok=True)
@@ -435,6 +436,11 @@ def run_model(
             bar.close()
         if writer is not None:
             writer.close()
+        if backend is not None:  # what the backend learned while running (server model, retries, ...)
+            try:
+                info["backend"] = backend.describe()
+            except Exception:  # noqa: BLE001 - facts are a bonus; the run's status matters more
+                pass
         _finish(info, stats, done, time.perf_counter() - t_start)
         if out.is_dir():
             write_json(out / RUN_JSON, info)

@@ -65,7 +65,7 @@ def _check(args: argparse.Namespace, table: dict) -> dict:
         if value is None:
             continue
         if value != value or value < low or (strict and value == low) or value == float("inf"):
-            raise InputError(f"{flag} {value}: must be {'>' if strict else '>='} {low}")
+            raise InputError(f"{flag} {value:g}: must be {'>' if strict else '>='} {low:g}")
         out[key] = value
     return out
 
@@ -75,7 +75,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
     generation = _check(args, GEN_FLAGS)
     if generation.get("top_p", 0) > 1:
-        raise InputError(f"--top-p {args.top_p}: must be <= 1")
+        raise InputError(f"--top-p {args.top_p:g}: must be <= 1")
     runtime = _check(args, RUNTIME_FLAGS)
     path = run_model(args.dataset, args.model, args.out, batch_size=args.batch_size, limit=args.limit,
                      retry_errors=args.retry_errors, restart=args.restart, preset=args.preset,

@@ -43,7 +43,7 @@ RUNTIME_KEYS = frozenset({
     "description", "verified", "batch_size", "concurrency", "rpm", "timeout", "max_retries",
     "tensor_parallel", "base_url", "api_key_env", "prices", "device", "device_map", "attn_implementation",
     "gpu_memory_utilization", "size", "params_b", "paper", "notes", "spec", "dtype", "pipeline_parallel",
-    "distributed_executor_backend", "prefix_caching", "loadable", "max_model_len",
+    "distributed_executor_backend", "prefix_caching", "loadable", "max_model_len", "max_tokens_param",
 })
 
 
@@ -330,9 +330,14 @@ def _prefixed_card(prefix: str, target: str) -> dict[str, Any]:
     return card
 
 
+_SECRET_KEY = re.compile(r"(^api_key$|_key$|_token$|_secret$|password)", re.IGNORECASE)
+
+
 def card_summary(card: dict[str, Any]) -> dict[str, Any]:
-    """The card as recorded in run.json (never a secret: cards name key variables, not keys)."""
-    return {k: v for k, v in card.items() if not k.startswith("_")}
+    """The card as recorded in run.json: private (`_`) keys and anything that looks like a secret left out
+    (cards name the variable holding a key, `api_key_env`, never the key)."""
+    return {k: v for k, v in card.items()
+            if not k.startswith("_") and (k == "api_key_env" or not _SECRET_KEY.search(k))}
 
 
 def card_key(card: dict[str, Any]) -> dict[str, Any]:
