@@ -68,7 +68,7 @@ def test_sigkill_twenty_times_then_resume_equals_an_uninterrupted_run(tmp_path):
     pred = run / "predictions.jsonl"
     rng = random.Random(7)
     kills = mid_run = 0
-    while kills < 20:
+    while mid_run < 20 and kills < 60:  # 20 kills that land while the run is writing
         before = pred.read_bytes().count(b"\n") if pred.exists() else 0
         if before >= n:  # finished before we could kill it: start over so every kill lands mid-run
             pred.unlink()
@@ -88,7 +88,7 @@ def test_sigkill_twenty_times_then_resume_equals_an_uninterrupted_run(tmp_path):
             for line in lines[:-1]:
                 json.loads(line)
             mid_run += before < len(lines) - 1 < n
-    assert mid_run >= 10  # the kills landed while the run was writing, not before or after it
+    assert mid_run == 20
     res = subprocess.run(argv(run), capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
     got = _stable(pred)
