@@ -239,7 +239,10 @@ class Backend:
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
-        """Resolved facts for run.json: model revision, dtype, device, library versions, ..."""
+        """Resolved facts for run.json: model revision, dtype, device, library versions, ...
+
+        Called when the backend starts and again after `close()` (facts learned while running, such as a
+        batch size halved on out-of-memory or the server's model name); it must work in both places."""
         return {"backend": self.card.get("backend")}
 
     def close(self) -> None:
