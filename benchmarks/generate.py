@@ -196,23 +196,6 @@ def count_parameters_meta(shape: str) -> tuple[int, Any]:
     return sum(p.numel() for p in model.parameters()), config
 
 
-def synthetic_slice(seed: int) -> Any:
-    """A fused-PET-like 200x219 RGB slice (grey body, hot spots in a red-yellow map), float32 array."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:219, 0:200]
-    body = ((xx - 100) / 62) ** 2 + ((yy - 110) / 96) ** 2 < 1
-    ct = np.where(body, 90 + rng.normal(0, 12, body.shape), 0)
-    heat = np.zeros(body.shape)
-    for _ in range(5):
-        cy, cx, r = rng.integers(30, 190), rng.integers(50, 150), rng.integers(4, 14)
-        heat += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r**2)) * rng.uniform(0.5, 1.0)
-    heat = np.clip(heat, 0, 1)
-    rgb = np.stack([ct + 255 * heat, ct + 200 * np.clip(heat - 0.4, 0, 1), ct * (1 - heat)], axis=-1)
-    return np.clip(rgb, 0, 255).astype(np.float32)
-
-
 def build_dataset(out: Path, n: int, seed_demo: Path | None = None, seed: int = 0) -> tuple[Path, str]:
     """N studies of three perturbed copies of the seed demo's slices, with the benchmark's zh prompt.
 
@@ -231,7 +214,9 @@ def build_dataset(out: Path, n: int, seed_demo: Path | None = None, seed: int = 
         sources = [np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) for f in files]
         source = f"the seed demo's slices ({seed_demo})"
     else:
-        sources = [synthetic_slice(z) for z in SLICES]
+        from vlm_factory import fused_slice
+
+        sources = [np.asarray(fused_slice(z), dtype=np.float32) for z in SLICES]
         source = f"synthetic 200x219 slices (no seed demo at {seed_demo})"
     answer = None
     if (seed_demo / "prompt_qwen25vl.jsonl").is_file():

@@ -25,3 +25,19 @@ def seed_demo() -> Path:
 @pytest.fixture(scope="session")
 def demo_record(seed_demo) -> dict:
     return json.loads(DEMO_JSONL.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(tmp_path_factory):
+    """family -> folder of a tiny random VLM (tests/vlm_factory.py, default settings), built once per session."""
+    import vlm_factory as vf
+
+    root = tmp_path_factory.mktemp("tiny_vlms")
+    built = {}
+
+    def get(family: str):
+        if family not in built:
+            built[family] = vf.build_tiny_vlm(family, root / family)
+        return built[family]
+
+    return get

@@ -21,7 +21,6 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 transformers = pytest.importorskip("transformers")
 
-import numpy as np  # noqa: E402
 import vlm_factory as vf  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -45,19 +44,7 @@ SLICES = (90, 100, 110)
 # ------------------------------------------------------------------------------------------------- fixtures
 
 
-def pet_slice(seed: int) -> Image.Image:
-    """A fused-PET-like 200x219 slice: grey body on black, hot spots in a red-yellow map, noise."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:219, 0:200]
-    body = ((xx - 100) / (60 + rng.integers(-8, 8))) ** 2 + ((yy - 110) / (95 + rng.integers(-8, 8))) ** 2 < 1
-    ct = np.where(body, 90 + rng.normal(0, 12, body.shape), 0)
-    heat = np.zeros(body.shape)
-    for _ in range(4):
-        cy, cx, r = rng.integers(40, 180), rng.integers(50, 150), rng.integers(5, 14)
-        heat += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r**2)) * rng.uniform(0.5, 1.0)
-    heat = np.clip(heat, 0, 1)
-    rgb = np.stack([ct + 255 * heat, ct + 200 * np.clip(heat - 0.4, 0, 1), ct * (1 - heat)], axis=-1)
-    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
+pet_slice = vf.fused_slice
 
 
 def _record(pid: str, images: list[str], extra: int) -> PromptRecord:
@@ -111,17 +98,9 @@ def dataset(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory):
-    """family -> a tiny random model folder, built once per session."""
-    root = tmp_path_factory.mktemp("hf-models")
-    built: dict[str, Path] = {}
-
-    def get(family: str) -> Path:
-        if family not in built:
-            built[family] = vf.build_tiny_vlm(family, root / family)
-        return built[family]
-
-    return get
+def model_dir(tiny_vlm):
+    """family -> a tiny random model folder, built once per session (conftest's tiny_vlm)."""
+    return tiny_vlm
 
 
 def generate(dataset: Path, model: str, out: Path, *flags: str) -> tuple[int, dict[str, dict], dict]:
@@ -473,3 +452,11 @@ def test_model_that_cannot_load_is_one_line_exit_2(dataset, tmp_path, capsys, ki
     }[kind]
     assert re.search(expected if kind == "hub-id-offline" else re.escape(expected), lines[0]), lines[0]
     assert not (tmp_path / "out" / "predictions.jsonl").exists()
+
+
+def test_card_marked_not_loadable_is_refused_before_loading(dataset, tmp_path, capsys) -> None:
+    """llava-med's published checkpoint needs converting: one line with the card's notes, nothing loaded."""
+    rc = main(["generate", str(dataset["main"]), "--model", "llava-med", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "cannot be loaded as published" in err[0], err
+    assert not (tmp_path / "r" / "predictions.jsonl").exists()

@@ -27,16 +27,14 @@ from pet2rep.backends.base import (
     load_card,
     resolve_generation,
 )
+from pet2rep.backends.chat import arrange, conversation, template_takes_system
 from pet2rep.backends.vllm import (
     VLLMBackend,
-    arrange,
     build_prompt,
-    conversation,
     engine_kwargs,
     prompt_tokens,
     sampling_kwargs,
     strip_bos,
-    template_takes_system,
     to_generation,
 )
 from pet2rep.prompts.messages import ImagePart, Message, TextPart

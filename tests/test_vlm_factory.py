@@ -67,20 +67,6 @@ def encode(processor: Any, conv: Any, **kwargs: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """family -> folder of a tiny random model (default settings), built once per session."""
-    root = tmp_path_factory.mktemp("tiny_vlms")
-    built: dict[str, Path] = {}
-
-    def get(family: str) -> Path:
-        if family not in built:
-            built[family] = vf.build_tiny_vlm(family, root / family)
-        return built[family]
-
-    return get
-
-
-@pytest.fixture(scope="session")
 def loaded(tiny_vlm: Callable[[str], Path]) -> Callable[[str], tuple[Any, Any]]:
     """family -> (processor, model in eval mode), loaded once per session with the Auto classes."""
     cache: dict[str, tuple[Any, Any]] = {}

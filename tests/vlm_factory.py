@@ -882,6 +882,24 @@ def _silence_special_tokens(model: Any, tok: Any) -> None:
             head[len(tok) :].zero_()
 
 
+def fused_slice(seed: int) -> Any:
+    """A fused-PET-like 200x219 RGB slice (PIL): grey body on black, hot spots in a red-yellow map, noise."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:219, 0:200]
+    body = ((xx - 100) / (60 + rng.integers(-8, 8))) ** 2 + ((yy - 110) / (95 + rng.integers(-8, 8))) ** 2 < 1
+    ct = np.where(body, 90 + rng.normal(0, 12, body.shape), 0)
+    heat = np.zeros(body.shape)
+    for _ in range(4):
+        cy, cx, r = rng.integers(40, 180), rng.integers(50, 150), rng.integers(5, 14)
+        heat += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r**2)) * rng.uniform(0.5, 1.0)
+    heat = np.clip(heat, 0, 1)
+    rgb = np.stack([ct + 255 * heat, ct + 200 * np.clip(heat - 0.4, 0, 1), ct * (1 - heat)], axis=-1)
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
+
+
 def tiny_vlm_parts(
     family: str,
     *,

@@ -28,22 +28,16 @@ from typing import Any
 
 import torch
 import transformers
-from PIL import Image
 from tqdm import tqdm
 
-from ..prompts.messages import ImagePart, Message, TextPart, fold_system, images_first
 from .base import Backend, BackendError, Generation, GenerationConfig, Request, error_text, one_line
+from .chat import arrange, chat_modes, conversation, model_target
 
 OutOfMemoryError = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # torch.OutOfMemoryError: 2.5+
 DEFAULT_BATCH_SIZE = 8
 IMAGE_COST = 256  # characters an image counts as when requests are sorted by length (a rough token count)
 DTYPES: dict[str, Any] = {"auto": "auto", "bfloat16": torch.bfloat16, "float16": torch.float16,
                           "float32": torch.float32}
-# card defaults per config.model_type, used when the card does not say
-FAMILY_DEFAULTS: dict[str, dict[str, str]] = {
-    "mllama": {"images": "first"},  # text before the first <|image|> cannot see any image (cross-attention)
-}
-_PROBE = "pet2rep-system-probe"
 
 
 def _looks_like_path(target: str) -> bool:
@@ -102,9 +96,7 @@ class HFBackend(Backend):
         super().__init__(card)
         self.model: Any = None
         self.processor: Any = None
-        target = str(card.get("model") or "").strip()
-        if not target:
-            raise BackendError(f"model card '{self.name}': no 'model' (a model folder or hub id)")
+        target = model_target(card, self.name)
         folder = Path(target).expanduser()
         self.local = folder.exists()
         if self.local and not folder.is_dir():
@@ -199,33 +191,10 @@ class HFBackend(Backend):
         self.eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
         self.pad_id = self.tokenizer.pad_token_id
 
-        defaults = FAMILY_DEFAULTS.get(model_type, {})
-        takes_system = self._template_takes_system()
-        self.system_mode = str(card.get("system") or ("native" if takes_system else "fold"))
-        if self.system_mode == "native" and not takes_system:  # e.g. Llama 3.2 Vision's, with images
-            tqdm.write(f"warning: {self.name}: the chat template of {ref} refuses or drops a system message "
-                       "next to images; folding it into the user turn (set 'system: fold' in the card)",
-                       file=sys.stderr)
-            self.system_mode = "fold"
-        self.images_mode = str(card.get("images") or defaults.get("images", "interleaved"))
-        if self.system_mode not in ("native", "fold"):
-            raise BackendError(f"model card '{self.name}': system '{self.system_mode}' (native or fold)")
-        if self.images_mode not in ("interleaved", "first"):
-            raise BackendError(f"model card '{self.name}': images '{self.images_mode}' (interleaved or first)")
+        self.modes = chat_modes(card, self.name, model_type, self.processor,
+                                warn=lambda msg: tqdm.write(msg, file=sys.stderr))
         self.max_images = card.get("max_images")
         self._facts = self._resolved_facts()
-
-    def _template_takes_system(self) -> bool:
-        """Render the chat template once with a system message and an image: does the system text survive?"""
-        probe = [
-            {"role": "system", "content": [{"type": "text", "text": _PROBE}]},
-            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "?"}]},
-        ]
-        try:
-            text = self.processor.apply_chat_template(probe, add_generation_prompt=True, tokenize=False)
-        except Exception:  # noqa: BLE001 - a template that raises on a system role
-            return False
-        return _PROBE in str(text)
 
     # ------------------------------------------------------------------------------------------- generation
 
@@ -240,26 +209,9 @@ class HFBackend(Backend):
                 batch = [queue.popleft() for _ in range(min(self.batch_size, len(queue)))]
                 yield from self._run_batch(batch, config, queue)
 
-    def _messages(self, req: Request) -> tuple[Message, ...]:
-        messages = req.messages
-        if self.system_mode == "fold":
-            messages = fold_system(messages)
-        if self.images_mode == "first":
-            messages = images_first(messages)
-        return messages
-
     def _conversation(self, req: Request) -> list[dict[str, Any]]:
         """The chat-template conversation of a request, images decoded (ValueError naming a bad image)."""
-        conv = []
-        for m in self._messages(req):
-            content: list[dict[str, Any]] = []
-            for part in m.content:
-                if isinstance(part, TextPart):
-                    content.append({"type": "text", "text": part.text})
-                elif isinstance(part, ImagePart):
-                    content.append({"type": "image", "image": _load_image(part)})
-            conv.append({"role": m.role, "content": content})
-        return conv
+        return conversation(arrange(req.messages, self.modes), decode=True)
 
     def _encode(self, convs: list[list[dict[str, Any]]]) -> dict[str, Any]:
         """The batch's chat-template prompts, tokenized with their images, left-padded, on the model's device."""
@@ -423,8 +375,7 @@ class HFBackend(Backend):
             "attn_implementation": getattr(model.config, "_attn_implementation", None),
             "device": devices[0] if len(devices) == 1 else devices,
             "context": self.context,
-            "system": self.system_mode,
-            "images": self.images_mode,
+            **self.modes,
             "torch": torch.__version__,
             "transformers": transformers.__version__,
         }
@@ -448,15 +399,3 @@ def _batch_seed(seed: int, batch: list[Request]) -> int:
     """A seed for one batch: the same for the same run seed and studies, different between batches."""
     key = f"{seed}\0" + "\0".join(r.id for r in batch)
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") & ((1 << 63) - 1)
-
-
-def _load_image(part: ImagePart) -> Image.Image:
-    """An image part decoded as RGB; ValueError naming the file and the reason."""
-    if part.path is None:
-        raise ValueError(f"image '{part.source}' not found")
-    try:
-        with Image.open(part.path) as im:
-            im.load()
-            return im.convert("RGB")
-    except Exception as exc:  # noqa: BLE001 - PIL raises many kinds
-        raise ValueError(f"image '{part.path.name}' cannot be decoded: {error_text(exc)}") from None

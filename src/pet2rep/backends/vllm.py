@@ -43,77 +43,25 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..prompts.messages import ImagePart, Message, TextPart, fold_system, image_parts, images_first
-from .base import Backend, BackendError, Generation, GenerationConfig, Request, error_text, one_line
+from ..prompts.messages import image_parts
+from .base import Backend, BackendError, Generation, GenerationConfig, Request, error_text
+from .chat import arrange, chat_modes, conversation, load_image, model_target
 
 DEFAULT_CHUNK = 256
 INSTALL_HINT = "pip install 'pet2rep[vllm]'"
 # card defaults per config.model_type (the same as the hf backend's)
-FAMILY_DEFAULTS: dict[str, dict[str, str]] = {
-    "mllama": {"images": "first"},  # text before the first <|image|> cannot see any image (cross-attention)
-}
-_PROBE = "pet2rep-system-probe"
 # vLLM finish reasons -> Generation.finish_reason
 _FINISH = {"stop": "stop", "length": "length", "abort": "error"}
 
 
 # --------------------------------------------------------------------------------------------------
 # the pure mapping: Request -> vLLM inputs, GenerationConfig -> SamplingParams, card -> LLM kwargs
-
-
-def load_image(part: ImagePart):
-    """An image part decoded as RGB (PIL); ValueError naming the file and the reason."""
-    from PIL import Image
-
-    if part.path is None:
-        raise ValueError(f"image '{part.source}' not found")
-    try:
-        with Image.open(part.path) as im:
-            im.load()
-            return im.convert("RGB")
-    except Exception as exc:  # noqa: BLE001 - PIL raises many kinds
-        raise ValueError(f"image '{part.path.name}' cannot be decoded: {error_text(exc)}") from None
-
-
-def template_takes_system(processor: Any) -> bool:
-    """Render the chat template once with a system message and an image: does the system text survive?"""
-    probe = [
-        {"role": "system", "content": [{"type": "text", "text": _PROBE}]},
-        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "?"}]},
-    ]
-    try:
-        text = processor.apply_chat_template(probe, add_generation_prompt=True, tokenize=False)
-    except Exception:  # noqa: BLE001 - a template that raises on a system role
-        return False
-    return _PROBE in str(text)
-
-
-def arrange(messages: tuple[Message, ...], card: dict[str, Any]) -> tuple[Message, ...]:
-    """The messages as the card's model wants them: system folded (``system: fold``), images first."""
-    if card.get("system", "native") == "fold":
-        messages = fold_system(messages)
-    if card.get("images", "interleaved") == "first":
-        messages = images_first(messages)
-    return messages
-
-
-def conversation(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
-    """Chat-template content lists: ``{"type": "text"}`` and ``{"type": "image"}`` parts in order."""
-    conv = []
-    for m in messages:
-        content: list[dict[str, Any]] = []
-        for part in m.content:
-            if isinstance(part, TextPart):
-                content.append({"type": "text", "text": part.text})
-            elif isinstance(part, ImagePart):
-                content.append({"type": "image"})
-        conv.append({"role": m.role, "content": content})
-    return conv
 
 
 def strip_bos(prompt: str, tokenizer: Any) -> str:
@@ -329,12 +277,7 @@ class VLLMBackend(Backend):
         super().__init__(card)
         self.llm: Any = None
         self.processor: Any = None
-        target = str(card.get("model") or "").strip()
-        if not target:
-            raise BackendError(f"model card '{self.name}': no 'model' (a model folder or hub id)")
-        if card.get("loadable") is False:
-            why = one_line(str(card.get("notes") or "this checkpoint needs converting first"), 300)
-            raise BackendError(f"model card '{self.name}': {target} cannot be loaded as published: {why}")
+        target = model_target(card, self.name)
         folder = Path(target).expanduser()
         self.ref = str(folder.resolve()) if folder.is_dir() else target
         self.chunk_size = _positive_int(card, "batch_size", DEFAULT_CHUNK) or DEFAULT_CHUNK
@@ -365,14 +308,8 @@ class VLLMBackend(Backend):
         text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
         self.context = (card.get("max_model_len") or card.get("context")
                         or getattr(text_config, "max_position_embeddings", None))
-        defaults = FAMILY_DEFAULTS.get(self.model_type, {})
-        system = card.get("system") or ("native" if template_takes_system(self.processor) else "fold")
-        images = card.get("images") or defaults.get("images", "interleaved")
-        if system not in ("native", "fold"):
-            raise BackendError(f"model card '{self.name}': system '{system}' (native or fold)")
-        if images not in ("interleaved", "first"):
-            raise BackendError(f"model card '{self.name}': images '{images}' (interleaved or first)")
-        self.modes = {"system": system, "images": images}
+        self.modes = chat_modes(card, self.name, self.model_type, self.processor,
+                                warn=lambda msg: print(msg, file=sys.stderr))
 
     # ------------------------------------------------------------------------------------------- engine
 
