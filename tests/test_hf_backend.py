@@ -460,3 +460,13 @@ def test_card_marked_not_loadable_is_refused_before_loading(dataset, tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "cannot be loaded as published" in err[0], err
     assert not (tmp_path / "r" / "predictions.jsonl").exists()
+
+
+def test_weights_size_decides_spreading_over_gpus(model_dir, tmp_path) -> None:
+    """The size that decides device_map auto: the index's total_size, else the weight files' sizes."""
+    from pet2rep.backends.hf import _weights_bytes
+
+    folder = model_dir("qwen2_5_vl")
+    assert _weights_bytes(folder) == (folder / "model.safetensors").stat().st_size > 0
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": 123}}))
+    assert _weights_bytes(tmp_path) == 123

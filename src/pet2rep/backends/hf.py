@@ -19,6 +19,7 @@ import gc
 import hashlib
 import importlib.util
 import inspect
+import json
 import sys
 import time
 from collections import deque
@@ -164,6 +165,8 @@ class HFBackend(Backend):
                 attempts.insert(0, "flash_attention_2")
         # weights load straight onto their device: one device, or spread over the GPUs with device_map: auto
         device_map = card.get("device_map") or str(card.get("device") or ("cuda" if cuda else "cpu"))
+        if cuda and not card.get("device_map") and not card.get("device") and self._needs_many_gpus(card, dtype_name):
+            device_map = "auto"
         kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": trust, "dtype": DTYPES[dtype_name],
                                   "device_map": device_map}
         for i, impl in enumerate(attempts):
@@ -208,6 +211,15 @@ class HFBackend(Backend):
             while queue:
                 batch = [queue.popleft() for _ in range(min(self.batch_size, len(queue)))]
                 yield from self._run_batch(batch, config, queue)
+
+    def _needs_many_gpus(self, card: dict[str, Any], dtype_name: str) -> bool:
+        """Weights larger than 85% of one GPU, with more GPUs at hand: spread the model (device_map auto)."""
+        if torch.cuda.device_count() < 2:
+            return False
+        size = _weights_bytes(Path(self.ref)) if self.local else 0
+        if not size and card.get("params_b"):
+            size = float(card["params_b"]) * 1e9 * (4 if dtype_name == "float32" else 2)
+        return bool(size) and size > 0.85 * torch.cuda.get_device_properties(0).total_memory
 
     def _conversation(self, req: Request) -> list[dict[str, Any]]:
         """The chat-template conversation of a request, images decoded (ValueError naming a bad image)."""
@@ -393,6 +405,17 @@ class HFBackend(Backend):
         self.processor = None
         self.tokenizer = None
         self._free()
+
+
+def _weights_bytes(folder: Path) -> int:
+    """The size of a local model folder's weights (the index's total_size, else the files' sizes)."""
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            return int(json.loads(index.read_text(encoding="utf-8"))["metadata"]["total_size"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return sum(p.stat().st_size for p in folder.glob("*.safetensors"))
 
 
 def _batch_seed(seed: int, batch: list[Request]) -> int:
