@@ -334,3 +334,30 @@ def test_disk_full_mid_write_leaves_no_torn_record(dataset, tmp_path, monkeypatc
     monkeypatch.setattr(runs.os, "write", real_write)
     run_model(dataset, "oracle", tmp_path / "run", progress=False)
     assert [r["subject_id"] for r in read_predictions(pred)] == [f"s{i:02d}" for i in range(7)]
+
+
+def test_resume_refused_when_the_model_files_changed(dataset, tmp_path, capsys):
+    """Same card and settings, but the backend resolves another model revision: refused, run.json kept."""
+
+    class Versioned(Backend):
+        needs_images = False
+        revision = "rev-a"
+
+        def generate(self, requests):
+            yield from (Generation(r.id, f"{Versioned.revision} {r.id}") for r in requests)
+
+        def describe(self):
+            return {"backend": "versioned", "revision": Versioned.revision}
+
+    card = {"name": "versioned", "backend": "versioned"}
+    run = tmp_path / "run"
+    run_model(dataset, card, run, limit=3, progress=False, backend_factory=Versioned)
+    before = (run / "run.json").read_bytes()
+    Versioned.revision = "rev-b"
+    with pytest.raises(InputError, match="model revision rev-a, but the model now resolves to rev-b"):
+        run_model(dataset, card, run, progress=False, backend_factory=Versioned)
+    assert (run / "run.json").read_bytes() == before
+    assert len(read_predictions(run / "predictions.jsonl")) == 3
+    Versioned.revision = "rev-a"
+    run_model(dataset, card, run, progress=False, backend_factory=Versioned)
+    assert len(read_predictions(run / "predictions.jsonl")) == 7

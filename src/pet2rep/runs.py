@@ -228,18 +228,20 @@ def key_parts(card: dict[str, Any], config: GenerationConfig, dataset_sha: str, 
             "images": images_sha, "shard": shard.to_dict()}
 
 
-def _check_same_run(out: Path, card: dict[str, Any], parts: dict[str, Any], dataset: Path) -> None:
-    """Refuse to resume a run folder made with another model, settings, dataset, images or shard."""
+def _check_same_run(out: Path, card: dict[str, Any], parts: dict[str, Any], dataset: Path) -> dict[str, Any]:
+    """Refuse to resume a run folder made with another model, settings, dataset, images or shard.
+
+    Returns the folder's run.json (empty when there is nothing to resume)."""
     info_path = out / RUN_JSON
     if not info_path.is_file() or not (out / PREDICTIONS).exists():
-        return
+        return {}
     try:
         info = json.loads(info_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise InputError(f"{info_path}: invalid JSON; cannot tell what this run folder holds "
                          "(use another --out, or --restart to discard it)") from None
     if not isinstance(info, dict):
-        return
+        return {}
     hint = "use another --out, or --restart to discard its predictions"
     if info.get("model") not in (None, card["name"]):
         raise InputError(f"{out}: holds a run of model '{info['model']}', not '{card['name']}'; {hint}")
@@ -248,7 +250,7 @@ def _check_same_run(out: Path, card: dict[str, Any], parts: dict[str, Any], data
                          f"{dataset}); {hint}")
     old = info.get("key_parts")
     if not isinstance(old, dict):
-        return  # a run folder from before resume keys: model and dataset checked above
+        return info  # a run folder from before resume keys: model and dataset checked above
     what = {"card": "other model card settings", "generation": "other generation settings",
             "images": "other images (the dataset's image files changed)", "shard": "another shard"}
     for k, label in what.items():
@@ -257,6 +259,16 @@ def _check_same_run(out: Path, card: dict[str, Any], parts: dict[str, Any], data
             if k in ("generation", "shard"):
                 detail = f" (this folder: {json.dumps(old.get(k))}; now: {json.dumps(parts[k])})"
             raise InputError(f"{out}: was run with {label}{detail}; {hint}")
+    return info
+
+
+def _check_same_revision(out: Path, old: dict[str, Any], facts: dict[str, Any]) -> None:
+    """The model behind a resumed run must be the one that wrote it (same resolved revision)."""
+    before = (old.get("backend") or {}).get("revision") if isinstance(old.get("backend"), dict) else None
+    now = facts.get("revision")
+    if before and now and before != now:
+        raise InputError(f"{out}: was run with model revision {before}, but the model now resolves to {now} "
+                         "(its files changed); use another --out, or --restart to discard its predictions")
 
 
 def _warn_missing_images(records: list[PromptRecord], root: Path, warn: Warn) -> None:
@@ -369,8 +381,9 @@ def run_model(
     if restart:
         for name in (PREDICTIONS, RUN_JSON):
             (out / name).unlink(missing_ok=True)
-    else:
-        _check_same_run(out, card, parts, file)
+    old_info: dict[str, Any] = {}
+    if not restart:
+        old_info = _check_same_run(out, card, parts, file)
     if warn is not None:
         _warn_missing_images(records, file.parent, warn)
     done = read_predictions(pred_path, repair=True)
@@ -407,11 +420,20 @@ def run_model(
     bar = None
     writer = None
     backend = None
+    refused = False
+    if isinstance(old_info.get("backend"), dict):  # kept until this run's backend says otherwise
+        info["backend"] = old_info["backend"]
     try:
         backend = make(card) if todo else None
         out.mkdir(parents=True, exist_ok=True)
         if backend is not None:
             info["backend"] = backend.describe()
+            try:
+                _check_same_revision(out, old_info, info["backend"])
+            except InputError:
+                backend.close()
+                backend, refused = None, True  # the folder's run.json stays as it was
+                raise
         write_json(out / RUN_JSON, info)
         writer = PredictionWriter(pred_path)
         bar = tqdm(total=len(records), initial=len(records) - len(todo), desc=card["name"], unit="study",
@@ -442,7 +464,7 @@ def run_model(
             except Exception:  # noqa: BLE001 - facts are a bonus; the run's status matters more
                 pass
         _finish(info, stats, done, time.perf_counter() - t_start)
-        if out.is_dir():
+        if out.is_dir() and not refused:
             write_json(out / RUN_JSON, info)
     return pred_path
 
