@@ -66,7 +66,14 @@ class EchoAuth:
     code: int = 401
 
 
-Action = OK | Status | Stall | Malformed | EchoAuth
+@dataclass
+class GoDown:
+    """Stop listening (later connections are refused), then give this last answer with ``Connection: close``."""
+
+    then: OK = field(default_factory=OK)
+
+
+Action = OK | Status | Stall | Malformed | EchoAuth | GoDown
 
 
 @dataclass
@@ -116,10 +123,11 @@ class _Server(ThreadingHTTPServer):
 
 
 class ChatServer:
-    """The server (a context manager). `script`: study -> actions; `ids`: key -> study id."""
+    """The server (a context manager). `script`: study -> actions; `ids`: key -> study id; `port` 0: any free one."""
 
     def __init__(self, script: dict[str, list[Action]] | None = None, ids: dict[str, str] | None = None,
-                 default: Action | None = None, key: Callable[[dict | None, list[bytes]], str] | None = None):
+                 default: Action | None = None, key: Callable[[dict | None, list[bytes]], str] | None = None,
+                 port: int = 0):
         self.script = {k: list(v) for k, v in (script or {}).items()}
         self.ids = dict(ids or {})
         self.default = default or OK()
@@ -129,7 +137,7 @@ class ChatServer:
         self.max_in_flight = 0
         self.lock = threading.Lock()
         self.closing = threading.Event()
-        self.httpd = _Server(("127.0.0.1", 0), self._handler())
+        self.httpd = _Server(("127.0.0.1", port), self._handler())
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                        name="chat-server", daemon=True)
 
@@ -205,7 +213,8 @@ class ChatServer:
                 self.wfile.write(data)
                 self.wfile.flush()
 
-            def _ok(self, action: OK, body: dict | None, images: list[bytes]) -> None:
+            def _ok(self, action: OK, body: dict | None, images: list[bytes],
+                    headers: dict[str, str] | None = None) -> None:
                 text = action.text if action.text is not None else (
                     f"{len(images)} images: " + ",".join(sha(b) for b in images))
                 answer = {
@@ -216,7 +225,7 @@ class ChatServer:
                     "usage": {"prompt_tokens": action.prompt_tokens, "completion_tokens": action.completion_tokens,
                               "total_tokens": action.prompt_tokens + action.completion_tokens},
                 }
-                self._send(200, json.dumps(answer).encode())
+                self._send(200, json.dumps(answer).encode(), headers)
 
             def _act(self, action: Action, body: dict | None, images: list[bytes]) -> None:
                 if isinstance(action, OK):
@@ -238,6 +247,10 @@ class ChatServer:
                                                                          "finish_reason": "stop"}]}).encode(),
                     }[action.kind]
                     self._send(200, data)
+                elif isinstance(action, GoDown):
+                    server.httpd.shutdown()  # serve_forever runs in another thread: returns once it stopped
+                    server.httpd.socket.close()
+                    self._ok(action.then, body, images, {"Connection": "close"})  # send_header closes it
                 elif isinstance(action, EchoAuth):
                     auth = self.headers.get("Authorization", "")
                     msg = f"Incorrect API key provided in header 'Authorization: {auth}'"

@@ -8,6 +8,8 @@ import io
 import json
 import os
 import signal
+import socket
+import ssl
 import threading
 import time
 from email.utils import formatdate
@@ -15,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from chat_server import OK, ChatServer, EchoAuth, Malformed, Stall, Status, parts_of, sha
+from chat_server import OK, ChatServer, EchoAuth, GoDown, Malformed, Stall, Status, parts_of, sha
 from PIL import Image
 
 from pet2rep.backends import http
 from pet2rep.backends.base import BackendError, GenerationConfig, load_backend, load_card
-from pet2rep.backends.openai_api import OpenAIBackend
+from pet2rep.backends.openai_api import OpenAIBackend, connect_reason
 from pet2rep.cli import main
 from pet2rep.prompts.build import make_record
 from pet2rep.prompts.dataset import read_dataset, write_dataset
@@ -362,6 +364,174 @@ def test_packaged_api_cards(name, env, monkeypatch):
         info = backend.describe()
     assert info["base_url"] == card["base_url"] and info["model"] == card["model"] and KEY not in json.dumps(info)
     assert info["endpoint"] == card["base_url"].rstrip("/") + "/chat/completions"
+
+
+# --------------------------------------------------------------------------------------------------
+# circuit breaker: an endpoint that is down, or a key it rejects, stops the run at once and records nothing
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (connections to it are refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def error_lines(err: str) -> list[str]:
+    """The CLI's own stderr lines (the rest is the progress bar)."""
+    return [ln for ln in err.splitlines() if ln.startswith("pet2rep generate:")]
+
+
+def openai_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "pet2rep-openai"]
+
+
+STOPPED = "(the run stopped; nothing was recorded for those studies)"
+
+
+def test_unreachable_server_stops_the_run_then_the_same_command_does_every_study(tmp_path, capsys):
+    ds, ids, imgs = make_dataset(tmp_path, 10, n_images=1)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    out = tmp_path / "run"
+    cmd = ["generate", str(ds), "--model", "openai:test-model", "--base-url", url, "--out", str(out),
+           "--concurrency", "4", "--max-retries", "2"]
+    t0 = time.monotonic()
+    assert main(cmd) == 2
+    elapsed = time.monotonic() - t0
+    err = capsys.readouterr().err
+    assert error_lines(err) == [f"pet2rep generate: error: openai: cannot reach {url} (connection refused) — "
+                                f"4 studies in a row, none answered; is the server up? {STOPPED}"]
+    assert err.rstrip("\n").splitlines()[-1] == error_lines(err)[0]
+    assert elapsed < 20, elapsed  # K = max(3, concurrency) = 4 studies of 3 quick refusals each
+    assert not openai_threads()
+    assert (out / "predictions.jsonl").read_text() == ""  # no failure records to clear
+    info = run_json(out)
+    assert info["status"] == "failed" and "cannot reach" in info["failure"] and "connection refused" in info["failure"]
+    assert info["n_predictions"] == 0 and info["backend"]["fail_fast_after"] == 4
+    # the server comes up on that port: the very same command (no --retry-errors) does every study
+    with ChatServer(ids=ids, port=port) as srv:
+        assert main(cmd) == 0
+    assert "10 predictions (10 new, 0 resumed), 0 with an error" in capsys.readouterr().out
+    recs = records(out / "predictions.jsonl")
+    assert len(recs) == 10 and all(recs[s]["error"] is None and recs[s]["llm_output"] == [echo(imgs[s])] for s in imgs)
+    assert len(srv.requests) == 10 and run_json(out)["status"] == "complete"
+
+
+@pytest.mark.parametrize("code,env", [(401, None), (403, "PET2REP_TEST_KEY")])
+def test_rejected_key_stops_the_run_and_cancels_requests_in_flight(tmp_path, capsys, monkeypatch, code, env):
+    ds, ids, _ = make_dataset(tmp_path, 8, n_images=1)
+    out = tmp_path / "run"
+    script = {"s00": [Stall(30)], "s01": [Stall(30)]}  # in flight when the breaker trips
+    with ChatServer(script, ids, default=EchoAuth(code)) as srv:
+        model = "openai:test-model"
+        if env:  # a card naming its own key variable
+            monkeypatch.delenv("OPENAI_API_KEY")
+            monkeypatch.setenv(env, KEY)
+            model = str(tmp_path / "card.yaml")
+            Path(model).write_text(f"name: test-model\nbackend: openai\nmodel: test-model\napi_key_env: {env}\n",
+                                   encoding="utf-8")
+        t0 = time.monotonic()
+        rc = main(["generate", str(ds), "--model", model, "--base-url", srv.base_url, "--out", str(out),
+                   "--concurrency", "4", "--max-retries", "2"])
+        elapsed = time.monotonic() - t0
+    assert rc == 2
+    captured = capsys.readouterr()
+    var = env or "OPENAI_API_KEY"
+    assert error_lines(captured.err) == [
+        f"pet2rep generate: error: openai: the API rejected the key in ${var} (HTTP {code}: Incorrect API key "
+        "provided in header 'Authorization: Bearer ***') — 4 studies in a row, none answered; is the key valid, "
+        f"and allowed to use model 'test-model'? {STOPPED}"]
+    assert elapsed < 3, elapsed  # the two stalled requests (30 s) were cancelled
+    assert not openai_threads()
+    assert len(srv.of("s00")) == len(srv.of("s01")) == 1
+    assert all(r.action == "EchoAuth" for r in srv.requests if r.study not in script)
+    assert 4 <= len(srv.requests) <= 8  # each rejected study asked once (not retried), then the run stopped
+    assert (out / "predictions.jsonl").read_text() == ""
+    info = run_json(out)
+    assert info["status"] == "failed" and f"HTTP {code}" in info["failure"] and var in info["failure"]
+    assert KEY not in captured.err and KEY not in captured.out
+    for f in out.rglob("*"):
+        assert KEY.encode() not in f.read_bytes(), f
+
+
+def test_no_trip_once_a_study_was_answered(tmp_path, capsys):
+    """The first study is answered, then the server goes away: per-study connection failures, as before."""
+    ds, ids, imgs = make_dataset(tmp_path, 5, n_images=1)
+    out = tmp_path / "run"
+    with ChatServer({"s00": [GoDown()]}, ids) as srv:
+        rc = main(["generate", str(ds), "--model", "openai:test-model", "--base-url", srv.base_url,
+                   "--out", str(out), "--concurrency", "1", "--max-retries", "1"])  # K = 3 < 4 failures
+    assert rc == 1, capsys.readouterr().err
+    assert len(srv.requests) == 1
+    recs = records(out / "predictions.jsonl")
+    assert recs["s00"]["error"] is None and recs["s00"]["llm_output"] == [echo(imgs["s00"])]
+    for sid in ("s01", "s02", "s03", "s04"):
+        assert recs[sid]["error"] == "connection error after 2 attempts: ConnectError: All connection attempts failed"
+    info = run_json(out)
+    assert info["status"] == "complete" and info["n_errors"] == 4
+
+
+@pytest.mark.parametrize("after", [0, 2])
+def test_fail_fast_after_in_a_card(tmp_path, capsys, after):
+    ds, _, _ = make_dataset(tmp_path, 6, n_images=1)
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    card = tmp_path / "card.yaml"
+    card.write_text(f"name: local\nbackend: openai\nmodel: m\nbase_url: {url}\napi_key_env: none\n"
+                    f"fail_fast_after: {after}\n", encoding="utf-8")
+    out = tmp_path / "run"
+    rc = main(["generate", str(ds), "--model", str(card), "--out", str(out), "--max-retries", "1"])
+    recs = records(out / "predictions.jsonl")
+    info = run_json(out)
+    assert info["backend"]["fail_fast_after"] == after
+    if after == 0:  # off: every study fails on its own, and the run completes
+        assert rc == 1 and len(recs) == 6 and info["status"] == "complete"
+        assert all(r["error"].startswith("connection error after 2 attempts") for r in recs.values())
+    else:
+        assert rc == 2 and recs == {} and info["status"] == "failed"
+        assert error_lines(capsys.readouterr().err)[0].endswith(
+            f"(connection refused) — 2 studies in a row, none answered; is the server up? {STOPPED}")
+    with pytest.raises(BackendError, match="fail_fast_after -1: must be >= 0"):
+        OpenAIBackend({"name": "x", "backend": "openai", "model": "m", "base_url": url, "fail_fast_after": -1})
+
+
+def test_breaker_counts_studies_in_a_row(tmp_path):
+    """A failure of another kind breaks the row (those held are recorded); a study never sent does not count."""
+    ds, ids, _ = make_dataset(tmp_path, 7, n_images=1)
+    (tmp_path / "ds" / "slice_prompt" / "s02_90_coronal.jpg").write_text("not an image")
+    script = {"s00": [Status(401, "bad key")], "s01": [Status(400, "context too long")]}
+    with ChatServer(script, ids, default=Status(401, "bad key")) as srv:
+        with pytest.raises(BackendError) as err:
+            run_model(ds, "openai:test-model", tmp_path / "run", base_url=srv.base_url, concurrency=1,
+                      progress=False)
+    assert str(err.value).startswith("openai: the API rejected the key in $OPENAI_API_KEY (HTTP 401: bad key) — "
+                                     "3 studies in a row")
+    recs = records(tmp_path / "run" / "predictions.jsonl")
+    assert {s: r["error"] for s, r in recs.items()} == {
+        "s00": "HTTP 401: bad key (not retried)", "s01": "HTTP 400: context too long (not retried)",
+        "s02": recs["s02"]["error"]}
+    assert "cannot send the images" in recs["s02"]["error"]
+    assert [r.study for r in srv.requests] == ["s00", "s01", "s03", "s04", "s05"]  # s06 never asked
+
+
+def test_connect_reasons():
+    def chained(exc: BaseException) -> BaseException:
+        try:
+            try:
+                raise exc
+            except BaseException as inner:
+                raise OSError("All connection attempts failed") from inner
+        except OSError as outer:
+            return outer
+
+    assert connect_reason(chained(ConnectionRefusedError(111, "Connect call failed"))) == "connection refused"
+    assert connect_reason(socket.gaierror(-2, "Name or service not known")) == \
+        "DNS lookup failed: Name or service not known"
+    cert = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    cert.verify_message = "self-signed certificate"
+    assert connect_reason(chained(cert)) == "TLS error: self-signed certificate"
+    assert connect_reason(OSError(113, "No route to host")) == "no route to host"
+    assert connect_reason(ValueError("odd")) == "ValueError: odd"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ RUNTIME_KEYS = frozenset({
     "tensor_parallel", "base_url", "api_key_env", "prices", "device", "device_map", "attn_implementation",
     "gpu_memory_utilization", "size", "params_b", "paper", "notes", "spec", "dtype", "pipeline_parallel",
     "distributed_executor_backend", "prefix_caching", "loadable", "max_model_len", "max_tokens_param",
+    "fail_fast_after",
 })
 
 

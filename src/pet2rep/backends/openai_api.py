@@ -9,6 +9,15 @@ up to ``max_retries`` times with exponential backoff and full jitter, honouring 
 answers (a bad key, a prompt over the context) fail the study at once. A study that still fails comes back as
 a failed Generation with the reason, and the run goes on.
 
+A circuit breaker stops a run that cannot work at all: while no request of the backend has been answered, a
+study whose every attempt failed to connect (connection refused, DNS, TLS; not a timeout) or that the API
+rejected with HTTP 401/403 is held back, not yielded; when ``fail_fast_after`` such studies come in a row
+(default ``max(3, concurrency)``, fewer when the run has fewer studies; 0 = off), the requests in flight are
+cancelled and ``generate`` raises BackendError, one line naming the URL or the key's variable. The held
+studies are never recorded, so running the same command again, once the server is up or the key is right,
+does them. Any other outcome releases the held studies as failures as before, and the first answer turns the
+breaker off for good.
+
 The API key is read from the environment variable the card names in ``api_key_env`` (default
 ``OPENAI_API_KEY``), never from a card value or a flag, and is scrubbed from every message this module builds.
 """
@@ -17,9 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import json
 import os
 import queue
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -34,25 +46,55 @@ from .base import Backend, BackendError, Generation, GenerationConfig, Request, 
 from .http import RateLimiter, error_message, parse_retry_after, retry_delay, retryable_status, scrub
 
 DEFAULTS: dict[str, Any] = {"api_key_env": "OPENAI_API_KEY", "concurrency": 8, "rpm": None, "timeout": 120.0,
-                            "max_retries": 5, "max_tokens_param": "max_tokens"}
+                            "max_retries": 5, "max_tokens_param": "max_tokens", "fail_fast_after": None}
 NO_KEY = ("none", "")
 _MIME = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"GIF87a", "image/gif"),
          (b"GIF89a", "image/gif"))
 _FINISH = {"stop": "stop", "eos": "stop", "end_turn": "stop", "length": "length", "max_tokens": "length",
            "content_filter": "content_filter", "safety": "content_filter", "recitation": "content_filter"}
 _DONE = object()
+# what one study's outcome says about the endpoint (the circuit breaker's input)
+ANSWERED, UNREACHABLE, REJECTED, FAILED, UNSENT = "answered", "unreachable", "rejected", "failed", "unsent"
+REJECT_STATUSES = frozenset({401, 403})
 
 
 class _Retryable(Exception):
     """One attempt failed in a way a later attempt may not: `kind` names it in the final reason."""
 
-    def __init__(self, kind: str, detail: str, retry_after: float | None = None):
+    def __init__(self, kind: str, detail: str, retry_after: float | None = None, unreachable: str | None = None):
         super().__init__(detail)
         self.kind, self.detail, self.retry_after = kind, detail, retry_after
+        self.unreachable = unreachable  # why the server could not be reached, when it could not
 
 
 class _Fatal(Exception):
     """One attempt failed in a way every retry would (a 4xx other than 408/409/429)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+def connect_reason(exc: BaseException) -> str:
+    """Why a connection could not be made, in a few words: 'connection refused', 'DNS lookup failed: ...'."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(e, socket.gaierror):
+            return f"DNS lookup failed: {e.strerror or e}"
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return f"TLS error: {e.verify_message or e.reason or e}"
+        if isinstance(e, ssl.SSLError):
+            return f"TLS error: {e.reason or e}"
+        if isinstance(e, ConnectionResetError):
+            return "connection reset while connecting"
+        if isinstance(e, OSError) and e.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return (e.strerror or "unreachable").lower()
+        e = e.__cause__ or e.__context__
+    return error_text(exc)
 
 
 def image_mime(data: bytes, path: Path | None = None) -> str:
@@ -154,6 +196,9 @@ class OpenAIBackend(Backend):
         self.rpm = _number(card, "rpm", float, 0, strict=True)
         self.timeout = _number(card, "timeout", float, 0, strict=True)
         self.max_retries = _number(card, "max_retries", int, 0)
+        fail_fast = _number(card, "fail_fast_after", int, 0)
+        self.fail_fast_after: int = max(3, self.concurrency) if fail_fast is None else fail_fast
+        self.answered = False  # a request of this backend has been answered: the circuit breaker is off
         self.tokens_param = str(card.get("max_tokens_param") or DEFAULTS["max_tokens_param"])
         if self.tokens_param not in ("max_tokens", "max_completion_tokens"):
             raise BackendError(f"model card '{self.name}': max_tokens_param '{self.tokens_param}': "
@@ -272,28 +317,35 @@ class OpenAIBackend(Backend):
             resp = await asyncio.wait_for(client.post(self.url, json=body), self.timeout)
         except (asyncio.TimeoutError, httpx.TimeoutException):
             raise _Retryable("timeout", "timed out") from None
+        except httpx.ConnectError as exc:  # refused, DNS, TLS: no server spoke (a ConnectTimeout is a timeout)
+            raise _Retryable("connection error", error_text(exc), unreachable=connect_reason(exc)) from None
         except httpx.TransportError as exc:
             raise _Retryable("connection error", error_text(exc)) from None
         if resp.status_code != 200:
             msg = error_message(resp.content)
             if retryable_status(resp.status_code):
                 raise _Retryable(f"HTTP {resp.status_code}", msg, parse_retry_after(resp.headers.get("retry-after")))
-            raise _Fatal(f"HTTP {resp.status_code}: {msg}")
+            raise _Fatal(f"HTTP {resp.status_code}: {msg}", resp.status_code)
         try:
             data = json.loads(resp.content)
         except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             raise _Retryable("malformed answer", f"invalid JSON ({getattr(exc, 'msg', exc)})") from None
         return self.answer(req_id, data)
 
-    async def complete(self, client: httpx.AsyncClient, limiter: RateLimiter, req: Request) -> Generation:
-        """One study: build the request, send it, retry what may pass; always a Generation."""
+    async def complete(self, client: httpx.AsyncClient, limiter: RateLimiter,
+                       req: Request) -> tuple[Generation, str, str]:
+        """One study: build the request, send it, retry what may pass.
+
+        Returns its Generation, the outcome (ANSWERED, UNREACHABLE: every attempt failed to connect, REJECTED:
+        HTTP 401/403, FAILED, UNSENT: no request was made) and, for the circuit breaker, why (key scrubbed).
+        """
         try:
             body = self.payload(req)
         except _Fatal as exc:
-            return Generation.failed(req.id, str(exc), extra={"attempts": 0})
+            return Generation.failed(req.id, str(exc), extra={"attempts": 0}), UNSENT, ""
         except (OSError, ValueError) as exc:
-            return Generation.failed(req.id, f"cannot send the images: {exc}", extra={"attempts": 0})
-        attempts, t0, retried = 0, None, []
+            return Generation.failed(req.id, f"cannot send the images: {exc}", extra={"attempts": 0}), UNSENT, ""
+        attempts, t0, retried, reached = 0, None, [], False
         while True:
             await limiter.acquire()
             attempts += 1
@@ -301,12 +353,16 @@ class OpenAIBackend(Backend):
             try:
                 gen = await self.attempt(client, req.id, body)
             except _Fatal as exc:
-                return Generation.failed(req.id, self.clean(f"{exc} (not retried)"), latency_s=time.perf_counter() - t0,
-                                         extra=_tries(attempts, retried))
+                outcome = REJECTED if exc.status in REJECT_STATUSES else FAILED
+                return (Generation.failed(req.id, self.clean(f"{exc} (not retried)"),
+                                          latency_s=time.perf_counter() - t0, extra=_tries(attempts, retried)),
+                        outcome, self.clean(str(exc)))
             except _Retryable as exc:
+                reached = reached or exc.unreachable is None
                 if attempts > self.max_retries:
-                    return Generation.failed(req.id, self.clean(self._reason(exc, attempts)),
-                                             latency_s=time.perf_counter() - t0, extra=_tries(attempts, retried))
+                    gen = Generation.failed(req.id, self.clean(self._reason(exc, attempts)),
+                                            latency_s=time.perf_counter() - t0, extra=_tries(attempts, retried))
+                    return gen, (FAILED if reached else UNREACHABLE), exc.unreachable or ""
                 self.tally["retries"] += 1
                 retried.append(exc.kind)
                 await asyncio.sleep(retry_delay(attempts, exc.retry_after, self.backoff_base_s, self.backoff_cap_s))
@@ -314,7 +370,19 @@ class OpenAIBackend(Backend):
             gen.latency_s = time.perf_counter() - t0
             gen.extra.update(_tries(attempts, retried))
             gen.text = self.clean(gen.text)
-            return gen
+            return gen, ANSWERED, ""
+
+    def stop_message(self, outcome: str, detail: str, n: int) -> str:
+        """The one line a tripped circuit breaker raises (key scrubbed)."""
+        row = f"{n} studies in a row, none answered" if n > 1 else "1 study, not answered"
+        tail = "(the run stopped; nothing was recorded for those studies)"
+        if outcome == UNREACHABLE:
+            msg = f"openai: cannot reach {public_url(self.base_url)} ({detail}) — {row}; is the server up? {tail}"
+        else:
+            who = f"the key in ${self.key_env}" if self.key_env else "requests without a key (api_key_env: none)"
+            msg = (f"openai: the API rejected {who} ({detail}) — {row}; is the key valid, and allowed to use "
+                   f"model '{self.model}'? {tail}")
+        return one_line(self.clean(msg), limit=800)
 
     def _reason(self, exc: _Retryable, attempts: int) -> str:
         tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
@@ -341,6 +409,7 @@ class OpenAIBackend(Backend):
             "backend": "openai", "base_url": public_url(self.base_url), "endpoint": public_url(self.url),
             "model": self.model, "api_key_env": self.key_env, "concurrency": self.concurrency, "rpm": self.rpm,
             "timeout": self.timeout, "max_retries": self.max_retries, "max_tokens_param": self.tokens_param,
+            "fail_fast_after": self.fail_fast_after,
             "top_k": "sent (extra_body_top_k)" if self.send_top_k else "not sent (no such OpenAI field)",
             "httpx": httpx.__version__,
         }
@@ -368,6 +437,46 @@ def _tries(attempts: int, retried: list[str]) -> dict[str, Any]:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class _Breaker:
+    """The circuit breaker of one `generate` call: which Generations may be yielded now, and when to stop.
+
+    Studies the endpoint could not reach (or that it rejected: 401/403) are held while none of the backend's
+    requests has been answered; ``fail_fast_after`` of one kind in a row (or all of the call's studies, if
+    fewer) trip it.
+    Anything else releases the held ones; studies never sent (an unreadable image) say nothing of the server.
+    """
+
+    def __init__(self, backend: OpenAIBackend, n: int):
+        self.backend, self.n = backend, n
+        self.held: list[Generation] = []
+        self.outcome, self.detail = "", ""
+        self.tripped: str | None = None
+
+    def add(self, gen: Generation, outcome: str, detail: str) -> list[Generation]:
+        """Take one study's result; return those that may be yielded now (set `tripped` to stop the run)."""
+        out: list[Generation] = []
+        b = self.backend
+        if outcome == UNSENT:
+            self.n -= 1
+            out.append(gen)
+        elif outcome in (UNREACHABLE, REJECTED) and b.fail_fast_after and not b.answered:
+            if outcome != self.outcome:
+                out += self.release()
+            self.held.append(gen)
+            self.outcome, self.detail = outcome, detail
+        else:
+            b.answered = b.answered or outcome == ANSWERED
+            out += self.release()
+            out.append(gen)
+        if self.held and len(self.held) >= min(b.fail_fast_after, self.n):
+            self.tripped = b.stop_message(self.outcome, self.detail, len(self.held))
+        return out
+
+    def release(self) -> list[Generation]:
+        held, self.held, self.outcome = self.held, [], ""
+        return held
 
 
 class _Run:
@@ -416,25 +525,33 @@ class _Run:
         timeout = httpx.Timeout(b.timeout)
         limiter = RateLimiter(b.rpm)
         todo = iter(self.requests)
+        breaker = _Breaker(b, len(self.requests))
 
         async def worker() -> None:
             for req in todo:
                 try:
-                    gen = await b.complete(client, limiter, req)
+                    gen, outcome, detail = await b.complete(client, limiter, req)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - one study's surprise never stops the others
                     gen = Generation.failed(req.id, b.clean(f"internal error: {error_text(exc)}"))
-                self.queue.put(gen)
+                    outcome, detail = FAILED, ""
+                for g in breaker.add(gen, outcome, detail):
+                    self.queue.put(g)
+                if breaker.tripped:  # the held studies are dropped: a later run does them
+                    raise BackendError(breaker.tripped)
 
         async with httpx.AsyncClient(headers=b.headers(), timeout=timeout, limits=limits,
                                      follow_redirects=False) as client:
             workers = [asyncio.ensure_future(worker()) for _ in range(min(b.concurrency, len(self.requests)))]
             try:
                 await asyncio.gather(*workers)
-            finally:
+            finally:  # on a trip or a cancel: the requests in flight end here, before the client closes
                 for w in workers:
                     w.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+        for g in breaker.release():  # a row too short to trip at the end: failures, as before
+            self.queue.put(g)
 
     def results(self) -> Iterator[Generation]:
         """Each Generation as it arrives; a failure of the loop itself is raised here."""
@@ -445,6 +562,8 @@ class _Run:
                 continue
             if item is _DONE:
                 return
+            if isinstance(item, BackendError):  # the circuit breaker tripped: the run must stop
+                raise item
             if isinstance(item, BaseException):  # the loop itself failed: the runner retries study by study
                 raise RuntimeError(one_line(self.backend.clean(f"openai backend: {error_text(item)}")))
             yield item
