@@ -561,12 +561,13 @@ def test_cli_batch_continues_past_a_bad_exam(tmp_path, capsys):
     assert "2 of 4 exams ingested" in err and "b_bad: " in err
 
 
-def test_crash_while_writing_leaves_no_complete_looking_folder(tmp_path, monkeypatch):
+def test_crash_while_writing_keeps_the_old_study_intact(tmp_path, monkeypatch):
     import pet2rep.study as study_mod
 
     write_exam(tmp_path / "exam")
     out = ingest_dicom(tmp_path / "s", dicom_dir=tmp_path / "exam", progress=False)
-    assert (out / "study.json").exists()
+    (out / "report.zh.txt").write_text("报告", encoding="utf-8")  # a file the user added to the study folder
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     real_save = study_mod.save_nifti
 
     def crash_on_ct(vol, path, *a, **kw):
@@ -577,7 +578,11 @@ def test_crash_while_writing_leaves_no_complete_looking_folder(tmp_path, monkeyp
     monkeypatch.setattr(study_mod, "save_nifti", crash_on_ct)
     with pytest.raises(OSError):
         ingest_dicom(tmp_path / "s", dicom_dir=tmp_path / "exam", progress=False)
-    assert (out / "pet_suv.nii.gz").exists() and not (out / "study.json").exists()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # old study untouched, nothing half-written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exam", "s"]  # no staging folder left behind
+    monkeypatch.undo()
+    ingest_dicom(tmp_path / "s", dicom_dir=tmp_path / "exam", progress=False)  # a good re-ingest keeps the report
+    assert (out / "report.zh.txt").read_text(encoding="utf-8") == "报告" and read_study(out).pet is not None
 
 
 def test_cli_nifti_passes_through(tmp_path, capsys):

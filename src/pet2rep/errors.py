@@ -56,3 +56,20 @@ def read_input_yaml(path: object, expected: str) -> object:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""
         raise InputError(f"{path}: invalid YAML{line} ({getattr(exc, 'problem', None) or 'syntax error'})") from None
+
+
+def plain(value: object) -> str:
+    """A number (or a sequence of numbers) as a message shows it: ``70``, ``0.5``, ``inf``, ``[0, 3]``; never
+    ``np.float64(70.0)``. Other values are shown with repr()."""
+    import numbers
+
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return f"{float(value):.10g}"
+    if isinstance(value, (list, tuple)) or type(value).__name__ in ("ndarray", "MultiValue"):
+        return "[" + ", ".join(plain(v) for v in value) + "]"  # type: ignore[union-attr]
+    return repr(value)
+

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
+from .io import ID_RULE, atomic_open, atomic_write_json, check_id, id_problem, safe_join
 from .study import (
     CT_FILE,
     PET_FILE,
@@ -384,16 +385,15 @@ def _image_name(prefix: str, view: View, fmt: str) -> str:
 
 
 def save_image(image: np.ndarray, path: Path, fmt: str) -> None:
-    """Write an RGB uint8 array as JPEG (quality 92) or PNG, atomically."""
+    """Write an RGB uint8 array as JPEG (quality 92) or PNG, atomically (no temporary file is left on error)."""
     from PIL import Image
 
-    tmp = path.with_name(path.name + ".part")
     im = Image.fromarray(image)
-    if fmt == "png":
-        im.save(tmp, format="PNG")
-    else:
-        im.save(tmp, format="JPEG", quality=92)
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as fh:
+        if fmt == "png":
+            im.save(fh, format="PNG")
+        else:
+            im.save(fh, format="JPEG", quality=92)
 
 
 def _read_volumes(folder: Path) -> tuple[Volume, _CT | None]:
@@ -426,10 +426,13 @@ def render_study(
     prefix: str | None = None,
     alpha: float = 0.5,
 ) -> dict[str, Any]:
-    """Render one study folder (or a Study with arrays) into `out_dir`; returns the views.json dict written there."""
+    """Render one study folder (or a Study with arrays) into `out_dir`; returns the views.json dict written there.
+
+    The study id (and `prefix`) must be valid ids (`pet2rep.io.check_id`); every file is written through
+    `safe_join(out_dir, name)`, so nothing lands outside `out_dir`.
+    """
 
     from . import __version__
-    from .study import write_json
 
     fmt = {"jpeg": "jpg"}.get(fmt.lower(), fmt.lower())
     if fmt not in ("jpg", "png"):
@@ -440,7 +443,7 @@ def render_study(
     if isinstance(study_dir, Study):
         if study_dir.pet is None:
             raise InputError(f"study {study_dir.study_id}: no PET loaded")
-        study_id = study_dir.study_id
+        study_id = check_id(study_dir.study_id, "study")
         pet = Volume(np.asarray(study_dir.pet.data, np.float32), np.asarray(study_dir.pet.affine, np.float64))
         ct = None if study_dir.ct is None else _CT(study_dir.ct.data, np.asarray(study_dir.ct.affine, np.float64))
     else:
@@ -451,13 +454,14 @@ def render_study(
         pet, ct, mode=mode, slices=slices, fractions=fractions, suv_window=tuple(suv_window),
         ct_window=tuple(ct_window), size=size, alpha=alpha,
     )
+    check_prefix(prefix)
     prefix = prefix or study_id
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     images = []
     for v in views:
         name = _image_name(prefix, v, fmt)
-        save_image(v.image, out / name, fmt)
+        save_image(v.image, safe_join(out, name), fmt)
         rec: dict[str, Any] = {
             "file": name,
             "kind": v.kind,
@@ -494,7 +498,7 @@ def render_study(
         },
         "pet2rep_version": __version__,
     }
-    write_json(out / VIEWS_FILE, record)
+    atomic_write_json(safe_join(out, VIEWS_FILE), record)
     return record
 
 
@@ -540,11 +544,12 @@ def _size(text: str | None) -> tuple[int, int] | None:
 
 
 def check_prefix(prefix: str | None) -> None:
-    """An image-name prefix must be a plain name: no folder separators, not empty."""
+    """An image-name prefix must be a plain name, with the syntax of a study id (`pet2rep.io.check_id`)."""
     if prefix is None:
         return
-    if not prefix.strip() or any(c in prefix for c in "/\\") or prefix in (".", ".."):
-        raise InputError(f"--prefix {prefix!r}: must be a plain file-name prefix (no '/' or '\\')")
+    problem = id_problem(prefix)
+    if problem is not None:
+        raise InputError(f"--prefix {prefix[:80]!r}: must be a plain file-name prefix: it {problem} ({ID_RULE})")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -587,10 +592,15 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"{out}: {_n_images(rec)}")
         return 0
     failed = 0
+    used: dict[str, Path] = {}
     for folder in studies:
         try:
-            sid = _study_id(folder)
-            rec = render_study(folder, out / sid, prefix=args.prefix, **kwargs)
+            sid = read_study(folder, arrays=False).study_id  # a valid id: checked where study.json is read
+            if sid in used:
+                raise InputError(f"study id {sid!r} is also the id of {used[sid]}; each study needs its own id "
+                                 f"(it names the folder {out / sid})")
+            used[sid] = folder
+            rec = render_study(folder, safe_join(out, sid), prefix=args.prefix, **kwargs)
             print(f"{out / sid}: {_n_images(rec)}")
         except (Pet2RepError, OSError, ValueError) as exc:
             failed += 1
@@ -605,11 +615,3 @@ def _n_images(rec: dict[str, Any]) -> str:
     n = len(rec["images"])
     return f"{n} image" + ("" if n == 1 else "s")
 
-
-def _study_id(folder: Path) -> str:
-    try:
-        sid = read_study(folder, arrays=False).study_id
-    except (OSError, ValueError):
-        return folder.name
-    # keep the id usable as a folder name
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in sid) or folder.name

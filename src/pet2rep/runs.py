@@ -437,7 +437,7 @@ def run_model(
         write_json(out / RUN_JSON, info)
         writer = PredictionWriter(pred_path)
         bar = tqdm(total=len(records), initial=len(records) - len(todo), desc=card["name"], unit="study",
-                   disable=not progress, file=sys.stderr)
+                   disable=None if progress else True, file=sys.stderr)  # None: a terminal only
         if backend is not None:
             with backend:
                 requests, failed = _requests(todo, file.parent, config, backend)

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, out_folder
+from .errors import InputError, out_folder, plain
+from .io import atomic_write_bytes, atomic_write_json, atomic_write_text, check_id, safe_join
 
 PET_FILE = "pet_suv.nii.gz"
 CT_FILE = "ct.nii.gz"
@@ -162,6 +163,18 @@ def _parse_nifti_header(block: bytes | np.ndarray, path: Path) -> Any:
     return hdr
 
 
+def _gzip_errors() -> tuple[type[BaseException], ...]:
+    """The exception types a damaged gzip/deflate stream raises (zlib's, and ISA-L's, which is no OSError)."""
+    import zlib
+
+    try:
+        from isal import isal_zlib
+
+        return (zlib.error, isal_zlib.error)
+    except ImportError:  # pragma: no cover
+        return (zlib.error,)
+
+
 def read_nifti_header(path: str | os.PathLike) -> Any:
     """The NIfTI header only: the first 540 bytes of the (gzip) stream are inflated, nothing more."""
     path = Path(path)
@@ -178,7 +191,13 @@ def read_nifti_header(path: str | os.PathLike) -> Any:
         else:
             with open(path, "rb") as f:
                 block = f.read(540)
-    except (OSError, EOFError) as exc:
+    except EOFError as exc:
+        raise StudyError(f"{path}: truncated gzip file ({exc})") from None
+    except _gzip_errors() as exc:
+        raise StudyError(f"{path}: corrupt gzip data ({exc})") from None
+    except OSError as exc:
+        if exc.errno is None and path.name.endswith(".gz"):  # a bad gzip stream, not a file-system error
+            raise StudyError(f"{path}: corrupt gzip data ({exc})") from None
         raise StudyError(f"{path}: not a readable NIfTI file ({exc})") from None
     return _parse_nifti_header(block, path)
 
@@ -241,6 +260,81 @@ def _read_with_nibabel(path: Path) -> tuple[np.ndarray, np.ndarray, float | None
     return data, np.asarray(img.affine, dtype=np.float64), slope, inter, img.header
 
 
+@dataclass
+class NiftiCheck:
+    """What `check_nifti_data` found: the voxel count, and for float data how many voxels are not finite."""
+
+    voxels: int
+    nonfinite: int = 0
+
+
+def check_nifti_data(path: str | os.PathLike, hdr: Any = None, *, count_nonfinite: bool = False,
+                     chunk: int = 1 << 18) -> NiftiCheck:
+    """Read a .nii / .nii.gz to its end without keeping it: a one-line StudyError when the gzip stream is
+    damaged or truncated (CRC and length checked) or the data block is shorter than the header says.
+
+    Memory stays at one chunk whatever the file size. With `count_nonfinite`, float voxels that are NaN or
+    infinite are counted (scaling ignored: a finite slope keeps finite values finite).
+    """
+    import zlib
+
+    path = Path(path)
+    hdr = hdr if hdr is not None else read_nifti_header(path)
+    shape = tuple(int(n) for n in hdr.get_data_shape())
+    dtype = hdr.get_data_dtype()
+    voxels = int(np.prod(shape)) if shape else 0
+    start = int(hdr["vox_offset"])
+    end = start + voxels * dtype.itemsize
+    count = count_nonfinite and dtype.kind in "fc"
+    state = {"pos": 0, "carry": b"", "nonfinite": 0}
+
+    def consume(piece: bytes) -> None:
+        pos = state["pos"]
+        state["pos"] = pos + len(piece)
+        if not count or state["pos"] <= start or pos >= end:
+            return
+        lo, hi = max(start - pos, 0), min(end - pos, len(piece))
+        data = state["carry"] + piece[lo:hi]
+        usable = len(data) - len(data) % dtype.itemsize
+        if usable:
+            vals = np.frombuffer(data[:usable], dtype)
+            state["nonfinite"] += int(vals.size - np.count_nonzero(np.isfinite(vals)))
+        state["carry"] = data[usable:]
+
+    try:
+        with open(path, "rb") as fh:
+            if not path.name.endswith(".gz"):
+                while block := fh.read(chunk):
+                    consume(block)
+            else:
+                try:
+                    from isal import isal_zlib as zmod
+                except ImportError:  # pragma: no cover
+                    zmod = zlib
+                errors = (zlib.error, getattr(zmod, "error", zlib.error))
+                dec = zmod.decompressobj(31)
+                try:
+                    while raw := fh.read(chunk):
+                        while raw:
+                            if dec.eof:  # one gzip member ended: zero padding, or another member
+                                if not raw.strip(b"\x00"):
+                                    break
+                                dec = zmod.decompressobj(31)
+                            consume(dec.decompress(raw, chunk))
+                            raw = dec.unused_data if dec.eof else dec.unconsumed_tail
+                    if not dec.eof:
+                        consume(dec.flush())
+                except errors as exc:
+                    raise StudyError(f"{path}: corrupt gzip data ({exc})") from None
+                if not dec.eof:
+                    raise StudyError(f"{path}: truncated gzip file (the compressed stream ends early)")
+    except OSError as exc:
+        raise StudyError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if state["pos"] < end:
+        raise StudyError(f"{path}: truncated NIfTI data (need {end} bytes, have {state['pos']})")
+    return NiftiCheck(voxels, int(state["nonfinite"]))
+
+
 def load_nifti(path: str | os.PathLike, dtype: Any = None) -> Volume:
     """Read a .nii or .nii.gz into a Volume (scaling applied; `dtype` casts the result)."""
     from nibabel.volumeutils import apply_read_scaling
@@ -261,7 +355,6 @@ def save_nifti(vol: Volume, path: str | os.PathLike, compresslevel: int = 1) -> 
     img = nib.Nifti1Image(vol.data, vol.affine)
     img.set_qform(vol.affine, code=1)
     img.set_sform(vol.affine, code=1)
-    tmp = path.with_name(path.name + ".part")
     payload = img.to_bytes()
     if path.name.endswith(".gz"):
         try:
@@ -270,8 +363,32 @@ def save_nifti(vol: Volume, path: str | os.PathLike, compresslevel: int = 1) -> 
             payload = igzip.compress(payload, compresslevel=min(compresslevel, 3))
         except ImportError:  # pragma: no cover
             payload = gzip.compress(payload, compresslevel=compresslevel)
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, payload)
+
+
+def bounding_box_mm(shape: tuple[int, ...], affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) RAS+ mm corners of the box a grid's voxels cover (voxel edges, not centres)."""
+    corners = np.array([[i, j, k] for i in (-0.5, shape[0] - 0.5) for j in (-0.5, shape[1] - 0.5)
+                        for k in (-0.5, shape[2] - 0.5)]).T
+    world = affine[:3, :3] @ corners + affine[:3, 3:4]
+    return world.min(axis=1), world.max(axis=1)
+
+
+def check_overlap(pet_shape: tuple[int, ...], pet_affine: np.ndarray, ct_shape: tuple[int, ...],
+                  ct_affine: np.ndarray, where: str) -> None:
+    """Refuse (one-line InputError naming `where`) a CT whose field of view does not overlap the PET's.
+
+    A PET/CT pair shares one patient coordinate system, so their boxes intersect; disjoint boxes mean a wrong
+    pairing, a wrong affine or a CT from another exam (e.g. a CT 5 m away from the PET).
+    """
+    plo, phi = bounding_box_mm(pet_shape, np.asarray(pet_affine, np.float64))
+    clo, chi = bounding_box_mm(ct_shape, np.asarray(ct_affine, np.float64))
+    gap = np.maximum(np.maximum(clo - phi, plo - chi), 0.0)
+    if np.any(np.minimum(phi, chi) <= np.maximum(plo, clo)):
+        axis = int(np.argmax(gap))
+        far = f"{plain(round(float(gap[axis]), 1))} mm apart along {'xyz'[axis]}" if gap[axis] > 0 else "touching"
+        raise InputError(f"{where}: CT does not overlap the PET in space (their fields of view are {far}; "
+                         "check the pairing and the positions/affines)")
 
 
 # --------------------------------------------------------------------------------------- folder I/O
@@ -279,21 +396,24 @@ def save_nifti(vol: Volume, path: str | os.PathLike, compresslevel: int = 1) -> 
 
 def write_json(path: Path, obj: Any) -> None:
     """Write JSON atomically (UTF-8, non-ASCII kept, indented)."""
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_json(path, obj)
 
 
 def write_study(study: Study, folder: str | os.PathLike) -> Path:
-    """Write a study folder (arrays only if present). Returns the folder."""
+    """Write a study folder (arrays only if present) in place, study.json last. Returns the folder.
+
+    The study id must be a valid id (`pet2rep.io.check_id`). To replace an existing study only once the new
+    one is complete, write into `pet2rep.io.staged_folder(folder)` instead.
+    """
     folder = Path(folder)
+    check_id(study.study_id, str(folder))
     folder.mkdir(parents=True, exist_ok=True)
     if study.pet is not None:
         save_nifti(Volume(study.pet.data.astype(np.float32, copy=False), study.pet.affine), folder / PET_FILE)
     if study.ct is not None:
         save_nifti(study.ct, folder / CT_FILE)
     for lang, text in study.reports.items():
-        (folder / f"report.{lang}.txt").write_text(text, encoding="utf-8")
+        atomic_write_text(safe_join(folder, f"report.{check_id(lang, str(folder), 'report language')}.txt"), text)
     if study.labels is not None:
         write_json(folder / LABELS_FILE, study.labels)
     meta = dict(study.meta)
@@ -311,9 +431,25 @@ def _read_json_file(path: Path, kind: type, expected: str) -> Any:
         raise StudyError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise StudyError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise StudyError(f"{path}: JSON nested too deeply to read") from None
     if not isinstance(obj, kind):
         raise StudyError(f"{path}: expected {expected}, got {type(obj).__name__}")
     return obj
+
+
+def _study_id(meta: dict[str, Any], meta_path: Path, folder: Path) -> str:
+    """The study id of study.json (or, when it has none, the folder's name), checked to be a valid id."""
+    sid = meta.get("study_id")
+    if sid is None:
+        name = Path(os.path.abspath(folder)).name
+        check_id(name, str(meta_path), "no study_id, and the folder name")
+        return name
+    if isinstance(sid, int) and not isinstance(sid, bool):
+        sid = str(sid)
+    if not isinstance(sid, str):
+        raise StudyError(f"{meta_path}: study_id must be a string, got {type(sid).__name__}")
+    return check_id(sid, str(meta_path), "study_id")
 
 
 def read_study(folder: str | os.PathLike, arrays: bool = True) -> Study:
@@ -333,7 +469,7 @@ def read_study(folder: str | os.PathLike, arrays: bool = True) -> Study:
     if (folder / LABELS_FILE).exists():
         labels = _read_json_file(folder / LABELS_FILE, dict, "a JSON object {organ_id: [states]}")
     study = Study(
-        study_id=str(meta.get("study_id", folder.name)),
+        study_id=_study_id(meta, meta_path, folder),
         meta=meta,
         reports=reports,
         labels=labels,
@@ -351,7 +487,7 @@ def find_studies(root: str | os.PathLike) -> list[Path]:
     root = Path(root)
     if (root / META_FILE).exists():
         return [root]
-    return sorted(p.parent for p in root.glob(f"*/{META_FILE}"))
+    return sorted(p.parent for p in root.glob(f"*/{META_FILE}") if not p.parent.name.startswith("."))
 
 
 def non_study_dirs(root: str | os.PathLike) -> list[Path]:

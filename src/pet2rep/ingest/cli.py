@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError, out_folder
+from ..io import check_id
+from . import check_facts
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -35,27 +37,35 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-no-ct", action="store_true", help="write a PET-only study when no CT is found")
     parser.add_argument("--study-id", help="study id (default: the name of the output folder)")
     ov = parser.add_argument_group("overrides / NIfTI metadata")
-    ov.add_argument("--weight", type=float, metavar="KG", help="patient weight in kg")
-    ov.add_argument("--dose", type=float, metavar="MBQ", help="injected activity in MBq")
+    ov.add_argument("--weight", metavar="KG", help="patient weight in kg (0 < KG <= 600)")
+    ov.add_argument("--dose", metavar="MBQ", help="injected activity in MBq (0 < MBQ <= 100000)")
     ov.add_argument("--injection-time", metavar="HH:MM[:SS]", help="injection clock time")
     ov.add_argument("--scan-time", metavar="HH:MM[:SS]", help="scan start clock time (NIfTI only)")
-    ov.add_argument("--half-life", type=float, metavar="S", help="radionuclide half-life in s (F-18: 6586.2)")
+    ov.add_argument("--half-life", metavar="S", help="radionuclide half-life in s (F-18: 6586.2)")
     ov.add_argument("--pet-units", choices=("auto", "suv", "bqml"), default="auto", help="NIfTI PET units")
     ov.add_argument("--sex", choices=("M", "F"), help="patient sex (NIfTI only)")
-    ov.add_argument("--age", type=float, help="patient age in years (NIfTI only)")
+    ov.add_argument("--age", metavar="YEARS", help="patient age in years, 0..150 (NIfTI only)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _check_positive(name: str, value: float | None) -> None:
-    if value is not None and not value > 0:
-        raise InputError(f"{name} {value:g}: must be positive")
+def _number(text: str | None, flag: str) -> float | None:
+    """A number given on the command line (None when not given); a one-line InputError when it is not one."""
+    if text is None:
+        return None
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise InputError(f"{flag} {text!r}: not a number") from None
 
 
 def run_cli(args: argparse.Namespace) -> int:
     """Run `pet2rep ingest`; returns the exit code (0 ok, 1 some batch exams failed)."""
-    progress = False if args.no_progress else None
-    for name, value in (("--weight", args.weight), ("--dose", args.dose), ("--half-life", args.half_life)):
-        _check_positive(name, value)
+    progress = False if args.no_progress else None  # None: bars only when stderr is a terminal
+    for name in ("weight", "dose", "half_life", "age"):
+        setattr(args, name, _number(getattr(args, name), f"--{name.replace('_', '-')}"))
+    check_facts(args.weight, args.dose, args.half_life, args.age)
+    if args.study_id is not None:
+        check_id(args.study_id, "--study-id")
     modes = [m for m, on in (("--dicom", args.dicom), ("--pet", args.pet), ("--pet-nifti", args.pet_nifti)) if on]
     if len(modes) != 1:
         raise InputError(

@@ -41,8 +41,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
-from ..study import CT_FILE, META_FILE, Study, Volume, write_study
+from ..errors import InputError, plain
+from ..io import id_problem, safe_join, staged_folder
+from ..study import CT_FILE, META_FILE, Study, Volume, check_overlap, write_study
+from . import check_facts, study_id_for
 from .dicom_enhanced import ENHANCED_PET, QUANTITATIVE, expand_frames, is_multiframe, pet_units, rwv_conflict
 
 # Tags named in messages: keyword -> "(gggg,eeee)".
@@ -94,6 +96,16 @@ def _exc_line(exc: BaseException, limit: int = 200) -> str:
     if text.endswith(":") and len(lines) > 1:
         text = f"{text} {lines[1]}"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _shown(value: Any) -> str:
+    """A header value as messages show it: numbers plainly, several values as [a, b], text quoted."""
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    try:
+        return plain(float(value))
+    except (TypeError, ValueError):
+        return repr(str(value))
 
 
 def _values(ds: Any, keyword: str) -> list[str]:
@@ -318,13 +330,15 @@ def _walk(roots: Sequence[Path]) -> list[Path]:
     return files
 
 
-def scan_dicom(roots: Sequence[str | os.PathLike], progress: bool | None = None) -> tuple[list[Series], int]:
+def scan_dicom(roots: Sequence[str | os.PathLike], progress: bool | None = None,
+               unreadable: list[str] | None = None) -> tuple[list[Series], int]:
     """Find DICOM image series under `roots` (recursive). Returns (series, number of files skipped).
 
     Headers are read without pixel data. Files that are not DICOM, DICOMDIRs and objects without a
     SeriesInstanceUID/Modality are skipped. Duplicate SOPInstanceUIDs (the same image copied twice)
     are kept once. An enhanced multi-frame file adds one slice per frame (`expand_frames`); a multi-frame
-    file that is no supported volume is noted in `Series.problems`.
+    file that is no supported volume is noted in `Series.problems`. Files that look like DICOM but cannot be
+    read (e.g. truncated) are skipped and, when `unreadable` is given, appended to it as 'NAME (reason)'.
     """
     from pydicom.errors import InvalidDicomError
 
@@ -338,13 +352,17 @@ def scan_dicom(roots: Sequence[str | os.PathLike], progress: bool | None = None)
             continue
         try:
             ds = _read(path, stop_before_pixels=True)
-        except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError):
+        except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError) as exc:
             skipped += 1
+            if unreadable is not None:
+                unreadable.append(f"{path.name} ({_exc_line(exc, 80)})")
             continue
         uid = str(ds.get("SeriesInstanceUID", "") or "")
         modality = str(ds.get("Modality", "") or "").upper()
         if not uid or not modality:
             skipped += 1
+            if unreadable is not None and path.name.upper() != "DICOMDIR":
+                unreadable.append(f"{path.name} (no SeriesInstanceUID or Modality: truncated?)")
             continue
         sop = str(ds.get("SOPInstanceUID", "") or "")
         if sop:
@@ -479,7 +497,8 @@ def _floats(ds: Any, keyword: str, n: int, label: str) -> np.ndarray:
     except (TypeError, ValueError):
         arr = np.zeros(0)
     if arr.size != n or not np.all(np.isfinite(arr)):
-        raise InputError(f"{label}: {_tag(keyword)} missing or malformed ({value!r}); slice geometry unknown")
+        shown = "missing" if value is None or value == "" else f"malformed ({_shown(value)})"
+        raise InputError(f"{label}: {_tag(keyword)} {shown}; slice geometry unknown")
     return arr
 
 
@@ -515,8 +534,11 @@ def slice_geometry(series: Series) -> Geometry:
     if abs(np.linalg.norm(row_cos) - 1) > 1e-3 or abs(np.linalg.norm(col_cos) - 1) > 1e-3 or abs(
         float(row_cos @ col_cos)
     ) > 1e-3:
-        raise InputError(f"{label}: {_tag('ImageOrientationPatient')} {list(iop)} is not two orthonormal vectors")
+        raise InputError(f"{label}: {_tag('ImageOrientationPatient')} {plain(iop)} is not two orthonormal vectors")
     spacing = _floats(hdrs[0], "PixelSpacing", 2, f"{label}: {series.slice_name(0)}")
+    if not np.all(spacing > 0):
+        raise InputError(f"{label}: {series.slice_name(0)}: {_tag('PixelSpacing')} {plain(spacing)} must be two "
+                         "positive distances in mm; slice geometry unknown")
     rows, cols = int(hdrs[0].get("Rows", 0) or 0), int(hdrs[0].get("Columns", 0) or 0)
     if rows <= 0 or cols <= 0:
         raise InputError(f"{label}: {series.slice_name(0)} has no Rows/Columns (0028,0010/0011)")
@@ -526,7 +548,7 @@ def slice_geometry(series: Series) -> Geometry:
         other = _floats(ds, "ImageOrientationPatient", 6, f"{label}: {name}")
         if np.max(np.abs(other - iop)) > 1e-4:
             raise InputError(
-                f"{label}: {name} has ImageOrientationPatient {list(other)}, others {list(iop)}; mixed orientations"
+                f"{label}: {name} has ImageOrientationPatient {plain(other)}, others {plain(iop)}; mixed orientations"
             )
         if (int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)) != (rows, cols):
             raise InputError(
@@ -534,7 +556,7 @@ def slice_geometry(series: Series) -> Geometry:
             )
         ps = _floats(ds, "PixelSpacing", 2, f"{label}: {name}")
         if np.max(np.abs(ps - spacing)) > 1e-4:
-            raise InputError(f"{label}: {name} has PixelSpacing {list(ps)}, others {list(spacing)}; mixed pixel spacing")
+            raise InputError(f"{label}: {name} has PixelSpacing {plain(ps)}, others {plain(spacing)}; mixed pixel spacing")
         pos[idx] = _floats(ds, "ImagePositionPatient", 3, f"{label}: {name}")
     s = pos @ normal
     order = [int(i) for i in np.argsort(s, kind="stable")]
@@ -1020,14 +1042,17 @@ def suv_parameters(
         overrides["weight_kg"] = float(weight_kg)
         weight = float(weight_kg)
     else:
-        try:
-            weight = float(ds.get("PatientWeight") or 0)
-        except (TypeError, ValueError):
-            weight = 0.0
-        if weight <= 0:
+        raw = ds.get("PatientWeight")
+        if raw is None or str(raw).strip() in ("", "0", "0.0"):
             raise need(f"{_tag('PatientWeight')} missing or zero; SUVbw needs the body weight (give --weight KG)")
-    if not 0 < weight < 600:
-        raise need(f"{_tag('PatientWeight')} {weight:g} kg is implausible; SUVbw needs the body weight in kg")
+        try:
+            weight = float(raw)
+        except (TypeError, ValueError):
+            raise need(f"{_tag('PatientWeight')} {_shown(raw)} is not a number; SUVbw needs the body weight "
+                       "(give --weight KG)") from None
+    if not (math.isfinite(weight) and 0 < weight < 600):
+        raise need(f"{_tag('PatientWeight')} {plain(weight)} kg is implausible; SUVbw needs the body weight in kg "
+                   "(give --weight KG)")
 
     # Radiopharmaceutical information
     if rinfo is None and (dose_mbq is None or half_life_s is None or (decay_corr != "ADMIN" and injection_time is None)):
@@ -1041,6 +1066,10 @@ def suv_parameters(
         dose = float(dose_mbq) * 1e6
     else:
         dose = _header_dose_bq(ds, rinfo) or 0.0
+        raw_dose = rinfo.get("RadionuclideTotalDose")
+        if dose <= 0 and raw_dose is not None and str(raw_dose).strip() not in ("", "0", "0.0"):
+            raise need(f"{_tag('RadionuclideTotalDose')} {_shown(raw_dose)} is not a positive number; SUVbw needs "
+                       "the injected dose (give --dose MBQ)")
         if dose <= 0:
             raise need(f"{_tag('RadionuclideTotalDose')} missing or zero; SUVbw needs the injected dose (give --dose MBQ)")
         if dose < 1e5:
@@ -1122,7 +1151,12 @@ def suv_parameters(
             else "BQML, QIBA SUVbw"
         )
     meta["decay_factor"] = decay
-    factor = weight * 1000.0 / (dose * decay)
+    factor = weight * 1000.0 / (dose * decay) if dose * decay > 0 else math.inf
+    if not (math.isfinite(factor) and factor * float(np.max(activity_scale)) < 1e30):
+        raise need(
+            f"SUV factor {plain(factor)} is not a usable number (weight {plain(weight)} kg, dose {plain(dose)} Bq, "
+            f"decay factor {plain(decay)}); check the weight, dose, half-life and times"
+        )
     _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, rinfo, times)
     meta["overrides"] = overrides
     return SuvParams(activity_scale * factor, meta, warnings)
@@ -1200,13 +1234,6 @@ def _patient_meta(ds: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------ ingest
 
 
-def _load_ct(ct: Series, progress: bool | None) -> tuple[Volume, list[str]]:
-    geom = slice_geometry(ct)
-    warnings = list(geom.warnings)
-    data = read_pixels(ct, geom, integer_ok=True, progress=progress, desc="reading CT", warnings=warnings)
-    return Volume(data, geom.affine), warnings
-
-
 def ingest_dicom(
     out: str | os.PathLike,
     *,
@@ -1234,51 +1261,60 @@ def ingest_dicom(
 
     warn = warn or (lambda msg: print(f"pet2rep ingest: warning: {msg}", file=sys.stderr))
     out = Path(out)
+    sid = study_id_for(out, study_id)
+    check_facts(weight_kg, dose_mbq, half_life_s)
+    unreadable: list[str] = []
     if dicom_dir is not None:
         if pet_dir is not None or ct_dir is not None:
             raise InputError("give either a DICOM folder or --pet/--ct folders, not both")
-        series, skipped = scan_dicom([dicom_dir], progress)
+        series, skipped = scan_dicom([dicom_dir], progress, unreadable)
         where = str(dicom_dir)
-        pet, ct, choice = select_series(series, pet_series, ct_series, where=where, need_ct=not allow_no_ct)
+        pet, ct, choice = _select(series, pet_series, ct_series, where, not allow_no_ct, unreadable)
     elif pet_dir is not None:
-        pet_all, skipped = scan_dicom([pet_dir], progress)
+        pet_all, skipped = scan_dicom([pet_dir], progress, unreadable)
         if ct_dir is not None and Path(ct_dir).resolve() != Path(pet_dir).resolve():
-            ct_all, skipped_ct = scan_dicom([ct_dir], progress)
+            ct_all, skipped_ct = scan_dicom([ct_dir], progress, unreadable)
             skipped += skipped_ct
         else:
             ct_all = pet_all  # --pet alone: a CT in the same folder is used too
         where = f"{pet_dir}" + (f" + {ct_dir}" if ct_dir is not None else "")
-        pet, ct, choice = select_series(
-            pet_all + ct_all, pet_series, ct_series, where=where, need_ct=not allow_no_ct,
-            pet_pool=pet_all, ct_pool=ct_all,
-        )
+        pet, ct, choice = _select(pet_all + ct_all, pet_series, ct_series, where, not allow_no_ct, unreadable,
+                                  pet_pool=pet_all, ct_pool=ct_all)
     else:
         raise InputError("no input: give --dicom DIR, or --pet PET_DIR --ct CT_DIR")
 
     warnings: list[str] = []
     if skipped:
-        warnings.append(f"{where}: {skipped} file(s) skipped (not DICOM images)")
-    geom = slice_geometry(pet)
+        named = f": unreadable DICOM {_names(unreadable)}" if unreadable else ""
+        warnings.append(f"{where}: {skipped} file(s) skipped (not DICOM images){named}")
+    geom = _geometry(pet, unreadable)
     warnings += geom.warnings
     suv = suv_parameters(
         pet, geom.order, weight_kg=weight_kg, dose_mbq=dose_mbq, injection_time=injection_time, half_life_s=half_life_s
     )
     warnings += suv.warnings
+    ct_geom = None
+    if ct is not None:  # the CT's geometry is checked against the PET's before any pixel is read
+        ct_geom = _geometry(ct, unreadable)
+        warnings += ct_geom.warnings
+        check_overlap(geom.shape, geom.affine, ct_geom.shape, ct_geom.affine, ct.label())
     pet_data = read_pixels(pet, geom, factors=suv.factors, progress=progress, desc="reading PET", warnings=warnings)
     if not np.all(np.isfinite(pet_data)):
-        raise InputError(f"{pet.label()}: SUV image has non-finite values")
+        n_bad = int(np.count_nonzero(~np.isfinite(pet_data)))
+        raise InputError(f"{pet.label()}: {n_bad} SUV voxels are not finite numbers (NaN or infinite pixel values, "
+                         "or a rescale that overflows)")
     pet_vol = Volume(pet_data.astype(np.float32, copy=False), geom.affine)
     ct_vol = None
-    if ct is not None:
-        ct_vol, ct_warn = _load_ct(ct, progress)
-        warnings += ct_warn
+    if ct is not None and ct_geom is not None:
+        ct_data = read_pixels(ct, ct_geom, integer_ok=True, progress=progress, desc="reading CT", warnings=warnings)
+        ct_vol = Volume(ct_data, ct_geom.affine)
         if ct.frame_of_reference and pet.frame_of_reference and ct.frame_of_reference != pet.frame_of_reference:
             warnings.append(
                 f"{ct.label()}: FrameOfReferenceUID differs from the PET's; PET and CT may not be registered"
             )
 
     first = pet.headers[geom.order[0]]
-    meta: dict[str, Any] = {"study_id": study_id or out.name}
+    meta: dict[str, Any] = {"study_id": sid}
     meta.update(_patient_meta(first))
     sm = suv.meta
     meta.update(
@@ -1319,15 +1355,65 @@ def ingest_dicom(
     for w in warnings:
         warn(w)
 
-    out.mkdir(parents=True, exist_ok=True)
-    stale = out / META_FILE
-    if stale.exists():
-        stale.unlink()  # the folder must not look complete while its images are being replaced
-    if ct_vol is None and (out / CT_FILE).exists():
-        (out / CT_FILE).unlink()
-    study = Study(study_id=meta["study_id"], pet=pet_vol, ct=ct_vol, meta=meta)
-    write_study(study, out)
+    study = Study(study_id=sid, pet=pet_vol, ct=ct_vol, meta=meta)
+    # written beside `out` and swapped in when complete: a failure leaves an existing study there as it was
+    with staged_folder(out, drop=(CT_FILE,)) as stage:
+        write_study(study, stage)
+    study.folder = out
     return out
+
+
+def _names(items: Sequence[str], limit: int = 3) -> str:
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def _select(series: Sequence[Series], pet_uid: str | None, ct_uid: str | None, where: str, need_ct: bool,
+            unreadable: list[str], **pools: Any) -> tuple[Series, Series | None, dict[str, Any]]:
+    """select_series, with the unreadable DICOM files named when no series is found."""
+    try:
+        return select_series(series, pet_uid, ct_uid, where=where, need_ct=need_ct, **pools)
+    except InputError as exc:
+        if unreadable and "found" in str(exc):
+            raise InputError(f"{exc} ({len(unreadable)} DICOM file(s) unreadable: {_names(unreadable)})") from None
+        raise
+
+
+def _geometry(series: Series, unreadable: list[str]) -> Geometry:
+    """slice_geometry, naming unreadable DICOM files (e.g. truncated) when slices are missing."""
+    try:
+        return slice_geometry(series)
+    except InputError as exc:
+        if unreadable and "missing" in str(exc):
+            raise InputError(f"{exc} ({len(unreadable)} DICOM file(s) could not be read: {_names(unreadable)})") from None
+        raise
+
+
+
+
+def batch_exams(root: Path, out: Path) -> tuple[list[Path], list[str]]:
+    """The exam folders of a --batch root: its immediate sub-folders, hidden ones left out, and (each reported
+    in a 'skipped' line) symbolic links that lead back to the root or above it, the output folder and a
+    folder reached twice."""
+    real_root = root.resolve()
+    real_out = Path(os.path.abspath(out)).resolve()
+    exams: list[Path] = []
+    skipped: list[str] = []
+    seen: dict[Path, Path] = {}
+    for p in sorted(root.iterdir()):
+        if p.name.startswith(".") or not p.is_dir():
+            continue
+        real = p.resolve()
+        if real == real_root or real in real_root.parents:
+            skipped.append(f"{p.name}: skipped (a link back to {root} or above it, not an exam)")
+        elif real == real_out or real_out in real.parents:
+            skipped.append(f"{p.name}: skipped (the output folder {out}, not an exam)")
+        elif real in seen:
+            skipped.append(f"{p.name}: skipped (the same folder as {seen[real].name})")
+        else:
+            seen[real] = p
+            exams.append(p)
+    return exams, skipped
 
 
 def ingest_batch(
@@ -1350,13 +1436,21 @@ def ingest_batch(
     root, out = Path(root), Path(out)
     if not root.is_dir():
         raise InputError(f"{root}: no such folder")
-    exams = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    exams, skipped = batch_exams(root, out)
+    for line in skipped:
+        report(line)
     if not exams:
         raise InputError(f"{root}: no sub-folders; --batch expects one sub-folder per exam")
     done: list[str] = []
     failed: list[tuple[str, str]] = []
     for exam in exams:
-        target = out / exam.name
+        problem = id_problem(exam.name)
+        if problem is not None:
+            reason = f"the folder name {exam.name!r} {problem}, so it cannot be a study id; rename the folder"
+            failed.append((exam.name, reason))
+            report(f"{_one_line(exam.name)}: {reason}")
+            continue
+        target = safe_join(out, exam.name)
         if skip_existing and (target / META_FILE).exists():
             done.append(exam.name)
             continue

@@ -1,10 +1,11 @@
 """NIfTI ingest: autoPET-style SUV.nii.gz + CTres.nii.gz (or PET in Bq/ml plus the facts SUV needs).
 
 PET already in SUV, stored float32 in a .nii.gz, and a CT already in .nii.gz are **not** decompressed
-and recompressed: the files are hard-linked into the study folder (copied when linking is not possible,
-e.g. across file systems) and only their headers are read (the first 540 bytes of each gzip stream) to
-validate shape, affine and overlap. A hard link shares the input's bytes: pet2rep itself only ever
-replaces study files atomically, so the input is never modified through it.
+and recompressed: the files are copied into the study folder (a copy-on-write reflink where the file system
+has them; never a hard link, so editing the study never changes the input). Their headers validate shape,
+affine and overlap, and the copies are then inflated once to their end, without being kept in memory, to
+refuse a truncated or corrupt file and to count non-finite PET voxels (a PET with some is rewritten with 0
+there, with a warning; one with no finite voxel is refused).
 
 PET in Bq/ml is converted to SUVbw = C [Bq/ml] * weight [g] / (dose [Bq] decayed to scan start), with
 the dose decay-corrected over the injection -> scan-start interval (F-18 half-life 6586.2 s unless given).
@@ -15,16 +16,31 @@ percentile above 200 -> Bq/ml) and records how it decided in study.json's proven
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
-import shutil
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, out_folder
-from ..study import CT_FILE, META_FILE, PET_FILE, Volume, read_nifti_header, save_nifti, write_json
+from ..errors import InputError, out_folder, plain
+from ..io import atomic_write_bytes, copy_file, staged_folder
+from ..study import (
+    CT_FILE,
+    META_FILE,
+    PET_FILE,
+    Volume,
+    check_nifti_data,
+    check_overlap,
+    read_nifti_header,
+    save_nifti,
+    write_json,
+)
+from . import check_facts, study_id_for
 
 F18_HALF_LIFE_S = 6586.2
 # Clock times alone with the scan earlier than the injection are read as crossing midnight only up to this
@@ -102,33 +118,17 @@ def _check_header(hdr: Any, path: Path) -> tuple[tuple[int, ...], np.ndarray]:
     while len(shape) > 3 and shape[-1] == 1:
         shape = shape[:-1]
     if len(shape) != 3 or min(shape) < 1:
-        raise InputError(f"{path}: expected a 3-D image, got shape {shape}")
+        raise InputError(f"{path}: expected a 3-D image, got shape {plain(shape)}")
+    try:
+        dtype = hdr.get_data_dtype()
+    except Exception as exc:  # nibabel raises several kinds for unknown codes
+        raise InputError(f"{path}: unsupported NIfTI data type ({exc})") from None
+    if dtype.kind not in "iuf":
+        raise InputError(f"{path}: data type {dtype.name} is not a real-valued scalar image (expected integers or floats)")
     aff = np.asarray(hdr.get_best_affine(), np.float64)
     if not np.isfinite(aff).all() or abs(np.linalg.det(aff[:3, :3])) < 1e-9:
         raise InputError(f"{path}: invalid (non-finite or singular) affine")
     return shape, aff
-
-
-def _bbox(shape: tuple[int, ...], aff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    corners = np.array([[i, j, k] for i in (-0.5, shape[0] - 0.5) for j in (-0.5, shape[1] - 0.5)
-                        for k in (-0.5, shape[2] - 0.5)]).T
-    world = aff[:3, :3] @ corners + aff[:3, 3:4]
-    return world.min(axis=1), world.max(axis=1)
-
-
-def _place(src: Path, dst: Path) -> str:
-    """Put `src`'s bytes at `dst` atomically: a hard link when possible, else a copy. Returns which."""
-    tmp = dst.with_name(dst.name + ".part")
-    if tmp.exists() or tmp.is_symlink():
-        tmp.unlink()
-    try:
-        os.link(src, tmp)
-        how = "hardlink"
-    except OSError:
-        shutil.copyfile(src, tmp)
-        how = "copy"
-    os.replace(tmp, dst)
-    return how
 
 
 def _gzip_file(src: Path, dst: Path) -> None:
@@ -137,13 +137,35 @@ def _gzip_file(src: Path, dst: Path) -> None:
         from isal import igzip as gz
     except ImportError:  # pragma: no cover
         import gzip as gz
-    tmp = dst.with_name(dst.name + ".part")
-    tmp.write_bytes(gz.compress(src.read_bytes(), compresslevel=1))
-    os.replace(tmp, dst)
+    atomic_write_bytes(dst, gz.compress(src.read_bytes(), compresslevel=1))
 
 
 def _is_gz(path: Path) -> bool:
     return path.name.lower().endswith(".gz")
+
+
+def _place_ct(src: Path, hdr: Any, dst: Path) -> str:
+    """The CT into the study: a .nii.gz copied (reflink where possible), then the copy read to its end;
+    a .nii read to its end, then gzipped. Returns how."""
+    if _is_gz(src):
+        how = copy_file(src, dst)
+        check_nifti_data(dst, hdr)
+        return how
+    check_nifti_data(src, hdr)
+    _gzip_file(src, dst)
+    return "gzipped"
+
+
+def finite_pet(data: np.ndarray, where: Path, warnings: list[str]) -> np.ndarray:
+    """PET voxels that are NaN or infinite set to 0 SUV (with a warning); a PET with no finite voxel is refused."""
+    bad = ~np.isfinite(data)
+    n_bad = int(np.count_nonzero(bad))
+    if n_bad == 0:
+        return data
+    if n_bad == data.size:
+        raise InputError(f"{where}: the PET has no finite voxel (all {data.size} are NaN or infinite)")
+    warnings.append(f"{where}: {n_bad} of {data.size} PET voxels are NaN or infinite; written as 0 SUV")
+    return np.where(bad, np.float32(0), data).astype(np.float32, copy=False)
 
 
 def ingest_nifti(
@@ -160,33 +182,36 @@ def ingest_nifti(
     study_id: str | None = None,
     sex: str | None = None,
     age: float | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Path:
     """Make a study folder from a PET NIfTI (SUV or Bq/ml) and a CT NIfTI (HU); returns the folder.
 
     Writes pet_suv.nii.gz (float32 SUV), ct.nii.gz (HU, own grid; omitted when `ct_path` is None) and
-    study.json (last). Bq/ml input needs weight_kg, dose_mbq, injection_time and scan_time.
+    study.json (last) into a new folder beside `out`, which replaces `out` only when complete: a failed
+    ingest leaves an existing study at `out` as it was. Bq/ml input needs weight_kg, dose_mbq,
+    injection_time and scan_time. Inputs are read in full (a truncated or corrupt file is refused);
+    non-finite PET voxels become 0 SUV with a warning (to `warn`, stderr by default, and study.json).
     """
     from .. import __version__
     from ..study import load_nifti
 
+    warn = warn or (lambda msg: print(f"pet2rep ingest: warning: {msg}", file=sys.stderr))
     pet_path = Path(pet_path)
     ct = Path(ct_path) if ct_path is not None else None
     out = Path(out)
     units = _units(pet_units)
+    sid = study_id_for(out, study_id)
+    check_facts(weight_kg, dose_mbq, half_life_s, age)
+    if sex not in (None, "M", "F"):
+        raise InputError(f"--sex {sex!r}: expected M or F")
     hl = float(half_life_s) if half_life_s is not None else F18_HALF_LIFE_S
-    for name, value in (("weight_kg", weight_kg), ("dose_mbq", dose_mbq), ("half_life_s", half_life_s)):
-        if value is not None and not float(value) > 0:
-            raise InputError(f"{name} {value}: must be positive")
 
     pet_hdr = read_nifti_header(pet_path)
     ct_hdr = read_nifti_header(ct) if ct is not None else None
     pet_shape, pet_aff = _check_header(pet_hdr, pet_path)
     if ct is not None:
         ct_shape, ct_aff = _check_header(ct_hdr, ct)
-        plo, phi = _bbox(pet_shape, pet_aff)
-        clo, chi = _bbox(ct_shape, ct_aff)
-        if np.any(np.minimum(phi, chi) <= np.maximum(plo, clo)):
-            raise InputError(f"{ct}: CT does not overlap the PET in space (check the pairing and the affines)")
+        check_overlap(pet_shape, pet_aff, ct_shape, ct_aff, str(ct))
 
     pet_vol: Volume | None = None  # loaded only when needed
     if units == "auto":
@@ -206,7 +231,7 @@ def ingest_nifti(
         decision = f"given: {units}"
 
     meta: dict[str, Any] = {
-        "study_id": study_id or out.name,
+        "study_id": sid,
         "sex": sex,
         "age": age,
         "weight_kg": float(weight_kg) if weight_kg is not None else None,
@@ -229,49 +254,66 @@ def ingest_nifti(
         if missing:
             raise InputError(f"{pet_path}: PET in Bq/ml needs {', '.join(missing)} to compute SUV")
         uptake = uptake_seconds(inj, scan)  # checked before anything is written
-    out_folder(out)
-    out.mkdir(parents=True, exist_ok=True)
-    pet_dst = out / PET_FILE
-    if units == "bqml":
         factor, decay = suv_factor(float(weight_kg), float(dose_mbq) * 1e6, uptake, hl)
-        if pet_vol is None:
-            pet_vol = load_nifti(pet_path)
-        suv = np.multiply(pet_vol.data, np.float32(factor), dtype=np.float32)
-        save_nifti(Volume(suv, pet_vol.affine), pet_dst)
-        pet_how = "converted from Bq/ml"
-        meta.update(uptake_time_s=uptake, decay_factor=decay, suv_factor=factor,
-                    suv_method="Bq/ml * weight_g / (dose decayed to scan start)")
-    else:
-        slope, inter = pet_hdr.get_slope_inter()
-        scaled = slope is not None and not (slope == 1 and (inter is None or inter == 0))
-        if _is_gz(pet_path) and pet_hdr.get_data_dtype() == np.dtype("<f4") and not scaled:
-            pet_how = _place(pet_path, pet_dst)
-        else:
-            vol = pet_vol if pet_vol is not None else load_nifti(pet_path)
-            save_nifti(Volume(np.asarray(vol.data, np.float32), vol.affine), pet_dst)
-            pet_how = "rewritten as float32 .nii.gz"
-        meta["suv_method"] = "input already SUV"
+        if not (math.isfinite(factor) and factor > 0):
+            raise InputError(
+                f"{pet_path}: SUV factor {plain(factor)} is not a finite positive number (weight {plain(weight_kg)} kg, "
+                f"dose {plain(dose_mbq)} MBq, decay {plain(decay)} over {plain(uptake)} s with half-life {plain(hl)} s)")
+    out_folder(out)
+    warnings: list[str] = []
+    with staged_folder(out, drop=(CT_FILE,)) as stage:
+        pet_dst = stage / PET_FILE
+        ct_how = None
+        with ThreadPoolExecutor(max_workers=2) as pool:  # the CT is copied and checked while the PET is made
+            ct_job = pool.submit(_place_ct, ct, ct_hdr, stage / CT_FILE) if ct is not None else None
+            if units == "bqml":
+                if pet_vol is None:
+                    pet_vol = load_nifti(pet_path)
+                src_finite = np.isfinite(pet_vol.data)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    suv = np.multiply(pet_vol.data, np.float32(factor), dtype=np.float32)
+                overflow = int(np.count_nonzero(src_finite & ~np.isfinite(suv)))
+                if overflow:
+                    raise InputError(
+                        f"{pet_path}: {overflow} voxels overflow float32 when converted to SUV (largest "
+                        f"{plain(float(np.max(np.abs(pet_vol.data[src_finite]))))} Bq/ml x {plain(factor)}); "
+                        "check the units and --weight/--dose")
+                save_nifti(Volume(finite_pet(suv, pet_path, warnings), pet_vol.affine), pet_dst)
+                pet_how = "converted from Bq/ml"
+                meta.update(uptake_time_s=uptake, decay_factor=decay, suv_factor=factor,
+                            suv_method="Bq/ml * weight_g / (dose decayed to scan start)")
+            else:
+                slope, inter = pet_hdr.get_slope_inter()
+                scaled = slope is not None and not (slope == 1 and (inter is None or inter == 0))
+                if _is_gz(pet_path) and pet_hdr.get_data_dtype() == np.dtype("<f4") and not scaled:
+                    pet_how = copy_file(pet_path, pet_dst)  # never a hard link: the study must not share the input
+                    found = check_nifti_data(pet_dst, pet_hdr, count_nonfinite=True)  # the copy, read to its end
+                    if found.nonfinite:
+                        vol = load_nifti(pet_dst, np.float32)
+                        save_nifti(Volume(finite_pet(vol.data, pet_path, warnings), vol.affine), pet_dst)
+                        pet_how = "rewritten as float32 .nii.gz (non-finite voxels set to 0)"
+                else:
+                    vol = pet_vol if pet_vol is not None else load_nifti(pet_path)
+                    data = np.asarray(vol.data, np.float32)
+                    save_nifti(Volume(finite_pet(data, pet_path, warnings), vol.affine), pet_dst)
+                    pet_how = "rewritten as float32 .nii.gz"
+                meta["suv_method"] = "input already SUV"
+            if ct_job is not None:
+                ct_how = ct_job.result()
 
-    ct_how = None
-    if ct is not None:
-        if _is_gz(ct):
-            ct_how = _place(ct, out / CT_FILE)
-        else:
-            _gzip_file(ct, out / CT_FILE)
-            ct_how = "gzipped"
-    elif (out / CT_FILE).exists():
-        (out / CT_FILE).unlink()  # a stale CT from an earlier ingest would not match this PET
-
-    meta["pet_shape"] = list(pet_shape)
-    meta["pet_zooms_mm"] = [round(float(z), 5) for z in np.sqrt((pet_aff[:3, :3] ** 2).sum(axis=0))]
-    meta["provenance"] = {
-        "source": "nifti",
-        "pet_path": str(pet_path.resolve()),
-        "ct_path": str(ct.resolve()) if ct is not None else None,
-        "units_decision": decision,
-        "pet_file": pet_how,
-        "ct_file": ct_how,
-        "pet2rep_version": __version__,
-    }
-    write_json(out / META_FILE, meta)
+        meta["pet_shape"] = list(pet_shape)
+        meta["pet_zooms_mm"] = [round(float(z), 5) for z in np.sqrt((pet_aff[:3, :3] ** 2).sum(axis=0))]
+        meta["provenance"] = {
+            "source": "nifti",
+            "pet_path": str(pet_path.resolve()),
+            "ct_path": str(ct.resolve()) if ct is not None else None,
+            "units_decision": decision,
+            "pet_file": pet_how,
+            "ct_file": ct_how,
+            "pet2rep_version": __version__,
+        }
+        meta["warnings"] = warnings
+        write_json(stage / META_FILE, meta)
+    for w in warnings:
+        warn(w)
     return out

@@ -1042,7 +1042,12 @@ def synth_cohort(
     langs: Sequence[str] = ("zh", "en"),
     progress: bool = True,
 ) -> list[Path]:
-    """Write `n` synthetic study folders under `out` (synth_000, ...); returns their paths."""
+    """Write `n` synthetic study folders under `out` (synth_000, ...); returns their paths.
+
+    Each study is written beside its folder and swapped in when complete (`pet2rep.io.staged_folder`), so a
+    re-run that fails leaves the earlier study as it was; the earlier study's reports and labels are not kept. `progress`: a bar on stderr only when it is a terminal.
+    """
+    from ..io import safe_join, staged_folder
     from ..study import write_study
 
     out = Path(out)
@@ -1053,7 +1058,7 @@ def synth_cohort(
         try:
             from tqdm import tqdm
 
-            it = tqdm(it, desc="synth", unit="study", file=sys.stderr)
+            it = tqdm(it, desc="synth", unit="study", file=sys.stderr, disable=None)
         except ImportError:  # pragma: no cover
             pass
     for i in it:
@@ -1061,7 +1066,11 @@ def synth_cohort(
         study = synth_study(sid, study_seed(seed, i), langs=langs)
         study.meta["cohort_seed"] = int(seed)
         study.meta["cohort_index"] = i
-        paths.append(write_study(study, out / sid))
+        target = safe_join(out, sid)
+        with staged_folder(target, drop=("report.zh.txt", "report.en.txt", "labels.json", "ct.nii.gz")) as stage:
+            write_study(study, stage)
+        study.folder = target
+        paths.append(target)
     return paths
 
 

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import InputError, Pet2RepError
+from ..io import safe_join
 from .dataset import DATASET_FILE, IMAGE_TOKEN, PromptRecord, write_dataset
 
 LANGS = ("zh", "en")
@@ -69,14 +70,18 @@ def build_dataset(
     slices: list[int] | None = None,
     fractions: list[float] | None = None,
     fmt: str = "jpg",
-    progress: bool = True,
+    progress: bool | None = True,
     on_error: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> tuple[Path, list[str]]:
     """Render each study into ``out/slice_prompt/<id>/`` and write ``out/prompts.jsonl``.
 
     Returns the JSONL path and the list of one-line errors of studies that failed (they are skipped; each is
     also passed to `on_error` as it happens). When no study succeeds nothing is written (an existing
-    prompts.jsonl is kept) and InputError is raised.
+    prompts.jsonl is kept) and InputError is raised. A study without a reference report in `lang` still
+    gets a record, with ``"answer": null``, and a one-line warning naming it goes to `on_warning`.
+    `progress`: True shows a progress bar on stderr only when stderr is a terminal, False never.
+    Every image is written through `safe_join(out, ...)`: a study id can never place a file outside `out`.
     """
     from tqdm import tqdm
 
@@ -88,23 +93,34 @@ def build_dataset(
     out = Path(out)
     records: list[PromptRecord] = []
     errors: list[str] = []
-    for folder in tqdm(studies, desc="prompts", unit="study", disable=not progress, file=sys.stderr):
+    used: dict[str, Path] = {}
+
+    def tell(callback: Callable[[str], None] | None, line: str) -> None:
+        if callback is not None:
+            with tqdm.external_write_mode(file=sys.stderr):  # not glued to the progress bar's line
+                callback(line)
+
+    for folder in tqdm(studies, desc="prompts", unit="study", disable=None if progress else True, file=sys.stderr):
         try:
-            study = read_study(folder, arrays=False)
-            rel_dir = Path(IMAGE_DIR) / study.study_id
+            study = read_study(folder, arrays=False)  # the study id is checked there (pet2rep.io.check_id)
+            sid = study.study_id
+            if sid in used:
+                raise InputError(f"study id {sid!r} is also the id of {used[sid]}; each study needs its own id")
+            rel_dir = Path(IMAGE_DIR) / sid
             views = render_study(
-                folder, out / rel_dir, mode=mode, slices=slices, fractions=fractions, fmt=fmt,
-                prefix=study.study_id,
+                folder, safe_join(out, IMAGE_DIR, sid), mode=mode, slices=slices, fractions=fractions, fmt=fmt,
+                prefix=sid,
             )
+            used[sid] = folder
             images = [str(rel_dir / img["file"]) for img in views["images"]]
-            records.append(
-                make_record(study.study_id, images, lang, study.report(lang), separate=mode == "separate")
-            )
+            answer = study.report(lang)
+            if answer is None:
+                tell(on_warning, f"{folder}: no report.{lang}.txt; its record has \"answer\": null "
+                                 "(evaluate cannot score this study)")
+            records.append(make_record(sid, images, lang, answer, separate=mode == "separate"))
         except (Pet2RepError, OSError, ValueError) as exc:
             errors.append(f"{folder}: {' '.join(str(exc).split()) or type(exc).__name__}")
-            if on_error is not None:
-                with tqdm.external_write_mode(file=sys.stderr):  # not glued to the progress bar's line
-                    on_error(errors[-1])
+            tell(on_error, errors[-1])
     if not records:
         where = out / DATASET_FILE
         keep = f"; {where} left unchanged" if where.exists() else ""
@@ -138,6 +154,7 @@ def run_cli(args: argparse.Namespace) -> int:
     path, errors = build_dataset(
         studies, out, lang=args.lang, mode=args.mode, slices=slices, fractions=fractions, fmt=args.format,
         on_error=lambda line: print(f"pet2rep prompts: {line}", file=sys.stderr),
+        on_warning=lambda line: print(f"pet2rep prompts: warning: {line}", file=sys.stderr),
     )
     if errors:
         print(f"pet2rep prompts: {len(errors)} of {len(studies)} studies failed", file=sys.stderr)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..io import atomic_open
 
 FIELDS: tuple[str, ...] = (
     "patient_id",
@@ -195,9 +196,7 @@ def write_dataset(records: list[PromptRecord], path: str | os.PathLike) -> Path:
     path = Path(path)
     file = path if path.suffix == ".jsonl" else path / DATASET_FILE
     file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(file.name + ".part")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+    with atomic_open(file, "w", encoding="utf-8", newline="\n") as fh:
         for rec in records:
             fh.write(dumps_record(rec))
-    os.replace(tmp, file)
     return file
