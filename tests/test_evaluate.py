@@ -99,7 +99,9 @@ def test_metrics_json_against_pycocoevalcap(tmp_path: Path, corpus: dict) -> Non
         assert lo <= on_disk[k] + 1e-9 <= hi + 2e-9, k
     assert set(on_disk["signatures"]) >= {"bleu", "meteor", "rouge_l", "cider", "oua", "tokenizer", "bootstrap"}
     assert on_disk["lang"] == "zh"
-    assert set(on_disk["per_organ"]) and set(on_disk["per_state"]) == {"increased", "decreased", "absent"}
+    assert set(on_disk["per_organ"]) and set(on_disk["per_state"]) == {"increased", "decreased", "absent", "normal"}
+    assert on_disk["ce_states"] == "all"
+    assert on_disk["signatures"]["oua"].startswith("CE|states:4(increased,decreased,absent,normal)|avg:macro|")
 
 
 def test_per_sample_recomputes_corpus(tmp_path: Path, corpus: dict) -> None:
@@ -115,10 +117,20 @@ def test_per_sample_recomputes_corpus(tmp_path: Path, corpus: dict) -> None:
     for k in ("id", "bleu_1", "bleu_4", "meteor", "rouge_l", "cider", "stats", "labels", "failures"):
         assert k in rec, k
     assert set(rec["stats"]) == {"bleu", "meteor", "oua"} and set(rec["labels"]) == {"hyp", "ref"}
+    assert list(rec["stats"]["oua"]) == ["increased", "decreased", "absent", "normal"]
     again = corpus_scores(load_run(tmp_path / "out"))
     for k in CORPUS_METRICS:
         assert again[k] == pytest.approx(m[k], rel=1e-12, abs=1e-12), k
     assert m["ci"] == {}
+    # the three-state option: same per-sample counts, its own numbers, recomputed the same way
+    old = evaluate_predictions(pred, tmp_path / "old", bootstrap=0, workers=1, ce_states="abnormal")
+    assert old["ce_states"] == "abnormal" and old["signatures"]["oua"] != m["signatures"]["oua"]
+    assert old["signatures"]["oua"].startswith("CE|states:3(increased,decreased,absent)|")
+    assert old["per_state"]["normal"]["in_macro"] is False
+    again = corpus_scores(load_run(tmp_path / "old", "abnormal"))
+    for k in CORPUS_METRICS:
+        assert again[k] == pytest.approx(old[k], rel=1e-12, abs=1e-12), k
+    assert all(old[k] == m[k] for k in ("bleu_4", "meteor", "rouge_l"))
 
 
 @pytest.mark.slow
@@ -343,11 +355,19 @@ def test_oua_hand_case_through_pipeline() -> None:
     assert labels == [({"liver": ["increased"], "lung": ["normal"]}, {"liver": ["increased"], "lung": ["increased"]}),
                       ({"spleen": ["increased"]}, {"spleen": ["normal"]})], labels
     m, ps = score_pairs(hyps, refs, lang="zh", bootstrap=0, workers=1)
-    inc = m["per_state"]["increased"]
+    inc, nor = m["per_state"]["increased"], m["per_state"]["normal"]
     assert (inc["tp"], inc["fp"], inc["fn"]) == (1, 1, 1)
-    assert m["ce_precision"] == pytest.approx(0.5) and m["ce_recall"] == pytest.approx(0.5)
-    assert m["ce_f1"] == pytest.approx(0.5)
+    # normal: the lung is called normal (reference: increased), the normal spleen is called increased
+    assert (nor["tp"], nor["fp"], nor["fn"]) == (0, 1, 1) and nor["in_macro"]
+    assert not m["per_state"]["decreased"]["in_macro"] and not m["per_state"]["absent"]["in_macro"]
+    # four states, two in the macro: increased 0.5/0.5 and normal 0/0
+    assert m["ce_precision"] == pytest.approx(0.25) and m["ce_recall"] == pytest.approx(0.25)
+    assert m["ce_f1"] == pytest.approx(0.25)
     assert ps[0]["stats"]["oua"]["increased"] == [1, 0, 1]
+    assert ps[0]["stats"]["oua"]["normal"] == [0, 1, 0] and ps[1]["stats"]["oua"]["normal"] == [0, 0, 1]
+    # increased alone (the three-state option): 0.5 each, as before the four-state CE
+    old, _ = score_pairs(hyps, refs, lang="zh", bootstrap=0, workers=1, ce_states="abnormal")
+    assert (old["ce_precision"], old["ce_recall"], old["ce_f1"]) == pytest.approx((0.5, 0.5, 0.5))
     assert np.isclose(m["coverage"], (2 / 19 + 1 / 19) / 2)
 
 
@@ -371,3 +391,43 @@ def test_oracle_with_cached_references_in_worker_pool(corpus: dict) -> None:
     m, ps = score_pairs(list(refs), refs, lang="zh", bootstrap=0, workers=2)
     assert len(ps) == 40
     assert m["bleu_4"] == pytest.approx(1.0) and m["rouge_l"] == pytest.approx(1.0)
+
+
+def test_compare_uses_the_runs_ce_definition(tmp_path: Path, corpus: dict, capsys) -> None:
+    """compare applies the CE definition the runs were scored with, to the point and to every resample."""
+    from pet2rep.metrics.compare import compare_runs
+
+    refs = corpus["refs"][:10]
+    pa = write_jsonl(tmp_path / "a.jsonl", [{"subject_id": f"s{i}", "llm_output": h, "ground_truth": r}
+                                            for i, (h, r) in enumerate(zip(corpus["bad"], refs))])
+    pb = write_jsonl(tmp_path / "b.jsonl", [{"subject_id": f"s{i}", "llm_output": h, "ground_truth": r}
+                                            for i, (h, r) in enumerate(zip(corpus["good"], refs))])
+    ma = evaluate_predictions(pa, tmp_path / "A", bootstrap=0, workers=1)
+    mb = evaluate_predictions(pb, tmp_path / "B", bootstrap=0, workers=1)
+    res = compare_runs(tmp_path / "A", tmp_path / "B", n=100)
+    assert res["ce_states"] == "all" and res["ce_signature"] == mb["signatures"]["oua"].rsplit("|oua-", 1)[0]
+    for k in ("ce_precision", "ce_recall", "ce_f1"):
+        assert res["metrics"][k]["a"] == pytest.approx(ma[k], rel=1e-12)
+        assert res["metrics"][k]["b"] == pytest.approx(mb[k], rel=1e-12)
+    for run, out in ((pa, "A3"), (pb, "B3")):
+        assert main(["evaluate", str(run), "--out", str(tmp_path / out), "--bootstrap", "0", "--workers", "1",
+                     "--ce-states", "abnormal"]) == 0
+    capsys.readouterr()
+    m3 = json.loads((tmp_path / "B3" / "metrics.json").read_text(encoding="utf-8"))
+    res3 = compare_runs(tmp_path / "A3", tmp_path / "B3", n=100)
+    assert res3["ce_states"] == "abnormal" and res3["metrics"]["ce_f1"]["b"] == pytest.approx(m3["ce_f1"])
+    with pytest.raises(InputError, match="--ce-states"):
+        compare_runs(tmp_path / "A", tmp_path / "B3", n=10)
+    mixed = compare_runs(tmp_path / "A", tmp_path / "B3", n=10, ce_states="all")
+    assert mixed["metrics"]["ce_f1"]["b"] == pytest.approx(mb["ce_f1"])  # same outputs, the definition applied
+    # per_sample.jsonl written before the four-state CE (no normal counts): only the abnormal definition
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    rows = [json.loads(x) for x in (tmp_path / "A3" / "per_sample.jsonl").read_text(encoding="utf-8").splitlines()]
+    for r in rows:
+        del r["stats"]["oua"]["normal"]
+    write_jsonl(legacy / "per_sample.jsonl", rows)
+    with pytest.raises(InputError, match="without 'normal' counts"):
+        compare_runs(legacy, tmp_path / "A3", n=10, ce_states="all")
+    same = compare_runs(legacy, tmp_path / "A3", n=10, ce_states="abnormal")
+    assert all(abs(r["delta"]) < 1e-12 for r in same["metrics"].values())

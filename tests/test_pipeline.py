@@ -48,7 +48,14 @@ def test_demo_end_to_end(tmp_path):
     assert oracle["meteor"] > 0.99 and oracle["overall"] > 99.0
     assert oracle["n"] == template["n"] == 20
     assert 0 < template["bleu_4"] < 1
-    assert template["ce_recall"] == 0.0  # the fixed normal report never states abnormal uptake
+    # the fixed normal report states only normal uptake: the abnormal states, which the references have, score 0
+    # and CE is normal's P/R/F1 divided by the four states in the macro (as the paper's template row)
+    ps = template["per_state"]
+    assert all(ps[s]["predicted"] == 0 and ps[s]["support"] > 0 for s in ("increased", "decreased", "absent"))
+    assert ps["normal"]["tp"] > 0 and all(ps[s]["in_macro"] for s in ps)
+    assert template["ce_precision"] == pytest.approx(ps["normal"]["precision"] / 4)
+    assert template["ce_recall"] == pytest.approx(ps["normal"]["recall"] / 4)
+    assert template["ce_f1"] == pytest.approx(ps["normal"]["f1"] / 4) and template["ce_f1"] > 0.1
     for name in ("template", "oracle"):
         run = tmp_path / "runs" / name
         assert (run / "predictions.jsonl").exists() and (run / "per_sample.jsonl").exists()

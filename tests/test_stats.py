@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import numpy as np
@@ -40,10 +41,10 @@ def make_stats(n: int = 60, noise: float = 0.3, seed: int = 1, refs_seed: int | 
     from pet2rep.metrics.nlg import bleu_stats_batch, cider_d, rouge_l_batch
 
     hyps, refs = _pairs(n, noise, seed, seed if refs_seed is None else refs_seed)
-    rng = np.random.default_rng(seed)
-    oua = np.zeros((n, 3, 3), dtype=np.int64)
-    truth = np.random.default_rng(refs_seed if refs_seed is not None else seed).random((n, 3)) < 0.4
-    pred = truth ^ (rng.random((n, 3)) < noise)
+    rng = np.random.default_rng([seed, 1])  # not the truth's stream: errors go both ways (FP and FN)
+    oua = np.zeros((n, 4, 3), dtype=np.int64)  # increased, decreased, absent, normal
+    truth = np.random.default_rng(refs_seed if refs_seed is not None else seed).random((n, 4)) < 0.4
+    pred = truth ^ (rng.random((n, 4)) < noise)
     oua[:, :, 0] = truth & pred
     oua[:, :, 1] = ~truth & pred
     oua[:, :, 2] = truth & ~pred
@@ -86,9 +87,15 @@ def test_corpus_bleu_matches_nlg() -> None:
     tp, fp, fn = (s.oua.sum(axis=0)[:, c].astype(float) for c in range(3))
     assert np.all(tp + fp > 0) and np.all(tp + fn > 0)  # every state is used: no 0/0 below
     p, r = tp / (tp + fp), tp / (tp + fn)
+    # default: all four states, CE-F1 the harmonic mean of CE-P and CE-R
     assert sc["ce_precision"] == pytest.approx(p.mean(), rel=1e-12)
     assert sc["ce_recall"] == pytest.approx(r.mean(), rel=1e-12)
-    assert sc["ce_f1"] == pytest.approx((2 * p * r / (p + r)).mean(), rel=1e-12)
+    assert sc["ce_f1"] == pytest.approx(2 * p.mean() * r.mean() / (p.mean() + r.mean()), rel=1e-12)
+    # abnormal: the first three states (increased, decreased, absent), CE-F1 the mean of the per-state F1
+    old = corpus_scores(dataclasses.replace(s, ce_states="abnormal"))
+    assert old["ce_precision"] == pytest.approx(p[:3].mean(), rel=1e-12)
+    assert old["ce_recall"] == pytest.approx(r[:3].mean(), rel=1e-12)
+    assert old["ce_f1"] == pytest.approx((2 * p[:3] * r[:3] / (p[:3] + r[:3])).mean(), rel=1e-12)
     parts = [sc[k] for k in ("bleu_4", "meteor", "rouge_l", "ce_precision", "ce_recall", "ce_f1")]
     assert sc["overall"] == pytest.approx(100 * sum(parts) / 6, rel=1e-12)
 
@@ -147,3 +154,27 @@ def test_paired_needs_alignment() -> None:
     s = make_stats(10)
     with pytest.raises(ValueError):
         paired_test(s, s.take(list(reversed(range(10)))))
+    with pytest.raises(ValueError, match="one CE definition"):
+        paired_test(s, dataclasses.replace(s, ce_states="abnormal"))
+
+
+@pytest.mark.parametrize("ce_states", ["all", "abnormal"])
+def test_resamples_use_the_point_estimates_ce_definition(ce_states: str) -> None:
+    """Bootstrap draws, paired-bootstrap draws and AR swaps: per-state TP/FP/FN summed over the drawn studies,
+    then the same CE formula as the point estimate (a resample that is the whole set gives the point)."""
+    from pet2rep.metrics.clinical import ce_scores
+
+    s = dataclasses.replace(make_stats(30), ce_states=ce_states)
+    other = dataclasses.replace(make_stats(30, noise=0.5, seed=4, refs_seed=1), ce_states=ce_states)
+    idx = np.random.default_rng(9).integers(0, 30, size=30)
+    w = np.bincount(idx, minlength=30)[None, :].astype(float)
+    drawn = scores_from_weights(s, w)
+    direct = ce_scores(s.oua[idx].sum(axis=0), ce_states)
+    for k in ("ce_precision", "ce_recall", "ce_f1"):
+        assert float(drawn[k][0]) == pytest.approx(float(direct[k]), rel=1e-12), k
+        assert float(scores_from_weights(s, np.ones((1, 30)))[k][0]) == pytest.approx(corpus_scores(s)[k])
+    res = paired_test(s, other, test="bootstrap", n=50, seed=2)
+    assert res["ce_f1"]["a"] == corpus_scores(s)["ce_f1"] and res["ce_f1"]["b"] == corpus_scores(other)["ce_f1"]
+    # the two definitions give different numbers on the same statistics
+    flip = "abnormal" if ce_states == "all" else "all"
+    assert corpus_scores(dataclasses.replace(s, ce_states=flip))["ce_f1"] != corpus_scores(s)["ce_f1"]

@@ -2,7 +2,10 @@
 
 Works from the per-sample sufficient statistics in each run's ``per_sample.jsonl`` (no re-scoring):
 paired bootstrap resampling (Koehn 2004) or approximate randomisation, as sacrebleu does. Samples are
-matched on ids; ids present in only one run are listed and left out.
+matched on ids; ids present in only one run are listed and left out. The CE scores of both runs, their
+resamples and their swaps use one CE definition: the one both runs were scored with (their ``metrics.json``),
+or ``--ce-states``; ``per_sample.jsonl`` holds the TP/FP/FN of all four states, so either definition can be
+applied to any run scored since the four-state CE.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from pet2rep.errors import InputError
-from pet2rep.organs import ABNORMAL_STATES
+from pet2rep.organs import STATES
 
 PER_SAMPLE = "per_sample.jsonl"
 
@@ -34,11 +37,33 @@ def find_per_sample(run: str | os.PathLike) -> Path:
     raise InputError(f"{p}: no {PER_SAMPLE} (looked in {p} and {p / 'eval'}); run 'pet2rep evaluate' first")
 
 
-def load_run(run: str | os.PathLike):
-    """Read a run's per-sample statistics into a :class:`~pet2rep.metrics.stats.SampleStats`."""
+def scored_ce_states(run: str | os.PathLike) -> str | None:
+    """The CE definition a run was scored with, from the metrics.json beside its per_sample.jsonl (None if
+    that file is missing or does not say)."""
+    mpath = find_per_sample(run).with_name("metrics.json")
+    try:
+        m = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(m, dict):
+        return None
+    if isinstance(m.get("ce_states"), str):
+        return m["ce_states"]
+    sig = str((m.get("signatures") or {}).get("oua", "")) if isinstance(m.get("signatures"), dict) else ""
+    return "abnormal" if "states:increased,decreased,absent|" in sig else None  # scored before four states
+
+
+def load_run(run: str | os.PathLike, ce_states: str = "all"):
+    """Read a run's per-sample statistics into a :class:`~pet2rep.metrics.stats.SampleStats` whose CE scores
+    follow the definition `ce_states` ("all" or "abnormal")."""
+    from pet2rep.metrics.clinical import ce_definition
     from pet2rep.metrics.predictions import _read_lines
     from pet2rep.metrics.stats import SampleStats
 
+    try:
+        ce_definition(ce_states)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     path = find_per_sample(run)
     ids: list[str] = []
     bleu: list[list[float]] = []
@@ -56,7 +81,13 @@ def load_run(run: str | os.PathLike):
                 raise InputError(f"{path}:{lineno}: this is {what}, not a per_sample.jsonl; run 'pet2rep evaluate' "
                                  "on the predictions and compare the folders it writes")
             st = r["stats"]
-            row_oua = [[int(x) for x in st["oua"][s]] for s in ABNORMAL_STATES]
+            if "normal" not in st["oua"]:
+                if ce_states != "abnormal":
+                    raise InputError(f"{path}:{lineno}: per-sample statistics without 'normal' counts (scored before "
+                                     "the four-state CE); run 'pet2rep evaluate' again, or compare with "
+                                     "--ce-states abnormal")
+                st["oua"]["normal"] = [0, 0, 0]  # not read by the abnormal definition
+            row_oua = [[int(x) for x in st["oua"][s]] for s in STATES]
             ids.append(str(r["id"]))
             bleu.append([float(x) for x in st["bleu"]])
             met.append([float(x) for x in st["meteor"]])
@@ -80,17 +111,30 @@ def load_run(run: str | os.PathLike):
     s = SampleStats(ids, np.asarray(bleu, dtype=np.float64).reshape(len(ids), -1),
                     np.asarray(met, dtype=np.float64).reshape(len(ids), -1),
                     np.asarray(rouge, dtype=np.float64), np.asarray(cider, dtype=np.float64),
-                    np.asarray(oua, dtype=np.int64).reshape(len(ids), 3, 3))
+                    np.asarray(oua, dtype=np.int64).reshape(len(ids), len(STATES), 3), ce_states)
     s.extra["path"] = str(path)
     return s
 
 
+def resolve_ce_states(run_a: str | os.PathLike, run_b: str | os.PathLike, ce_states: str | None = None) -> str:
+    """`ce_states` if given; else the CE definition both runs were scored with ("all" when unknown)."""
+    if ce_states is not None:
+        return ce_states
+    sa, sb = scored_ce_states(run_a), scored_ce_states(run_b)
+    if sa is not None and sb is not None and sa != sb:
+        raise InputError(f"{run_a} was scored with --ce-states {sa} and {run_b} with --ce-states {sb}; pass "
+                         "--ce-states to compare both under one CE definition")
+    return sa or sb or "all"
+
+
 def compare_runs(run_a: str | os.PathLike, run_b: str | os.PathLike, *, test: str = "bootstrap",
-                 n: int = 1000, seed: int = 12345) -> dict[str, Any]:
-    """Paired test of run B against run A on their shared ids."""
+                 n: int = 1000, seed: int = 12345, ce_states: str | None = None) -> dict[str, Any]:
+    """Paired test of run B against run A on their shared ids, CE under `ce_states` (default: as scored)."""
+    from pet2rep.metrics.clinical import ce_signature
     from pet2rep.metrics.stats import paired_test
 
-    a, b = load_run(run_a), load_run(run_b)
+    ce = resolve_ce_states(run_a, run_b, ce_states)
+    a, b = load_run(run_a, ce), load_run(run_b, ce)
     in_b = set(b.ids)
     in_a = set(a.ids)
     shared = [i for i in a.ids if i in in_b]
@@ -105,7 +149,8 @@ def compare_runs(run_a: str | os.PathLike, run_b: str | os.PathLike, *, test: st
     res = paired_test(aa, bb, test=test, n=n, seed=seed)
     return {
         "a": a.extra["path"], "b": b.extra["path"], "test": test, "n": n, "seed": seed,
-        "n_shared": len(shared), "only_a": only_a, "only_b": only_b,
+        "n_shared": len(shared), "only_a": only_a, "only_b": only_b, "ce_states": ce,
+        "ce_signature": ce_signature(ce),
         "signature": (f"paired-{test}|trials:{n}|seed:{seed}|p=(count(stat>=observed)+1)/(trials+1)"
                       "|cider:per-sample-scores-df-fixed"),
         "metrics": res,
@@ -126,6 +171,8 @@ def format_table(result: dict[str, Any]) -> str:
             more = f", ... and {len(ids) - 20} more" if len(ids) > 20 else ""
             lines.append(f"{len(ids)} sample(s) {label} (left out): {', '.join(ids[:20])}{more}")
     lines.append(f"signature: {result['signature']}")
+    if result.get("ce_signature"):
+        lines.append(f"CE: {result['ce_signature']}")
     return "\n".join(lines)
 
 
@@ -138,6 +185,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=1000, help="resamples / trials (default 1000)")
     parser.add_argument("--seed", type=int, default=12345, help="random seed (default 12345)")
     parser.add_argument("--json", metavar="FILE", help="also write the result as JSON")
+    parser.add_argument("--ce-states", choices=("all", "abnormal"), default=None,
+                        help="CE definition for both runs (default: the one they were scored with, see "
+                             "'pet2rep evaluate --ce-states')")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -146,7 +196,8 @@ def run_cli(args: argparse.Namespace) -> int:
         raise InputError("--n must be >= 1")
     if args.json and Path(args.json).is_dir():
         raise InputError(f"{args.json}: --json is a folder, expected a file name")
-    result = compare_runs(args.run_a, args.run_b, test=args.test, n=args.n, seed=args.seed)
+    result = compare_runs(args.run_a, args.run_b, test=args.test, n=args.n, seed=args.seed,
+                          ce_states=args.ce_states)
     print(format_table(result))
     if args.json:
         out = Path(args.json)

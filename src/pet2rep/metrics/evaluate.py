@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from pet2rep.errors import InputError, out_folder
-from pet2rep.organs import ABNORMAL_STATES
+from pet2rep.organs import STATES
 
 METRICS_FILE = "metrics.json"
 PER_SAMPLE_FILE = "per_sample.jsonl"
@@ -281,8 +281,9 @@ def _as_text(x: Any) -> str:
 
 
 def _signatures(segmenter: str | None, bootstrap: int, seed: int, lang: str,
-                meteor_impl: str = "native") -> dict[str, str]:
+                meteor_impl: str = "native", ce_states: str = "all") -> dict[str, str]:
     from pet2rep.metrics import meteor, nlg, uptake
+    from pet2rep.metrics.clinical import ce_signature
     from pet2rep.metrics.failures import failures_signature
     from pet2rep.metrics.stats import bootstrap_signature
     from pet2rep.metrics.tokenize import tokenizer_signature
@@ -297,7 +298,7 @@ def _signatures(segmenter: str | None, bootstrap: int, seed: int, lang: str,
     sigs["cider"] = nlg.cider_signature(segmenter=segmenter) + "|bootstrap:per-sample-scores-df-fixed-on-full-set"
     langs = ("zh", "en") if lang == "auto" else (lang,)
     lex = "+".join(str(uptake.lexicon_signature(lg)) for lg in langs)
-    sigs["oua"] = f"oua:macro-over-states-with-support-or-predictions|states:increased,decreased,absent|{lex}"
+    sigs["oua"] = f"{ce_signature(ce_states)}|{lex}"
     sigs["failures"] = failures_signature()
     sigs["bootstrap"] = bootstrap_signature(bootstrap, seed) if bootstrap > 0 else "bootstrap:off"
     return sigs
@@ -332,15 +333,18 @@ def score_pairs(
     bootstrap: int = 1000,
     seed: int = 12345,
     meteor_impl: str = "native",
+    ce_states: str = "all",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Score hypothesis/reference pairs in memory: (metrics dict, per-sample records).
 
     `hyps`/`refs` may hold None (scored as empty text); `prompts` (the input text of each sample) feeds
     the invented-demographics and template checks; `langs` overrides the expected language per sample.
     `meteor_impl` "jar" takes METEOR statistics from the METEOR 1.5 jar itself (needs Java; slow on long
-    Chinese reports) instead of the native port.
+    Chinese reports) instead of the native port. `ce_states` picks the CE definition: "all" (default, the
+    four-state macro that reproduces the paper's table) or "abnormal" (increased/decreased/absent only; see
+    :mod:`pet2rep.metrics.clinical`).
     """
-    from pet2rep.metrics.clinical import coverage, oua_summary
+    from pet2rep.metrics.clinical import CE_STATES, coverage, oua_summary
     from pet2rep.metrics.failures import FAILURE_MODES, summarize
     from pet2rep.metrics.nlg import bleu_per_sample
     from pet2rep.metrics.stats import SampleStats, bootstrap_ci, corpus_scores
@@ -350,6 +354,8 @@ def score_pairs(
         raise InputError(f"unknown language {lang!r}; choose auto, zh or en")
     if meteor_impl not in METEOR_IMPLS:
         raise InputError(f"unknown METEOR implementation {meteor_impl!r}; choose native or jar")
+    if ce_states not in CE_STATES:
+        raise InputError(f"unknown CE states {ce_states!r}; choose {' or '.join(CE_STATES)}")
     n = len(hyps)
     if len(refs) != n:
         raise ValueError(f"score_pairs: {n} hypotheses but {len(refs)} references")
@@ -399,7 +405,8 @@ def score_pairs(
         meteor=np.stack([r["meteor"] for r in recs]) if recs else np.zeros((0, km)),
         rouge_l=np.asarray([r["rouge_l"] for r in recs], dtype=np.float64),
         cider=cider,
-        oua=np.stack([r["oua"] for r in recs]) if recs else np.zeros((0, 3, 3), dtype=np.int64),
+        oua=np.stack([r["oua"] for r in recs]) if recs else np.zeros((0, len(STATES), 3), dtype=np.int64),
+        ce_states=ce_states,
     )
     metrics: dict[str, Any] = corpus_scores(s)
     metrics["n"] = n
@@ -407,11 +414,12 @@ def score_pairs(
     metrics["ci"] = bootstrap_ci(s, bootstrap, seed) if n else {}
     t4 = time.perf_counter()
 
-    oua = oua_summary([r["hyp_labels"] for r in recs], [r["ref_labels"] for r in recs])
+    oua = oua_summary([r["hyp_labels"] for r in recs], [r["ref_labels"] for r in recs], ce_states)
     flag_rows = [r["failures"]["flags"] for r in recs]
     detected = Counter(r["expected_lang"] for r in recs if r["expected_lang"])
     run_lang = lang if lang != "auto" else (detected.most_common(1)[0][0] if detected else "auto")
-    metrics["signatures"] = _signatures(segmenter, bootstrap, seed, lang, meteor_impl)
+    metrics["signatures"] = _signatures(segmenter, bootstrap, seed, lang, meteor_impl, ce_states)
+    metrics["ce_states"] = ce_states
     metrics["per_state"] = oua["per_state"]
     metrics["per_organ"] = oua["per_organ"]
     metrics["confusion"] = oua["confusion"]
@@ -440,7 +448,7 @@ def score_pairs(
             "stats": {
                 "bleu": _num_list(rec["bleu"]),
                 "meteor": _num_list(rec["meteor"]),
-                "oua": {st: [int(x) for x in rec["oua"][k]] for k, st in enumerate(ABNORMAL_STATES)},
+                "oua": {st: [int(x) for x in rec["oua"][k]] for k, st in enumerate(STATES)},
             },
             "labels": {"hyp": rec["hyp_labels"], "ref": rec["ref_labels"]},
             "failures": [m for m in FAILURE_MODES if flags.get(m)],
@@ -503,6 +511,7 @@ def evaluate_predictions(
     warn: Callable[[str], None] | None = None,
     meteor_impl: str = "native",
     require_samples: bool = False,
+    ce_states: str = "all",
 ) -> dict[str, Any]:
     """Score a predictions JSONL (benchmark or pet2rep format) and write DIR/metrics.json + per_sample.jsonl.
 
@@ -532,7 +541,7 @@ def evaluate_predictions(
         prompts=[s.prompt for s in samples], langs=[s.lang for s in samples],
         finish_reasons=[s.finish_reason for s in samples], errors=[s.error for s in samples],
         notes=[s.notes for s in samples], segmenter=segmenter, workers=workers, bootstrap=bootstrap, seed=seed,
-        meteor_impl=meteor_impl,
+        meteor_impl=meteor_impl, ce_states=ce_states,
     )
     for row, s in zip(per_sample, samples):
         if s.missing_prediction:
@@ -679,6 +688,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="worker processes (default: number of CPUs)")
     parser.add_argument("--meteor", choices=METEOR_IMPLS, default="native",
                         help="METEOR from the native port (default) or the METEOR 1.5 jar itself (needs Java)")
+    parser.add_argument("--ce-states", choices=("all", "abnormal"), default="all",
+                        help="CE definition: macro over all four uptake states with CE-F1 the harmonic mean of "
+                             "CE-P and CE-R (default; reproduces the paper's table), or over increased/decreased/"
+                             "absent only with CE-F1 the mean of the per-state F1")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -703,7 +716,7 @@ def run_cli(args: argparse.Namespace) -> int:
     metrics = evaluate_predictions(
         args.predictions, args.out, lang=args.lang, refs_path=args.refs, bootstrap=args.bootstrap,
         seed=args.seed, segmenter=args.segmenter, workers=args.workers, meteor_impl=args.meteor,
-        require_samples=True,
+        require_samples=True, ce_states=args.ce_states,
     )
     print(format_summary(metrics))
     print(f"wrote {out / METRICS_FILE} and {out / PER_SAMPLE_FILE}")

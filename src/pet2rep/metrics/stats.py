@@ -1,10 +1,11 @@
 """Corpus scores from per-sample sufficient statistics; bootstrap intervals and paired tests.
 
 Every corpus metric is a function of column sums (BLEU n-gram matches/totals and lengths, METEOR match
-statistics, OUA TP/FP/FN per state) or of a mean of per-sample scores (ROUGE-L, CIDEr-D). Resampling
+statistics, OUA TP/FP/FN per uptake state) or of a mean of per-sample scores (ROUGE-L, CIDEr-D). Resampling
 studies is therefore a weight matrix W (draws x studies, W[b, i] = how often study i is drawn) times
 the per-sample statistic matrix, followed by the corpus formula applied to each row: one pass, no
-re-scoring.
+re-scoring. The CE scores of every draw use the definition the point estimate uses (``SampleStats.ce_states``):
+the draw's TP/FP/FN are summed per state first, then :func:`pet2rep.metrics.clinical.ce_scores` applies.
 
 CIDEr-D is approximated in resampling: per-sample scores are computed once with document frequencies
 from the full set and only their mean is resampled (the signature says so).
@@ -44,7 +45,8 @@ class SampleStats:
     meteor: np.ndarray  # (n, km) METEOR statistics (pet2rep.metrics.meteor.meteor_stats layout)
     rouge_l: np.ndarray  # (n,)
     cider: np.ndarray  # (n,) CIDEr-D per sample (df from the full set)
-    oua: np.ndarray  # (n, 3, 3) [TP, FP, FN] per abnormal state
+    oua: np.ndarray  # (n, 4, 3) [TP, FP, FN] per uptake state (pet2rep.organs.STATES order)
+    ce_states: str = "all"  # the CE definition (pet2rep.metrics.clinical.CE_DEFINITIONS)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -54,7 +56,7 @@ class SampleStats:
         """The rows `idx` (in that order)."""
         ix = np.asarray(idx, dtype=np.int64)
         return SampleStats([self.ids[i] for i in ix], self.bleu[ix], self.meteor[ix], self.rouge_l[ix],
-                           self.cider[ix], self.oua[ix])
+                           self.cider[ix], self.oua[ix], self.ce_states)
 
 
 def _rows(fn: Callable[[np.ndarray], Any], sums: np.ndarray) -> np.ndarray:
@@ -93,7 +95,7 @@ def scores_from_weights(s: SampleStats, w: np.ndarray) -> dict[str, np.ndarray]:
     out["rouge_l"] = (w @ s.rouge_l) / tot
     out["cider"] = (w @ s.cider) / tot
     oua = (w @ s.oua.reshape(len(s), -1)).reshape(len(w), *s.oua.shape[1:])
-    out.update(ce_scores(oua))
+    out.update(ce_scores(oua, s.ce_states))
     out["overall"] = overall_score(out)
     return out
 
@@ -158,6 +160,8 @@ def paired_test(a: SampleStats, b: SampleStats, *, test: str = "bootstrap", n: i
     """
     if a.ids != b.ids:
         raise ValueError("paired_test needs both runs aligned on the same ids")
+    if a.ce_states != b.ce_states:
+        raise ValueError(f"paired_test needs one CE definition (A: {a.ce_states!r}, B: {b.ce_states!r})")
     if test not in ("bootstrap", "ar"):
         raise ValueError(f"unknown test {test!r}; choose bootstrap or ar")
     m = len(a)
@@ -205,5 +209,5 @@ def _mix(a: SampleStats, b: SampleStats, wa: np.ndarray, wb: np.ndarray) -> dict
     """Scores of pseudo-systems taking sample i from A with weight wa[t, i] and from B with wb[t, i]."""
     both = SampleStats(a.ids + b.ids, np.concatenate([a.bleu, b.bleu]), np.concatenate([a.meteor, b.meteor]),
                        np.concatenate([a.rouge_l, b.rouge_l]), np.concatenate([a.cider, b.cider]),
-                       np.concatenate([a.oua, b.oua]))
+                       np.concatenate([a.oua, b.oua]), a.ce_states)
     return scores_from_weights(both, np.concatenate([wa, wb], axis=1))

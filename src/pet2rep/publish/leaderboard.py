@@ -27,6 +27,22 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("overall", "Overall", 1),
 )
 
+# What each CE definition (metrics.json "ce_states", `pet2rep evaluate --ce-states`) averages, for the note.
+CE_NOTES = {
+    "all": "macro over the four uptake states (increased/decreased/absent/normal) that have support or "
+           "predictions, CE-F1 = harmonic mean of CE-P and CE-R (as in the paper's table)",
+    "abnormal": "macro over increased/decreased/absent, CE-F1 = mean of the per-state F1",
+}
+
+
+def ce_states_of(m: dict[str, Any]) -> str | None:
+    """The CE definition a metrics.json was scored with; "abnormal" for files from before the four-state CE."""
+    if isinstance(m.get("ce_states"), str):
+        return m["ce_states"]
+    sigs = m.get("signatures")
+    sig = str(sigs.get("oua", "")) if isinstance(sigs, dict) else ""
+    return "abnormal" if "states:increased,decreased,absent|" in sig else None
+
 
 def find_metrics(runs_dir: Path) -> list[Path]:
     """metrics.json of every run under `runs_dir` (RUN/metrics.json or RUN/eval/metrics.json)."""
@@ -61,6 +77,7 @@ def load_rows(paths: list[Path]) -> list[dict[str, Any]]:
         row["overall_ci"] = (ci if isinstance(ci, (list, tuple)) and len(ci) == 2
                              and all(isinstance(x, (int, float)) for x in ci) else None)
         row["failures"] = _failure_total(m.get("failures"))
+        row["ce_states"] = ce_states_of(m)
         rows.append(row)
     rows.sort(key=lambda r: -(r["overall"] if isinstance(r["overall"], (int, float)) else float("-inf")))
     return rows
@@ -94,11 +111,26 @@ def _cells(row: dict[str, Any]) -> list[str]:
 HEADER = ["Model"] + [title for _, title, _ in COLUMNS] + ["n", "Failures"]
 
 
+def _ce_note(rows: list[dict[str, Any]]) -> str:
+    kinds = {r.get("ce_states") if r.get("ce_states") in CE_NOTES else None for r in rows}
+    if len(kinds) == 1:
+        (kind,) = kinds
+        return (f"CE = organ uptake assessment, {CE_NOTES[kind]}." if kind else
+                "CE = organ uptake assessment (its definition is not recorded in these metrics.json).")
+    parts = [f"{', '.join(str(r['model']) for r in rows if r.get('ce_states') == k)}: {CE_NOTES[k]}"
+             for k in sorted(k for k in kinds if k)]
+    if None in kinds:
+        parts.append(f"{', '.join(str(r['model']) for r in rows if r.get('ce_states') not in CE_NOTES)}: "
+                     "definition not recorded")
+    return ("CE = organ uptake assessment under different definitions, so CE and Overall are not comparable "
+            "between these rows (" + "; ".join(parts) + ").")
+
+
 def to_markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join(["---"] + ["---:"] * (len(HEADER) - 1)) + "|"]
     lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
     note = ("\nOverall = mean of BLEU-4, METEOR, ROUGE-L, CE-P, CE-R, CE-F1 in percent, with its bootstrap 95% "
-            "interval. CE = organ uptake assessment, macro over increased/decreased/absent.\n")
+            f"interval. {_ce_note(rows)}\n")
     return "\n".join(lines) + "\n" + note
 
 
@@ -106,10 +138,11 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     keys = [k for k, _, _ in COLUMNS]
-    w.writerow(["model", *keys, "overall_lo", "overall_hi", "n", "failures"])
+    w.writerow(["model", *keys, "overall_lo", "overall_hi", "n", "failures", "ce_states"])
     for r in rows:
         lo, hi = r["overall_ci"] or ("", "")
-        w.writerow([r["model"], *[("" if r[k] is None else r[k]) for k in keys], lo, hi, r["n"], r["failures"]])
+        w.writerow([r["model"], *[("" if r[k] is None else r[k]) for k in keys], lo, hi, r["n"], r["failures"],
+                    r.get("ce_states") or ""])
     return buf.getvalue()
 
 
@@ -158,6 +191,11 @@ def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike,
         by_n = ", ".join(f"{r['model']}: {r['n']}" for r in rows)
         warn(f"warning: the runs were scored on different numbers of studies ({by_n}); "
              "their scores are not comparable")
+    ce_kinds = {r["ce_states"] for r in rows}
+    if len(ce_kinds) > 1 and warn is not None:
+        by_ce = ", ".join(f"{r['model']}: {r['ce_states'] or 'unknown'}" for r in rows)
+        warn(f"warning: the runs were scored with different CE definitions ({by_ce}); their CE and Overall are "
+             "not comparable (score them again with one --ce-states)")
     out_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     written = {}
