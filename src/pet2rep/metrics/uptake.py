@@ -32,7 +32,34 @@ How a report is read (all words come from the YAML lexicons in ``metrics/lexicon
   physiologic": normal); on a collecting-system term (``excretory``: renal pelvis, 肾盂) it is normal (urine).
   A bare "uptake in X" states nothing.
 * Lists: "Increased uptake in the lung nodule, mediastinal nodes, and liver" and "The liver, spleen,
-  and pancreas show normal uptake" give every listed organ the state.
+  and pancreas show normal uptake" give every listed organ the state; region words in the list resolve to their node
+  group when its head spoke of nodes ("No hypermetabolic lymphadenopathy in the neck, chest, abdomen or pelvis").
+
+Version 3 (issue 8: clinicians' own wording), following docs/uptake-labelling-guide.md:
+
+* Variant characters are read as their standard form, one for one (traditional 肝臟/攝取/淋巴結, full-width ＦＤＧ;
+  `char_variants`); statements still quote the text as written.
+* A 不 / 非 / 未 / "non" inside a term is no negation (the `neutral` list: 肺不张, 不规则, 不同程度, 非霍奇金; English
+  "non" negates only an uptake word right after it: `negation_prefixes`).
+* A physiological reading of a stated level ("…增高，考虑生理性摄取", "…增高（生理性摄取）", "…, likely physiologic")
+  makes that level normal; mixed with another reading (`interpretation_mixed`: "或炎性", "versus inflammatory",
+  "不除外") it states nothing.
+* Time (`time`): a level after a `past` word ("原…高代谢灶", "previously FDG-avid") is provisional; a decrease in a
+  clause about change ("较前减低", "interval decrease") is no `decreased`; "消失", "resolved", "resolution of" read
+  the level before or after them as normal; "suppressed" is normal in a clause about change, decreased otherwise.
+* Organ words followed by a node word name the node group, also through the link words ("renal hilar lymph node"),
+  and a node station that is none of the 19 (`by_organ: none`: 锁骨下, 胸骨旁); an organ named after "nodes along
+  the" is the nodes' place; fat, muscle and fluid around an organ (`tissue_after`: 肾周脂肪间隙; `location_before`:
+  "brown fat in the", "adjacent to the") are not the organ; `homonyms` retarget a word by the organ before it
+  (椎体及附件: bone) or by words in its clause (肺门区…肿块: lung).
+* `absent` for an organ that is not there: a resection word (`resected`: 胆囊切除, cholecystectomy) or "缺如 / 未见显示
+  / is surgically absent" right after an organ word (`organ_absent`), with no uptake wording needed.
+* A history clause (`history`: 胃癌术后化疗后, "underwent PET/CT for …") hands no subject to what follows; "lower than"
+  an organ's own tissue (`organ_references`: 同层肝实质) is decreased for that organ's lesion, normal for another;
+  "lower"/"high" before an organ or an anatomy word ("lower rectum", "lower pole") is anatomy.
+
+`evaluate_labelled(items)` scores the extractor against labelled texts (micro P/R/F1 overall, per language, state
+and organ, normal recall, polarity flips, every disagreement); `pet2rep uptake --eval LABELLED` prints it.
 
 This module imports nothing of the pipeline (only :mod:`pet2rep.organs` and :mod:`pet2rep.errors`).
 """
@@ -55,7 +82,7 @@ from typing import Any
 from pet2rep.errors import InputError, read_input_bytes, read_input_yaml
 from pet2rep.organs import ORGANS, STATES
 
-EXTRACTOR_VERSION = "2"
+EXTRACTOR_VERSION = "3"
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 LANGS: tuple[str, ...] = ("zh", "en")
 
@@ -66,9 +93,12 @@ _LATIN_RE = re.compile(r"[A-Za-z]")
 _SEP_UNIT = r"[\s\-]+"
 _ABBREV = {"e.g", "i.e", "vs", "approx", "dr", "fig", "cf", "no", "mr", "ms", "st", "max"}
 _LIST_MARKER_RE = re.compile(r"^[\s(（]*(?:\d{1,2}|[a-zA-Z]|[一二三四五六七八九十]{1,2})[)）]?[.、．]?\s*$")
-_F_HEAVY, _F_NODE, _F_CTX, _F_CMP, _F_DESC = 1, 2, 4, 8, 16
+_F_HEAVY, _F_NODE, _F_CTX, _F_CMP, _F_DESC, _F_TIME, _F_MIX, _F_HIST, _F_STATE = 1, 2, 4, 8, 16, 32, 64, 128, 256
 # the roles the clause reader tests for every cue, as one tuple per phrase (see _role_tuple)
-_NO_ROLES: dict[str, Any] = {"heavy": False, "f": 0, "t": (False,) * 6 + (None, None) + (False,) * 2}
+_NO_ROLES: dict[str, Any] = {"heavy": False, "f": 0, "t": (False,) * 6 + (None, None) + (False,) * 10}
+_LOWER = "lower-than:"  # provisional state: "lower than <organ>"; decreased for that organ's own lesion, else normal
+_NODE_NONE = "none"
+_EMPTY: tuple[Any, ...] = ()  # lymph_nodes.by_organ value: a node station that is none of the 19 organs (锁骨下, internal mammary)
 # roles that keep a cue out of the gap between a descriptor and its uptake noun
 _NOT_IN_GAP = ("state", "state_weak", "neg", "post_neg", "break", "interp", "normalizer", "noun", "cmp_before",
                "cmp_after", "suv", "desc_alone")
@@ -128,17 +158,33 @@ class Lexicon:
     suv_threshold: float
     excretory: frozenset[str] = frozenset()  # organ-term keys of the urinary collecting system
     desc_gap_re: re.Pattern[str] | None = None  # words allowed between a descriptor and its uptake noun
+    node_loc_re: re.Pattern[str] | None = None  # a node word + "along/near the": the organ after it is a location
+    tissue_after_re: re.Pattern[str] | None = None  # organ word + this (肾周脂肪): fat/muscle near it, not the organ
+    homonyms: dict[str, tuple[frozenset[str], str, re.Pattern[str]]] = dataclasses.field(default_factory=dict)
+    homonyms_with: dict[str, tuple[re.Pattern[str], str]] = dataclasses.field(default_factory=dict)  # clause words
+    location_before_re: re.Pattern[str] | None = None  # "fat in the", "adjacent to the": the organ after is a place
+    anatomy_after_re: re.Pattern[str] | None = None  # "lower" + this ("lower pole") is anatomy, not a level
+    neg_re: re.Pattern[str] | None = None  # the negation words alone
+    hom_keys: frozenset[str] = frozenset()  # surface forms of all homonyms (lowercase)
+    tissue_first: frozenset[str] = frozenset()  # characters tissue_after can start with
+    gone_link_re: re.Pattern[str] | None = None  # what may stand between an organ word and "缺如" / "is absent"
+    gone_whole: frozenset[str] = frozenset()  # organ words that can be absent as a whole (lowercase)
+    continuation_re: re.Pattern[str] | None = None  # a sentence start that goes on about the previous subject
+    node_groups: frozenset[str] = frozenset()
+    variant_re: re.Pattern[str] | None = None  # characters read as another one (traditional, full-width)
+    variant_table: dict[int, int] = dataclasses.field(default_factory=dict)
 
 
 class _Tok:
     """A matched organ term (kind: organ / site / non / ref, target organ id) or cue phrase (roles)."""
 
-    __slots__ = ("start", "end", "text", "kind", "target", "roles")
+    __slots__ = ("start", "end", "text", "kind", "target", "roles", "hw")
 
     def __init__(self, start: int, end: int, text: str, kind: str = "", target: str = "",
                  roles: dict[str, Any] | None = None) -> None:
         self.start, self.end, self.text, self.kind, self.target = start, end, text, kind, target
         self.roles = roles if roles is not None else {}
+        self.hw = False  # a homonym whose organ depends on words in its clause (lexicon `homonyms: with`)
 
 
 @dataclass
@@ -207,7 +253,73 @@ def _trie_regex(phrases: Iterable[str]) -> str:
     return "(?:" + "|".join(alts) + ")" if alts else "(?!)"
 
 
-def _first_char_guard(phrases: Iterable[str]) -> str:
+def _guarded(rx: str) -> str:
+    """`rx` behind a lookahead for its first characters when they can be told (a scan then skips most positions)."""
+    first = _regex_first_chars(rx)
+    return rx if not first else "(?=[" + "".join(re.escape(ch) for ch in first) + "])(?:" + rx + ")"
+
+
+def _starts_at_word_start(rx: str) -> bool:
+    """True when `rx` begins with a lookbehind that refuses an ASCII letter or digit before the match."""
+    return rx.startswith(("(?<![A-Za-z0-9])", "(?<![a-z])", "(?<![0-9a-z])", "(?<![A-Za-z])"))
+
+
+def _regex_first_chars(rx: str) -> str | None:
+    """The characters a match of `rx` can start with (both cases), or None when that cannot be told (a class such as
+    \\w or ".", a pattern that may match empty, a construct not handled): then it must be tried everywhere."""
+    try:
+        from re import _parser as sre_parse  # type: ignore[attr-defined]  # Python >= 3.11
+    except ImportError:  # pragma: no cover - Python 3.10
+        import sre_parse  # type: ignore[no-redef]
+    try:
+        parsed = sre_parse.parse(rx, re.IGNORECASE)
+    except Exception:  # noqa: BLE001 - an odd pattern: no guard, it still works
+        return None
+    c = sre_parse  # opcodes live beside the parser (re._constants re-exported)
+    out: set[str] = set()
+
+    def seq(items: Any) -> bool:
+        """Add the first characters of a sequence; True when it can match empty (then what follows counts too)."""
+        for op, av in items:
+            if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+                continue
+            if op == c.LITERAL:
+                out.add(chr(av))
+                return False
+            if op == c.IN:
+                for iop, iav in av:
+                    if iop == c.LITERAL:
+                        out.add(chr(iav))
+                    elif iop == c.RANGE and iav[1] - iav[0] < 512:
+                        out.update(chr(x) for x in range(iav[0], iav[1] + 1))
+                    elif iop != c.NEGATE or iav is not None:
+                        raise ValueError("class")
+                return False
+            if op == c.SUBPATTERN:
+                if not seq(av[-1]):
+                    return False
+                continue
+            if op == c.BRANCH:
+                if any([seq(b) for b in av[1]]):
+                    continue
+                return False
+            if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+                empty = seq(av[2])
+                if av[0] >= 1 and not empty:
+                    return False
+                continue
+            raise ValueError(str(op))
+        return True
+
+    try:
+        if seq(parsed):
+            return None
+    except ValueError:
+        return None
+    return "".join(sorted({ch for x in out for ch in (x, x.lower(), x.upper()) if len(ch) == 1}))
+
+
+def _first_char_guard(phrases: Iterable[str], extra: str = "", word_extra: str = "") -> str:
     """A lookahead that admits only positions where one of `phrases` can start (speeds up the trie scan).
 
     It repeats the trie's own first-unit tests (the character, and no word character before an ASCII word), so a
@@ -220,11 +332,15 @@ def _first_char_guard(phrases: Iterable[str]) -> str:
         if units:
             u = units[0]
             (word if len(u) <= 2 and _is_word_char(u[-1]) else other).add(u)
+    if word:  # a word-start test is already there: regex letters that want it join it
+        word |= {re.escape(ch) for ch in word_extra}
+    else:  # no ASCII word starts a phrase: one character class is the cheapest test (the regexes test word starts)
+        extra += word_extra + word_extra.upper()
     alts = []
     if word:
         alts.append("(?<![0-9a-z])[" + "".join(sorted(word)) + "]")
-    if other:
-        alts.append("[" + "".join(sorted(other)) + "]")
+    if other or extra:
+        alts.append("[" + "".join(sorted(other)) + "".join(re.escape(ch) for ch in extra) + "]")
     return "(?=" + "|".join(alts) + ")" if alts else "(?!)"
 
 
@@ -284,8 +400,11 @@ def _validate(data: dict[str, Any], where: str) -> None:
     for state in _mapping(data, "states", where):
         if state not in _STATE_RANK:
             raise InputError(f"{where}: unknown uptake state {state!r} (expected one of {', '.join(STATES)})")
+    for organ in _mapping(data, "resected", where):
+        if organ not in _ORGAN_RANK:
+            raise InputError(f"{where}: unknown organ id {organ!r} in resected (expected one of {', '.join(_ORGAN_RANK)})")
     for organ, node in _mapping(_mapping(data, "lymph_nodes", where), "by_organ", f"{where}: lymph_nodes").items():
-        if organ not in _ORGAN_RANK or node not in _ORGAN_RANK:
+        if organ not in _ORGAN_RANK or (node not in _ORGAN_RANK and node != _NODE_NONE):
             raise InputError(f"{where}: unknown organ id in lymph_nodes.by_organ: {organ!r} -> {node!r}")
 
 
@@ -324,7 +443,9 @@ def _load_lexicon(lang: str, extra: tuple[str, ...]) -> Lexicon:
         _validate(data, str(path))
         h.update(path.read_bytes())
         org_part = {k: v for k, v in data.items()
-                    if k in ("organs", "sites", "non_organs", "references", "lymph_nodes", "excretory")}
+                    if k in ("organs", "sites", "non_organs", "references", "lymph_nodes", "excretory", "resected",
+                             "tissue_after", "homonyms", "char_variants", "groups", "location_before",
+                             "organ_references")}
         _merge(organs, org_part)
         _merge(cues, {k: v for k, v in data.items() if k not in org_part and k != "version"})
     sig = f"oua-{lang}-x{EXTRACTOR_VERSION}-lex{versions}{'+' if extra else ''}-{h.hexdigest()[:12]}"
@@ -335,7 +456,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     # ---- organ terms
     terms: dict[str, tuple[str, str]] = {}
     patterns: list[tuple[str, str, str]] = []  # (regex, kind, target)
-    priority = {"ref": 0, "non": 1, "site": 2, "organ": 3}
+    priority = {"ref": 0, "non": 1, "site": 2, "organ": 3, "gone": 4}
 
     def add(term: str, kind: str, target: str) -> None:
         if term.startswith("re:"):
@@ -352,17 +473,38 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     for organ, lst in (organs.get("sites") or {}).items():
         for t in _as_list(lst, f"sites.{organ}"):
             add(t, "site", organ)
+    for organ, lst in (organs.get("resected") or {}).items():  # "胆囊切除", "cholecystectomy": the organ is gone
+        for t in _as_list(lst, f"resected.{organ}"):
+            add(t, "gone", organ)
+    for t, lst in _mapping(organs, "groups", f"organ lexicon ({lang})").items():  # "gastrointestinal tract"
+        members = _as_list(lst, f"groups.{t}")
+        if not members or not set(members) <= set(_ORGAN_RANK):
+            raise InputError(f"organ lexicon ({lang}): groups.{t} must list organ ids")
+        add(str(t), "organ", "+".join(members))
     for t in _as_list(organs.get("non_organs"), "non_organs"):
         add(t, "non", "")
     for t in _as_list(organs.get("references"), "references"):
         add(t, "ref", "")
+    for organ, lst in _mapping(organs, "organ_references", f"organ lexicon ({lang})").items():
+        if organ not in _ORGAN_RANK:
+            raise InputError(f"organ lexicon ({lang}): unknown organ id {organ!r} in organ_references")
+        for t in _as_list(lst, f"organ_references.{organ}"):
+            terms[_key(t)] = ("ref", organ)
     excretory = frozenset(_key(t) for t in _as_list(organs.get("excretory"), "excretory"))
     for k in excretory:
         if terms.get(k, ("",))[0] != "organ":
             raise InputError(f"organ lexicon ({lang}): excretory term {k!r} is not an organ term (list it under organs)")
-    organ_src = "(?:" + _first_char_guard(terms) + "(?P<t>" + _trie_regex(terms) + "))"
-    for i, (rx, _, _) in enumerate(patterns):
-        organ_src += f"|(?P<r{i}>{rx})"
+    # the regex terms join the trie behind one first-character guard when their first characters can be worked out
+    # (else they are tried at every position, which costs a scan per regex)
+    firsts = [_regex_first_chars(rx) for rx, _, _ in patterns]
+    guarded = [i for i, f in enumerate(firsts) if f is not None]
+    # ASCII letters/digits of a regex that itself refuses a letter/digit before it go behind the guard's word test
+    word_extra = {ch.lower() for i in guarded if _starts_at_word_start(patterns[i][0])
+                  for ch in firsts[i] or "" if ch.isascii() and ch.isalnum()}
+    extra = "".join(sorted({ch for i in guarded for ch in firsts[i] or ""} - {x for ch in word_extra for x in (ch, ch.upper())}))
+    organ_src = "(?:" + _first_char_guard(terms, extra, "".join(sorted(word_extra))) + "(?:(?P<t>" + _trie_regex(terms) + ")"
+    organ_src += "".join(f"|(?P<r{i}>{patterns[i][0]})" for i in guarded) + "))"
+    organ_src += "".join(f"|(?P<r{i}>{rx})" for i, (rx, _, _) in enumerate(patterns) if i not in guarded)
     try:
         organ_re = re.compile(organ_src, re.IGNORECASE)
     except re.error as exc:
@@ -370,9 +512,34 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
 
     ln = organs.get("lymph_nodes") or {}
     node_words = _as_list(ln.get("words"), "lymph_nodes.words")
-    node_after_re = None
+    node_after_re = node_loc_re = None
     if node_words:
         node_after_re = re.compile("(?:" + str(ln.get("link") or "") + ")" + _trie_regex(node_words), re.IGNORECASE)
+        if ln.get("location"):
+            node_loc_re = _compile_rx(_first_char_guard(node_words) + _trie_regex(node_words) + "(?:" + str(ln["location"]) + ")",
+                                      lang, "lymph_nodes.location")
+    tissue_after_re = _compile_rx(str(organs["tissue_after"]), lang, "tissue_after") if organs.get("tissue_after") else None
+    homonyms: dict[str, tuple[frozenset[str], str, re.Pattern[str]]] = {}
+    homonyms_with: dict[str, tuple[re.Pattern[str], str]] = {}
+    for term, spec in _mapping(organs, "homonyms", f"organ lexicon ({lang})").items():
+        if not isinstance(spec, dict) or spec.get("becomes") not in _ORGAN_RANK:
+            raise InputError(f"organ lexicon ({lang}): homonyms.{term} needs `becomes` (an organ id) and `after` "
+                             "(organ ids) and/or `with` (a regex of clause words)")
+        after = frozenset(_as_list(spec.get("after"), f"homonyms.{term}.after"))
+        if not after <= set(_ORGAN_RANK):
+            raise InputError(f"organ lexicon ({lang}): homonyms.{term}.after: unknown organ id in {sorted(after)}")
+        if after:
+            homonyms[_key(str(term))] = (after, str(spec["becomes"]),
+                                         _compile_rx(str(spec.get("gap") or ""), lang, f"homonyms.{term}.gap"))
+        if spec.get("with"):
+            homonyms_with[_key(str(term))] = (_compile_rx(str(spec["with"]), lang, f"homonyms.{term}.with"),
+                                              str(spec["becomes"]))
+    variant_table = {c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]}
+    for pair in str(organs.get("char_variants") or "").split():
+        if len(pair) != 2:
+            raise InputError(f"organ lexicon ({lang}): char_variants: {pair!r} is not a pair of characters (variant, standard)")
+        variant_table[ord(pair[0])] = ord(pair[1])
+    variant_re = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(variant_table)) + "]")
 
     # ---- cue phrases with roles
     roles: dict[str, dict[str, Any]] = {}
@@ -387,12 +554,23 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     role(cues.get("context"), "context")
     role(cues.get("uptake_nouns"), "noun")
     role(cues.get("negation"), "neg")
+    role(cues.get("negation_prefixes"), "neg")
+    role(cues.get("negation_prefixes"), "neg_prefix")
     role(cues.get("post_negation"), "post_neg")
     role(cues.get("qualifiers"), "qual")
     role(cues.get("normalizers"), "normalizer")
     role(cues.get("scope_breakers"), "break")
     role(cues.get("neutral"), "neutral")
     role(cues.get("interpretation"), "interp")
+    role(cues.get("post_resolution"), "post_res")
+    role(cues.get("interpretation_mixed"), "mixed")
+    time = _mapping(cues, "time", f"uptake lexicon ({lang})")
+    for name in ("past", "past_end", "temporal", "temporal_normal"):
+        role(time.get(name), name)
+    gone = _mapping(cues, "organ_absent", f"uptake lexicon ({lang})")
+    role(gone.get("cues"), "gone")
+    role(cues.get("history"), "history")
+    role(cues.get("anatomy_adjectives"), "adj")
     desc = cues.get("descriptors") or {}
     if not isinstance(desc, dict):
         raise InputError(f"uptake lexicon ({lang}): descriptors must be a mapping (before_noun, alone, gap)")
@@ -402,6 +580,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
                 raise InputError(f"uptake lexicon ({lang}): unknown uptake state {state!r} in descriptors.{sect}")
             role(lst, name, state)
     role((desc.get("before_noun") or {}).get("increased"), "qual")  # "no diffuse uptake": normal, not absent
+    role((desc.get("alone") or {}).get("increased"), "qual")  # "without obvious accumulation": normal (like 未见浓聚)
     role(node_words, "node")
     comp = cues.get("comparison") or {}
     role(comp.get("before"), "cmp_before")
@@ -411,6 +590,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     for r in roles.values():  # weak normal phrases carry no strong state
         if r.get("weak") and "state" not in r:
             r["state_weak"] = "normal"
+    refs = [_key(p) for p in _as_list(comp.get("references"), "comparison.references")]
     # a normal phrase that starts with a negation also opens a negation scope ("未见异常…浓聚", "no abnormal FDG-avid")
     negs = [k for k, r in roles.items() if r.get("neg")]
     word = lang != "zh"
@@ -418,12 +598,15 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         if r.get("state") == "normal" and not r.get("neg"):
             if any(k.startswith(n + " ") if word else (k.startswith(n) and k != n) for n in negs):
                 r["neg"] = True
-    # a phrase that contains a comparison word compares too ("greater than", "摄取高于")
+    # a phrase that contains a comparison word compares too ("greater than", "摄取高于"), unless it names its own
+    # reference ("above background", "高于本底": nothing after it is compared with)
     for name in ("cmp_before", "cmp_low"):
         cmp_words = [k for k, r in roles.items() if r.get(name)]
         for k, r in roles.items():
             if not r.get(name) and any((f" {c} " in f" {k} ") if word else (len(c) > 1 and c in k) for c in cmp_words):
                 if name == "cmp_low" and r.get("state"):
+                    continue
+                if r.get("state") and any(k.endswith((" " + x) if word else x) for x in refs if x != k):
                     continue
                 r[name] = True
     # a phrase that contains an uptake-context word is uptake wording too ("FDG uptake", "摄取增强")
@@ -433,16 +616,27 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
             r["context"] = True
     role((cues.get("suv_value") or {}).get("cues"), "suv")
     # (a descriptor before a noun is not heavy by itself: it states something only next to a noun, which is)
-    heavy = ("state", "state_weak", "noun", "post_neg", "cmp_before", "cmp_after", "suv", "desc_alone")
+    heavy = ("state", "state_weak", "noun", "post_neg", "cmp_before", "cmp_after", "suv", "desc_alone", "post_res", "gone")
     for r in roles.values():  # clauses without such cues only name subjects: a light read suffices
         r["heavy"] = any(r.get(h) for h in heavy)
         r["f"] = (_F_HEAVY if r["heavy"] else 0) | (_F_NODE if r.get("node") else 0) | (_F_CTX if r.get("context") else 0)
         r["f"] |= _F_CMP if (r.get("cmp_before") or r.get("cmp_after")) else 0
         r["f"] |= _F_DESC if (r.get("desc") or r.get("desc_alone")) else 0
-        # may stand between a descriptor and its noun: tracer words ("diffuse FDG uptake"), other descriptors
-        r["gap"] = not any(r.get(x) for x in _NOT_IN_GAP) and bool(r.get("desc") or r.get("context"))
+        r["f"] |= _F_TIME if (r.get("past") or r.get("temporal")) else 0
+        r["f"] |= _F_MIX if r.get("mixed") else 0
+        r["f"] |= _F_HIST if r.get("history") else 0
+        r["f"] |= _F_STATE if (r.get("state") or r.get("state_weak")) else 0
+        # may stand between a descriptor and its noun: tracer words ("diffuse FDG uptake"), other descriptors, and
+        # words that only mark a mixed reading ("focal or diffuse uptake")
+        r["gap"] = not any(r.get(x) for x in _NOT_IN_GAP) and bool(r.get("desc") or r.get("context") or r.get("mixed"))
         r["t"] = _role_tuple(r)
-    cue_re = re.compile(_first_char_guard(roles) + _trie_regex(roles), re.IGNORECASE)
+    cue_src = _trie_regex(roles)
+    suv_words = [_key(w) for w in _as_list((cues.get("suv_value") or {}).get("cues"), "suv_value.cues")]
+    ascii_suv = sorted({w for w in suv_words if w.isascii() and w[-1:].isalnum()}, key=len, reverse=True)
+    if ascii_suv:  # "SUVmax20", "SUVMAX6.2": an SUV word glued to its value (the trie wants a word end there); the
+        # words are cue phrases too, so the guard admits where they start
+        cue_src += "|(?<![0-9a-z])(?:" + "|".join(_SEP_UNIT.join(map(re.escape, w.split(" "))) for w in ascii_suv) + ")(?=[0-9])"
+    cue_re = re.compile(_first_char_guard(roles) + "(?:" + cue_src + ")", re.IGNORECASE)
     fillers = _as_list(cues.get("enumeration_fillers"), "enumeration_fillers")
     filler_re = re.compile(_trie_regex(fillers) if fillers else "(?!)", re.IGNORECASE)
     gap_words = _as_list(desc.get("gap"), "descriptors.gap")
@@ -474,14 +668,42 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         suv_threshold=float(suv.get("threshold") or 0.0),
         excretory=excretory,
         desc_gap_re=desc_gap_re,
+        node_loc_re=node_loc_re,
+        tissue_after_re=tissue_after_re,
+        homonyms=homonyms,
+        gone_link_re=_compile_rx(str(gone.get("link") or ""), lang, "organ_absent.link"),
+        gone_whole=frozenset(_key(w) for w in _as_list(gone.get("whole"), "organ_absent.whole")),
+        continuation_re=(re.compile(r"[\s\"'“‘(（]*" + _trie_regex(_as_list(cues.get("continuation"), "continuation")),
+                                    re.IGNORECASE) if cues.get("continuation") else None),
+        node_groups=frozenset(v for v in (ln.get("by_organ") or {}).values() if v in _ORGAN_RANK),
+        homonyms_with=homonyms_with,
+        hom_keys=frozenset(homonyms) | frozenset(homonyms_with),
+        tissue_first=frozenset((_regex_first_chars(str(organs["tissue_after"])) or "") if organs.get("tissue_after") else ""),
+        neg_re=re.compile(_trie_regex(negs), re.IGNORECASE) if negs else None,
+        location_before_re=(_compile_rx(_guarded(str(organs["location_before"])), lang, "location_before")
+                            if organs.get("location_before") else None),
+        anatomy_after_re=_compile_rx(str(cues["anatomy_after"]), lang, "anatomy_after") if cues.get("anatomy_after") else None,
+        variant_re=variant_re,
+        variant_table=variant_table,
     )
 
 
+def _compile_rx(src: str, lang: str, where: str) -> re.Pattern[str]:
+    """A lexicon regex (case-insensitive); a one-line error when it does not compile."""
+    try:
+        return re.compile(src, re.IGNORECASE)
+    except re.error as exc:
+        raise InputError(f"lexicon ({lang}): bad regex in {where} ({exc})") from None
+
+
 def _role_tuple(r: dict[str, Any]) -> tuple[Any, ...]:
-    """(interp, break, neg, normalizer, qual, noun, state, state_weak, post_neg, node) of one cue phrase."""
+    """(interp, break, neg, normalizer, qual, noun, state, state_weak, post_neg, node, post_res, mixed, past, past_end,
+    temporal, temporal_normal, gone, adj) of one cue phrase."""
     return (bool(r.get("interp")), bool(r.get("break")), bool(r.get("neg")), bool(r.get("normalizer")),
             bool(r.get("qual")), bool(r.get("noun")), r.get("state"), r.get("state_weak"), bool(r.get("post_neg")),
-            bool(r.get("node")))
+            bool(r.get("node")), bool(r.get("post_res")), bool(r.get("mixed")), bool(r.get("past")),
+            bool(r.get("past_end")), bool(r.get("temporal")), bool(r.get("temporal_normal")), bool(r.get("gone")),
+            bool(r.get("adj")))
 
 
 # -------------------------------------------------------------------------------------------- language
@@ -556,32 +778,109 @@ def _segments(text: str, lex: Lexicon, mask: bytearray) -> list[tuple[int, int, 
 
 # ---------------------------------------------------------------------------------------------- tokens
 def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
+    """Organ, site, non-organ, reference and resected-organ ("gone") words of a text, in order.
+
+    An organ word followed by a node word names that region's node group ("胃周淋巴结", "renal hilar nodes"; words in
+    the link between them name nothing else), or a node station that is none of the 19 ("锁骨下淋巴结"); an organ
+    word followed by fat / muscle ("肾周脂肪间隙") is none of the 19; a homonym after a given organ's word takes
+    another organ ("L3椎体及附件": bone); an organ named right after "nodes along the" is the nodes' location.
+    """
     out: list[_Tok] = []
     terms, node_after, node_by_organ = lex.organ_terms, lex.node_after_re, lex.node_by_organ
+    tissue_after, tissue_first, homonyms, hom_keys = lex.tissue_after_re, lex.tissue_first, lex.homonyms, lex.hom_keys
+    fold = lex.lang != "zh"
+    skip_to = -1
+    n = len(text)
     for m in lex.organ_re.finditer(text):
+        start, end = m.span()
+        if start < skip_to:  # inside the link of an organ + node phrase ("renal hilar lymph node")
+            continue
         g = m.lastgroup or "t"
         txt = m.group()
         if g == "t":
             kind, target = terms.get(txt) or terms.get(_key(txt), ("non", ""))
         else:
             kind, target = lex.organ_patterns[int(g[1:])]
-        start, end = m.span()
-        if kind == "organ" and node_after is not None and target in node_by_organ:
-            if node_after.match(text, end):  # "胃周淋巴结", "gastric lymph nodes": the node group of that organ
+        if kind != "organ":
+            out.append(_Tok(start, end, txt, kind, target))
+            continue
+        hw = False
+        if hom_keys and (txt.lower() if fold else txt) in hom_keys:
+            key = txt.lower() if fold else txt
+            spec = homonyms.get(key)
+            if spec is not None and out and out[-1].target in spec[0] and out[-1].kind == "organ":
+                if spec[2].fullmatch(text, out[-1].end, start):
+                    target = spec[1]
+            hw = key in lex.homonyms_with
+        if node_after is not None and target in node_by_organ:
+            nm = node_after.match(text, end)
+            if nm is not None:  # "胃周淋巴结", "gastric lymph nodes": the node group of that organ
                 target = node_by_organ[target]
-        out.append(_Tok(start, end, txt, kind, target))
+                skip_to = nm.end()
+                if target == _NODE_NONE:
+                    kind, target = "non", ""
+            elif tissue_after is not None and end < n and text[end] in tissue_first and tissue_after.match(text, end):
+                kind, target = "non", ""
+        if "+" in target:  # a group term ("gastrointestinal tract"): one mention per organ, same span
+            out.extend(_Tok(start, end, txt, kind, t) for t in target.split("+"))
+            continue
+        tok = _Tok(start, end, txt, kind, target)
+        tok.hw = hw
+        out.append(tok)
+    placed: set[int] = set()  # organ words already read as where some nodes lie
+    if lex.node_loc_re is not None and out:
+        starts = [t.start for t in out]
+        for m in lex.node_loc_re.finditer(text):  # "perigastric nodes along the lesser curvature (of the stomach)"
+            i = bisect.bisect_left(starts, m.end())
+            if i < len(out) and out[i].start == m.end() and out[i].kind == "organ":
+                for t in _location_chain(text, out, i):
+                    node = node_by_organ.get(t.target, "")
+                    t.kind, t.target = ("organ", node) if node and node != _NODE_NONE else ("non", "")
+                    placed.add(t.start)
+    if lex.location_before_re is not None and out:
+        starts = [t.start for t in out]
+        for m in lex.location_before_re.finditer(text):  # "brown fat in the supraclavicular region", "adjacent to the"
+            i = bisect.bisect_left(starts, m.end())
+            if i < len(out) and out[i].start == m.end() and out[i].kind in ("organ", "site") and out[i].start not in placed:
+                for t in _location_chain(text, out, i):
+                    t.kind, t.target = "non", ""
     return out
 
 
-def _cues(text: str, lex: Lexicon) -> list[_Tok]:
+_OF_THE_RE = re.compile(r"[\s-]+of[\s-]+(?:the[\s-]+)?(?:(?:left|right)[\s-]+)?", re.IGNORECASE)
+
+
+def _location_chain(text: str, out: list[_Tok], i: int) -> list[_Tok]:
+    """out[i] and the organ words joined to it by "of the" ("the lesser curvature of the stomach"): one place."""
+    chain = [out[i]]
+    while i + 1 < len(out) and out[i + 1].kind == "organ":
+        m = _OF_THE_RE.match(text, out[i].end)
+        if m is None or m.end() != out[i + 1].start:
+            break
+        i += 1
+        chain.append(out[i])
+    return chain
+
+
+def _normalize(text: str, lex: Lexicon) -> str:
+    """`text` with variant characters (traditional, full-width) replaced one for one, so offsets are unchanged."""
+    if lex.variant_re is None or lex.variant_re.search(text) is None:
+        return text
+    return text.translate(lex.variant_table)
+
+
+def _cues(text: str, lex: Lexicon) -> tuple[list[_Tok], int]:
+    """The cue phrases of a text, in order, and the union of their role flags."""
     roles = lex.cue_roles
     out = []
+    fl = 0
     for m in lex.cue_re.finditer(text):
         g = m.group()
         r = roles.get(g) or roles.get(_key(g)) or _NO_ROLES
         start, end = m.span()
+        fl |= r["f"]
         out.append(_Tok(start, end, g, "", "", r))
-    return out
+    return out, fl
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -596,6 +895,9 @@ class _ClauseRead:
     has_context: bool = False
     names: list[_Tok] = dataclasses.field(default_factory=list)
     provisional: bool = False  # states only from descriptors ("diffuse esophageal uptake")
+    physio: bool = False  # a physiological reading and nothing else ("考虑生理性摄取", "likely physiologic")
+    lower: bool = False  # a state is "lower than <organ>", resolved against the subject (see _resolve_lower)
+    flags: int = 0  # union of the role flags of the clause's cues
 
 
 def _read_clause(
@@ -606,7 +908,7 @@ def _read_clause(
     for c in cues:
         flags |= c.roles["f"]
     if not flags & _F_HEAVY:  # light read: subjects, context and node words only
-        return _light_read(ments, flags, ctx_in)
+        return _light_read(text, c0, c1, ments, flags, ctx_in, lex)
     # cues wholly inside a mention are part of that name ("lower" in "right lower lobe", 正常 in 正常肝脏)
     if ments and cues:  # mentions come from one finditer: sorted and disjoint, so only the last one starting at or
         kept: list[_Tok] = []  # before a cue can hold it
@@ -625,7 +927,7 @@ def _read_clause(
             for c in cues:
                 flags |= c.roles["f"]
     dropped_m: set[int] = set()
-    low_weak: list[_Tok] = []  # "低于肝脏", "lower than the liver": not increased -> weak normal
+    low_weak: list[tuple[_Tok, str]] = []  # "低于肝脏", "lower than the liver": not increased -> weak normal
     dropped_c: set[int] = set()
     # comparisons: drop the compared-with object
     for ci, c in enumerate(cues if flags & _F_CMP else ()):
@@ -635,7 +937,8 @@ def _read_clause(
             if ends:
                 ref_end = min(ends)
                 if c.roles.get("cmp_low") and not c.roles.get("state"):
-                    low_weak.append(c)
+                    obj = [m for m in ments if c.end <= m.start < ref_end and m.kind in ("organ", "ref")][:1]
+                    low_weak.append((c, obj[0].target if obj else ""))
                 for mi, m in enumerate(ments):
                     if c.end <= m.start < ref_end:
                         dropped_m.add(mi)
@@ -667,7 +970,7 @@ def _read_clause(
     subjects: list[_Subj] = []
     for m in ments:
         if m.kind == "organ":
-            subjects.append(_Subj(m.target, m.text, m.start))
+            subjects.append(_Subj(_organ_in_clause(text, c0, c1, m, has_node, lex) if m.hw else m.target, m.text, m.start))
         elif m.kind == "site":
             subjects.append(_Subj(m.target if has_node else "", m.text, m.start, site=m.target))
         else:
@@ -689,16 +992,37 @@ def _read_clause(
     desc_at = _descriptors(text, cues, ments, lex) if flags & _F_DESC else _NO_DESC
     desc: list[tuple[str, int, tuple[str, ...]]] = []  # provisional states, used when the clause states nothing else
     desc_scope = 0  # index in desc of the current negation scope
-    for c in cues:
-        r_interp, r_break, r_neg, r_normalizer, r_qual, r_noun, st, r_weak, r_post_neg, _ = c.roles["t"]
+    # time: a clause about change since an earlier study, and the scope of a "past" word ("原…", "previously …")
+    temporal = bool(flags & _F_TIME) and any(c.roles.get("temporal") or c.roles.get("past") for c in cues)
+    mixed_pos = [c.start for c in cues if c.roles.get("mixed")] if flags & _F_MIX else _EMPTY
+    past: _Tok | None = None
+    physio = False  # a physiological reading was read in this clause
+    physio_pos = -1
+    physio_states: list[int] | None = None  # positions of the normal states a physiological word gave
+    reading_states: dict[int, str] | None = None  # states that are readings (炎性摄取) or were made normal by one: level
+    stated = False  # a state or uptake noun seen so far in the clause
+    for ci, c in enumerate(cues):
+        (r_interp, r_break, r_neg, r_normalizer, r_qual, r_noun, st, r_weak, r_post_neg, _, r_post_res, r_mixed,
+         r_past, r_past_end, _, r_tnorm, r_gone, r_adj) = c.roles["t"]
+        if r_neg and c.roles.get("neg_prefix") and not _prefix_negates(text, c, cues, ci):
+            continue  # "non-solid", "non-Hodgkin": a prefix, not a negation
         if r_interp and interp_pos is None:
             interp_pos = c.start
+        if r_gone and not stated and _organ_gone(text, c, ments, lex):  # "左侧睾丸缺如", "The left testis is absent"
+            states.append(("absent", c.start, (c.text,)))
+            first_state_pos = c.start if first_state_pos is None else first_state_pos
+            stated = True
+            continue
         if r_break:
             if neg is not None and noun is not None and not state_since_neg:
                 states.append(("normal" if qual else "absent", noun.start, (neg.text, noun.text)))
                 first_state_pos = noun.start if first_state_pos is None else first_state_pos
             neg, norm, qual, noun, state_since_neg = None, None, False, None, False
             scope_start, desc_scope = len(states), len(desc)
+        if r_past:
+            past = c
+        elif past is not None and (r_past_end or r_break or r_interp or r_neg):
+            past = None
         if r_neg:
             neg, qual, noun, state_since_neg = c, r_qual, None, False
         if r_normalizer:
@@ -706,33 +1030,65 @@ def _read_clause(
         if r_qual and neg is not None:
             qual = True
         valid = has_context or mask[c.start] == 2
+        if st and r_adj and _anatomy_next(text, c, ments, lex):  # "lower rectum", "lower pole": anatomy, no level
+            st = None
         if st and valid:
+            stated = True
             cue_words: tuple[str, ...] = (c.text,)
             final = st
-            if st != "normal" and neg is not None:
+            if temporal and r_tnorm:  # "now with suppressed activity": back to normal after therapy
+                final, st = "normal", "normal"
+            if st == "decreased" and temporal and neg is None:  # "较前减低": a change since before, not a level
+                final = ""
+            elif past is not None and st != "normal" and neg is None and norm is None:
+                desc.append((st, c.start, (past.text, c.text)))  # what an earlier study showed: provisional
+                final = ""
+            elif st != "normal" and neg is not None:
                 final, cue_words = "normal", (neg.text, c.text)
             elif st != "normal" and norm is not None:
                 final, cue_words = "normal", (norm.text, c.text)
-            states.append((final, c.start, cue_words))
-            if first_state_pos is None:
-                first_state_pos = c.start
-            if neg is not None:
-                state_since_neg = True
+                if reading_states is None:
+                    reading_states = {}
+                reading_states[c.start] = "" if r_mixed else st
+            elif st == "normal" and r_normalizer and states and _physio_reading(text, c, c0, interp_pos, mask, mixed_pos):
+                # "…摄取稍增高（考虑生理性摄取）", "increased uptake likely physiologic": the stated level is normal
+                for k in range(scope_start, len(states)):
+                    s0, p0, w0 = states[k]
+                    if s0 != "normal":
+                        states[k] = ("normal", p0, (*w0, c.text))
+                physio = True
+                physio_pos = c.start if physio_pos < 0 else physio_pos
+            if final and r_mixed:
+                if reading_states is None:
+                    reading_states = {}
+                reading_states.setdefault(c.start, "")
+            if final:
+                states.append((final, c.start, cue_words))
+                if first_state_pos is None:
+                    first_state_pos = c.start
+                if neg is not None:
+                    state_since_neg = True
+                if r_normalizer and final == "normal" and neg is None:
+                    physio = True
+                    physio_pos = c.start if physio_pos < 0 else physio_pos
+                    physio_states = [*(physio_states or ()), c.start]
         elif r_weak and valid:
             weak.append(("normal", c.start, (c.text,)))
         if desc_at and valid and neg is None and norm is None and c.start in desc_at:
             d_state, d_words = desc_at[c.start]
             desc.append((d_state, c.start, d_words))
-        if r_noun and not st and neg is not None and not state_since_neg and noun is None:
-            noun = c
-        if r_post_neg and valid:
+        if r_noun:
+            stated = True
+            if not st and neg is not None and not state_since_neg and noun is None:
+                noun = c
+        if (r_post_neg or r_post_res) and valid:
             flipped = False
             for k in range(scope_start, len(states)):
                 s, p, w = states[k]
                 if s != "normal":
                     states[k] = ("normal", p, (*w, c.text))
                 flipped = True
-            if not flipped and len(desc) > desc_scope:  # "focal esophageal uptake is not seen"
+            if not flipped and len(desc) > desc_scope:  # "focal esophageal uptake is not seen", "原高代谢灶消失"
                 for _s, p, w in desc[desc_scope:]:
                     states.append(("normal", p, (*w, c.text)))
                 del desc[desc_scope:]
@@ -740,15 +1096,16 @@ def _read_clause(
                 flipped = True
             if not flipped:
                 prev_nouns = [d for d in cues if d.end <= c.start and d.roles.get("noun")]
-                if prev_nouns:
-                    states.append(("absent", c.start, (prev_nouns[-1].text, c.text)))
+                if prev_nouns:  # "no uptake … not seen" is absent; an uptake that went away ("摄取消失") is normal
+                    states.append(("normal" if r_post_res else "absent", c.start, (prev_nouns[-1].text, c.text)))
                     first_state_pos = first_state_pos if first_state_pos is not None else c.start
     if neg is not None and noun is not None and not state_since_neg:
         states.append(("normal" if qual else "absent", noun.start, (neg.text, noun.text)))
         if first_state_pos is None:
             first_state_pos = noun.start
     if has_context:
-        weak.extend(("normal", c.start, (c.text,)) for c in low_weak)
+        # lower than an organ's own tissue: resolved against the subject when bound (see _resolve_lower)
+        weak.extend((_LOWER + obj if obj else "normal", c.start, (c.text,)) for c, obj in low_weak)
     if lex.suv_re is not None and any(c.roles.get("suv") for c in cues):
         for m in lex.suv_re.finditer(text, c0, c1):  # "SUVmax 7.8" alone: a lesion's uptake is increased
             try:
@@ -765,10 +1122,76 @@ def _read_clause(
         states, weak_only, provisional = desc, True, True
         first_state_pos = desc[0][1]
     interp = interp_pos is not None and (first_state_pos is None or interp_pos < first_state_pos)
+    # a physiological reading mixed with another one ("physiologic versus inflammatory", "考虑炎性或生理性摄取") states no
+    # level of its own: an interpretation (in a clause that names no organ, a mixed word anywhere counts)
+    if physio and mixed_pos and any(
+            p >= (interp_pos if interp_pos is not None else (c0 if not ments else physio_pos)) for p in mixed_pos):
+        interp, physio = True, False
+        # a reading is no level: drop the physiological and the other reading words' states, undo what they normalised
+        rs = reading_states or {}
+        ps = physio_states or ()
+        states = [(rs[p] or s0 if p in rs else s0, p, w) for s0, p, w in states if p not in ps and rs.get(p, None) != ""]
+    if physio:
+        physio = not weak_only and all(s == "normal" for s, _, _ in states)
 
     maybe_enum = bool(ments) and not states and not has_context
     return _ClauseRead(subjects, states, has_node, interp or weak_only, maybe_enum, bool(ments), has_context, ments,
-                       provisional)
+                       provisional, physio, any(obj for _, obj in low_weak) if low_weak else False, flags)
+
+
+def _prefix_negates(text: str, c: _Tok, cues: list[_Tok], ci: int) -> bool:
+    """True when the negation prefix `c` ("non") stands right before an uptake or state word ("non-avid",
+    "non-FDG-avid", "non hypermetabolic"), only hyphens or spaces between."""
+    if ci + 1 >= len(cues):
+        return False
+    d = cues[ci + 1]
+    gap = text[c.end : d.start]
+    if len(gap) > 2 or gap.strip(" -"):
+        return False
+    r = d.roles
+    return bool(r.get("state") or r.get("context") or r.get("noun") or r.get("state_weak"))
+
+
+def _anatomy_next(text: str, c: _Tok, ments: list[_Tok], lex: Lexicon) -> bool:
+    """True when an organ name or an `anatomy_after` word follows cue `c` ("lower rectum", "lower pole")."""
+    i = c.end
+    n = len(text)
+    while i < n and (text[i].isspace() or text[i] == "-"):
+        i += 1
+    if i == c.end or i >= n:
+        return False
+    if any(m.start == i for m in ments):
+        return True
+    return lex.anatomy_after_re is not None and lex.anatomy_after_re.match(text, i) is not None
+
+
+def _organ_gone(text: str, c: _Tok, ments: list[_Tok], lex: Lexicon) -> bool:
+    """True when cue `c` ("缺如", "未见显示", "is absent") follows an organ word with only `organ_absent.link` text
+    between ("右肾术后缺如", "甲状腺区未见显示", "the gallbladder is surgically absent"); never a node group."""
+    if lex.gone_link_re is None:
+        return False
+    before = [m for m in ments if m.end <= c.start]
+    if not before:
+        return False
+    m = before[-1]
+    if m.kind != "organ" or not m.target or m.target in lex.node_groups:
+        return False
+    if lex.gone_whole and _key(m.text) not in lex.gone_whole:  # "肝左叶缺如", "the rectum was resected": partial
+        return False
+    return lex.gone_link_re.fullmatch(text, m.end, c.start) is not None
+
+
+def _physio_reading(text: str, c: _Tok, c0: int, interp_pos: int | None, mask: bytearray, mixed_pos: list[int]) -> bool:
+    """True when the physiological word `c` is a reading of a level stated before it in its clause: after an
+    interpretation word ("…增高，考虑生理性" in one clause, "… likely physiologic") or in parentheses ("…增高（生理性摄取）"),
+    and not mixed with another reading after that point ("考虑生理性或炎性摄取", "physiologic versus inflammatory")."""
+    start = interp_pos if interp_pos is not None and interp_pos < c.start else None
+    if start is None and mask[c.start] == 1:
+        start = max(text.rfind("(", c0, c.start), text.rfind("（", c0, c.start))
+        start = None if start < 0 else start
+    if start is None:
+        return False
+    return not any(p > start for p in mixed_pos)
 
 
 def _descriptors(text: str, cues: list[_Tok], ments: list[_Tok], lex: Lexicon) -> dict[int, tuple[str, tuple[str, ...]]]:
@@ -818,16 +1241,31 @@ def _gap_ok(text: str, a: int, b: int, ments: list[_Tok], gap_cues: list[_Tok], 
     return _LETTER_RE.search(residual) is None
 
 
-def _light_read(ments: list[_Tok], flags: int, ctx_in: bool) -> _ClauseRead:
+def _organ_in_clause(text: str, c0: int, c1: int, m: _Tok, has_node: bool, lex: Lexicon) -> str:
+    """The organ an organ word names in its clause: a `homonyms` word with its `with` words in the clause and no
+    node word takes the other organ ("右肺门区见软组织肿块": the lung's)."""
+    if lex.homonyms_with and not has_node:
+        spec = lex.homonyms_with.get(m.text) or lex.homonyms_with.get(m.text.lower())
+        if spec is not None:
+            for w in spec[0].finditer(text, c0, c1):  # a negated word does not count ("右肺门区未见肿块")
+                window = text[max(c0, w.start() - (8 if lex.lang == "zh" else 30)) : w.start()]
+                if lex.neg_re is None or lex.neg_re.search(window) is None:
+                    return spec[1]
+    return m.target
+
+
+def _light_read(text: str, c0: int, c1: int, ments: list[_Tok], flags: int, ctx_in: bool, lex: Lexicon) -> _ClauseRead:
     ments = [m for m in ments if m.kind != "ref"]
     has_node = bool(flags & _F_NODE)
     has_context = bool(flags & _F_CTX) or (ctx_in and not ments)
     subjects = [
-        _Subj(m.target if m.kind == "organ" or (m.kind == "site" and has_node) else "", m.text, m.start,
-              site=m.target if m.kind == "site" else "")
+        _Subj(m.target if m.kind == "organ" and not m.hw else _organ_in_clause(text, c0, c1, m, has_node, lex)
+              if m.kind == "organ" else (m.target if m.kind == "site" and has_node else ""),
+              m.text, m.start, site=m.target if m.kind == "site" else "")
         for m in ments
     ]
-    return _ClauseRead(subjects, [], has_node, False, bool(ments) and not has_context, bool(ments), has_context, ments)
+    return _ClauseRead(subjects, [], has_node, False, bool(ments) and not has_context, bool(ments), has_context, ments,
+                       flags=flags)
 
 
 def _only_names(text: str, c0: int, c1: int, ments: list[_Tok], lex: Lexicon) -> bool:
@@ -839,6 +1277,17 @@ def _only_names(text: str, c0: int, c1: int, ments: list[_Tok], lex: Lexicon) ->
     parts.append(text[last:c1])
     residual = lex.filler_re.sub(" ", " ".join(parts))
     return _LETTER_RE.search(residual) is None
+
+
+def _resolve_lower(pairs: list[tuple[_Subj, tuple[str, int, tuple[str, ...]]]]
+                   ) -> list[tuple[_Subj, tuple[str, int, tuple[str, ...]]]]:
+    """"Lower than the liver": decreased for a liver lesion (its own tissue), normal for another organ (guide 4.2)."""
+    out = []
+    for subj, (state, pos, words) in pairs:
+        if state.startswith(_LOWER):
+            state = "decreased" if subj.organ == state[len(_LOWER):] else "normal"
+        out.append((subj, (state, pos, words)))
+    return out
 
 
 def _bind(
@@ -898,7 +1347,10 @@ def extract_statements(text: str, lang: str = "auto", lexicon: Lexicon | None = 
     hit = _cache.get(key)
     if hit is not None and hit[0] is lexicon:
         return list(hit[1])
-    out = _extract_uncached(text, lexicon)
+    norm = _normalize(text, lexicon)
+    out = _extract_uncached(norm, lexicon)
+    if norm is not text:  # statements quote the text as written (offsets are the same)
+        out = [dataclasses.replace(st, clause=text[st.span[0] : st.span[1]].strip()) for st in out]
     if len(_cache) >= _CACHE_SIZE:
         del _cache[next(iter(_cache))]  # oldest first
     _cache[key] = (lexicon, tuple(out))
@@ -909,21 +1361,28 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
     """extract_statements without the memo (`text` not blank)."""
     mask = _protected(text)
     ments = _mentions(text, lex)
-    cues = _cues(text, lex)
+    cues, cue_flags = _cues(text, lex)
     m_starts = [m.start for m in ments]
     c_starts = [c.start for c in cues]
     out: list[Statement] = []
     carried: list[_Subj] = []
+    any_gone = any(m.kind == "gone" for m in ments)
+    history_carry = False  # the subject carried out of this sentence came from a history clause
+    any_history = bool(cue_flags & _F_HIST)
     for s0, s1, para, clauses in _segments(text, lex, mask):
         if _LIST_MARKER_RE.match(text[s0:s1]):
             carried = []
             continue
         if para:
             carried = []
+        elif history_carry and not (lex.continuation_re is not None and lex.continuation_re.match(text, s0)):
+            carried = []
+        history_carry = False
+        sent_start = len(out)
         said: set[str] = set()  # organs with a statement in this sentence
         prov: dict[str, list[Statement]] = {}  # provisional statements of this sentence, by organ
         prev_states: list[tuple[str, int, tuple[str, ...]]] | None = None
-        prev_prov = False
+        prev_prov = prev_node = prev_lower = False
         cands: list[tuple[_ClauseRead, int, int]] = []  # clauses that may only list organs
         prev_ctx = False
         tail: list[_Subj] | None = None  # the last list clause's subjects while `carried` holds the whole list
@@ -933,11 +1392,29 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
             if not cm and not cc:
                 prev_states = None
                 continue
+            if any_gone and any(m.kind == "gone" for m in cm):  # "胆囊切除术后", "status post cholecystectomy": no organ
+                gone = [(_Subj(m.target, m.text, m.start), ("absent", m.start, (m.text,))) for m in cm if m.kind == "gone"]
+                _emit(out, gone, text, (c0, c1), said, False)
+                cm = [m for m in cm if m.kind != "gone"]
+                if not cm and not cc:
+                    continue
             read = _read_clause(text, c0, c1, cm, cc, lex, mask, prev_ctx)
+            if any_history and not read.states and read.own_mentions and read.flags & _F_HIST and not read.flags & _F_STATE:
+                # "胃癌术后化疗后", "after chemotherapy for gastric cancer": history states nothing, and its organ is no
+                # subject for the next sentence (within the sentence it still is: "…with a mass, which is FDG-avid")
+                history_carry = True
+            elif read.own_mentions:
+                history_carry = False
             if read.maybe_enum:
                 if prev_states:  # "Increased uptake in the lung nodule, mediastinal nodes, and liver"
                     if _only_names(text, c0, c1, read.names, lex):
-                        pairs = [(s, st) for s in read.subjects if s.organ for st in prev_states]
+                        # region words resolve to their node group when the list's head spoke of nodes ("No
+                        # hypermetabolic lymphadenopathy in the neck, chest, abdomen or pelvis")
+                        subs = [s if s.organ else _Subj(s.site, s.term, s.pos, s.site)
+                                for s in read.subjects if s.organ or (prev_node and s.site)]
+                        pairs = [(s, st) for s in subs for st in prev_states]
+                        if prev_lower:
+                            pairs = _resolve_lower(pairs)
                         _emit(out, pairs, text, (c0, c1), said, False, prev_prov, None, lex, prov)
                         # the list goes on from its head clause: a later clause of the sentence speaks of all its
                         # members, in the head's uptake context ("Diffuse uptake in the stomach, duodenum, and colon,
@@ -975,14 +1452,25 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                 run_states = [st for subj, st in pairs if subj is first] or read.states
                 pairs = [(p, st) for p in pending if p.organ for st in run_states] + pairs
                 carried, tail = pending + subjects, None
-            if read.interp:
+            if read.lower:
+                pairs = _resolve_lower(pairs)
+            if read.physio and (read.interp or not read.own_mentions):
+                # "…摄取增高，考虑生理性摄取", "Increased uptake in the colon, likely physiologic": the reading makes the level
+                # stated for these organs in this sentence normal
+                organs = {s.organ for s, _ in pairs if s.organ}
+                drop = {id(x) for x in out[sent_start:] if x.organ in organs and x.state in ("increased", "decreased")}
+                if drop:
+                    out[:] = [x for x in out if id(x) not in drop]
+                    for o in organs:
+                        prov.pop(o, None)
+            elif read.interp:
                 pairs = [(s, st) for s, st in pairs if s.organ not in said]
             # a clause that goes on about the same subject, or interprets it, replaces a provisional reading of it
             # ("Diffuse colonic uptake, likely physiologic"); one naming the organ anew adds to it ("…, with a
             # photopenic lesion in L2")
             replaces = read.interp or not read.own_mentions
             _emit(out, pairs, text, (c0, c1), said, inherited, read.provisional, prov if replaces else None, lex, prov)
-            prev_states, prev_prov = read.states, read.provisional
+            prev_states, prev_prov, prev_node, prev_lower = read.states, read.provisional, read.has_node, read.lower
         if tail is not None:
             carried = tail
     return out
@@ -1042,6 +1530,254 @@ def extract_uptake(text: str, lang: str = "auto", lexicon: Lexicon | None = None
     return labels_from_statements(extract_statements(text, lang, lexicon))
 
 
+# ------------------------------------------------------------------------------------------ agreement check
+# A polarity flip of one organ in one text: the state a missed, spurious or mis-scoped negation (or a cancelling
+# qualifier read wrongly) produces. Each is counted when the expected states hold the first and not the second,
+# and the extracted ones the second and not the first.
+NEGATION_FLIPS: tuple[tuple[str, str], ...] = (
+    ("normal", "increased"), ("increased", "normal"), ("normal", "decreased"), ("decreased", "normal"))
+
+
+@dataclass(frozen=True)
+class LabelledItem:
+    """One labelled text: `expected` is {organ: [states]}; `where` says where it came from ("FILE:LINE")."""
+
+    id: str
+    text: str
+    lang: str
+    expected: dict[str, list[str]]
+    where: str = ""
+    fields: dict[str, Any] = dataclasses.field(default_factory=dict)  # the item's other keys (source, tags, …)
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict[str, Any]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f1, 4), "tp": tp, "fp": fp, "fn": fn,
+            "support": tp + fn}
+
+
+def _excerpt(text: str, organ: str, stmts: Sequence[Statement], lex: Lexicon, width: int = 36) -> str:
+    """A short window of `text` around where `organ` is named (a statement of it, else its first mention)."""
+    spans = [st.span for st in stmts if st.organ == organ]
+    if spans:
+        a, b = spans[0]
+    else:
+        ments = [m for m in _mentions(_normalize(text, lex), lex) if m.target == organ]
+        if not ments:
+            a, b = 0, min(len(text), 2 * width)
+        else:
+            a, b = ments[0].start, ments[0].end
+    lo, hi = max(0, a - width // 2), min(len(text), max(b, a + width) + width // 2)
+    snippet = " ".join(text[lo:hi].split())
+    return ("…" if lo else "") + snippet + ("…" if hi < len(text) else "")
+
+
+def _as_item(obj: Any, where: str, index: int) -> LabelledItem:
+    """A labelled item from a parsed JSON/YAML mapping; a one-line InputError naming `where` when it is malformed."""
+    if not isinstance(obj, dict):
+        raise InputError(f"{where}: expected an object with text and expected, not {type(obj).__name__}")
+    text = obj.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(f"{where}: 'text' must be a non-empty string")
+    lang = obj.get("lang") or "auto"
+    if not isinstance(lang, str) or _norm_lang(lang) not in (*LANGS, "auto"):
+        raise InputError(f"{where}: unknown lang {lang!r} (expected zh, en or auto)")
+    exp = obj.get("expected")
+    if exp is None:
+        raise InputError(f"{where}: missing 'expected' (an object organ -> list of states; {{}} for none)")
+    if not isinstance(exp, dict):
+        raise InputError(f"{where}: 'expected' must be an object organ -> list of states, not {type(exp).__name__}")
+    expected: dict[str, list[str]] = {}
+    for organ, states in exp.items():
+        if organ not in _ORGAN_RANK:
+            raise InputError(f"{where}: unknown organ {organ!r} in expected (expected one of {', '.join(ORGANS)})")
+        lst = [states] if isinstance(states, str) else states
+        if lst is None or lst == []:  # "liver: []": no state, as if the organ were not listed
+            continue
+        if not isinstance(lst, list):
+            raise InputError(f"{where}: expected.{organ} must be a list of states")
+        for s in lst:
+            if s not in _STATE_RANK:
+                raise InputError(f"{where}: unknown state {s!r} for {organ} (expected one of {', '.join(STATES)})")
+        expected[organ] = sorted(set(lst), key=_STATE_RANK.__getitem__)
+    ident = obj.get("id")
+    fields = {k: v for k, v in obj.items() if k not in ("id", "text", "lang", "expected")}
+    return LabelledItem(str(ident) if ident is not None else f"#{index + 1}", text,
+                        _norm_lang(lang) if lang != "auto" else "auto", expected, where, fields)
+
+
+def read_labelled(path: str) -> list[LabelledItem]:
+    """Labelled texts from a JSONL file (one object per line: text, expected, optional lang and id) or a YAML file
+    (a list of such objects, or a mapping with `items`, like tests/data/uptake_labelled.yaml).
+
+    A malformed file or item raises a one-line InputError naming FILE:LINE."""
+    raw = read_input_bytes(path, "a labelled JSONL or YAML file")
+    try:
+        data = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    is_yaml = str(path).lower().endswith((".yaml", ".yml"))
+    if not is_yaml:
+        first = next((ln.strip() for ln in data.splitlines() if ln.strip()), "")
+        is_yaml = bool(first) and not first.startswith("{")
+    items: list[LabelledItem] = []
+    if not is_yaml:
+        for n, line in enumerate(data.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            items.append(_as_item(obj, f"{path}:{n}", len(items)))
+        return items
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        root = yaml.compose(data, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', None) or 'syntax error'})") from None
+    if root is None:
+        return []
+    seq = root
+    if isinstance(root, yaml.MappingNode):
+        seq = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "items"), None)
+        if seq is None:
+            raise InputError(f"{path}: a YAML labelled file is a list of items or a mapping with 'items'")
+    if not isinstance(seq, yaml.SequenceNode):
+        raise InputError(f"{path}:{seq.start_mark.line + 1}: 'items' must be a list")
+    objs = yaml.load(data, Loader=loader)
+    objs = objs["items"] if isinstance(objs, dict) else objs
+    for i, (node, obj) in enumerate(zip(seq.value, objs)):
+        items.append(_as_item(obj, f"{path}:{node.start_mark.line + 1}", i))
+    return items
+
+
+def evaluate_labelled(items: Iterable[LabelledItem | dict[str, Any]], lexicons: Sequence[str | Path] = (),
+                      group_by: str | None = None) -> dict[str, Any]:
+    """Agreement of the extractor with labelled texts, over (text, organ, state) pairs.
+
+    `items` are LabelledItem or mappings with `text`, `expected` ({organ: [states]}) and optional `lang` (auto when
+    absent) and `id`; `lexicons` are extra lexicon files, as for `pet2rep uptake --lexicon`. Returns a JSON-ready
+    dict: "n_items", "lexicons" (signature per language), then for all items together and again under
+    "per_lang"[lang]: "micro" (precision, recall, f1, tp, fp, fn, support), "per_state" and "per_organ" (the same
+    numbers, only keys with support or predictions), "normal_recall" (None without normal support) and
+    "negation_errors" ({"normal->increased": n, "increased->normal": n, "normal->decreased": n,
+    "decreased->normal": n, "total": n}: polarity flips of one organ in one text, see NEGATION_FLIPS); and
+    "disagreements": one entry per (text, organ) whose states differ: id, lang, organ, expected, got, negation (the
+    flips it counts as), excerpt (the text around the organ), where. With `group_by` (an item field such as
+    "source_kind"), "per_group"[value] holds the same numbers for the items with that value (and its own "per_lang").
+    """
+    its = [it if isinstance(it, LabelledItem) else _as_item(it, f"item {i + 1}", i) for i, it in enumerate(items)]
+    extra = tuple(str(p) for p in lexicons)
+    flip_keys = [f"{a}->{b}" for a, b in NEGATION_FLIPS]
+    # per (language, group): pair counts [tp, fp, fn] by state and by organ, polarity flips, items
+    acc: dict[tuple[str, str], dict[str, Any]] = {}
+    disagreements: list[dict[str, Any]] = []
+    signatures: dict[str, str] = {}
+    for it in its:
+        lang = detect_lang(it.text) if it.lang == "auto" else it.lang
+        lex = load_lexicon(lang, extra)
+        signatures[lang] = lex.signature
+        group = str(it.fields.get(group_by, "")) if group_by else ""
+        a = acc.setdefault((lang, group), {"n": 0, "state": {}, "organ": {}, "flips": dict.fromkeys(flip_keys, 0)})
+        a["n"] += 1
+        stmts = extract_statements(it.text, lang, lex)
+        got = labels_from_statements(stmts)
+        for organ in sorted(set(got) | set(it.expected), key=_ORGAN_RANK.__getitem__):
+            g, e = set(got.get(organ, ())), set(it.expected.get(organ, ()))
+            for state in g | e:
+                c = (int(state in g and state in e), int(state not in e), int(state not in g))
+                for table, key in (("state", state), ("organ", organ)):
+                    cell = a[table].setdefault(key, [0, 0, 0])
+                    for i in range(3):
+                        cell[i] += c[i]
+            if g == e:
+                continue
+            kinds = [f"{x}->{y}" for x, y in NEGATION_FLIPS if x in e and y not in e and y in g and x not in g]
+            for k in kinds:
+                a["flips"][k] += 1
+            disagreements.append({
+                "id": it.id, "lang": lang, "organ": organ,
+                "expected": sorted(e, key=_STATE_RANK.__getitem__), "got": sorted(g, key=_STATE_RANK.__getitem__),
+                "negation": kinds, "excerpt": _excerpt(it.text, organ, stmts, lex), "where": it.where})
+
+    def block(cells: list[tuple[str, str]]) -> dict[str, Any]:
+        tables: dict[str, dict[str, list[int]]] = {"state": {}, "organ": {}}
+        for cell_key in cells:
+            for table in tables:
+                for key, cell in acc[cell_key][table].items():
+                    tot = tables[table].setdefault(key, [0, 0, 0])
+                    for i in range(3):
+                        tot[i] += cell[i]
+        micro = [sum(cell[i] for cell in tables["state"].values()) for i in range(3)]
+        per_state = {s: _prf(*tables["state"][s]) for s in STATES if s in tables["state"]}
+        per_organ = {o: _prf(*tables["organ"][o]) for o in ORGANS if o in tables["organ"]}
+        normal = per_state.get("normal")
+        flips = {k: sum(acc[c]["flips"][k] for c in cells) for k in flip_keys}
+        flips["total"] = sum(flips.values())
+        return {"n_items": sum(acc[c]["n"] for c in cells), "micro": _prf(*micro), "per_state": per_state,
+                "per_organ": per_organ, "normal_recall": normal["recall"] if normal and normal["support"] else None,
+                "negation_errors": flips}
+
+    langs = sorted({lang for lang, _ in acc}, key=lambda x: LANGS.index(x) if x in LANGS else len(LANGS))
+
+    def with_langs(cells: list[tuple[str, str]]) -> dict[str, Any]:
+        return {**block(cells), "per_lang": {lang: block([c for c in cells if c[0] == lang])
+                                             for lang in langs if any(c[0] == lang for c in cells)}}
+
+    out = {"lexicons": signatures, **with_langs(list(acc))}
+    if group_by:
+        out["group_by"] = group_by
+        out["per_group"] = {g: with_langs([c for c in acc if c[1] == g]) for g in sorted({g for _, g in acc})}
+    out["disagreements"] = disagreements
+    return out
+
+
+def format_evaluation(result: dict[str, Any], source: str = "") -> str:
+    """The agreement report of evaluate_labelled as plain-text tables (what `pet2rep uptake --eval` prints)."""
+    def row(name: str, m: dict[str, Any]) -> str:
+        return (f"  {name:<24} {m['precision']:>6.3f} {m['recall']:>6.3f} {m['f1']:>6.3f} {m['support']:>6d}"
+                f" {m['tp']:>5d} {m['fp']:>4d} {m['fn']:>4d}")
+
+    head = f"  {'':<24} {'P':>6} {'R':>6} {'F1':>6} {'supp':>6} {'tp':>5} {'fp':>4} {'fn':>4}"
+    nr = result["normal_recall"]
+    lines = [f"OUA extractor agreement{' on ' + source if source else ''}: {result['n_items']} texts "
+             "(" + ", ".join(f"{k} {v['n_items']}" for k, v in result["per_lang"].items()) + "); lexicons: "
+             + ", ".join(result["lexicons"].values()), "", "overall (micro over text x organ x state)", head,
+             row("all", result["micro"])]
+    for lang, blk in result["per_lang"].items():
+        lines.append(row(lang, blk["micro"]))
+    if result.get("per_group"):
+        lines += ["", f"per {result['group_by']}", head]
+        for g, blk in result["per_group"].items():
+            lines.append(row(g or "(none)", blk["micro"]))
+            for lang, lb in blk["per_lang"].items():
+                lines.append(row(f"  {lang}", lb["micro"]))
+    lines.append("")
+    lines.append("normal recall: " + (f"{nr:.3f}" if nr is not None else "n/a") + "".join(
+        f"; {lang} " + (f"{b['normal_recall']:.3f}" if b["normal_recall"] is not None else "n/a")
+        for lang, b in result["per_lang"].items()))
+    neg = result["negation_errors"]
+    lines.append("negation errors (polarity flips): " + ", ".join(f"{k} {v}" for k, v in neg.items() if k != "total")
+                 + f"; total {neg['total']}")
+    for title, key in (("per state", "per_state"), ("per organ", "per_organ")):
+        lines += ["", title, head]
+        lines += [row(k, m) for k, m in result[key].items()]
+    dis = result["disagreements"]
+    lines += ["", f"disagreements: {len(dis)}"]
+    for d in dis:
+        flag = f"  [negation: {', '.join(d['negation'])}]" if d["negation"] else ""
+        lines.append(f"  {d['id']} ({d['lang']}) {d['organ']}: expected {d['expected'] or '[]'} got "
+                     f"{d['got'] or '[]'}{flag}  | {d['excerpt']}")
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------------------------- CLI
 def read_report(path: str) -> str:
     """A report file as text (UTF-8, BOM allowed); "-" reads standard input."""
@@ -1060,7 +1796,17 @@ def read_report(path: str) -> str:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of `pet2rep uptake`."""
-    parser.add_argument("file", metavar="FILE", help="report text file (UTF-8); '-' reads standard input")
+    parser.add_argument("file", metavar="FILE", nargs="?",
+                        help="report text file (UTF-8); '-' reads standard input")
+    parser.add_argument("--eval", metavar="LABELLED", dest="labelled",
+                        help="check the extractor against your own labelled texts instead: a JSONL file (one object a "
+                             "line: text, expected {organ: [states]}, optional lang and id) or a YAML list / mapping "
+                             "with items; prints P/R/F1 overall, per state and per organ, normal recall, negation "
+                             "errors and every disagreement")
+    parser.add_argument("--by", metavar="FIELD", dest="group_by",
+                        help="with --eval: also score each value of this item field apart (e.g. source_kind)")
+    parser.add_argument("--json", metavar="PATH", dest="json_out",
+                        help="with --eval: also write the numbers and disagreements as JSON to PATH")
     parser.add_argument("--lang", choices=("zh", "en", "auto"), default="auto",
                         help="report language (auto: by the share of CJK characters)")
     parser.add_argument("--lexicon", action="append", default=[], metavar="FILE",
@@ -1070,7 +1816,21 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    """Print the uptake labels of one report as JSON."""
+    """Print the uptake labels of one report as JSON, or (--eval) the agreement with a labelled set."""
+    if args.labelled:
+        if args.file:
+            raise InputError("give either a report FILE or --eval LABELLED, not both")
+        result = evaluate_labelled(read_labelled(args.labelled), tuple(args.lexicon), args.group_by)
+        if args.json_out:
+            from pet2rep.io import atomic_write_json
+
+            atomic_write_json(args.json_out, {"source": str(args.labelled), **result})
+        print(format_evaluation(result, str(args.labelled)))
+        return 0
+    if args.json_out or args.group_by:
+        raise InputError("--json and --by go with --eval LABELLED")
+    if not args.file:
+        raise InputError("give a report FILE ('-' for standard input) or --eval LABELLED")
     text = read_report(args.file)
     lang = detect_lang(text) if args.lang == "auto" else args.lang
     lex = load_lexicon(lang, tuple(args.lexicon))
