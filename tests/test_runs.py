@@ -361,3 +361,18 @@ def test_resume_refused_when_the_model_files_changed(dataset, tmp_path, capsys):
     Versioned.revision = "rev-a"
     run_model(dataset, card, run, progress=False, backend_factory=Versioned)
     assert len(read_predictions(run / "predictions.jsonl")) == 7
+
+
+def test_generate_on_deeply_nested_json_and_unknown_backend_is_one_line(tmp_path, capsys):
+    """100k nested brackets in a dataset line and a card naming no backend: one line, exit 2, no run folder."""
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    assert main(["generate", str(deep), "--model", "template", "--out", str(tmp_path / "r1")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "deep.jsonl:1: JSON nested too deeply" in err[0]
+    card = tmp_path / "nb.yaml"
+    card.write_text("name: x\nbackend: nosuch\n")
+    assert main(["generate", str(deep), "--model", str(card), "--out", str(tmp_path / "r2")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown backend 'nosuch'" in err[0]
+    assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()

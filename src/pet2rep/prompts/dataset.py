@@ -101,6 +101,8 @@ def parse_record(line: str, where: str) -> PromptRecord:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(f"{where}: JSON nested too deeply (not a prompt record)") from None
     if not isinstance(obj, dict):
         raise InputError(f"{where}: a record must be a JSON object, got {type(obj).__name__}")
     pid = obj.get("patient_id")
