@@ -702,3 +702,46 @@ def test_memo_returns_fresh_lists() -> None:
     again = extract_statements(text, "zh")
     assert [(s.organ, s.state) for s in again] == [("liver", "increased"), ("spleen", "normal")]
     assert again is not extract_statements(text, "zh")
+
+
+# ------------------------------------------------------------------ issue 8: rules found on the real-text DEV half
+# Each sentence is written for this test (not taken from the real sets); the comment names the rule.
+REAL_DEV_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    # 非 inside a term (非均匀性) is no negation
+    ("zh", "肝脏呈非均匀性FDG摄取增高。", {"liver": ["increased"]}),
+    # FDG阴性 / 阴性摄取 (FDG-negative) is normal
+    ("zh", "甲状腺右叶结节呈FDG阴性摄取。", {"thyroid": ["normal"]}),
+    # 相当于 its own parenchyma is normal, and a stated level beats an SUV value
+    ("zh", "右肾小结节，FDG摄取相当于周围肾实质，SUVmax 3.1。", {"kidney": ["normal"]}),
+    # fissures and the bronchovascular bundle are lung
+    ("zh", "右侧水平裂旁小结节，FDG摄取未见增高。", {"lung": ["normal"]}),
+    ("zh", "双肺支气管血管束FDG摄取弥漫性增高。", {"lung": ["increased"]}),
+    # fat and vessels beside a node station are neither nodes nor the organ; "X水平" only gives the level
+    ("zh", "左锁骨上脂肪FDG摄取增高。", {}),
+    ("zh", "右肺门血管走行区FDG摄取增高。", {}),
+    ("zh", "胰头水平见一软组织团块，FDG摄取增高。", {}),
+    ("zh", "肝血管瘤，FDG摄取未见增高。", {"liver": ["normal"]}),
+    # what a finding could be mistaken for states nothing
+    ("zh", "右侧输尿管生理性浓聚易误认为髂血管旁淋巴结转移。", {}),
+    ("en", "Physiologic FDG activity in the ureter could be mistaken for FDG-avid iliac lymph nodes.", {}),
+    # a subject that is none of the 19 takes its own state by position
+    ("en", "There was reduced FDG uptake in the spleen and intense FDG uptake in the psoas muscle.",
+     {"spleen": ["decreased"]}),
+    # an existential lead-in and position words inside a list item
+    ("en", "There are right supraclavicular, left axillary and lower paratracheal lymph nodes, showing intense "
+           "FDG uptake.", {"cervical_lymph_nodes": ["increased"], "mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Resolved FDG avidity in the hilar nodes and in the left upper para-aortic nodes.",
+     {"mediastinal_lymph_nodes": ["normal"], "abdominal_lymph_nodes": ["normal"]}),
+    # organs named between a history cue and the verb are history
+    ("en", "Images of a woman with carcinoma of the cervix show increased uptake in the left supraclavicular nodes.",
+     {"cervical_lymph_nodes": ["increased"]}),
+    # urinary activity in the collecting system is normal
+    ("en", "Urinary FDG activity pools in the right renal pelvis.", {"kidney": ["normal"]}),
+    # "heterogeneous" alone is no level word (as 不均匀 in Chinese)
+    ("en", "Heterogeneous uptake throughout the spleen.", {}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), REAL_DEV_RULES)
+def test_real_dev_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want

@@ -58,6 +58,12 @@ Version 3 (issue 8: clinicians' own wording), following docs/uptake-labelling-gu
   an organ's own tissue (`organ_references`: 同层肝实质) is decreased for that organ's lesion, normal for another;
   "lower"/"high" before an organ or an anatomy word ("lower rectum", "lower pole") is anatomy.
 
+Rules from the DEV half of the real-text sets (tests/test_uptake_real.py): `tissue_after` also applies to node
+stations (锁骨上脂肪, 肺门血管) and reads "X水平" as a level, not the organ; a subject that is none of the 19 named in a
+clause with several states takes its own state by position ("decreased uptake in the liver and increased uptake in
+skeletal muscle"); organs named between a history cue and a scope breaker of the same clause are history ("a patient
+with carcinoma of the X show …"); a `hypothetical` cue ("could be mistaken for", 误认为) ends what the sentence states.
+
 `evaluate_labelled(items)` scores the extractor against labelled texts (micro P/R/F1 overall, per language, state
 and organ, normal recall, polarity flips, every disagreement); `pet2rep uptake --eval LABELLED` prints it.
 
@@ -571,6 +577,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     role(gone.get("cues"), "gone")
     role(cues.get("history"), "history")
     role(cues.get("anatomy_adjectives"), "adj")
+    role(cues.get("hypothetical"), "hypo")
     desc = cues.get("descriptors") or {}
     if not isinstance(desc, dict):
         raise InputError(f"uptake lexicon ({lang}): descriptors must be a mapping (before_noun, alone, gap)")
@@ -812,6 +819,7 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
                 if spec[2].fullmatch(text, out[-1].end, start):
                     target = spec[1]
             hw = key in lex.homonyms_with
+        nm = None
         if node_after is not None and target in node_by_organ:
             nm = node_after.match(text, end)
             if nm is not None:  # "胃周淋巴结", "gastric lymph nodes": the node group of that organ
@@ -819,8 +827,10 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
                 skip_to = nm.end()
                 if target == _NODE_NONE:
                     kind, target = "non", ""
-            elif tissue_after is not None and end < n and text[end] in tissue_first and tissue_after.match(text, end):
-                kind, target = "non", ""
+        # fat, vessels or a level beside an organ or a node station (肾周脂肪, 锁骨上脂肪, 肺门血管, 肾盂水平): not it
+        if nm is None and tissue_after is not None and end < n and text[end] in tissue_first \
+                and tissue_after.match(text, end):
+            kind, target = "non", ""
         if "+" in target:  # a group term ("gastrointestinal tract"): one mention per organ, same span
             out.extend(_Tok(start, end, txt, kind, t) for t in target.split("+"))
             continue
@@ -1268,6 +1278,18 @@ def _light_read(text: str, c0: int, c1: int, ments: list[_Tok], flags: int, ctx_
                        flags=flags)
 
 
+def _drop_history_subjects(ments: list[_Tok], cues: list[_Tok]) -> list[_Tok]:
+    """The organs named between a history cue and a following scope breaker of the same clause are history, not
+    subjects: "images of a patient with carcinoma of the esophagogastric junction show increased uptake in …"."""
+    h = next((c.end for c in cues if c.roles.get("history")), None)
+    if h is None:
+        return ments
+    b = next((c.start for c in cues if c.start >= h and c.roles["t"][1]), None)
+    if b is None:
+        return ments
+    return [m for m in ments if not (h <= m.start < b) or m.kind == "gone"]
+
+
 def _only_names(text: str, c0: int, c1: int, ments: list[_Tok], lex: Lexicon) -> bool:
     """True when a clause holds nothing but organ names and fillers ("…, mediastinal nodes, and liver")."""
     parts, last = [], c0
@@ -1298,9 +1320,14 @@ def _bind(
     if not organs or not states:
         return []
     distinct_states = {s for s, _, _ in states}
-    distinct_organs = {s.organ for s in organs}
+    # a subject that is none of the 19 (skeletal muscle, 门静脉) named in the clause takes its own state by position:
+    # "decreased uptake in the liver and increased uptake in skeletal muscle" gives the liver only `decreased`
+    blocked = [s for s in subjects if not s.organ and s.pos >= 0] if len(distinct_states) > 1 else []
+    distinct_organs = {s.organ for s in organs} | {f"#{s.pos}" for s in blocked}
     if len(distinct_states) == 1 or len(distinct_organs) == 1:
         return [(o, st) for o in organs for st in states]
+    if blocked:
+        organs = organs + blocked
     # runs of subjects with no state between them
     runs: list[list[_Subj]] = []
     positions = sorted(organs, key=lambda s: s.pos)
@@ -1324,7 +1351,7 @@ def _bind(
         if target is None:
             target = before[-1] if before else (after[0] if after else None)
         if target is not None:
-            out.extend((o, st) for o in runs[target])
+            out.extend((o, st) for o in runs[target] if o.organ)
     return out
 
 
@@ -1369,7 +1396,12 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
     any_gone = any(m.kind == "gone" for m in ments)
     history_carry = False  # the subject carried out of this sentence came from a history clause
     any_history = bool(cue_flags & _F_HIST)
+    hypo = [c.start for c in cues if c.roles.get("hypo")]  # "could be mistaken for", "误诊为": the rest is no finding
     for s0, s1, para, clauses in _segments(text, lex, mask):
+        if hypo:
+            k = bisect.bisect_left(hypo, s0)
+            if k < len(hypo) and hypo[k] < s1:
+                clauses = [(a, min(b, hypo[k])) for a, b in clauses if a < hypo[k]]
         if _LIST_MARKER_RE.match(text[s0:s1]):
             carried = []
             continue
@@ -1398,6 +1430,8 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                 cm = [m for m in cm if m.kind != "gone"]
                 if not cm and not cc:
                     continue
+            if any_history and cm and cc:
+                cm = _drop_history_subjects(cm, cc)
             read = _read_clause(text, c0, c1, cm, cc, lex, mask, prev_ctx)
             if any_history and not read.states and read.own_mentions and read.flags & _F_HIST and not read.flags & _F_STATE:
                 # "胃癌术后化疗后", "after chemotherapy for gastric cancer": history states nothing, and its organ is no
