@@ -431,3 +431,25 @@ def test_compare_uses_the_runs_ce_definition(tmp_path: Path, corpus: dict, capsy
         compare_runs(legacy, tmp_path / "A3", n=10, ce_states="all")
     same = compare_runs(legacy, tmp_path / "A3", n=10, ce_states="abnormal")
     assert all(abs(r["delta"]) < 1e-12 for r in same["metrics"].values())
+
+
+def test_a_megabyte_output_is_cut_for_scoring_and_flagged(tmp_path, capsys):
+    """A model stuck in a repetition loop (1 MB of output): scored on its first MAX_SCORED_CHARS characters,
+    flagged `truncated_for_scoring`, the other studies scored as usual (bounded time and memory)."""
+    import json as _json
+
+    from pet2rep.cli import main
+    from pet2rep.metrics.evaluate import MAX_SCORED_CHARS
+
+    ref = "肝脏FDG摄取增高。脾脏FDG摄取未见异常。"
+    loop = "肝脏FDG摄取增高。" * (1_000_000 // 10)
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text("".join(_json.dumps({"subject_id": sid, "llm_output": [hyp], "ground_truth": ref},
+                                        ensure_ascii=False) + "\n"
+                            for sid, hyp in (("loop", loop), ("ok", ref))), encoding="utf-8")
+    assert main(["evaluate", str(pred), "--out", str(tmp_path / "m"), "--bootstrap", "0", "--workers", "1"]) == 0
+    rows = {r["id"]: r for r in map(_json.loads, (tmp_path / "m" / "per_sample.jsonl").read_text().splitlines())}
+    assert rows["loop"]["truncated_for_scoring"] is True and "truncated_for_scoring" not in rows["ok"]
+    assert rows["loop"]["n_tokens"]["hyp"] <= MAX_SCORED_CHARS and rows["ok"]["bleu_4"] == pytest.approx(1.0)
+    metrics = _json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics["n"] == 2 and metrics["n_truncated_for_scoring"] == 1

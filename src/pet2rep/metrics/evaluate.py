@@ -270,6 +270,12 @@ def _jar_meteor(state: dict[str, Any], recs: list[dict[str, Any]]) -> None:
         rec["meteor"] = row
 
 
+# Longest text scored, in characters (reports are 0.5-3k; a model stuck in a repetition loop writes megabytes).
+# Beyond it an output is cut for scoring and its per-sample row says `truncated_for_scoring`, so time and memory
+# stay bounded whatever a model writes.
+MAX_SCORED_CHARS = 20_000
+
+
 def _as_text(x: Any) -> str:
     if x is None:
         return ""
@@ -381,8 +387,11 @@ def score_pairs(
         uses[k] += 1
         return k
 
-    hyp_tid = [tid(h) for h in hyps]
-    ref_tid = [tid(r) for r in refs]
+    hyps_t, refs_t = [_as_text(h) for h in hyps], [_as_text(r) for r in refs]
+    cut = [len(h) > MAX_SCORED_CHARS or len(r) > MAX_SCORED_CHARS for h, r in zip(hyps_t, refs_t)]
+    hyp_tid = [tid(h[:MAX_SCORED_CHARS]) for h in hyps_t]
+    ref_tid = [tid(r[:MAX_SCORED_CHARS]) for r in refs_t]
+    del hyps_t, refs_t
     prompt_tid = [tid(p) if p else -1 for p in prompts_l]
     texts = list(table)
     multi = [uses[k] > 1 for k in range(len(texts))]
@@ -410,6 +419,7 @@ def score_pairs(
     )
     metrics: dict[str, Any] = corpus_scores(s)
     metrics["n"] = n
+    metrics["n_truncated_for_scoring"] = sum(cut)
     t3 = time.perf_counter()
     metrics["ci"] = bootstrap_ci(s, bootstrap, seed) if n else {}
     t4 = time.perf_counter()
@@ -459,6 +469,8 @@ def score_pairs(
         })
         if notes_l[i]:
             row["notes"] = list(notes_l[i])
+        if cut[i]:
+            row["truncated_for_scoring"] = True
         per_sample.append(row)
     return metrics, per_sample
 
