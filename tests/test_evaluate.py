@@ -453,3 +453,22 @@ def test_a_megabyte_output_is_cut_for_scoring_and_flagged(tmp_path, capsys):
     assert rows["loop"]["n_tokens"]["hyp"] <= MAX_SCORED_CHARS and rows["ok"]["bleu_4"] == pytest.approx(1.0)
     metrics = _json.loads((tmp_path / "m" / "metrics.json").read_text())
     assert metrics["n"] == 2 and metrics["n_truncated_for_scoring"] == 1
+
+
+@pytest.mark.parametrize("argv", [["evaluate", "/dev/zero", "--out", "OUT"], ["uptake", "/dev/zero"],
+                                  ["uptake", "--eval", "/dev/zero"]])
+def test_endless_or_huge_input_is_refused_not_read_into_memory(tmp_path, capsys, argv, monkeypatch):
+    """/dev/zero never ends: refused after MAX_INPUT_BYTES in one line; a regular file over the limit is refused
+    before a byte is read (the limit lowered here so the test stays small)."""
+    from pet2rep import errors
+    from pet2rep.cli import main
+
+    monkeypatch.setattr(errors, "MAX_INPUT_BYTES", 1 << 20)
+    argv = [str(tmp_path / "o") if a == "OUT" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "/dev/zero: larger than 1,048,576 bytes" in err[0], err
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b"x" * ((1 << 20) + 1))
+    assert main(["evaluate", str(big), "--out", str(tmp_path / "o2")]) == 2
+    assert "big.jsonl: larger than 1,048,576 bytes" in capsys.readouterr().err

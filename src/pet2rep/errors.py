@@ -26,21 +26,40 @@ def out_folder(path: object) -> Path:
     return out
 
 
-def read_input_bytes(path: object, expected: str) -> bytes:
+# The largest input file a command reads whole (predictions, labelled sets, reports, cards): 256 MiB. A full
+# PET2Rep run (565 studies x a few kB) is a few MB; beyond the limit the file is refused in one line.
+MAX_INPUT_BYTES = 256 << 20
+
+
+def read_input_bytes(path: object, expected: str, limit: int | None = None) -> bytes:
     """The bytes of an input file; a missing/unreadable file raises a one-line InputError.
 
-    `expected` names what the file should be (e.g. "a JSONL file"), for the message about a directory.
+    `expected` names what the file should be (e.g. "a JSONL file"), for the message about a directory. Reads at
+    most `limit` (default MAX_INPUT_BYTES) bytes: a larger file, or an endless one (/dev/zero, a FIFO that never
+    ends), is refused instead of filling memory.
     """
+    import os
+    import stat
     from pathlib import Path
 
+    limit = MAX_INPUT_BYTES if limit is None else limit
+    raw = b""
     try:
-        return Path(path).read_bytes()  # type: ignore[arg-type]
+        with open(Path(path), "rb") as fh:  # type: ignore[arg-type]
+            st = os.fstat(fh.fileno())
+            too_big = stat.S_ISREG(st.st_mode) and st.st_size > limit  # then refused before reading a byte
+            if not too_big:
+                raw = fh.read(limit + 1)
+                too_big = len(raw) > limit
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, expected {expected}") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if too_big:
+        raise InputError(f"{path}: larger than {limit:,} bytes, the most pet2rep reads as {expected}")
+    return raw
 
 
 def read_input_yaml(path: object, expected: str) -> object:

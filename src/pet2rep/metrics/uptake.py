@@ -1816,8 +1816,12 @@ def format_evaluation(result: dict[str, Any], source: str = "") -> str:
 def read_report(path: str) -> str:
     """A report file as text (UTF-8, BOM allowed); "-" reads standard input."""
     if path == "-":
-        raw = sys.stdin.buffer.read()
+        from pet2rep.errors import MAX_INPUT_BYTES
+
+        raw = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
         name = "<stdin>"
+        if len(raw) > MAX_INPUT_BYTES:
+            raise InputError(f"<stdin>: more than {MAX_INPUT_BYTES:,} bytes, the most pet2rep reads as a report")
     else:
         name = path
         raw = read_input_bytes(path, "a report text file")
