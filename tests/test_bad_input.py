@@ -400,8 +400,12 @@ def test_compare_and_leaderboard_bad_inputs(tmp_path, capsys):
     _one_error(capsys, "--format: give at least one of md, csv, tex")
     (runs / "b").mkdir()
     (runs / "b" / "metrics.json").write_text("[]")
-    assert main(["leaderboard", str(runs)]) == 2
-    _one_error(capsys, f"{runs / 'b' / 'metrics.json'}: invalid metrics.json (expected a JSON object, got list)")
+    # one broken metrics.json beside a good one is skipped with one line and the rest tabulated (exit 1)
+    assert main(["leaderboard", str(runs)]) == 1
+    lines = _err_lines(capsys)
+    assert lines == [f"pet2rep leaderboard: skipped {runs / 'b' / 'metrics.json'}: invalid metrics.json "
+                     "(expected a JSON object, got list)"], lines
+    assert "| a |" in (runs / "leaderboard.md").read_text(encoding="utf-8")
 
 
 # ------------------------------------------------------------------------------------------ demo

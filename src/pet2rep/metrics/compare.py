@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,14 @@ def run_cli(args: argparse.Namespace) -> int:
     result = compare_runs(args.run_a, args.run_b, test=args.test, n=args.n, seed=args.seed,
                           ce_states=args.ce_states)
     print(format_table(result))
+    left_out = 0
+    for key, run in (("only_a", args.run_a), ("only_b", args.run_b)):
+        ids = result[key]
+        if ids:
+            left_out += len(ids)
+            more = f", ... and {len(ids) - 20} more" if len(ids) > 20 else ""
+            print(f"pet2rep compare: warning: {len(ids)} sample(s) only in {run} (left out of the comparison): "
+                  f"{', '.join(ids[:20])}{more}", file=sys.stderr)
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -206,4 +215,4 @@ def run_cli(args: argparse.Namespace) -> int:
         tmp.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, out)
         print(f"wrote {out}")
-    return 0
+    return 1 if left_out else 0  # compared on the shared ids; the others are named on stderr

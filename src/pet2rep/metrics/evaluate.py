@@ -530,6 +530,7 @@ def evaluate_predictions(
     Malformed lines are reported through `warn` (default: stderr) as ``FILE:LINE: reason`` and skipped.
     With `refs_path`, references and prompts come from that PET2Rep dataset by id; references without a
     prediction score as empty (flagged ``missing_prediction``), predictions without a reference are excluded.
+    A sample whose reference is empty (no token) is excluded and listed as ``ids.empty_reference``.
     With `require_samples` (the CLI), input that leaves nothing to score (an empty file, no ids shared with
     the references, no reference at all) raises InputError and nothing is written.
     """
@@ -545,9 +546,14 @@ def evaluate_predictions(
     if refs_path is not None:
         refs, ref_report = read_references(refs_path, warn)
     joined = join_references(preds, refs)
-    samples = joined.samples
     if require_samples:
         _check_scoreable(pred_path, refs_path, preds, report, refs, joined)
+    samples = [s for s in joined.samples if _has_tokens(s.ref)]
+    empty_ref = [s.id for s in joined.samples if not _has_tokens(s.ref)]
+    if require_samples and not samples:
+        raise InputError(f"every reference is empty (no word or number to score against), e.g. id '{empty_ref[0]}'; "
+                         "nothing scored")
+    missing_pred = [s.id for s in samples if s.missing_prediction]
     metrics, per_sample = score_pairs(
         [s.hyp for s in samples], [s.ref for s in samples], [s.id for s in samples], lang=lang,
         prompts=[s.prompt for s in samples], langs=[s.lang for s in samples],
@@ -562,9 +568,8 @@ def evaluate_predictions(
                 row["failures"].append("missing_prediction")
         if s.model:
             row["model"] = s.model
-    metrics["failures"]["counts"]["missing_prediction"] = len(joined.missing_predictions)
-    metrics["failures"]["rates"]["missing_prediction"] = (
-        len(joined.missing_predictions) / len(samples) if samples else 0.0)
+    metrics["failures"]["counts"]["missing_prediction"] = len(missing_pred)
+    metrics["failures"]["rates"]["missing_prediction"] = len(missing_pred) / len(samples) if samples else 0.0
     models = sorted({s.model for s in samples if s.model})
     multi_out = sum(1 for s in samples if s.n_outputs > 1)
     metrics["source"] = str(Path(pred_path).resolve())
@@ -576,8 +581,9 @@ def evaluate_predictions(
     if run:
         metrics["run"] = run
     metrics["ids"] = {
-        "missing_predictions": joined.missing_predictions,
+        "missing_predictions": missing_pred,
         "without_reference": joined.without_reference,
+        "empty_reference": empty_ref,
     }
     metrics["input"] = {
         "predictions": report.as_dict(),
@@ -589,9 +595,16 @@ def evaluate_predictions(
     n_bad = len(report.malformed) + (len(ref_report.malformed) if ref_report else 0)
     if n_bad:
         warn(f"{n_bad} malformed line(s) skipped")
-    if joined.missing_predictions:
-        warn(f"{len(joined.missing_predictions)} reference(s) without a prediction (scored as empty): "
-             + _id_list(joined.missing_predictions))
+    n_dup = len(report.duplicates) + (len(ref_report.duplicates) if ref_report else 0)
+    n_conf = len(report.conflicts) + (len(ref_report.conflicts) if ref_report else 0)
+    if n_dup:
+        warn(f"{n_dup} duplicate id line(s) ignored, the first line of each id kept"
+             + (f" ({n_conf} with a different text: conflicts)" if n_conf else ""))
+    if missing_pred:
+        warn(f"{len(missing_pred)} reference(s) without a prediction (scored as empty): " + _id_list(missing_pred))
+    if empty_ref:
+        warn(f"{len(empty_ref)} sample(s) with an empty reference (nothing to score against; excluded): "
+             + _id_list(empty_ref))
     if joined.without_reference:
         warn(f"{len(joined.without_reference)} prediction(s) without a reference (excluded): "
              + _id_list(joined.without_reference))
@@ -603,6 +616,15 @@ def evaluate_predictions(
         warn(f"{len(no_output)} prediction(s) without an llm_output field, scored as empty: "
              f"{pred_path}:{no_output[0].line} (subject_id {no_output[0].id!r}){more}")
     return metrics
+
+
+def _has_tokens(text: str | None) -> bool:
+    """Whether a reference has anything to score against (a word or number once tokenised)."""
+    if not text or not text.strip():
+        return False
+    from pet2rep.metrics.tokenize import tokenize
+
+    return bool(tokenize(text, None))
 
 
 def _check_scoreable(pred_path: Any, refs_path: Any, preds: list[Any], report: Any,
@@ -733,5 +755,9 @@ def run_cli(args: argparse.Namespace) -> int:
     print(format_summary(metrics))
     print(f"wrote {out / METRICS_FILE} and {out / PER_SAMPLE_FILE}")
     inp = metrics.get("input", {})
-    skipped = sum(inp.get(k, {}).get("n_malformed", 0) for k in ("predictions", "references"))
-    return 1 if skipped else 0  # scored, but some lines were skipped (each listed on stderr)
+    skipped = sum(len(inp.get(k, {}).get(f, [])) for k in ("predictions", "references")
+                  for f in ("malformed", "duplicates"))
+    ids = metrics.get("ids", {})
+    skipped += len(ids.get("without_reference", [])) + len(ids.get("empty_reference", []))
+    # scored, but some lines or samples were skipped (each named on stderr)
+    return 1 if skipped else 0

@@ -5,7 +5,8 @@ strings of which the first is scored) and optionally ``ground_truth``; pet2rep's
 add ``model``, ``lang``, ``finish_reason``, ``error``, ``latency_s``, token counts and ``prompt_user_text``.
 Extra fields are ignored. A reference dataset line has ``patient_id``, ``prompt_user_text`` and ``answer``.
 
-Malformed lines are reported one per line as ``FILE:LINE: reason`` and skipped; the rest is read.
+Malformed lines and duplicated ids are reported one per line as ``FILE:LINE: reason`` and skipped (a duplicate
+keeps the first line); the rest is read.
 A file that is not UTF-8 raises :class:`~pet2rep.errors.InputError` (one line: file, line, byte).
 """
 
@@ -60,12 +61,14 @@ class ReadReport:
     """What went wrong while reading (kept in metrics.json as ``input``)."""
 
     malformed: list[str] = field(default_factory=list)  # "FILE:LINE: reason"
-    duplicates: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)  # every duplicated id line (ignored), conflicts included
+    conflicts: list[str] = field(default_factory=list)  # duplicates whose text differs from the kept first line
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"malformed": self.malformed, "n_malformed": len(self.malformed),
-                "duplicates": self.duplicates, "notes": self.notes}
+                "duplicates": self.duplicates, "n_duplicates": len(self.duplicates),
+                "conflicts": self.conflicts, "notes": self.notes}
 
 
 def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -137,12 +140,16 @@ def _opt_str(val: Any) -> str | None:
 
 
 def read_predictions(path: str | os.PathLike, warn: Warn | None = None) -> tuple[list[Prediction], ReadReport]:
-    """Read a predictions JSONL (benchmark or pet2rep format). Duplicated ids keep the first line."""
+    """Read a predictions JSONL (benchmark or pet2rep format).
+
+    A duplicated id keeps its first line; every later line is named through `warn` and ignored, as a conflict
+    when its llm_output or ground_truth differs from the kept line.
+    """
     path = Path(path)
     warn = warn or (lambda _m: None)
     report = ReadReport()
     preds: list[Prediction] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, Prediction] = {}
     for lineno, obj in _iter_objects(path, report, warn):
         sid = _get_id(obj)
         if sid is None:
@@ -160,17 +167,24 @@ def read_predictions(path: str | os.PathLike, warn: Warn | None = None) -> tuple
                 _bad(report, warn, f"{path}:{lineno}: ground_truth {problem}")
                 continue
         if sid in seen:
-            msg = f"{path}:{lineno}: duplicate subject_id {sid!r} (first at line {seen[sid]}); ignored"
+            first = seen[sid]
+            if (first.hyp, first.ref) != (hyp or "", ref):
+                what = "llm_output" if first.hyp != (hyp or "") else "ground_truth"
+                msg = (f"{path}:{lineno}: duplicate subject_id {sid!r} conflicts with line {first.line} (different "
+                       f"{what}); line {first.line} is kept, this line ignored")
+                report.conflicts.append(msg)
+            else:
+                msg = f"{path}:{lineno}: duplicate subject_id {sid!r} (same as line {first.line}); ignored"
             report.duplicates.append(msg)
             warn(msg)
             continue
-        seen[sid] = lineno
         pred = Prediction(
             id=sid, hyp=hyp or "", ref=ref, prompt=_opt_str(obj.get("prompt_user_text")),
             model=_opt_str(obj.get("model")), lang=_opt_str(obj.get("lang")),
             finish_reason=_opt_str(obj.get("finish_reason")), error=_opt_str(obj.get("error")),
             n_outputs=n_out, line=lineno, no_output=no_output,
         )
+        seen[sid] = pred
         if n_out > 1:
             pred.notes.append(f"llm_output has {n_out} outputs; the first is scored")
         if no_output:
@@ -201,7 +215,13 @@ def read_references(path: str | os.PathLike, warn: Warn | None = None) -> tuple[
             _bad(report, warn, f"{path}:{lineno}: answer {problem or 'missing'}")
             continue
         if rid in refs:
-            msg = f"{path}:{lineno}: duplicate patient_id {rid!r} (first at line {refs[rid].line}); ignored"
+            first = refs[rid]
+            if first.answer != answer:
+                msg = (f"{path}:{lineno}: duplicate patient_id {rid!r} conflicts with line {first.line} (different "
+                       f"answer); line {first.line} is kept, this line ignored")
+                report.conflicts.append(msg)
+            else:
+                msg = f"{path}:{lineno}: duplicate patient_id {rid!r} (same as line {first.line}); ignored"
             report.duplicates.append(msg)
             warn(msg)
             continue

@@ -6,6 +6,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -59,28 +60,51 @@ def _run_dir(metrics_path: Path) -> Path:
     return metrics_path.parent.parent if metrics_path.parent.name == "eval" else metrics_path.parent
 
 
-def load_rows(paths: list[Path]) -> list[dict[str, Any]]:
-    """One row per run: its name, the metric values, the Overall CI and failure count, best first."""
+def load_rows(paths: list[Path], skipped: list[str] | None = None) -> list[dict[str, Any]]:
+    """One row per run: its name, the metric values, the Overall CI and failure count, best first.
+
+    A metrics.json that cannot be read raises InputError, or, with `skipped`, is left out and its one-line
+    reason appended there.
+    """
     rows = []
     for path in paths:
         try:
             m = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: invalid metrics.json ({exc})") from None
-        if not isinstance(m, dict):
-            raise InputError(f"{path}: invalid metrics.json (expected a JSON object, got {type(m).__name__})")
+            if not isinstance(m, dict):
+                raise ValueError(f"expected a JSON object, got {type(m).__name__}")
+        except (OSError, ValueError, RecursionError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+            msg = f"{path}: invalid metrics.json ({' '.join(reason.split())})"
+            if skipped is None:
+                raise InputError(msg) from None
+            skipped.append(msg)
+            continue
         run = _run_dir(path)
         row: dict[str, Any] = {"model": m.get("model") or run.name, "n": m.get("n")}
         for key, _, _ in COLUMNS:
             row[key] = m.get(key)
-        ci = (m.get("ci") or {}).get("overall")
+        ci = (m.get("ci") or {}).get("overall") if isinstance(m.get("ci"), dict) else None
         row["overall_ci"] = (ci if isinstance(ci, (list, tuple)) and len(ci) == 2
-                             and all(isinstance(x, (int, float)) for x in ci) else None)
+                             and all(_is_num(x) for x in ci) else None)
         row["failures"] = _failure_total(m.get("failures"))
         row["ce_states"] = ce_states_of(m)
         rows.append(row)
-    rows.sort(key=lambda r: -(r["overall"] if isinstance(r["overall"], (int, float)) else float("-inf")))
+    # best Overall first; a missing or non-finite Overall (nan, inf) goes last
+    rows.sort(key=lambda r: -r["overall"] if _is_num(r["overall"]) and math.isfinite(r["overall"]) else math.inf)
     return rows
+
+
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def non_finite(row: dict[str, Any]) -> list[str]:
+    """The metric columns of a row whose value is nan or ±inf, as ``key=value``."""
+    out = [f"{k}={row[k]}" for k, _, _ in COLUMNS if _is_num(row[k]) and not math.isfinite(row[k])]
+    ci = row.get("overall_ci")
+    if ci and not all(math.isfinite(x) for x in ci):
+        out.append(f"overall_ci=[{ci[0]}, {ci[1]}]")
+    return out
 
 
 def _failure_total(failures: Any) -> int | None:
@@ -95,7 +119,10 @@ def _failure_total(failures: Any) -> int | None:
 
 
 def _fmt(value: Any, digits: int) -> str:
-    return "–" if not isinstance(value, (int, float)) else f"{value:.{digits}f}"
+    """The value to `digits` decimals; nan and inf as "nan", "inf", "-inf"; "–" when missing or not a number."""
+    if not _is_num(value):
+        return "–"
+    return f"{value:.{digits}f}" if math.isfinite(value) else str(float(value))
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
@@ -163,11 +190,13 @@ WRITERS = {"md": to_markdown, "csv": to_csv, "tex": to_latex}
 def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike,
                       formats: tuple[str, ...] = ("md", "csv", "tex"),
                       only: Sequence[str] | None = None,
-                      warn: Callable[[str], None] | None = None) -> dict[str, Path]:
+                      warn: Callable[[str], None] | None = None,
+                      skipped: list[str] | None = None) -> dict[str, Path]:
     """Write leaderboard.{md,csv,tex} for the runs under `runs_dir` into folder `out`.
 
     `only` keeps the run folders with these names (e.g. the models of one demo). `warn` is told when the
-    runs were scored on different numbers of studies (their scores are then not comparable).
+    runs were scored on different numbers of studies (their scores are then not comparable), of each
+    metrics.json that cannot be read (left out; also appended to `skipped`) and of nan/inf values (shown as such).
     """
     runs_dir, out = Path(runs_dir), Path(out)
     if not runs_dir.exists():
@@ -185,7 +214,19 @@ def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike,
             raise InputError(f"{runs_dir}: is itself a scored run; give the folder that holds the run folders "
                              f"(e.g. {runs_dir.parent})")
         raise InputError(f"{runs_dir}: no scored runs (no */metrics.json); run 'pet2rep evaluate' first")
-    rows = load_rows(paths)
+    bad: list[str] = []
+    rows = load_rows(paths, bad if warn is not None or skipped is not None else None)
+    for msg in bad:
+        if warn is not None:
+            warn(f"skipped {msg}")
+    if skipped is not None:
+        skipped.extend(bad)
+    if not rows:
+        raise InputError(f"{runs_dir}: no readable metrics.json ({len(bad)} invalid, first: {bad[0]})")
+    for r in rows:
+        odd = non_finite(r)
+        if odd and warn is not None:
+            warn(f"warning: {r['model']}: non-finite value(s) {', '.join(odd)}, shown as nan/inf")
     sizes = {r["n"] for r in rows if isinstance(r["n"], int)}
     if len(sizes) > 1 and warn is not None:
         by_n = ", ".join(f"{r['model']}: {r['n']}" for r in rows)
@@ -219,9 +260,10 @@ def run_cli(args: argparse.Namespace) -> int:
     bad = [f for f in formats if f not in WRITERS]
     if bad:
         raise InputError(f"unknown format(s) {', '.join(bad)} (choose from md, csv, tex)")
-    written = write_leaderboard(args.runs, args.out or args.runs, formats,
+    skipped: list[str] = []
+    written = write_leaderboard(args.runs, args.out or args.runs, formats, skipped=skipped,
                                 warn=lambda msg: print(f"pet2rep leaderboard: {msg}", file=sys.stderr))
     if "md" in written:
         print(written["md"].read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in written.values()))
-    return 0
+    return 1 if skipped else 0  # some metrics.json could not be read (each named on stderr)
