@@ -21,7 +21,7 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
@@ -109,9 +109,10 @@ def _temp_file(path: Path) -> tuple[int, Path]:
 
 @contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None,
-                newline: str | None = None) -> Iterator[IO[Any]]:
+                newline: str | None = None, fsync: bool = False) -> Iterator[IO[Any]]:
     """Open a temporary file beside `path` for writing; on a clean exit it replaces `path` (os.replace),
-    on an error it is removed and `path` is left as it was."""
+    on an error it is removed and `path` is left as it was. With `fsync`, the data reaches the disk before
+    the replace (a power cut then leaves the old file or the whole new one)."""
     path = Path(path)
     if "b" not in mode and encoding is None:
         encoding = "utf-8"
@@ -119,6 +120,9 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
     try:
         with os.fdopen(fd, mode, encoding=encoding, newline=newline) as fh:
             yield fh
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with suppress(OSError):
@@ -131,15 +135,20 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         fh.write(data)
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+def atomic_write_text(path: str | os.PathLike, text: str, fsync: bool = False) -> None:
     """Write UTF-8 text atomically (newlines as given)."""
-    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
+    with atomic_open(path, "w", encoding="utf-8", newline="", fsync=fsync) as fh:
         fh.write(text)
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write JSON atomically (UTF-8, non-ASCII kept, indented, final newline)."""
     atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+def atomic_write_jsonl(path: str | os.PathLike, records: Iterable[Any], fsync: bool = True) -> None:
+    """Write one JSON value per line (UTF-8, non-ASCII kept) atomically, synced to disk by default."""
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), fsync=fsync)
 
 
 def copy_file(src: str | os.PathLike, dst: str | os.PathLike) -> str:

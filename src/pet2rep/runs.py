@@ -16,6 +16,7 @@ line left by a crash is cut on resume. ``merge_runs`` joins the shards of one ru
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -46,6 +47,7 @@ from .backends.base import (
     stable_hash,
 )
 from .errors import InputError, out_folder
+from .io import atomic_write_jsonl
 from .prompts.dataset import PromptRecord, dataset_file, read_dataset, resolve_image
 from .prompts.messages import build_messages
 from .study import write_json
@@ -441,7 +443,7 @@ def run_model(
         if backend is not None:
             with backend:
                 requests, failed = _requests(todo, file.parent, config, backend)
-                for req, gen, elapsed in _chain(failed, answers(backend, requests)):
+                for req, gen, elapsed in itertools.chain(failed, answers(backend, requests)):
                     pred = _prediction(req, gen, elapsed, card["name"], scrub)
                     writer.write(pred.to_record())
                     _tally(stats, gen)
@@ -485,11 +487,6 @@ def _requests(todo: list[PromptRecord], root: Path, config: GenerationConfig,
     return requests, failed
 
 
-def _chain(*its):
-    for it in its:
-        yield from it
-
-
 def _prediction(req: Request, gen: Generation, elapsed: float, model: str,
                 scrub: Callable[[str], str]) -> Prediction:
     extra = dict(gen.extra)
@@ -529,12 +526,7 @@ def _finish(info: dict[str, Any], stats: dict[str, Any], done: list[dict[str, An
 def _drop_errors(pred_path: Path, done: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rewrite the predictions without the failed ones, atomically."""
     kept = [r for r in done if not r.get("error")]
-    tmp = pred_path.with_name(PREDICTIONS + ".part")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, pred_path)
+    atomic_write_jsonl(pred_path, kept)
     return kept
 
 
@@ -603,12 +595,7 @@ def merge_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, warn: 
     if (out / PREDICTIONS).exists():
         raise InputError(f"{out}: already holds {PREDICTIONS}; give a new folder")
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / (PREDICTIONS + ".part")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in merged))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, out / PREDICTIONS)
+    atomic_write_jsonl(out / PREDICTIONS, merged)
     parts = {**first["key_parts"], "shard": None}
     info = {k: v for k, v in first.items() if k not in ("shard", "backend", "started", "finished", "failure")}
     info.update(

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from pet2rep.errors import InputError
+from pet2rep.io import atomic_write_json
 from pet2rep.organs import STATES
 
 PER_SAMPLE = "per_sample.jsonl"
@@ -211,8 +212,6 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".part")
-        tmp.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, out)
+        atomic_write_json(out, result)
         print(f"wrote {out}")
     return 1 if left_out else 0  # compared on the shared ids; the others are named on stderr

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from pet2rep.errors import InputError, out_folder
+from pet2rep.io import atomic_write_text
 from pet2rep.organs import STATES
 
 METRICS_FILE = "metrics.json"
@@ -488,22 +489,15 @@ def _num_list(a: np.ndarray) -> list[float | int]:
 # ----------------------------------------------------------------------------- files
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def write_outputs(out_dir: str | os.PathLike, metrics: dict[str, Any], per_sample: list[dict[str, Any]]) -> None:
     """Write DIR/per_sample.jsonl then DIR/metrics.json, each atomically."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / PER_SAMPLE_FILE,
-                  "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in per_sample))
-    _atomic_write(out / METRICS_FILE, json.dumps(metrics, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
+    atomic_write_text(out / PER_SAMPLE_FILE,
+                      "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in per_sample),
+                      fsync=True)
+    atomic_write_text(out / METRICS_FILE, json.dumps(metrics, ensure_ascii=False, indent=2, allow_nan=False) + "\n",
+                      fsync=True)
 
 
 def _stderr(msg: str) -> None:

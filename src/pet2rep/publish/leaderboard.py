@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, out_folder
+from ..io import atomic_write_text
 
 # (metrics.json key, column title, digits); the paper reports 0-1 scores with 3 decimals, Overall in %.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -242,9 +243,7 @@ def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike,
     written = {}
     for fmt in formats:
         path = out / f"leaderboard.{fmt}"
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(WRITERS[fmt](rows), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, WRITERS[fmt](rows))
         written[fmt] = path
     return written
 
