@@ -470,3 +470,16 @@ def test_weights_size_decides_spreading_over_gpus(model_dir, tmp_path) -> None:
     assert _weights_bytes(folder) == (folder / "model.safetensors").stat().st_size > 0
     (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": 123}}))
     assert _weights_bytes(tmp_path) == 123
+
+
+@pytest.mark.parametrize("setting, needle", [("batch_size: abc", "batch_size 'abc': is not a number"),
+                                             ("batch_size: 0", "batch_size 0: must be >= 1"),
+                                             ("max_images: 2.5", "max_images 2.5: must be a whole number")])
+def test_bad_numbers_in_a_card_are_one_line(model_dir, dataset, tmp_path, capsys, setting, needle) -> None:
+    """Card numbers are checked when the backend starts (the same check as the vllm and openai backends)."""
+    card = tmp_path / "card.yaml"
+    card.write_text(f"name: bad\nbackend: hf\nmodel: {model_dir('qwen2_5_vl')}\n{setting}\n", encoding="utf-8")
+    rc = main(["generate", str(dataset["main"]), "--model", str(card), "--out", str(tmp_path / "r")])
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("pet2rep")]  # not the factory's bars
+    assert rc == 2 and len(err) == 1 and needle in err[0], err
+    assert not (tmp_path / "r" / "predictions.jsonl").exists()

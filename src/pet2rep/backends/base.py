@@ -217,6 +217,29 @@ def one_line(text: str, limit: int = 500) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def card_number(card: dict[str, Any], key: str, kind: type = int, low: float = 1, *, strict: bool = False,
+                default: Any = None) -> Any:
+    """A numeric card setting (`default` when absent or null): a one-line BackendError when it is not a number,
+    not whole for `kind` int, NaN, or below `low` (or equal to it, with `strict`)."""
+    from ..errors import plain
+
+    value = card.get(key, default)
+    if value is None:
+        return None
+    where = f"model card '{card.get('name')}': {key} {plain(value)}"
+    try:
+        num = kind(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        num = None
+    if num is None:
+        raise BackendError(f"{where}: is not a number")
+    if kind is int and isinstance(value, float) and value != num:
+        raise BackendError(f"{where}: must be a whole number")
+    if num != num or num < low or (strict and num == low):
+        raise BackendError(f"{where}: must be {'>' if strict else '>='} {plain(low)}")
+    return num
+
+
 def error_text(exc: BaseException) -> str:
     """`Type: first line of the message` (library messages go on for many lines)."""
     first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")

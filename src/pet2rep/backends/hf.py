@@ -31,7 +31,16 @@ import torch
 import transformers
 from tqdm import tqdm
 
-from .base import Backend, BackendError, Generation, GenerationConfig, Request, error_text, one_line
+from .base import (
+    Backend,
+    BackendError,
+    Generation,
+    GenerationConfig,
+    Request,
+    card_number,
+    error_text,
+    one_line,
+)
 from .chat import arrange, chat_modes, conversation, model_target
 
 OutOfMemoryError = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # torch.OutOfMemoryError: 2.5+
@@ -108,9 +117,8 @@ class HFBackend(Backend):
             raise BackendError(f"{target}: no such model folder")
         self.ref = str(folder) if self.local else target
         self.revision = card.get("revision")
-        self.batch_size = int(card.get("batch_size") or DEFAULT_BATCH_SIZE)
-        if self.batch_size < 1:
-            raise BackendError(f"model card '{self.name}': batch_size {self.batch_size}: must be at least 1")
+        self.batch_size = card_number(card, "batch_size", int, 1, default=DEFAULT_BATCH_SIZE)
+        self.max_images = card_number(card, "max_images", int, 1)
         self._oom_above = card.get("_oom_above_batch")  # test hook: simulated OOM above this batch size
         self._load(card)
 
@@ -196,7 +204,6 @@ class HFBackend(Backend):
 
         self.modes = chat_modes(card, self.name, model_type, self.processor,
                                 warn=lambda msg: tqdm.write(msg, file=sys.stderr))
-        self.max_images = card.get("max_images")
         self._facts = self._resolved_facts()
 
     # ------------------------------------------------------------------------------------------- generation
@@ -258,7 +265,7 @@ class HFBackend(Backend):
         ok: list[Request] = []
         for req in batch:
             n_img = len(req.images)
-            if self.max_images is not None and n_img > int(self.max_images):
+            if self.max_images is not None and n_img > self.max_images:
                 yield Generation.failed(req.id, f"{n_img} images > the model's limit of {self.max_images}")
                 continue
             try:

@@ -42,7 +42,16 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from ..prompts.messages import ImagePart, Message, TextPart, fold_system, image_parts, images_first
-from .base import Backend, BackendError, Generation, GenerationConfig, Request, error_text, one_line
+from .base import (
+    Backend,
+    BackendError,
+    Generation,
+    GenerationConfig,
+    Request,
+    card_number,
+    error_text,
+    one_line,
+)
 from .http import RateLimiter, error_message, parse_retry_after, retry_delay, retryable_status, scrub
 
 DEFAULTS: dict[str, Any] = {"api_key_env": "OPENAI_API_KEY", "concurrency": 8, "rpm": None, "timeout": 120.0,
@@ -146,16 +155,7 @@ def public_url(url: str) -> str:
 
 
 def _number(card: dict[str, Any], key: str, kind: type, low: float, strict: bool = False) -> Any:
-    value = card.get(key, DEFAULTS[key])
-    if value is None:
-        return None
-    try:
-        value = kind(value)
-    except (TypeError, ValueError):
-        raise BackendError(f"model card '{card['name']}': {key} {value!r} is not a number") from None
-    if value < low or (strict and value == low) or value != value:
-        raise BackendError(f"model card '{card['name']}': {key} {value}: must be {'>' if strict else '>='} {low}")
-    return value
+    return card_number(card, key, kind, low, strict=strict, default=DEFAULTS[key])
 
 
 class OpenAIBackend(Backend):
@@ -205,7 +205,7 @@ class OpenAIBackend(Backend):
                                "must be max_tokens or max_completion_tokens")
         self.send_top_k = bool(card.get("extra_body_top_k", False))
         self.prices = self._prices(card.get("prices"))
-        self.max_images = card.get("max_images")
+        self.max_images = card_number(card, "max_images", int, 1)
         self.fold = card.get("system", "native") == "fold"
         self.first = card.get("images", "interleaved") == "first"
         self.server_model: str | None = None
@@ -232,7 +232,7 @@ class OpenAIBackend(Backend):
         if self.first:
             messages = images_first(messages)
         n_images = len(image_parts(messages))
-        if self.max_images is not None and n_images > int(self.max_images):
+        if self.max_images is not None and n_images > self.max_images:
             raise _Fatal(f"{n_images} images, but model '{self.name}' takes at most {self.max_images} (card max_images)")
         body: dict[str, Any] = {"model": self.model, "messages": chat_messages(messages)}
         body.update(self.sampling(req.config))

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from ..prompts.messages import image_parts
-from .base import Backend, BackendError, Generation, GenerationConfig, Request, error_text
+from .base import Backend, BackendError, Generation, GenerationConfig, Request, card_number, error_text
 from .chat import arrange, chat_modes, conversation, load_image, model_target
 
 DEFAULT_CHUNK = 256
@@ -124,16 +124,8 @@ def sampling_kwargs(config: GenerationConfig) -> dict[str, Any]:
 
 
 def _positive_int(card: dict[str, Any], key: str, default: int | None) -> int | None:
-    value = card.get(key)
-    if value is None:
-        return default
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        n = 0
-    if n < 1 or isinstance(value, bool) or (isinstance(value, float) and value != n):
-        raise BackendError(f"model card '{card.get('name')}': {key} {value!r}: must be a whole number >= 1")
-    return n
+    value = card_number(card, key, int, 1)
+    return default if value is None else value
 
 
 def engine_kwargs(card: dict[str, Any], *, max_images: int | None = None, seed: int | None = None,
