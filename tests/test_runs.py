@@ -376,3 +376,28 @@ def test_generate_on_deeply_nested_json_and_unknown_backend_is_one_line(tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown backend 'nosuch'" in err[0]
     assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()
+
+
+def test_throughput_leaves_model_loading_out(dataset, tmp_path):
+    """A backend that takes 0.5 s to load: run.json's load_s holds it, studies/h is over generation only."""
+    import time as _time
+
+    class SlowToLoad(Backend):
+        needs_images = False
+
+        def __init__(self, card):
+            super().__init__(card)
+            _time.sleep(0.5)
+
+        def generate(self, requests):
+            for r in requests:
+                _time.sleep(0.01)
+                yield Generation(r.id, "x", completion_tokens=4)
+
+    run_model(dataset, {"name": "slow", "backend": "slow"}, tmp_path / "run", progress=False,
+              backend_factory=SlowToLoad)
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["load_s"] >= 0.5 and info["wall_s"] >= info["load_s"]
+    gen_s = info["wall_s"] - info["load_s"]
+    assert info["studies_per_hour"] == pytest.approx(7 / gen_s * 3600, rel=0.01)
+    assert info["studies_per_hour"] > 7 / info["wall_s"] * 3600 * 1.5  # loading would have more than halved it

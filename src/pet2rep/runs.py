@@ -419,6 +419,7 @@ def run_model(
     scrub = _scrubber(card)
     stats = {"new": 0, "errors_new": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
     t_start = time.perf_counter()
+    load_s = 0.0
     bar = None
     writer = None
     backend = None
@@ -427,6 +428,7 @@ def run_model(
         info["backend"] = old_info["backend"]
     try:
         backend = make(card) if todo else None
+        load_s = time.perf_counter() - t_start  # model loading: not part of the throughput figures
         out.mkdir(parents=True, exist_ok=True)
         if backend is not None:
             info["backend"] = backend.describe()
@@ -465,7 +467,7 @@ def run_model(
                 info["backend"] = backend.describe()
             except Exception:  # noqa: BLE001 - facts are a bonus; the run's status matters more
                 pass
-        _finish(info, stats, done, time.perf_counter() - t_start)
+        _finish(info, stats, done, time.perf_counter() - t_start, load_s)
         if out.is_dir() and not refused:
             write_json(out / RUN_JSON, info)
     return pred_path
@@ -507,20 +509,23 @@ def _tally(stats: dict[str, Any], gen: Generation) -> None:
     stats["cost_usd"] += float(gen.extra.get("cost_usd") or 0.0)
 
 
-def _finish(info: dict[str, Any], stats: dict[str, Any], done: list[dict[str, Any]], wall: float) -> None:
+def _finish(info: dict[str, Any], stats: dict[str, Any], done: list[dict[str, Any]], wall: float,
+            load_s: float = 0.0) -> None:
+    """Counts, tokens, cost and throughput; studies/h and tokens/s are over generation, without model loading."""
     new = stats["new"]
     info.update(
         finished=_now(), n_predictions=len(done) + new, n_new=new,
         n_errors=sum(1 for r in done if r.get("error")) + stats["errors_new"], n_errors_new=stats["errors_new"],
-        wall_s=round(wall, 3), prompt_tokens_new=stats["prompt_tokens"],
+        wall_s=round(wall, 3), load_s=round(load_s, 3), prompt_tokens_new=stats["prompt_tokens"],
         completion_tokens_new=stats["completion_tokens"],
     )
     if stats["cost_usd"]:
         info["cost_usd_new"] = round(stats["cost_usd"], 6)
-    if new and wall > 0:
-        info["studies_per_hour"] = round(new / wall * 3600, 2)
+    gen_s = wall - load_s
+    if new and gen_s > 0:
+        info["studies_per_hour"] = round(new / gen_s * 3600, 2)
         if stats["completion_tokens"]:
-            info["output_tokens_per_s"] = round(stats["completion_tokens"] / wall, 2)
+            info["output_tokens_per_s"] = round(stats["completion_tokens"] / gen_s, 2)
 
 
 def _drop_errors(pred_path: Path, done: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -605,7 +610,7 @@ def merge_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, warn: 
         status="partial" if missing or any(i.get("status") != "complete" for _, i in infos) else "complete",
         merged=_now(),
     )
-    for key in ("n_new", "n_errors_new", "wall_s", "studies_per_hour", "output_tokens_per_s"):
+    for key in ("n_new", "n_errors_new", "wall_s", "load_s", "studies_per_hour", "output_tokens_per_s"):
         info.pop(key, None)
     write_json(out / RUN_JSON, info)
     if missing and warn is not None:

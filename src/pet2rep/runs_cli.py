@@ -110,5 +110,6 @@ def run_merge_cli(args: argparse.Namespace) -> int:
 
     path = merge_runs(args.runs, args.out, warn=warn)
     n = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-    print(f"wrote {path}: {n} predictions from {len(args.runs)} run folder{'s' if len(args.runs) > 1 else ''}")
+    print(f"wrote {path}: {n} prediction{'' if n == 1 else 's'} from {len(args.runs)} run "
+          f"folder{'s' if len(args.runs) > 1 else ''}")
     return 1 if warned else 0

@@ -672,7 +672,7 @@ def format_summary(metrics: dict[str, Any]) -> str:
 
 
 RUN_FACTS = ("model", "generation", "preset", "shard", "resume_key", "backend", "status", "n_predictions",
-             "n_errors", "wall_s", "studies_per_hour", "output_tokens_per_s", "prompt_tokens_new",
+             "n_errors", "wall_s", "load_s", "studies_per_hour", "output_tokens_per_s", "prompt_tokens_new",
              "completion_tokens_new", "cost_usd_new")
 CARD_FACTS = ("name", "backend", "model", "family", "size", "params_b", "paper")
 
