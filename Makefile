@@ -24,8 +24,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/pet2rep demo --out demo-out
 
-test: $(TEST_STAMP)
+# Browser tests (case viewer, review app) drive Debian's chromium through Playwright. Installed here when
+# missing and apt-get can run (as root, as in CI); elsewhere those tests skip unless PET2REP_REQUIRE_BROWSER=1.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+
+test: $(TEST_STAMP) browser
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
-.PHONY: install demo test
+.PHONY: install demo test browser

@@ -41,3 +41,55 @@ def tiny_vlm(tmp_path_factory):
         return built[family]
 
     return get
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Flags that keep Debian's chromium quiet on a machine with a closed network (no background connections).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A real headless Chromium (Debian's /usr/bin/chromium) driven by Playwright, one per test session.
+
+    Skipped where chromium or playwright is missing, unless PET2REP_REQUIRE_BROWSER=1 (set by .ci/run), in which
+    case it fails, so CI never silently drops the browser tests.
+    """
+    import os
+
+    required = os.environ.get("PET2REP_REQUIRE_BROWSER") == "1"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if required:
+            pytest.fail("playwright is not installed (pip install playwright)")
+        pytest.skip("playwright is not installed")
+    if not CHROMIUM.exists():
+        if required:
+            pytest.fail(f"{CHROMIUM} not found (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} not found")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context and page per test (no cookies shared between tests)."""
+    context = browser.new_context()
+    pg = context.new_page()
+    try:
+        yield pg
+    finally:
+        context.close()
