@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("pet2rep.metrics.compare", "paired significance test between two scored runs"),
     "uptake": ("pet2rep.metrics.uptake", "print the organ uptake statements found in a report"),
     "leaderboard": ("pet2rep.publish.leaderboard", "tabulate scored runs as markdown/csv/tex"),
+    "plots": ("pet2rep.publish.plots", "draw the paper's figures (metrics, organ heat map, size, failures, lengths)"),
     "demo": ("pet2rep.demo", "synth -> render -> prompts -> generate -> evaluate -> leaderboard, offline"),
 }
 
