@@ -1,12 +1,15 @@
 """Ratchet on real clinician-written text (issue 8, section 1): the OUA extractor on tests/data/uptake_real_*.yaml.
 
 The issue's target is micro-F1 >= 0.95 per language, normal recall >= 0.95 and no negation (polarity) error. We are
-not there yet. The constants below are the figures reached (2026-12-02, extractor version 3 + the DEV-half rules);
+not there yet. The constants below are the figures reached (2026-12-02, extractor version 3 + the second-pass rules);
 the test fails if the extractor falls below them. Raise them when the extractor improves; never lower them to make
 a change pass.
 
-The sets are split by the numeric id suffix: DEV = even ids (read and tuned on), TEST = odd ids (not read while
-tuning: the honest generalisation figure). Both halves and the whole set are held here.
+The sets are split by the numeric id suffix: DEV = even ids, TEST = odd ids. In the first pass only DEV was read and
+tuned on (TEST then gave the honest figure: zh 0.831, en 0.811). In the second pass (2026-12-02, evening) the errors
+of both halves were read and general rules added, so TEST is no longer unseen; the honest figure now comes from the
+held-out sets tests/data/uptake_holdout_*.yaml (tests/test_uptake_holdout.py), labelled by someone who did not run
+the extractor on them and never tuned on. Both halves and the whole set are held here.
 """
 
 from __future__ import annotations
@@ -23,12 +26,12 @@ TARGET = 0.95  # issue 8: F1 and normal recall per language (not reached yet; se
 
 # (language, split) -> (micro-F1 floor, normal-recall floor, most polarity flips allowed)
 FLOORS: dict[tuple[str, str], tuple[float, float, int]] = {
-    ("zh", "all"): (0.866, 0.884, 4),
-    ("zh", "dev"): (0.902, 0.962, 0),
-    ("zh", "test"): (0.830, 0.799, 4),
-    ("en", "all"): (0.858, 0.790, 6),
-    ("en", "dev"): (0.917, 0.922, 1),
-    ("en", "test"): (0.810, 0.732, 5),
+    ("zh", "all"): (0.911, 0.903, 3),
+    ("zh", "dev"): (0.936, 0.962, 0),
+    ("zh", "test"): (0.885, 0.839, 3),
+    ("en", "all"): (0.915, 0.883, 4),
+    ("en", "dev"): (0.933, 0.922, 1),
+    ("en", "test"): (0.900, 0.866, 3),
 }
 
 

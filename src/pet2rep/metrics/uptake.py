@@ -102,6 +102,7 @@ _LIST_MARKER_RE = re.compile(r"^[\s(（]*(?:\d{1,2}|[a-zA-Z]|[一二三四五六
 _F_HEAVY, _F_NODE, _F_CTX, _F_CMP, _F_DESC, _F_TIME, _F_MIX, _F_HIST, _F_STATE = 1, 2, 4, 8, 16, 32, 64, 128, 256
 # the roles the clause reader tests for every cue, as one tuple per phrase (see _role_tuple)
 _NO_ROLES: dict[str, Any] = {"heavy": False, "f": 0, "t": (False,) * 6 + (None, None) + (False,) * 10}
+_BARE = "bare-uptake"  # provisional: uptake wording alone; increased for Lexicon.bare_uptake organs, else nothing
 _LOWER = "lower-than:"  # provisional state: "lower than <organ>"; decreased for that organ's own lesion, else normal
 _NODE_NONE = "none"
 _EMPTY: tuple[Any, ...] = ()  # lymph_nodes.by_organ value: a node station that is none of the 19 organs (锁骨下, internal mammary)
@@ -179,6 +180,9 @@ class Lexicon:
     node_groups: frozenset[str] = frozenset()
     variant_re: re.Pattern[str] | None = None  # characters read as another one (traditional, full-width)
     variant_table: dict[int, int] = dataclasses.field(default_factory=dict)
+    list_tail_re: re.Pattern[str] | None = None  # a relative clause ending a list ("…, kidneys and stomach which are …")
+    own_tissue: frozenset[str] = frozenset()  # organ terms (keys) that, compared with, place the lesion in that organ
+    bare_uptake: frozenset[str] = frozenset()  # organs for which uptake wording alone ("FDG uptake in X nodes") is increased
 
 
 class _Tok:
@@ -692,7 +696,19 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         anatomy_after_re=_compile_rx(str(cues["anatomy_after"]), lang, "anatomy_after") if cues.get("anatomy_after") else None,
         variant_re=variant_re,
         variant_table=variant_table,
+        list_tail_re=_compile_rx(str(cues["enumeration_tail"]), lang, "enumeration_tail") if cues.get("enumeration_tail") else None,
+        bare_uptake=frozenset(_bare_uptake(cues.get("bare_uptake"), lang)),
+        own_tissue=frozenset(_key(t) for t in _as_list(organs.get("own_tissue"), "own_tissue")),
     )
+
+
+def _bare_uptake(v: Any, lang: str) -> list[str]:
+    """The organ ids of the `bare_uptake` list, checked."""
+    out = _as_list(v, "bare_uptake")
+    for o in out:
+        if o not in _ORGAN_RANK:
+            raise InputError(f"uptake lexicon ({lang}): unknown organ id {o!r} in bare_uptake")
+    return out
 
 
 def _compile_rx(src: str, lang: str, where: str) -> re.Pattern[str]:
@@ -721,6 +737,41 @@ def detect_lang(text: str) -> str:
         return "en"
     latin = len(_LATIN_RE.findall(text))
     return "zh" if cjk / (cjk + latin) >= 0.3 else "en"
+
+
+_CHUNK_RE = re.compile(r"[^。；;！？!?\n]*?(?:[。；;！？!?\n]+|\.\s+(?=[\u3400-\u9fff])|$)")
+_EN_WORDS_RE = re.compile(r"[A-Za-z]{2,}(?:[\s,'()/-]+[A-Za-z]{2,}){3}")  # four English words in a row
+_CJK_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{4}")
+
+
+def _language_runs(text: str, lang: str) -> list[tuple[int, int, str]]:
+    """(start, end, lang) runs of `text`: a sentence clearly in the other language (an English sentence with no CJK
+    character in a Chinese report; a sentence of mostly CJK characters in an English one) is its own run, so that
+    a mixed report is read whole. One run, (0, len, lang), for a text in one language."""
+    whole = [(0, len(text), lang)]
+    if lang == "zh" and _EN_WORDS_RE.search(text) is None:
+        return whole
+    if lang == "en" and _CJK_RUN_RE.search(text) is None:
+        return whole
+    if lang not in LANGS:
+        return whole
+    other = "en" if lang == "zh" else "zh"
+    runs: list[tuple[int, int, str]] = []
+    for m in _CHUNK_RE.finditer(text):
+        a, b = m.span()
+        if a == b:
+            continue
+        chunk = text[a:b]
+        if lang == "zh":
+            is_other = _CJK_RE.search(chunk) is None and _EN_WORDS_RE.search(chunk) is not None
+        else:
+            is_other = _CJK_RUN_RE.search(chunk) is not None and detect_lang(chunk) == "zh"
+        run_lang = other if is_other else lang
+        if runs and runs[-1][2] == run_lang:
+            runs[-1] = (runs[-1][0], b, run_lang)
+        else:
+            runs.append((a, b, run_lang))
+    return runs or whole
 
 
 def _norm_lang(lang: str) -> str:
@@ -939,6 +990,7 @@ def _read_clause(
     dropped_m: set[int] = set()
     low_weak: list[tuple[_Tok, str]] = []  # "低于肝脏", "lower than the liver": not increased -> weak normal
     dropped_c: set[int] = set()
+    own: _Tok | None = None  # a compared-with organ tissue ("高于脑实质") that may place the lesion
     # comparisons: drop the compared-with object
     for ci, c in enumerate(cues if flags & _F_CMP else ()):
         if c.roles.get("cmp_before"):
@@ -946,9 +998,11 @@ def _read_clause(
             ends += [d.end for d in cues[ci + 1 :] if d.roles.get("reference") and d.start <= c.end + lex.max_gap][:1]
             if ends:
                 ref_end = min(ends)
+                obj = [m for m in ments if c.end <= m.start < ref_end and m.kind in ("organ", "ref")][:1]
                 if c.roles.get("cmp_low") and not c.roles.get("state"):
-                    obj = [m for m in ments if c.end <= m.start < ref_end and m.kind in ("organ", "ref")][:1]
                     low_weak.append((c, obj[0].target if obj else ""))
+                if obj and obj[0].target and own is None and _key(obj[0].text) in lex.own_tissue:
+                    own = obj[0]
                 for mi, m in enumerate(ments):
                     if c.end <= m.start < ref_end:
                         dropped_m.add(mi)
@@ -970,6 +1024,9 @@ def _read_clause(
         ments = [m for i, m in enumerate(ments) if i not in dropped_m and m.kind != "ref"]
     else:
         ments = [m for m in ments if m.kind != "ref"]
+    if own is not None and not any(m.kind in ("organ", "site") for m in ments):
+        # "病灶摄取明显高于脑实质", "lower than the surrounding liver": the lesion lies in that tissue's organ
+        ments = sorted([*ments, _Tok(own.start, own.end, own.text, "organ", own.target)], key=lambda m: m.start)
     if dropped_c:
         cues = [c for i, c in enumerate(cues) if i not in dropped_c]
         flags = 0
@@ -1124,6 +1181,20 @@ def _read_clause(
                 continue
             if value >= lex.suv_threshold:
                 weak.append(("increased", m.start(), (m.group(),)))
+    owned = False
+    if states and any(m.kind == "non" for m in ments):  # "increased muscular uptake": the muscle's, no organ's
+        kept_states = _not_owned(text, states, cues, ments)
+        owned, states = len(kept_states) < len(states), kept_states
+    if not states and not owned and not weak and not desc and has_context and lex.bare_uptake and not any(
+            c.roles["t"][2] or c.roles["t"][8] or c.roles["t"][10] for c in cues):
+        # uptake wording alone ("FDG uptake in paratracheal nodes"): increased for the `bare_uptake` organs (lymph
+        # nodes show no uptake of their own), nothing for the others; provisional like a descriptor
+        # only where the clause names the organ itself (a template slot "淋巴结，FDG摄取" states no level) and the
+        # uptake is not another tissue's ("brown fat uptake", "muscular uptake")
+        noun = next((c for c in cues if c.roles.get("noun")), None)
+        if noun is not None and any(m.kind in ("organ", "site") for m in ments) and not any(
+                m.kind == "non" and not text[m.end : noun.start].strip(" -") for m in ments):
+            desc = [(_BARE, noun.start, (noun.text,))]
     weak_only = provisional = False
     if not states and weak:
         states, weak_only = weak, True
@@ -1147,6 +1218,29 @@ def _read_clause(
     maybe_enum = bool(ments) and not states and not has_context
     return _ClauseRead(subjects, states, has_node, interp or weak_only, maybe_enum, bool(ments), has_context, ments,
                        provisional, physio, any(obj for _, obj in low_weak) if low_weak else False, flags)
+
+
+def _not_owned(text: str, states: list[tuple[str, int, tuple[str, ...]]], cues: list[_Tok], ments: list[_Tok]
+               ) -> list[tuple[str, int, tuple[str, ...]]]:
+    """`states` less those whose cue qualifies a non-organ word right after it that is followed by an uptake noun
+    ("increased muscular uptake", "intense myocardial FDG activity"): that state is the muscle's or the heart's."""
+    non_at = {m.start: m for m in ments if m.kind == "non"}
+    noun_at = {c.start for c in cues if c.roles.get("noun")}
+    cue_end = {c.start: c.end for c in cues}
+
+    def skip(i: int) -> int:
+        while i < len(text) and text[i] in " -\t":
+            i += 1
+        return i
+
+    out = []
+    for st in states:
+        end = cue_end.get(st[1])
+        m = non_at.get(skip(end)) if end is not None else None
+        if m is not None and skip(m.end) in noun_at:
+            continue
+        out.append(st)
+    return out
 
 
 def _prefix_negates(text: str, c: _Tok, cues: list[_Tok], ci: int) -> bool:
@@ -1229,7 +1323,7 @@ def _descriptors(text: str, cues: list[_Tok], ments: list[_Tok], lex: Lexicon) -
                     out[c.start] = (r["desc"], (c.text, d.text))
                     used.add(j)
                 break
-            if not d.roles.get("gap"):
+            if not (d.roles.get("gap") or d.roles.get("node")):
                 break
     return out
 
@@ -1296,6 +1390,9 @@ def _only_names(text: str, c0: int, c1: int, ments: list[_Tok], lex: Lexicon) ->
     for m in ments:
         parts.append(text[last : m.start])
         last = max(last, m.end)
+    if lex.list_tail_re is not None:  # "…, kidneys and stomach which are unremarkable on CT": the list ends there
+        t = lex.list_tail_re.search(text, last, c1)
+        c1 = t.start() if t is not None else c1
     parts.append(text[last:c1])
     residual = lex.filler_re.sub(" ", " ".join(parts))
     return _LETTER_RE.search(residual) is None
@@ -1369,6 +1466,13 @@ def extract_statements(text: str, lang: str = "auto", lexicon: Lexicon | None = 
         return []
     if lexicon is None:
         lang = detect_lang(text) if lang in ("auto", "", None) else _norm_lang(lang)
+        runs = _language_runs(text, lang)
+        if len(runs) > 1:  # sentences in the other language are read with that language's lexicon
+            out: list[Statement] = []
+            for a, b, run_lang in runs:
+                out.extend(dataclasses.replace(st, span=(st.span[0] + a, st.span[1] + a))
+                           for st in extract_statements(text[a:b], run_lang, load_lexicon(run_lang)))
+            return out
         lexicon = load_lexicon(lang)
     key = (text, id(lexicon))
     hit = _cache.get(key)
@@ -1535,6 +1639,10 @@ def _emit(
     for subj, (state, _pos, cue_words) in pairs:
         if not subj.organ:
             continue
+        if state == _BARE:
+            if lex is None or subj.organ not in lex.bare_uptake:
+                continue
+            state = "increased"
         if provisional:
             if state == "increased" and subj.organ in excreting:
                 state, cue_words = "normal", (*cue_words, excreting[subj.organ])
