@@ -271,15 +271,17 @@ def test_malformed_lines_reported_with_line_numbers(tmp_path: Path, corpus: dict
     assert any(":9: subject_id 'd' has no llm_output" in x for x in m["input"]["predictions"]["notes"])
 
 
-def test_non_utf8_is_one_line_input_error(tmp_path: Path, capsys) -> None:
+def test_non_utf8_line_is_named_and_skipped(tmp_path: Path, capsys) -> None:
+    """One GBK line among UTF-8 ones: named (file, line, byte) and skipped, the rest scored, exit 1 (issue 13)."""
     pred = tmp_path / "p.jsonl"
     pred.write_bytes(b'{"subject_id": "a", "llm_output": "ok", "ground_truth": "ok"}\n'
                      + '{"subject_id": "b", "llm_output": "肝脏"}\n'.encode("gbk"))
-    with pytest.raises(InputError, match=r"p\.jsonl:2: not UTF-8"):
-        evaluate_predictions(pred, tmp_path / "o", bootstrap=0, workers=1)
+    m = evaluate_predictions(pred, tmp_path / "o", bootstrap=0, workers=1, warn=lambda _m: None)
+    assert m["n"] == 1 and m["input"]["predictions"]["n_malformed"] == 1
+    assert "p.jsonl:2: not UTF-8 text (byte 0xb8 at column 36" in m["input"]["predictions"]["malformed"][0]
     rc = main(["evaluate", str(pred), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and "not UTF-8" in err[0]
+    assert rc == 1 and f"{pred}:2: not UTF-8 text" in err[0] and err[1] == "1 malformed line(s) skipped", err
     assert main(["evaluate", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o")]) == 2
 
 

@@ -130,6 +130,139 @@ def test_evaluate_all_references_empty_is_refused(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_evaluate_non_utf8_line_is_named_and_skipped_the_rest_scored(tmp_path, capsys):
+    pred = tmp_path / "p.jsonl"
+    pred.write_bytes((json.dumps(_pred("a", REF_A, REF_A), ensure_ascii=False) + "\n").encode()
+                     + (json.dumps(_pred("b", REF_B, REF_B), ensure_ascii=False) + "\n").encode("gbk")
+                     + (json.dumps(_pred("c", REF_C, REF_C)) + "\n").encode())
+    out = tmp_path / "o"
+    assert main(["evaluate", str(pred), "--out", str(out), *FAST]) == 1
+    err = _err(capsys)
+    assert err[0].startswith(f"{pred}:2: not UTF-8 text (byte 0x") and "re-save the file as UTF-8" in err[0], err
+    assert "1 malformed line(s) skipped" in err, err
+    m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert m["n"] == 2 and m["input"]["predictions"]["n_malformed"] == 1
+    assert [json.loads(x)["id"] for x in (out / "per_sample.jsonl").read_text(encoding="utf-8").splitlines()] == [
+        "a", "c"]
+
+
+def test_evaluate_many_malformed_lines_print_ten_and_count_all(tmp_path, capsys):
+    pred = _jsonl(tmp_path / "p.jsonl", [_pred("a", REF_A, REF_A)] + [f"garbage {i}" for i in range(2500)])
+    out = tmp_path / "o"
+    assert main(["evaluate", str(pred), "--out", str(out), *FAST]) == 1
+    err = _err(capsys)
+    assert len(err) == 12, err[:15]
+    assert err[0] == f"{pred}:2: invalid JSON (Expecting value at column 1)" and err[9].startswith(f"{pred}:11: ")
+    assert err[10].startswith(f"{pred}: more malformed lines follow; only the first 10 are shown")
+    assert err[11] == "2500 malformed line(s) skipped"
+    inp = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["input"]["predictions"]
+    assert inp["n_malformed"] == 2500 and len(inp["malformed"]) == 1000  # all counted, the first 1,000 listed
+
+
+def test_evaluate_file_that_is_not_jsonl_is_one_line(tmp_path, capsys):
+    """A metrics.json, a JSON array, gzip, UTF-16, one deeply nested line: one line saying what the file is."""
+    good = _jsonl(tmp_path / "good.jsonl", [_pred("a", REF_A, REF_A), _pred("b", REF_B, REF_B)])
+    scored = tmp_path / "scored"
+    assert main(["evaluate", str(good), "--out", str(scored), *FAST]) == 0
+    capsys.readouterr()
+    metrics = scored / "metrics.json"
+    arr = tmp_path / "arr.json"
+    arr.write_text(json.dumps([_pred("a", REF_A, REF_A)], indent=2), encoding="utf-8")
+    gz = tmp_path / "p.jsonl.gz"
+    import gzip
+
+    gz.write_bytes(gzip.compress(good.read_bytes()))
+    u16 = tmp_path / "u16.jsonl"
+    u16.write_bytes(good.read_text(encoding="utf-8").encode("utf-16"))
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    cases = [
+        (metrics, f"{metrics}: one JSON object over", "it looks like a metrics.json (evaluate's output): give the "
+         "predictions.jsonl or the run folder"),
+        (arr, f"{arr}: one JSON array over", "write one object per line"),
+        (gz, f"{gz}: a gzip file, not a JSONL file", ""),
+        (u16, f"{u16}: UTF-16 text, not a JSONL file", "re-save it as UTF-8"),
+        (deep, f"{deep}: no line is a prediction record (1 malformed line(s); line 1: JSON nested too deeply", ""),
+    ]
+    for path, head, tail in cases:
+        out = tmp_path / f"o_{path.name}"
+        assert main(["evaluate", str(path), "--out", str(out), *FAST]) == 2, path
+        err = _err(capsys)
+        assert len(err) == 1 and head in err[0] and tail in err[0] and "Traceback" not in err[0], err
+        assert not out.exists()
+    # one deeply nested line among good ones: named and skipped
+    mixed = _jsonl(tmp_path / "mixed.jsonl", [_pred("a", REF_A, REF_A), '{"a": ' * 50_000 + "1" + "}" * 50_000,
+                                              _pred("b", REF_B, REF_B)])
+    assert main(["evaluate", str(mixed), "--out", str(tmp_path / "om"), *FAST]) == 1
+    assert f"{mixed}:2: JSON nested too deeply (not a record)" in _err(capsys)
+
+
+def test_evaluate_lang_that_disagrees_with_the_data_is_refused(tmp_path, capsys):
+    """--lang zh on English reports: refused in one line instead of a metrics.json that says zh while the
+    English reports were read with the Chinese lexicon; --lang en on the same file is scored and recorded."""
+    pred = _jsonl(tmp_path / "en.jsonl", [_pred(f"e{i}", REF_C, REF_C) for i in range(3)])
+    out = tmp_path / "o"
+    assert main(["evaluate", str(pred), "--out", str(out), "--lang", "zh", *FAST]) == 2
+    err = _err(capsys)
+    assert err == ["pet2rep evaluate: error: --lang zh, but 3 of 3 reference(s) are written in en (first: id 'e0'); "
+                   "--lang zh sets the language of every sample; leave it out (auto: each report in its own "
+                   "language) or give the language they are in"], err
+    assert not out.exists()
+    assert main(["evaluate", str(pred), "--out", str(out), "--lang", "en", *FAST]) == 0
+    m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert m["lang"] == "en" and "oua-en-" in m["signatures"]["oua"] and "oua-zh-" not in m["signatures"]["oua"]
+    assert m["ce_f1"] > 0.5  # the English uptake statements were read
+    # a record that says its own language (pet2rep's predictions) disagreeing with --lang
+    tagged = _jsonl(tmp_path / "tagged.jsonl", [_pred("a", REF_A, REF_A) | {"lang": "zh"},
+                                                _pred("b", REF_B, REF_B) | {"lang": "en"}])
+    assert main(["evaluate", str(tagged), "--out", str(tmp_path / "o2"), "--lang", "zh", *FAST]) == 2
+    err = _err(capsys)
+    assert len(err) == 1 and f"1 of 2 record(s) say lang 'en' (first: subject_id 'b', {tagged}:2)" in err[0], err
+    assert main(["evaluate", str(tagged), "--out", str(tmp_path / "o2"), *FAST]) == 0  # auto: each its own
+
+
+# ------------------------------------------------------------------------------------------ generate
+
+
+def test_generate_refuses_image_paths_outside_the_dataset_folder(tmp_path, seed_demo, capsys):
+    """'..', an absolute path and a symbolic link out of the dataset folder: each study fails with a line naming
+    its record, the run goes on, and no file outside the folder is read."""
+    import shutil
+
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    for img in seed_demo.glob("*.jpg"):
+        shutil.copy(img, ds / img.name)
+    secret = tmp_path / "outside" / "secret.jpg"
+    secret.parent.mkdir()
+    shutil.copy(next(seed_demo.glob("*.jpg")), secret)
+    (ds / "link.jpg").symlink_to(secret)
+    base = json.loads((seed_demo / "prompt_qwen25vl.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    cases = {"ok": base["prompt_image_fuse"], "dotdot": ["../outside/secret.jpg"] * 3, "abs": [str(secret)] * 3,
+             "link": ["link.jpg"] * 3, "devzero": ["/dev/zero"] * 3}
+    _jsonl(ds / "prompts.jsonl", [base | {"patient_id": pid, "prompt_image_fuse": imgs} for pid, imgs in cases.items()])
+    run = tmp_path / "run"
+    assert main(["generate", str(ds), "--model", "template", "--out", str(run)]) == 1
+    err = _err(capsys)
+    want = {
+        "dotdot": (2, "image '../outside/secret.jpg' resolves outside the dataset folder"),
+        "abs": (3, f"image '{secret}' is an absolute path"),
+        "link": (4, "image 'link.jpg' resolves outside the dataset folder"),
+        "devzero": (5, "image '/dev/zero' is an absolute path"),
+    }
+    for pid, (line, text) in want.items():
+        assert sum(ln.startswith(f"pet2rep generate: error: {ds / 'prompts.jsonl'}:{line}: study '{pid}': {text}")
+                   and ln.endswith("refused, this study fails") for ln in err) == 1, (pid, err)
+    recs = {r["subject_id"]: r for r in map(json.loads, (run / "predictions.jsonl").read_text().splitlines())}
+    assert recs["ok"]["error"] is None and recs["ok"]["llm_output"][0]
+    for pid, (_, text) in want.items():
+        assert recs[pid]["error"].startswith(text) and recs[pid]["error"].endswith("; refused"), recs[pid]
+        assert recs[pid]["llm_output"] == [""]
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    assert info["status"] == "complete" and info["n_errors"] == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "outside", "run"]
+
+
 # ------------------------------------------------------------------------------------------ compare
 
 
@@ -155,6 +288,35 @@ def test_compare_names_ids_missing_from_one_run(tmp_path, capsys):
     # the same ids on both sides: nothing on stderr, exit 0
     assert main(["compare", str(a), str(a), "--n", "50"]) == 0
     assert capsys.readouterr().err.strip() == ""
+
+
+def test_compare_refuses_runs_scored_with_different_settings(tmp_path, capsys):
+    rows = [_pred(f"s{i}", REF_A[: 20 + i], REF_A) for i in range(4)]
+    pred = _jsonl(tmp_path / "p.jsonl", rows)
+    runs = {}
+    for name, extra in (("auto", []), ("zh", ["--lang", "zh"]), ("jieba", ["--segmenter", "jieba"])):
+        runs[name] = tmp_path / name
+        assert main(["evaluate", str(pred), "--out", str(runs[name]), *FAST, *extra]) == 0
+    capsys.readouterr()
+    # --lang zh and auto read Chinese with the same lexicon: comparable
+    assert main(["compare", str(runs["auto"]), str(runs["zh"]), "--n", "20"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(runs["auto"]), str(runs["jieba"]), "--n", "20"]) == 2
+    err = _err(capsys)
+    assert len(err) == 1 and "were scored with different tokenizer settings" in err[0] and "seg:jieba" in err[0], err
+    # a run scored with another uptake lexicon (an older pet2rep): its metrics.json says so
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "per_sample.jsonl").write_bytes((runs["zh"] / "per_sample.jsonl").read_bytes())
+    m = json.loads((runs["zh"] / "metrics.json").read_text(encoding="utf-8"))
+    sig = m["signatures"]["oua"]
+    zh_lex = next(p for p in sig.rsplit("|", 1)[-1].split("+") if p.startswith("oua-zh-"))
+    m["signatures"]["oua"] = sig.replace(zh_lex, zh_lex.rsplit("-", 1)[0] + "-000000000000")
+    (old / "metrics.json").write_text(json.dumps(m), encoding="utf-8")
+    assert main(["compare", str(runs["auto"]), str(old), "--n", "20", "--json", str(tmp_path / "c.json")]) == 2
+    err = _err(capsys)
+    assert len(err) == 1 and "were scored with different uptake lexicons for zh" in err[0], err
+    assert zh_lex in err[0] and "-000000000000" in err[0] and not (tmp_path / "c.json").exists()
 
 
 # ------------------------------------------------------------------------------------------ leaderboard

@@ -48,8 +48,8 @@ from .backends.base import (
 )
 from .errors import InputError, out_folder
 from .io import atomic_write_jsonl
-from .prompts.dataset import PromptRecord, dataset_file, read_dataset, resolve_image
-from .prompts.messages import build_messages
+from .prompts.dataset import PromptRecord, dataset_file, image_problem, read_dataset, resolve_image
+from .prompts.messages import build_messages, image_parts
 from .study import write_json
 
 PREDICTIONS = "predictions.jsonl"
@@ -273,8 +273,25 @@ def _check_same_revision(out: Path, old: dict[str, Any], facts: dict[str, Any]) 
                          "(its files changed); use another --out, or --restart to discard its predictions")
 
 
+def _warn_refused_images(records: list[PromptRecord], file: Path, warn: Warn, shown: int = 10) -> None:
+    """One line per record whose image path is refused (it leaves the dataset folder): that study fails."""
+    refused = [(r, img, why) for r in records for img in r.images
+               if (why := image_problem(file.parent, img)) is not None]
+    seen: set[str] = set()
+    for rec, img, why in refused:
+        if rec.patient_id in seen:
+            continue
+        seen.add(rec.patient_id)
+        if len(seen) > shown:
+            continue
+        warn(f"error: {file}:{rec.line}: study '{rec.patient_id}': image '{img}' {why}; refused, this study fails")
+    if len(seen) > shown:
+        warn(f"error: {len(seen) - shown} more studies with a refused image path (each fails)")
+
+
 def _warn_missing_images(records: list[PromptRecord], root: Path, warn: Warn) -> None:
-    missing = [(r.patient_id, img) for r in records for img in r.images if resolve_image(root, img) is None]
+    missing = [(r.patient_id, img) for r in records for img in r.images
+               if resolve_image(root, img) is None and image_problem(root, img) is None]
     if missing:
         n_rec = len({pid for pid, _ in missing})
         pid, img = missing[0]
@@ -387,6 +404,7 @@ def run_model(
     if not restart:
         old_info = _check_same_run(out, card, parts, file)
     if warn is not None:
+        _warn_refused_images(records, file, warn)
         _warn_missing_images(records, file.parent, warn)
     done = read_predictions(pred_path, repair=True)
     if retry_errors and any(r.get("error") for r in done):
@@ -479,8 +497,12 @@ def _requests(todo: list[PromptRecord], root: Path, config: GenerationConfig,
     requests, failed = [], []
     for rec in todo:
         req = to_request(rec, root, config)
+        refused = next((p for p in image_parts(req.messages) if p.problem), None)
         missing = req.missing_images if backend.needs_images else []
-        if missing:
+        if refused is not None:  # whatever the backend: a dataset may not point a run at files outside it
+            failed.append((req, Generation.failed(req.id, f"image '{refused.source}' {refused.problem}; refused"),
+                           0.0))
+        elif missing:
             reason = f"image '{missing[0]}' not found under {root}" + (
                 f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
             failed.append((req, Generation.failed(req.id, reason), 0.0))

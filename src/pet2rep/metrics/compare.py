@@ -2,7 +2,9 @@
 
 Works from the per-sample sufficient statistics in each run's ``per_sample.jsonl`` (no re-scoring):
 paired bootstrap resampling (Koehn 2004) or approximate randomisation, as sacrebleu does. Samples are
-matched on ids; ids present in only one run are listed and left out. The CE scores of both runs, their
+matched on ids; ids present in only one run are listed and left out. Two runs scored with different settings
+(tokenizer or segmenter, a metric's version, the uptake lexicon of a language both use) are refused: their
+numbers do not compare. The CE scores of both runs, their
 resamples and their swaps use one CE definition: the one both runs were scored with (their ``metrics.json``),
 or ``--ce-states``; ``per_sample.jsonl`` holds the TP/FP/FN of all four states, so either definition can be
 applied to any run scored since the four-state CE.
@@ -53,6 +55,55 @@ def scored_ce_states(run: str | os.PathLike) -> str | None:
         return m["ce_states"]
     sig = str((m.get("signatures") or {}).get("oua", "")) if isinstance(m.get("signatures"), dict) else ""
     return "abnormal" if "states:increased,decreased,absent|" in sig else None  # scored before four states
+
+
+# metrics.json signatures that must agree between two compared runs (the OUA one: its lexicons, per language)
+SAME_SIGNATURES = ("tokenizer", "bleu", "meteor", "rouge_l", "cider")
+
+
+def scored_signatures(run: str | os.PathLike) -> dict[str, str] | None:
+    """The metric signatures a run was scored with (its metrics.json); None when the file or key is missing."""
+    mpath = find_per_sample(run).with_name("metrics.json")
+    try:
+        m = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    sigs = m.get("signatures") if isinstance(m, dict) else None
+    if not isinstance(sigs, dict):
+        return None
+    return {str(k): str(v) for k, v in sigs.items()}
+
+
+def _lexicons(oua_signature: str) -> dict[str, str]:
+    """language -> uptake lexicon signature, from an OUA signature ``CE...|oua-zh-...+oua-en-...``."""
+    out = {}
+    for part in oua_signature.rsplit("|", 1)[-1].split("+"):
+        bits = part.split("-")
+        if len(bits) > 2 and bits[0] == "oua":
+            out[bits[1]] = part
+    return out
+
+
+def check_same_settings(run_a: str | os.PathLike, run_b: str | os.PathLike) -> None:
+    """One-line InputError when the two runs were scored with settings that make their numbers incomparable."""
+    sa, sb = scored_signatures(run_a), scored_signatures(run_b)
+    if sa is None or sb is None:
+        return  # scored by an older pet2rep, or metrics.json moved away: nothing to check against
+    hint = "score both with the same pet2rep and options ('pet2rep evaluate' again) before comparing"
+    for key in SAME_SIGNATURES:
+        if key in sa and key in sb and sa[key] != sb[key]:
+            raise InputError(f"{run_a} and {run_b} were scored with different {key} settings "
+                             f"({sa[key]!r} vs {sb[key]!r}); {hint}")
+    la, lb = _lexicons(sa.get("oua", "")), _lexicons(sb.get("oua", ""))
+    if la and lb:
+        shared = sorted(set(la) & set(lb))
+        if not shared:
+            raise InputError(f"{run_a} and {run_b} were scored for different languages (uptake lexicons "
+                             f"{'+'.join(la.values())} vs {'+'.join(lb.values())}); {hint}")
+        for lang in shared:
+            if la[lang] != lb[lang]:
+                raise InputError(f"{run_a} and {run_b} were scored with different uptake lexicons for {lang} "
+                                 f"({la[lang]} vs {lb[lang]}); {hint}")
 
 
 def load_run(run: str | os.PathLike, ce_states: str = "all"):
@@ -136,6 +187,7 @@ def compare_runs(run_a: str | os.PathLike, run_b: str | os.PathLike, *, test: st
     from pet2rep.metrics.stats import paired_test
 
     ce = resolve_ce_states(run_a, run_b, ce_states)
+    check_same_settings(run_a, run_b)
     a, b = load_run(run_a, ce), load_run(run_b, ce)
     in_b = set(b.ids)
     in_a = set(a.ids)

@@ -528,7 +528,7 @@ def evaluate_predictions(
     With `require_samples` (the CLI), input that leaves nothing to score (an empty file, no ids shared with
     the references, no reference at all) raises InputError and nothing is written.
     """
-    from pet2rep.metrics.predictions import join_references, read_predictions, read_references
+    from pet2rep.metrics.predictions import check_lang, join_references, read_predictions, read_references
 
     t0 = time.perf_counter()
     warn = warn or _stderr
@@ -547,6 +547,7 @@ def evaluate_predictions(
     if require_samples and not samples:
         raise InputError(f"every reference is empty (no word or number to score against), e.g. id '{empty_ref[0]}'; "
                          "nothing scored")
+    check_lang(samples, lang, pred_path)
     missing_pred = [s.id for s in samples if s.missing_prediction]
     metrics, per_sample = score_pairs(
         [s.hyp for s in samples], [s.ref for s in samples], [s.id for s in samples], lang=lang,
@@ -586,11 +587,11 @@ def evaluate_predictions(
     }
     metrics["timing"]["wall_s"] = round(time.perf_counter() - t0, 4)
     write_outputs(out_dir, metrics, per_sample)
-    n_bad = len(report.malformed) + (len(ref_report.malformed) if ref_report else 0)
+    n_bad = report.n_malformed + (ref_report.n_malformed if ref_report else 0)
     if n_bad:
         warn(f"{n_bad} malformed line(s) skipped")
-    n_dup = len(report.duplicates) + (len(ref_report.duplicates) if ref_report else 0)
-    n_conf = len(report.conflicts) + (len(ref_report.conflicts) if ref_report else 0)
+    n_dup = report.n_duplicates + (ref_report.n_duplicates if ref_report else 0)
+    n_conf = report.n_conflicts + (ref_report.n_conflicts if ref_report else 0)
     if n_dup:
         warn(f"{n_dup} duplicate id line(s) ignored, the first line of each id kept"
              + (f" ({n_conf} with a different text: conflicts)" if n_conf else ""))
@@ -626,7 +627,7 @@ def _check_scoreable(pred_path: Any, refs_path: Any, preds: list[Any], report: A
     """One-line InputError when the input leaves nothing meaningful to score."""
     if not preds:
         if report.malformed:
-            raise InputError(f"{pred_path}: no valid prediction record ({len(report.malformed)} malformed line(s), "
+            raise InputError(f"{pred_path}: no valid prediction record ({report.n_malformed} malformed line(s), "
                              f"first: {report.malformed[0].split(': ', 1)[-1]})")
         raise InputError(f"{pred_path}: no prediction records (the file is empty)")
     if all(p.no_output for p in preds):

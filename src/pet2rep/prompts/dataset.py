@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, read_input_bytes
 from ..io import atomic_open
 
 FIELDS: tuple[str, ...] = (
@@ -49,6 +49,7 @@ class PromptRecord:
     _order: list[str] = field(default_factory=list, repr=False)
     _raw: str | None = field(default=None, repr=False, compare=False)  # the source line, if read
     _raw_obj: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    line: int = field(default=0, repr=False, compare=False)  # its line in the file read (0: not read)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as the benchmark writes it (field order kept from the source when read)."""
@@ -156,8 +157,34 @@ def dataset_file(path: str | os.PathLike) -> Path:
     raise InputError(f"{path}: several .jsonl files ({', '.join(p.name for p in found)}); name one")
 
 
+def image_problem(root: Path, rel: str) -> str | None:
+    """Why the image path `rel` of a record may not be read (None: it may): an image must lie in the dataset
+    folder `root`, so an absolute path, a path with ``..`` that leaves the folder, or a symbolic link that points
+    out of it is refused (a dataset from elsewhere cannot make a model read, or a run hash, any file)."""
+    if not rel:
+        return "is empty"
+    if "\0" in rel:
+        return "holds a NUL character"
+    if os.path.isabs(rel) or rel.startswith(("/", "\\")):
+        return "is an absolute path; image paths are relative to the dataset folder"
+    base = root.resolve()
+    for cand in (root / rel, root / Path(rel).name):
+        try:
+            real = cand.resolve()
+        except (OSError, RuntimeError):  # a symbolic-link loop
+            return "is a symbolic-link loop"
+        if real != base and base not in real.parents:
+            return f"resolves outside the dataset folder {root} (to {real})"
+        if cand.exists():
+            break
+    return None
+
+
 def resolve_image(root: Path, rel: str) -> Path | None:
-    """Find an image of a record: relative to the dataset folder, else by file name in it (as released)."""
+    """Find an image of a record: relative to the dataset folder, else by file name in it (as released).
+    None when it is not there, or when its path is refused (see `image_problem`)."""
+    if image_problem(root, rel) is not None:
+        return None
     for cand in (root / rel, root / Path(rel).name):
         if cand.exists():
             return cand
@@ -172,7 +199,7 @@ def read_dataset(path: str | os.PathLike, check_images: bool = False) -> list[Pr
     file = dataset_file(path)
     root = file.parent
     try:
-        text = file.read_bytes().decode("utf-8")
+        text = read_input_bytes(file, "a dataset JSONL file").decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{file}: not UTF-8 text (byte {exc.start})") from None
     records: list[PromptRecord] = []
@@ -182,11 +209,15 @@ def read_dataset(path: str | os.PathLike, check_images: bool = False) -> list[Pr
             continue
         where = f"{file}:{lineno}"
         rec = parse_record(line, where)
+        rec.line = lineno
         if rec.patient_id in seen:
             raise InputError(f"{where}: duplicate patient_id '{rec.patient_id}' (first on line {seen[rec.patient_id]})")
         seen[rec.patient_id] = lineno
         if check_images:
             for img in rec.images:
+                problem = image_problem(root, img)
+                if problem is not None:
+                    raise InputError(f"{where}: image '{img}' {problem}")
                 if resolve_image(root, img) is None:
                     raise InputError(f"{where}: image '{img}' not found under {root}")
         records.append(rec)

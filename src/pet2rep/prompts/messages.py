@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .dataset import IMAGE_TOKEN, PromptRecord, resolve_image
+from .dataset import IMAGE_TOKEN, PromptRecord, image_problem, resolve_image
 
 
 @dataclass(frozen=True)
@@ -24,10 +24,12 @@ class TextPart:
 
 @dataclass(frozen=True)
 class ImagePart:
-    """One image: `source` as the record names it, `path` where it was found (None: not found)."""
+    """One image: `source` as the record names it, `path` where it was found (None: not found, or refused: then
+    `problem` says why, e.g. a path that leaves the dataset folder)."""
 
     source: str
     path: Path | None
+    problem: str | None = None
 
     @property
     def found(self) -> bool:
@@ -72,7 +74,7 @@ def split_user_text(text: str, images: list[ImagePart]) -> tuple[Part, ...]:
 
 def build_messages(rec: PromptRecord, root: Path) -> tuple[Message, ...]:
     """The system (when the record has one) and user messages of a record; images resolved under `root`."""
-    images = [ImagePart(src, resolve_image(root, src)) for src in rec.images]
+    images = [ImagePart(src, resolve_image(root, src), image_problem(root, src)) for src in rec.images]
     out: list[Message] = []
     if rec.prompt_system.strip():
         out.append(Message("system", (TextPart(rec.prompt_system),)))
