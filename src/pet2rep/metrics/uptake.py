@@ -64,6 +64,12 @@ clause with several states takes its own state by position ("decreased uptake in
 skeletal muscle"); organs named between a history cue and a scope breaker of the same clause are history ("a patient
 with carcinoma of the X show …"); a `hypothetical` cue ("could be mistaken for", 误认为) ends what the sentence states.
 
+Rules from the second pass over both halves (guide 4.1, 5.5, 6.2, 6.5, 6.6): uptake wording alone is increased for a
+`bare_uptake` organ (lymph nodes) named in its clause; an organ's `own_tissue` compared with ("高于脑实质") places an
+unplaced lesion; a state right before a non-organ tissue and an uptake noun ("increased muscular uptake") is that
+tissue's; a list ends at an `enumeration_tail` ("which are …"); a sentence clearly in the other language is read with
+that language's lexicon (`_language_runs`).
+
 `evaluate_labelled(items)` scores the extractor against labelled texts (micro P/R/F1 overall, per language, state
 and organ, normal recall, polarity flips, every disagreement); `pet2rep uptake --eval LABELLED` prints it.
 
