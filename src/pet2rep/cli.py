@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "uptake": ("pet2rep.metrics.uptake", "print the organ uptake statements found in a report"),
     "leaderboard": ("pet2rep.publish.leaderboard", "tabulate scored runs as markdown/csv/tex"),
     "plots": ("pet2rep.publish.plots", "draw the paper's figures (metrics, organ heat map, size, failures, lengths)"),
+    "view": ("pet2rep.publish.view", "write a static case viewer (HTML, opens from files): reports, organ ✓/✗, filters"),
     "demo": ("pet2rep.demo", "synth -> render -> prompts -> generate -> evaluate -> leaderboard, offline"),
 }
 
