@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "leaderboard": ("pet2rep.publish.leaderboard", "tabulate scored runs as markdown/csv/tex"),
     "plots": ("pet2rep.publish.plots", "draw the paper's figures (metrics, organ heat map, size, failures, lengths)"),
     "view": ("pet2rep.publish.view", "write a static case viewer (HTML, opens from files): reports, organ ✓/✗, filters"),
+    "review": ("pet2rep.review.cli:review", "blind reader study: serve, invite, list, revoke, export ratings"),
     "demo": ("pet2rep.demo", "synth -> render -> prompts -> generate -> evaluate -> leaderboard, offline"),
 }
 
