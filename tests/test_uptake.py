@@ -787,6 +787,12 @@ REAL_PASS2_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Incidental left submandibular gland aplasia.", {"salivary_glands": ["absent"]}),
     # a location "cephalad to the" an organ is not that organ
     ("en", "A focus of increased activity just cephalad to the gallbladder.", {}),
+    # an attributive state right before an organ binds forward ("suppressed brain activity")
+    ("en", "Hypermetabolism in the liver with markedly suppressed brain activity.",
+     {"brain": ["decreased"], "liver": ["increased"]}),
+    # gyri and nuclei are the brain; a contrast clause goes on about uptake
+    ("zh", "双侧楔叶及舌回代谢增高，而海马及胼胝体则对称性降低。", {"brain": ["increased", "decreased"]}),
+    ("en", "Reduced metabolism in the posterior cingulate and precuneus.", {"brain": ["decreased"]}),
 ]
 
 

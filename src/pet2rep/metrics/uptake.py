@@ -1052,6 +1052,8 @@ def _read_clause(
     # states, with negation / normalizer / absent-by-negation
     # a clause that names no organ continues the previous clause, its uptake context included ("…, higher than X")
     has_context = bool(flags & _F_CTX) or (ctx_in and not ments)
+    if not has_context and ctx_in and cues and cues[0].roles["t"][1] and not text[c0 : cues[0].start].strip():
+        has_context = True  # "…代谢增高，而丘脑…则降低", "…, whereas the X is lower": a contrast goes on about uptake
     states: list[tuple[str, int, tuple[str, ...]]] = []
     weak: list[tuple[str, int, tuple[str, ...]]] = []
     neg: _Tok | None = None
@@ -1449,8 +1451,9 @@ def _bind(
         target = None
         if after and lex.forward_re is not None:
             cue = lex.cue_re.match(text, p)  # the state cue itself, then "uptake in the <organ>"?
-            if cue is not None and lex.forward_re.match(text, cue.end()) is not None:
-                target = after[0]
+            if cue is not None and (lex.forward_re.match(text, cue.end()) is not None
+                                    or not text[cue.end() : starts[after[0]]].strip()):
+                target = after[0]  # or an attributive state right before the organ: "suppressed brain activity"
         if target is None:
             target = before[-1] if before else (after[0] if after else None)
         if target is not None:
