@@ -416,6 +416,16 @@ def test_state_changing_requests_need_the_csrf_token(live):
         assert r.status_code == 400, bad
     assert ivan.post("/api/ratings", headers={"X-CSRF-Token": csrf}, content=b"[1]").status_code == 400
     assert len(ivan.get("/api/ratings").json()["ratings"]) == 1
+    # a large body is refused before it is parsed, with or without Content-Length
+    big = {"csrf": csrf, "a": aid, "accuracy": "4", "completeness": "4", "usability": "4", "comment": "x" * 300_000}
+    assert ivan.post("/rate", data=big).status_code == 413
+
+    def chunks():
+        for _ in range(40):
+            yield b"comment=" + b"y" * 10_000
+
+    assert ivan.post("/rate", content=chunks(),
+                     headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 413
     # signing out needs the token and ends the session
     assert ivan.post("/logout", data={"csrf": csrf}).status_code == 200
     assert ivan.get("/api/progress").status_code == 401
@@ -502,6 +512,8 @@ def test_twenty_reviewers_posting_fifty_ratings_each_at_once(live):
     con.close()
     assert len(rows) == 1000
     assert len({(name, item) for name, item, *_ in rows}) == 1000
+    done = clients[0].get("/")
+    assert done.status_code == 200 and "All 50 reports rated" in done.text
     for i in range(n_rev):
         mine = {comment: (acc, comp, edits) for name, _, acc, comp, comment, edits in rows if name == f"conc{i:02d}"}
         assert len(mine) == 50
@@ -550,6 +562,7 @@ def test_krippendorff_alpha_against_the_published_hand_computation():
     assert krippendorff_alpha([a, b], "interval") == pytest.approx(1 - d_o / d_e)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the package divides 0/0 where alpha is undefined
 def test_krippendorff_alpha_matches_the_reference_package():
     kd = pytest.importorskip("krippendorff")
     rng = np.random.default_rng(7)
@@ -702,6 +715,13 @@ def test_cli_bad_database_is_one_line(tmp_path, capsys):
         assert code == 2, argv
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert not (tmp_path / "o").exists()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, _, err = _cli(["review", "serve", "--runs", str(tmp_path), "--db", str(tmp_path / "d.sqlite"),
+                             "--port", str(port)], capsys)
+    assert code == 2 and f"--port {port}: cannot listen there" in err and len(err.strip().splitlines()) == 1
     other = tmp_path / "other.sqlite"
     con = sqlite3.connect(other)
     con.execute("CREATE TABLE t (x)")

@@ -74,13 +74,35 @@ class _Guard:
             await _plain(send, 413, b"request too large")
             return
 
+        started = False
+        received = 0
+
         async def send_with_headers(message: dict) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message = dict(message)
                 message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        async def bounded_receive() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY:  # a chunked body without Content-Length that grows too large
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, bounded_receive, send_with_headers)
+        except _TooLarge:
+            if not started:
+                await _plain(send, 413, b"request too large")
+
+
+class _TooLarge(Exception):
+    pass
 
 
 async def _plain(send: Any, status: int, body: bytes) -> None:
@@ -317,7 +339,10 @@ def create_app(store: Store, catalog: list[CatalogItem], *, base_url: str | None
         Route("/api/assignments", api_assignments),
         Route("/api/ratings", api_ratings, methods=["GET", "POST"]),
     ]
-    app = Starlette(routes=routes)
+    async def too_large(request: Request, exc: Exception) -> Response:
+        return Response("request too large\n", status_code=413, media_type="text/plain")
+
+    app = Starlette(routes=routes, exception_handlers={_TooLarge: too_large})
     return _Guard(app, prefix)
 
 

@@ -129,6 +129,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise InputError(f"--port {args.port}: must be 1-65535")
+    _check_port(args.host, args.port)
     base = _base_url(args.base_url) if args.base_url else None
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     catalog = build_catalog(args.runs, models=models,
@@ -148,3 +149,17 @@ def _serve(args: argparse.Namespace) -> int:
               "reverse proxy and give --base-url https://...", file=sys.stderr)
     serve(app, args.host, args.port)
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """A one-line error now, before the catalog is built, when HOST:PORT cannot be listened on."""
+    import socket
+
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(addr)
+    except OSError as exc:
+        raise InputError(f"--host {host} --port {port}: cannot listen there "
+                         f"({exc.strerror or exc}; is another server using the port?)") from None
