@@ -267,3 +267,13 @@ def _screenshot(page, name: str, full_page: bool) -> None:
         return
     dst.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(dst), full_page=full_page)
+
+
+def test_demo_writes_figures_and_viewer_and_says_what_to_open(demo, tmp_path, capsys):
+    assert (demo / "plots" / "metrics.svg").is_file() and (demo / "viewer" / "index.html").is_file()
+    assert len(list((demo / "viewer" / "studies").glob("*.html"))) == 3
+    out = tmp_path / "d"
+    assert main(["demo", "--out", str(out), "-n", "1", "--models", "template"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"open {(out / 'viewer' / 'index.html').resolve().as_uri()}")
+    assert (out / "plots" / "failures.png").is_file()

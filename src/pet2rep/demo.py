@@ -4,6 +4,8 @@
     DIR/dataset/                 prompts.jsonl + slice_prompt/<id>/*.jpg (fused coronal 90/100/110)
     DIR/runs/<model>/            predictions.jsonl, run.json, metrics.json, per_sample.jsonl
     DIR/leaderboard.{md,csv,tex}
+    DIR/plots/*.{png,svg}        the paper's figures (needs matplotlib: pip install 'pet2rep[viz]')
+    DIR/viewer/index.html        the case viewer: open it in a browser (needs jinja2)
 """
 
 from __future__ import annotations
@@ -68,7 +70,30 @@ def run_demo(out: str | Path, *, n: int = 20, seed: int = 0, lang: str = "zh",
         evaluate_predictions(pred, run_dir, lang=lang)
     written = write_leaderboard(out / "runs", out, only=names)
     step(f"leaderboard: {written['md']}")
+    publish_results(out, names, step)
     return written["md"]
+
+
+def publish_results(out: Path, names: list[str], step) -> Path | None:
+    """Figures into DIR/plots and the case viewer into DIR/viewer (skipped, with a line, without the viz
+    extra); returns the viewer's index.html."""
+    import importlib.util
+
+    from .publish.plots import write_plots
+    from .publish.view import write_site
+
+    quiet = lambda msg: None  # noqa: E731 - the demo's own runs: nothing to warn about but missing sizes
+    if importlib.util.find_spec("matplotlib") is not None:
+        write_plots(out / "runs", out / "plots", only=names, warn=quiet)
+        step(f"plots: {out / 'plots'}")
+    else:
+        step("plots: skipped (pip install 'pet2rep[viz]' for matplotlib)")
+    if importlib.util.find_spec("jinja2") is None:
+        step("viewer: skipped (pip install 'pet2rep[viz]' for jinja2)")
+        return None
+    index = write_site(out / "runs", out / "viewer", only=names, warn=quiet)
+    step(f"viewer: {index}")
+    return index
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -96,4 +121,9 @@ def run_cli(args: argparse.Namespace) -> int:
     md = run_demo(args.out, n=args.n, seed=args.seed, lang=args.lang, models=models, generation=gen,
                   batch_size=args.batch_size, base_url=args.base_url)
     print(md.read_text(encoding="utf-8"))
+    viewer = md.parent / "viewer" / "index.html"
+    if viewer.is_file():
+        print(f"open {viewer.resolve().as_uri()}  (the case viewer; figures in {md.parent / 'plots'})")
+    else:
+        print(f"open {md}  (install 'pet2rep[viz]' for the figures and the case viewer)")
     return 0

@@ -1,4 +1,12 @@
-"""Leaderboard: scored runs tabulated as markdown, CSV and LaTeX, in the paper's column order."""
+"""Leaderboard: scored runs tabulated as markdown, CSV and LaTeX, in the paper's column order.
+
+Every metric is shown with its bootstrap 95% interval (metrics.json's ``ci``), followed by the model size (from
+the model card), output tokens and seconds per study (run.json / predictions), the failure-mode counts, and,
+with ``--review``, the reader study's ratings. The template baseline is a row whenever its run is there; each
+other row is marked (†) where it is not significantly better than the template on Overall (paired test of
+`pet2rep compare` on the studies both runs share). LaTeX uses booktabs and sets the best value of each metric
+column in bold (the oracle, a check of the scorer, is not a contender). Markdown and CSV hold the same numbers.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ from typing import Any
 
 from ..errors import InputError, out_folder
 from ..io import atomic_write_text
+from .results import find_metrics, is_finite, read_json_object, run_dir_of, size_b
 
 # (metrics.json key, column title, digits); the paper reports 0-1 scores with 3 decimals, Overall in %.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -28,6 +37,20 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("ce_f1", "CE-F1", 3),
     ("overall", "Overall", 1),
 )
+FAILURE_ORDER: tuple[str, ...] = ("empty", "refusal", "template_ignored", "invented_demographics", "truncated",
+                                  "wrong_language", "error", "missing_prediction")
+FAILURE_TITLES = {"empty": "Empty", "refusal": "Refusal", "template_ignored": "Tmpl. ignored",
+                  "invented_demographics": "Invented", "truncated": "Truncated", "wrong_language": "Wrong lang.",
+                  "error": "Error", "missing_prediction": "Missing"}
+# (row key, column title, digits) of the cost columns, shown when some run has the value
+COST_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("size_b", "Size (B)", 1),
+    ("output_tokens", "Out tok/study", 0),
+    ("s_per_study", "s/study", 2),
+)
+SIG_TESTS = {"ar": "paired approximate randomisation", "bootstrap": "paired bootstrap resampling"}
+SIG_LEVEL = 0.05
+DAGGER = "†"
 
 # What each CE definition (metrics.json "ce_states", `pet2rep evaluate --ce-states`) averages, for the note.
 CE_NOTES = {
@@ -46,23 +69,12 @@ def ce_states_of(m: dict[str, Any]) -> str | None:
     return "abnormal" if "states:increased,decreased,absent|" in sig else None
 
 
-def find_metrics(runs_dir: Path) -> list[Path]:
-    """metrics.json of every run under `runs_dir` (RUN/metrics.json or RUN/eval/metrics.json)."""
-    found = []
-    for run in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
-        for cand in (run / "metrics.json", run / "eval" / "metrics.json"):
-            if cand.exists():
-                found.append(cand)
-                break
-    return found
-
-
 def _run_dir(metrics_path: Path) -> Path:
-    return metrics_path.parent.parent if metrics_path.parent.name == "eval" else metrics_path.parent
+    return run_dir_of(metrics_path)
 
 
 def load_rows(paths: list[Path], skipped: list[str] | None = None) -> list[dict[str, Any]]:
-    """One row per run: its name, the metric values, the Overall CI and failure count, best first.
+    """One row per run: its name, the metric values with their intervals, cost and failure counts, best first.
 
     A metrics.json that cannot be read raises InputError, or, with `skipped`, is left out and its one-line
     reason appended there.
@@ -70,29 +82,78 @@ def load_rows(paths: list[Path], skipped: list[str] | None = None) -> list[dict[
     rows = []
     for path in paths:
         try:
-            m = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(m, dict):
-                raise ValueError(f"expected a JSON object, got {type(m).__name__}")
-        except (OSError, ValueError, RecursionError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-            msg = f"{path}: invalid metrics.json ({' '.join(reason.split())})"
+            m = read_json_object(path, "metrics.json")
+        except InputError as exc:
             if skipped is None:
-                raise InputError(msg) from None
-            skipped.append(msg)
+                raise
+            skipped.append(str(exc))
             continue
         run = _run_dir(path)
-        row: dict[str, Any] = {"model": m.get("model") or run.name, "n": m.get("n")}
+        info = _run_json(run) or (m["run"] if isinstance(m.get("run"), dict) else {})
+        card = info.get("card") if isinstance(info.get("card"), dict) else {}
+        row: dict[str, Any] = {"model": m.get("model") or run.name, "n": m.get("n"), "run": run.name,
+                               "dir": run, "per_sample": path.with_name("per_sample.jsonl")}
+        if not isinstance(row["model"], str):
+            row["model"] = run.name
         for key, _, _ in COLUMNS:
             row[key] = m.get(key)
-        ci = (m.get("ci") or {}).get("overall") if isinstance(m.get("ci"), dict) else None
-        row["overall_ci"] = (ci if isinstance(ci, (list, tuple)) and len(ci) == 2
-                             and all(_is_num(x) for x in ci) else None)
+        cis = m.get("ci") if isinstance(m.get("ci"), dict) else {}
+        row["ci"] = {k: _pair(cis.get(k)) for k, _, _ in COLUMNS if _pair(cis.get(k))}
+        row["overall_ci"] = row["ci"].get("overall")
         row["failures"] = _failure_total(m.get("failures"))
+        row["failure_counts"] = _failure_counts(m.get("failures"))
         row["ce_states"] = ce_states_of(m)
+        backend = card.get("backend") if isinstance(card.get("backend"), str) else None
+        row["template"] = backend == "template" or (backend is None and run.name == "template")
+        row["oracle"] = backend == "oracle" or (backend is None and run.name == "oracle")
+        row["size_b"] = size_b(card)
+        row.update(_cost(run, info, m))
+        row["sig"] = None
+        row["review"] = {}
         rows.append(row)
     # best Overall first; a missing or non-finite Overall (nan, inf) goes last
-    rows.sort(key=lambda r: -r["overall"] if _is_num(r["overall"]) and math.isfinite(r["overall"]) else math.inf)
+    rows.sort(key=lambda r: -r["overall"] if is_finite(r["overall"]) else math.inf)
     return rows
+
+
+def _pair(v: Any) -> tuple[float, float] | None:
+    if isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_num(x) for x in v):
+        return float(v[0]), float(v[1])
+    return None
+
+
+def _run_json(run: Path) -> dict[str, Any] | None:
+    try:
+        return read_json_object(run / "run.json", "run.json") if (run / "run.json").is_file() else None
+    except InputError:
+        return None
+
+
+def _cost(run: Path, info: dict[str, Any], m: dict[str, Any]) -> dict[str, Any]:
+    """Prompt and output tokens per study (from the predictions) and generation seconds per study (run.json)."""
+    prompt, output = [], []
+    pred = run / "predictions.jsonl"
+    if pred.is_file():
+        try:
+            with open(pred, encoding="utf-8") as fh:
+                for line in fh:
+                    try:
+                        r = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(r, dict):
+                        if is_finite(r.get("prompt_tokens")):
+                            prompt.append(r["prompt_tokens"])
+                        if is_finite(r.get("completion_tokens")):
+                            output.append(r["completion_tokens"])
+        except (OSError, UnicodeDecodeError):
+            pass
+    sph = info.get("studies_per_hour")
+    s = 3600.0 / sph if is_finite(sph) and sph > 0 else None
+    if s is None and is_finite(info.get("wall_s")) and is_finite(info.get("n_predictions")) and info["n_predictions"]:
+        s = float(info["wall_s"]) / float(info["n_predictions"])
+    return {"prompt_tokens": sum(prompt) / len(prompt) if prompt else None,
+            "output_tokens": sum(output) / len(output) if output else None, "s_per_study": s}
 
 
 def _is_num(x: Any) -> bool:
@@ -119,6 +180,13 @@ def _failure_total(failures: Any) -> int | None:
     return int(sum(vals)) if vals else None
 
 
+def _failure_counts(failures: Any) -> dict[str, int]:
+    counts = failures.get("counts") if isinstance(failures, dict) else None
+    if not isinstance(counts, dict):
+        return {}
+    return {str(k): int(v) for k, v in counts.items() if is_finite(v)}
+
+
 def _fmt(value: Any, digits: int) -> str:
     """The value to `digits` decimals; nan and inf as "nan", "inf", "-inf"; "–" when missing or not a number."""
     if not _is_num(value):
@@ -126,17 +194,54 @@ def _fmt(value: Any, digits: int) -> str:
     return f"{value:.{digits}f}" if math.isfinite(value) else str(float(value))
 
 
-def _cells(row: dict[str, Any]) -> list[str]:
-    cells = [str(row["model"])] + [_fmt(row[k], d) for k, _, d in COLUMNS]
-    if row["overall_ci"]:
-        lo, hi = row["overall_ci"]
-        cells[-1] += f" [{lo:.1f}, {hi:.1f}]"
+def _ci_text(ci: tuple[float, float] | None, digits: int) -> str:
+    return f"[{_fmt(ci[0], digits)}, {_fmt(ci[1], digits)}]" if ci else ""
+
+
+# ------------------------------------------------------------------------------------------- layout
+
+
+class Layout:
+    """Which optional columns the tables have: cost columns some run fills, failure modes some run shows,
+    the review criteria given."""
+
+    def __init__(self, rows: list[dict[str, Any]], criteria: Sequence[str] = ()) -> None:
+        self.cost = [c for c in COST_COLUMNS if any(_is_num(r.get(c[0])) for r in rows)]
+        seen = {k for r in rows for k, v in r["failure_counts"].items() if v}
+        self.modes = [m for m in FAILURE_ORDER if m in seen] + sorted(seen - set(FAILURE_ORDER))
+        self.criteria = list(criteria)
+
+    def header(self) -> list[str]:
+        return (["Model"] + [t for _, t, _ in COLUMNS] + [t for _, t, _ in self.cost]
+                + [FAILURE_TITLES.get(m, m) for m in self.modes]
+                + [f"Reader {c}" for c in self.criteria] + ["n", "Failures"])
+
+
+def _review_text(r: dict[str, Any], crit: str) -> str:
+    v = r["review"].get(crit)
+    if not v or not v.get("n"):
+        return "–"
+    return f"{_fmt(v['mean'], 2)} [{_fmt(v['low'], 2)}, {_fmt(v['high'], 2)}]"
+
+
+def _name(r: dict[str, Any]) -> str:
+    sig = r.get("sig")
+    return str(r["model"]) + (f" {DAGGER}" if sig is not None and not sig["better"] else "")
+
+
+def _cells(row: dict[str, Any], layout: Layout | None = None) -> list[str]:
+    """The markdown cells of a row: every metric with its interval, then cost, failures, review, n, Failures."""
+    layout = layout or Layout([row])
+    cells = [_name(row)]
+    for k, _, d in COLUMNS:
+        ci = _ci_text(row["ci"].get(k), d)
+        cells.append(_fmt(row[k], d) + (f" {ci}" if ci else ""))
+    cells += [_fmt(row.get(k), d) for k, _, d in layout.cost]
+    cells += [str(row["failure_counts"].get(m, 0)) if row["failure_counts"] else "–" for m in layout.modes]
+    cells += [_review_text(row, c) for c in layout.criteria]
     cells.append("" if row["n"] is None else str(row["n"]))
     cells.append("" if row["failures"] is None else str(row["failures"]))
     return cells
-
-
-HEADER = ["Model"] + [title for _, title, _ in COLUMNS] + ["n", "Failures"]
 
 
 def _ce_note(rows: list[dict[str, Any]]) -> str:
@@ -154,50 +259,213 @@ def _ce_note(rows: list[dict[str, Any]]) -> str:
             "between these rows (" + "; ".join(parts) + ").")
 
 
-def to_markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join(["---"] + ["---:"] * (len(HEADER) - 1)) + "|"]
-    lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
-    note = ("\nOverall = mean of BLEU-4, METEOR, ROUGE-L, CE-P, CE-R, CE-F1 in percent, with its bootstrap 95% "
-            f"interval. {_ce_note(rows)}\n")
-    return "\n".join(lines) + "\n" + note
+def _sig_note(rows: list[dict[str, Any]]) -> str | None:
+    tested = [r for r in rows if r.get("sig") is not None]
+    if not tested:
+        return None
+    s = tested[0]["sig"]
+    tmpl = next(r for r in rows if r.get("template"))
+    return (f"{DAGGER} not significantly better than the template baseline ({tmpl['model']}) on Overall: "
+            f"{SIG_TESTS[s['test']]} ({s['trials']:,} trials, seed {s['seed']}, two-sided p < {SIG_LEVEL} and a "
+            f"higher Overall needed) on the studies both runs share, as in pet2rep compare --test {s['test']}.")
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
+def _notes(rows: list[dict[str, Any]], layout: Layout) -> list[str]:
+    notes = []
+    if layout.cost:
+        notes.append("Size: billions of parameters from the model card; Out tok/study: mean output tokens per "
+                     "study; s/study: generation seconds per study (model loading excluded).")
+    if layout.modes:
+        notes.append("Failure-mode columns count the outputs flagged with each mode (an output can have several); "
+                     "Failures counts the outputs with any.")
+    if layout.criteria:
+        notes.append("Reader columns: mean rating with its bootstrap 95% interval over studies (reader study).")
+    sig = _sig_note(rows)
+    if sig:
+        notes.append(sig)
+    # last, as before: the line that says what CE means
+    notes.append("Overall = mean of BLEU-4, METEOR, ROUGE-L, CE-P, CE-R, CE-F1 in percent; bootstrap 95% "
+                 f"intervals in brackets. {_ce_note(rows)}")
+    return notes
+
+
+def to_markdown(rows: list[dict[str, Any]], layout: Layout | None = None) -> str:
+    layout = layout or Layout(rows)
+    header = layout.header()
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(_cells(r, layout)) + " |" for r in rows]
+    return "\n".join(lines) + "\n\n" + "\n\n".join(_notes(rows, layout)) + "\n"
+
+
+def _csv_value(v: Any) -> Any:
+    return "" if v is None else v
+
+
+def to_csv(rows: list[dict[str, Any]], layout: Layout | None = None) -> str:
+    """Every number of the tables at full precision; the first columns are the historical ones."""
+    layout = layout or Layout(rows)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     keys = [k for k, _, _ in COLUMNS]
-    w.writerow(["model", *keys, "overall_lo", "overall_hi", "n", "failures", "ce_states"])
+    ci_keys = [k for k in keys if k != "overall"]
+    modes = list(FAILURE_ORDER) + sorted({m for r in rows for m in r["failure_counts"]} - set(FAILURE_ORDER))
+    review = [f"review_{c}_{p}" for c in layout.criteria for p in ("mean", "low", "high", "n")]
+    w.writerow(["model", *keys, "overall_lo", "overall_hi", "n", "failures", "ce_states",
+                *[f"{k}_{e}" for k in ci_keys for e in ("lo", "hi")], "size_b", "prompt_tokens_per_study",
+                "output_tokens_per_study", "s_per_study", *[f"fail_{m}" for m in modes], "template", "run",
+                "p_vs_template", "better_than_template", "sig_test", *review])
     for r in rows:
         lo, hi = r["overall_ci"] or ("", "")
-        w.writerow([r["model"], *[("" if r[k] is None else r[k]) for k in keys], lo, hi, r["n"], r["failures"],
-                    r.get("ce_states") or ""])
+        cis = []
+        for k in ci_keys:
+            cis += list(r["ci"].get(k) or ("", ""))
+        sig = r.get("sig")
+        rev = []
+        for c in layout.criteria:
+            v = r["review"].get(c) or {}
+            rev += [_csv_value(v.get(p)) for p in ("mean", "low", "high", "n")]
+        w.writerow([r["model"], *[_csv_value(r[k]) for k in keys], lo, hi, r["n"], r["failures"],
+                    r.get("ce_states") or "", *cis, _csv_value(r["size_b"]), _csv_value(r["prompt_tokens"]),
+                    _csv_value(r["output_tokens"]), _csv_value(r["s_per_study"]),
+                    *[r["failure_counts"].get(m, "") if r["failure_counts"] else "" for m in modes],
+                    "yes" if r.get("template") else "", r.get("run", ""),
+                    "" if sig is None else sig["p"], "" if sig is None else ("yes" if sig["better"] else "no"),
+                    "" if sig is None else sig["test"], *rev])
     return buf.getvalue()
 
 
-def to_latex(rows: list[dict[str, Any]]) -> str:
-    def esc(s: str) -> str:
-        return s.replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")
+_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}",
+        ">": r"\textgreater{}"}
 
-    cols = "l" + "r" * (len(HEADER) - 1)
-    out = [r"\begin{tabular}{" + cols + "}", r"\toprule", " & ".join(HEADER) + r" \\", r"\midrule"]
-    out += [" & ".join(esc(c) for c in _cells(r)) + r" \\" for r in rows]
-    out += [r"\bottomrule", r"\end{tabular}", ""]
+
+def tex_escape(s: str) -> str:
+    return "".join(_TEX.get(ch, ch) for ch in s)
+
+
+def _best(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """The best (highest) finite value of each metric column among the contenders (not the oracle)."""
+    best = {}
+    for k, _, d in COLUMNS:
+        vals = [round(r[k], d) for r in rows if not r.get("oracle") and is_finite(r[k])]
+        if vals:
+            best[k] = max(vals)
+    return best
+
+
+def to_latex(rows: list[dict[str, Any]], layout: Layout | None = None) -> str:
+    layout = layout or Layout(rows)
+    header = layout.header()
+    best = _best(rows)
+    out = [r"% pet2rep leaderboard; needs \usepackage{booktabs}",
+           r"\begin{tabular}{" + "l" + "r" * (len(header) - 1) + "}", r"\toprule",
+           " & ".join(tex_escape(h) for h in header) + r" \\", r"\midrule"]
+    for r in rows:
+        name = tex_escape(str(r["model"]))
+        if r.get("sig") is not None and not r["sig"]["better"]:
+            name += r"$^\dagger$"
+        cells = [name]
+        for k, _, d in COLUMNS:
+            v = _fmt(r[k], d)
+            if k in best and is_finite(r[k]) and not r.get("oracle") and round(r[k], d) == best[k]:
+                v = r"\textbf{" + v + "}"
+            ci = _ci_text(r["ci"].get(k), d)
+            cells.append(v + (r" {\scriptsize " + ci + "}" if ci else ""))
+        cells += [_fmt(r.get(k), d) for k, _, d in layout.cost]
+        cells += [str(r["failure_counts"].get(m, 0)) if r["failure_counts"] else "–" for m in layout.modes]
+        cells += [_review_text(r, c) for c in layout.criteria]
+        cells += ["" if r["n"] is None else str(r["n"]), "" if r["failures"] is None else str(r["failures"])]
+        out.append(" & ".join(cells) + r" \\")
+    out.append(r"\bottomrule")
+    for note in _notes(rows, layout):
+        text = tex_escape(note).replace(DAGGER, r"$^\dagger$")
+        out.append(r"\multicolumn{" + str(len(header)) + r"}{@{}p{\linewidth}@{}}{\footnotesize " + text + r"} \\")
+    out += [r"\end{tabular}", ""]
     return "\n".join(out)
 
 
 WRITERS = {"md": to_markdown, "csv": to_csv, "tex": to_latex}
 
 
+# ------------------------------------------------------------------------------------------- extras
+
+
+def add_significance(rows: list[dict[str, Any]], test: str = "ar", trials: int = 1000, seed: int = 12345,
+                     warn: Callable[[str], None] | None = None) -> None:
+    """Mark each row against the template row: `sig` = {p, delta, better, test, trials, seed} (Overall)."""
+    from ..metrics.compare import compare_runs
+
+    tmpl = next((r for r in rows if r.get("template")), None)
+    if tmpl is None or not tmpl["per_sample"].is_file():
+        return
+    for r in rows:
+        if r is tmpl or not r["per_sample"].is_file():
+            continue
+        try:
+            res = compare_runs(tmpl["per_sample"], r["per_sample"], test=test, n=trials, seed=seed,
+                               ce_states=tmpl.get("ce_states") if tmpl.get("ce_states") in CE_NOTES else None)
+        except InputError as exc:
+            if warn is not None:
+                warn(f"warning: {r['model']}: not tested against the template ({exc})")
+            continue
+        ov = res["metrics"]["overall"]
+        r["sig"] = {"p": ov["p"], "delta": ov["delta"], "better": bool(ov["delta"] > 0 and ov["p"] < SIG_LEVEL),
+                    "test": test, "trials": trials, "seed": seed, "n_shared": res["n_shared"]}
+
+
+REVIEW_FILE = "model_ratings.json"
+
+
+def read_review(export_dir: str | os.PathLike) -> tuple[list[str], dict[str, dict[str, dict[str, Any]]]]:
+    """(criteria, {run folder: {criterion: {mean, low, high, n}}}) from a reader-study export's
+    model_ratings.json; a one-line InputError naming the field when it is not in that format."""
+    path = Path(export_dir) / REVIEW_FILE
+    if not Path(export_dir).is_dir():
+        raise InputError(f"{export_dir}: --review: no such folder (give the folder 'pet2rep review export' wrote)")
+    if not path.is_file():
+        raise InputError(f"{path}: no such file (run the reader study's export into {export_dir} first)")
+    obj = read_json_object(path, REVIEW_FILE)
+    crit = obj.get("criteria")
+    if not isinstance(crit, list) or not crit or not all(isinstance(c, str) and c for c in crit):
+        raise InputError(f"{path}: 'criteria' must be a non-empty list of names")
+    models = obj.get("models")
+    if not isinstance(models, dict):
+        raise InputError(f"{path}: 'models' must be an object {{run folder: {{criterion: {{mean, low, high, n}}}}}}")
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for run, entry in models.items():
+        if not isinstance(entry, dict):
+            raise InputError(f"{path}: models.{run}: must be an object of criteria")
+        out[run] = {}
+        for c in crit:
+            v = entry.get(c)
+            if v is None:
+                continue
+            if not isinstance(v, dict):
+                raise InputError(f"{path}: models.{run}.{c}: must be an object {{mean, low, high, n}}")
+            for key in ("mean", "low", "high"):
+                if v.get(key) is not None and not _is_num(v.get(key)):
+                    raise InputError(f"{path}: models.{run}.{c}.{key}: not a number ({v.get(key)!r})")
+            n = v.get("n", 0)
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise InputError(f"{path}: models.{run}.{c}.n: not a count ({n!r})")
+            out[run][c] = {"mean": v.get("mean"), "low": v.get("low"), "high": v.get("high"), "n": n}
+    return crit, out
+
+
 def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike,
                       formats: tuple[str, ...] = ("md", "csv", "tex"),
                       only: Sequence[str] | None = None,
                       warn: Callable[[str], None] | None = None,
-                      skipped: list[str] | None = None) -> dict[str, Path]:
+                      skipped: list[str] | None = None, *,
+                      review: str | os.PathLike | None = None,
+                      sig_test: str | None = "ar", sig_trials: int = 1000) -> dict[str, Path]:
     """Write leaderboard.{md,csv,tex} for the runs under `runs_dir` into folder `out`.
 
     `only` keeps the run folders with these names (e.g. the models of one demo). `warn` is told when the
     runs were scored on different numbers of studies (their scores are then not comparable), of each
     metrics.json that cannot be read (left out; also appended to `skipped`) and of nan/inf values (shown as such).
+    `review` is a reader-study export folder (model_ratings.json); `sig_test` the paired test against the
+    template ("ar", "bootstrap", or None for none).
     """
     runs_dir, out = Path(runs_dir), Path(out)
     if not runs_dir.exists():
@@ -206,6 +474,10 @@ def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike,
         raise InputError(f"{runs_dir}: is a file; expected a folder of run folders")
     if not formats:
         raise InputError("--format: give at least one of md, csv, tex")
+    criteria: list[str] = []
+    ratings: dict[str, dict[str, dict[str, Any]]] = {}
+    if review is not None:
+        criteria, ratings = read_review(review)
     paths = find_metrics(runs_dir)
     if only is not None:
         keep = set(only)
@@ -238,12 +510,24 @@ def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike,
         by_ce = ", ".join(f"{r['model']}: {r['ce_states'] or 'unknown'}" for r in rows)
         warn(f"warning: the runs were scored with different CE definitions ({by_ce}); their CE and Overall are "
              "not comparable (score them again with one --ce-states)")
+    if sig_test is not None:
+        if sig_test not in SIG_TESTS:
+            raise InputError(f"--test {sig_test}: choose ar or bootstrap")
+        add_significance(rows, sig_test, sig_trials, warn=warn)
+    if review is not None:
+        names = {r["run"] for r in rows}
+        for r in rows:
+            r["review"] = ratings.get(r["run"], {})
+        unknown = sorted(set(ratings) - names)
+        if unknown and warn is not None:
+            warn(f"warning: {review}/{REVIEW_FILE}: rated run(s) not among the runs here: {', '.join(unknown)}")
+    layout = Layout(rows, criteria)
     out_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     written = {}
     for fmt in formats:
         path = out / f"leaderboard.{fmt}"
-        atomic_write_text(path, WRITERS[fmt](rows))
+        atomic_write_text(path, WRITERS[fmt](rows, layout))
         written[fmt] = path
     return written
 
@@ -252,6 +536,12 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("runs", help="folder holding run folders (each with metrics.json or eval/metrics.json)")
     p.add_argument("--out", help="where to write leaderboard.* (default: the runs folder)")
     p.add_argument("--format", default="md,csv,tex", help="comma list of md, csv, tex (default: all three)")
+    p.add_argument("--review", metavar="EXPORT_DIR",
+                   help="reader-study export folder: adds its model_ratings.json (mean [low, high] per criterion)")
+    p.add_argument("--test", choices=(*SIG_TESTS, "none"), default="ar",
+                   help="paired test of each run against the template baseline on Overall (default ar: "
+                        "approximate randomisation; none: no test)")
+    p.add_argument("--trials", type=int, default=1000, help="trials of the paired test (default 1000)")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -259,9 +549,13 @@ def run_cli(args: argparse.Namespace) -> int:
     bad = [f for f in formats if f not in WRITERS]
     if bad:
         raise InputError(f"unknown format(s) {', '.join(bad)} (choose from md, csv, tex)")
+    if args.trials < 1:
+        raise InputError(f"--trials {args.trials}: must be >= 1")
     skipped: list[str] = []
     written = write_leaderboard(args.runs, args.out or args.runs, formats, skipped=skipped,
-                                warn=lambda msg: print(f"pet2rep leaderboard: {msg}", file=sys.stderr))
+                                warn=lambda msg: print(f"pet2rep leaderboard: {msg}", file=sys.stderr),
+                                review=args.review, sig_test=None if args.test == "none" else args.test,
+                                sig_trials=args.trials)
     if "md" in written:
         print(written["md"].read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in written.values()))

@@ -382,6 +382,10 @@ def write_site(runs_dir: str | os.PathLike, out: str | os.PathLike, *, warn: War
         )
         atomic_write_text(safe_join(out, "studies", f"{sid}.html"), page)
         index_studies.append([sid, fail_masks, wrong_masks, overall])
+    keep = {f"{sid}.html" for sid in ids}
+    for stale in (out / "studies").glob("*.html"):  # pages of studies an earlier run of view wrote
+        if stale.name not in keep and stale.is_file() and not stale.is_symlink():
+            stale.unlink()
     if missing_images:
         say(f"warning: {missing_images} image(s) named by the datasets were not found; shown as missing")
 
