@@ -65,8 +65,9 @@ def make_study_folder(root: Path, *, n: int = N_STUDIES, lang: str = "zh", extra
         info = json.loads((runs / "template" / "run.json").read_text())
         for k, name in enumerate(EXTRA_RUNS):
             (runs / name).mkdir()
-            recs = [dict(r, model=name, llm_output=[f"Variant {k} report for this study. " + r["llm_output"][0]])
-                    for r in template]
+            tail = " runaway" * 4000 if k == 6 else ""  # one run's outputs are 32k characters too long
+            recs = [dict(r, model=name, llm_output=[f"Variant {k} report for this study. " + r["llm_output"][0]
+                                                    + tail]) for r in template]
             (runs / name / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
             (runs / name / "run.json").write_text(json.dumps(dict(info, model=name)))
         # the hostile run: its own dataset folder, images pointing out of it, HTML in its output
@@ -192,6 +193,22 @@ def test_catalog_has_every_run_and_leaves_out_images_outside_the_dataset(study):
         build_catalog(study["runs"], models=["nope"])
     with pytest.raises(InputError, match="not a folder"):
         build_catalog(study["root"] / "missing")
+
+
+def test_study_subset_and_dataset_override(study):
+    from pet2rep.review.catalog import study_subset
+
+    catalog = build_catalog(study["runs"])
+    two = study_subset(catalog, 2, "seed")
+    assert len({c.study for c in two}) == 2 and len(two) == 2 * 10
+    three = study_subset(catalog, 3, "seed")
+    assert {c.study for c in two} < {c.study for c in three}  # a larger subset keeps the smaller one
+    assert len(study_subset(catalog, 99, "seed")) == len(catalog)
+    # --dataset: every run takes its images from the named dataset (the hostile run's list is not used)
+    moved = build_catalog(study["runs"], dataset=study["root"] / "dataset")
+    assert all(len(c.images) == 3 for c in moved)
+    with pytest.raises(InputError, match="no such dataset"):
+        build_catalog(study["runs"], dataset=study["root"] / "nowhere")
 
 
 def test_balanced_order_spreads_studies_and_models():
@@ -452,6 +469,10 @@ def test_model_identity_is_not_in_pages_urls_or_image_names(live, study):
             assert all(n not in v.lower() for n in names for v in img.headers.values())
             assert "synth_" not in str(img.headers).lower()  # no file names at all
     assert "variant 3 report" in "".join(seen)  # the pages do show the reports
+    # a runaway output is cut for display, and the page says so
+    long_pages = [p for p in seen if "variant 6 report" in p]
+    assert len(long_pages) == N_STUDIES
+    assert all("more characters, not shown" in p and p.count("runaway") < 2600 for p in long_pages)
     assert all(name not in jack.get("/api/assignments").text.lower() for name in names)
 
 

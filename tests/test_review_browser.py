@@ -83,3 +83,4 @@ def test_reviewer_rates_three_reloads_resumes_and_export_shows_them(live, page, 
     assert got == sorted(plan)
     assert {r["reviewer"] for r in rows} == {"dr_chen"} and {r["run"] for r in rows} <= {"oracle", "template"}
     assert [int(r["position"]) for r in rows] == [1, 2, 3]
+    assert all(r["shown"] and int(r["seconds_to_rate"]) >= 0 for r in rows)  # reading time per report

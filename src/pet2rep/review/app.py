@@ -27,6 +27,7 @@ from .store import COMMENT_MAX, CRITERIA, Store
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY = 256 * 1024
+MAX_SHOWN = 20_000  # characters of a report shown (as evaluate scores); a runaway output is cut, and says so
 
 CRITERIA_TEXT = {
     "accuracy": ("Accuracy", "The findings and the uptake statements agree with the images: nothing false, "
@@ -204,13 +205,15 @@ def create_app(store: Store, catalog: list[CatalogItem], *, base_url: str | None
                         message="There is no such item in your list.")
         a = items[k]
         item = by_id[a["item_id"]]
+        store.mark_shown(sess["reviewer_id"], aid)
         rated = sum(1 for x in items if x["rated"])
         resume = next((x["id"] for x in items if not x["rated"]), None)
         return page("item.html", title=f"Item {k + 1} of {len(items)}", reviewer=sess["name"], aid=aid,
                     number=k + 1, total=len(items), rated=rated, csrf=sess["csrf"],
                     prev=items[k - 1]["id"] if k > 0 else None,
                     next=items[k + 1]["id"] if k + 1 < len(items) else None, resume=resume,
-                    n_images=len(item.images), text=item.text,
+                    n_images=len(item.images), text=item.text[:MAX_SHOWN],
+                    cut=max(0, len(item.text) - MAX_SHOWN),
                     reference=item.reference if show_reference else None,
                     rating=store.rating(sess["reviewer_id"], a["item_id"]) or {}, comment_max=COMMENT_MAX,
                     error=request.query_params.get("error") == "1")

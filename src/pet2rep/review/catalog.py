@@ -67,9 +67,13 @@ def _output_text(rec: dict) -> str:
 
 
 def build_catalog(runs_dir: str | os.PathLike, *, models: Sequence[str] | None = None,
+                  dataset: str | os.PathLike | None = None,
                   warn: Callable[[str], None] | None = None) -> list[CatalogItem]:
-    """Items of every run folder under `runs_dir` (or of the runs named in `models`)."""
-    from ..prompts.dataset import read_dataset
+    """Items of every run folder under `runs_dir` (or of the runs named in `models`).
+
+    Images come from the dataset each run.json names, or from `dataset` (a dataset file or folder) for every
+    run, e.g. when the runs were made on another machine."""
+    from ..prompts.dataset import dataset_file, read_dataset
     from ..runs import PREDICTIONS, RUN_JSON, read_predictions
 
     say = warn or (lambda msg: None)
@@ -85,6 +89,7 @@ def build_catalog(runs_dir: str | os.PathLike, *, models: Sequence[str] | None =
         runs = [root / m for m in wanted]
     if not runs:
         raise InputError(f"{root}: no run folders (a run folder holds {PREDICTIONS} and {RUN_JSON})")
+    override = dataset_file(dataset) if dataset is not None else None
     items: list[CatalogItem] = []
     datasets: dict[Path, dict[str, tuple[list[Path], str | None]]] = {}
     for run in runs:
@@ -93,15 +98,18 @@ def build_catalog(runs_dir: str | os.PathLike, *, models: Sequence[str] | None =
             continue
         try:
             info = json.loads((run / RUN_JSON).read_text(encoding="utf-8"))
-            dataset = Path(info["dataset"])
+            if not isinstance(info, dict):
+                raise ValueError("not an object")
+            dataset = override or Path(info["dataset"])
         except (OSError, ValueError, KeyError, TypeError):
-            say(f"{run / RUN_JSON}: missing or without 'dataset'; run skipped (its images cannot be found)")
+            say(f"{run / RUN_JSON}: missing or without 'dataset'; run skipped (its images cannot be found; "
+                f"--dataset names one for every run)")
             continue
         if dataset not in datasets:
             try:
                 records = read_dataset(dataset)
             except InputError as exc:
-                say(f"{run.name}: dataset {dataset}: {exc}; run skipped")
+                say(f"{run.name}: {exc}; run skipped (--dataset names the dataset when it has moved)")
                 continue
             table: dict[str, tuple[list[Path], str | None]] = {}
             for rec in records:
@@ -132,3 +140,14 @@ def build_catalog(runs_dir: str | os.PathLike, *, models: Sequence[str] | None =
     if not items:
         raise InputError(f"{root}: no reports to review (no run with answered studies and a readable dataset)")
     return items
+
+
+def study_subset(items: list[CatalogItem], n: int, seed: str) -> list[CatalogItem]:
+    """The items of `n` studies drawn at random (the same for every reviewer). The draw is a seeded shuffle
+    of the sorted study ids, so a larger `n` later keeps the first `n` studies and adds more."""
+    import random
+
+    studies = sorted({c.study for c in items})
+    random.Random(f"studies:{seed}").shuffle(studies)
+    keep = set(studies[:n])
+    return [c for c in items if c.study in keep]

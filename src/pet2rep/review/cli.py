@@ -26,6 +26,11 @@ def configure_review_parser(p: argparse.ArgumentParser) -> None:
                                       "e.g. https://pacs.example.org/reader (its path is the app's prefix; "
                                       "https makes the session cookie Secure)")
     s.add_argument("--models", help="comma list of run folder names to include (default: every run)")
+    s.add_argument("--studies", type=int, metavar="N",
+                   help="study design: only N studies, the same random subset for every reviewer (drawn with the "
+                        "database's seed; a larger N later keeps the first N and adds more)")
+    s.add_argument("--dataset", help="dataset file or folder to take the images from, for every run (default: "
+                                     "the dataset each run.json names; use when the runs were made elsewhere)")
     s.add_argument("--show-reference", action="store_true",
                    help="study design: show the reference report beside the generated one (default: hidden)")
 
@@ -124,7 +129,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise Pet2RepError(f"review serve needs the web parts ({exc.name} is missing): "
                            "pip install 'pet2rep[review]'") from None
     from .app import create_app, serve
-    from .catalog import build_catalog
+    from .catalog import build_catalog, study_subset
     from .store import Store
 
     if not 0 < args.port < 65536:
@@ -132,9 +137,13 @@ def _serve(args: argparse.Namespace) -> int:
     _check_port(args.host, args.port)
     base = _base_url(args.base_url) if args.base_url else None
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
-    catalog = build_catalog(args.runs, models=models,
+    if args.studies is not None and args.studies < 1:
+        raise InputError(f"--studies {args.studies}: must be at least 1")
+    catalog = build_catalog(args.runs, models=models, dataset=args.dataset,
                             warn=lambda msg: print(f"pet2rep review: {msg}", file=sys.stderr))
     store = Store(args.db, create=True)
+    if args.studies is not None:
+        catalog = study_subset(catalog, args.studies, store.meta("seed") or "")
     if base:
         store.set_meta("base_url", base)
     app = create_app(store, catalog, base_url=base, show_reference=args.show_reference)

@@ -1,6 +1,7 @@
 """Export of a reader study: the ratings unblinded, agreement between reviewers, per-model means.
 
-    OUT/ratings.csv           one row per rating: reviewer, run, model, study, the three scores, comment, times
+    OUT/ratings.csv           one row per rating: reviewer, run, model, study, the three scores, comment, when the
+                              item was first shown and rated (and the seconds between), edits
     OUT/agreement.json        Cohen's weighted kappa (quadratic weights) per pair of reviewers and criterion,
                               Krippendorff's alpha per criterion (ordinal metric; interval given too),
                               each with the number of items it rests on
@@ -206,7 +207,16 @@ def _csv(header: Sequence[str], rows: list[Sequence[Any]]) -> str:
 
 
 RATING_COLUMNS = ("reviewer", "reviewer_revoked", "run", "model", "study", "position", *CRITERIA, "comment",
-                  "created", "updated", "edits")
+                  "shown", "created", "updated", "seconds_to_rate", "edits")
+
+
+def _seconds(start: str | None, end: str | None) -> int | str:
+    """Whole seconds from `start` to `end` (ISO times); empty when either is missing."""
+    from datetime import datetime
+
+    if not start or not end:
+        return ""
+    return max(0, round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()))
 
 
 def export_study(db: str | os.PathLike, out: str | os.PathLike, *, n_boot: int = 2000,
@@ -218,8 +228,10 @@ def export_study(db: str | os.PathLike, out: str | os.PathLike, *, n_boot: int =
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ("ratings.csv", "agreement.json", "model_ratings.json",
                                            "model_ratings.csv")}
-    atomic_write_text(paths["ratings.csv"], _csv(RATING_COLUMNS, [
-        [int(r[k]) if k == "reviewer_revoked" else r[k] for k in RATING_COLUMNS] for r in ratings]))
+    for r in ratings:
+        r["reviewer_revoked"] = int(r["reviewer_revoked"])
+        r["seconds_to_rate"] = _seconds(r["shown"], r["created"])
+    atomic_write_text(paths["ratings.csv"], _csv(RATING_COLUMNS, [[r[k] for k in RATING_COLUMNS] for r in ratings]))
     agree = agreement(ratings)
     agree["interval_method"] = INTERVAL_METHOD.format(n_boot=n_boot, seed=seed)
     atomic_write_json(paths["agreement.json"], agree)

@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS assignments (
     reviewer_id INTEGER NOT NULL REFERENCES reviewers(id) ON DELETE CASCADE,
     item_id INTEGER NOT NULL REFERENCES items(id),
     position INTEGER NOT NULL,
+    shown TEXT,
     UNIQUE (reviewer_id, item_id),
     UNIQUE (reviewer_id, position)
 );
@@ -267,7 +268,7 @@ class Store:
             seed = f"{self._meta(con, 'seed')}:{reviewer_id}:{start}"
             order = balanced_order([(r["study"], r["run"]) for r in rows], seed)
             for pos, k in enumerate(order, start + 1):
-                con.execute("INSERT INTO assignments VALUES (?, ?, ?, ?)",
+                con.execute("INSERT INTO assignments (id, reviewer_id, item_id, position) VALUES (?, ?, ?, ?)",
                             (auth.new_opaque_id(), reviewer_id, rows[k]["id"], pos))
 
     def assignments(self, reviewer_id: int, active: Iterable[int] | None = None) -> list[dict[str, Any]]:
@@ -284,9 +285,18 @@ class Store:
         if not aid or len(aid) > 64:
             return None
         row = self.connect().execute(
-            "SELECT id, item_id, position FROM assignments WHERE id = ? AND reviewer_id = ?", (aid, reviewer_id)
-        ).fetchone()
+            "SELECT id, item_id, position, shown FROM assignments WHERE id = ? AND reviewer_id = ?",
+            (aid, reviewer_id)).fetchone()
         return None if row is None else dict(row)
+
+    def mark_shown(self, reviewer_id: int, aid: str) -> None:
+        """Note when the reviewer first saw an item (export gives the seconds from then to the rating)."""
+        con = self.connect()
+        row = con.execute("SELECT shown FROM assignments WHERE id = ? AND reviewer_id = ?", (aid, reviewer_id)).fetchone()
+        if row is not None and row["shown"] is None:
+            with self.write(con):
+                con.execute("UPDATE assignments SET shown = ? WHERE id = ? AND reviewer_id = ? AND shown IS NULL",
+                            (now_text(), aid, reviewer_id))
 
     # ------------------------------------------------------------------ ratings
 
@@ -318,7 +328,7 @@ class Store:
         """Every rating, unblinded: reviewer, run, model, study, scores, comment, times (for export)."""
         rows = self.connect().execute(
             "SELECT r.name AS reviewer, (r.revoked IS NOT NULL) AS reviewer_revoked, i.run, i.model, i.study,"
-            " a.position, t.accuracy, t.completeness, t.usability, t.comment, t.created, t.updated, t.edits"
+            " a.position, a.shown, t.accuracy, t.completeness, t.usability, t.comment, t.created, t.updated, t.edits"
             " FROM ratings t JOIN reviewers r ON r.id = t.reviewer_id JOIN items i ON i.id = t.item_id"
             " LEFT JOIN assignments a ON a.reviewer_id = t.reviewer_id AND a.item_id = t.item_id"
             " ORDER BY r.name, a.position, i.study, i.run").fetchall()
