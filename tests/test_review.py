@@ -752,6 +752,18 @@ def test_cli_bad_database_is_one_line(tmp_path, capsys):
     assert code == 2 and "not a pet2rep review database" in err
 
 
+def test_review_commands_other_than_serve_stay_light(tmp_path):
+    """invite/list/revoke/export import neither the web stack nor Jinja2; the database is in WAL mode."""
+    code = ("import sys, pet2rep.review.cli, pet2rep.review.store, pet2rep.review.export, pet2rep.review.catalog; "
+            "print([m for m in ('starlette', 'fastapi', 'uvicorn', 'jinja2', 'httpx') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    Store(tmp_path / "w.sqlite", create=True).close()
+    con = sqlite3.connect(tmp_path / "w.sqlite")
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.close()
+
+
 def test_serve_command_behind_a_path_prefix(study, tmp_path):
     """`pet2rep review serve` as a real process, as a reverse proxy that keeps the /reader prefix reaches it."""
     port = free_port()
