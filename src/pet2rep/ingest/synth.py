@@ -9,8 +9,8 @@ Each study is an analytic phantom (ellipsoids, capsules, a gyroid bowel) painted
 
 Lesions (0-5 per study: nodes, lung nodules and masses, liver masses and cysts, bone metastases, ...)
 are placed inside their organ in both images; the reports (zh, en) and the organ uptake labels are
-written from the same lesion list, so they are ground truth. Wording, tissue values and lesion kinds
-live in data/synth_phrases.yaml. Every random draw comes from the study seed: the same seed gives the
+written from the same lesion list, so they are ground truth. Organ positions, sizes and tissue values
+live in data/phantom.yaml; wording and lesion kinds in data/synth_phrases.yaml. Every random draw comes from the study seed: the same seed gives the
 same bytes.
 """
 
@@ -53,15 +53,24 @@ SOFT = ("fat", "muscle", "visceral_fat")
 # ----------------------------------------------------------------------------------------- data
 
 
-@lru_cache(maxsize=1)
-def phrases() -> dict[str, Any]:
-    """The phrase tables, tissue values and lesion kinds (data/synth_phrases.yaml)."""
+def _data_yaml(name: str) -> Any:
     from importlib import resources
 
     import yaml
 
-    text = resources.files("pet2rep").joinpath("data/synth_phrases.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return yaml.safe_load(resources.files("pet2rep").joinpath(f"data/{name}").read_text("utf-8"))
+
+
+@lru_cache(maxsize=1)
+def phrases() -> dict[str, Any]:
+    """The phrase tables and lesion kinds (data/synth_phrases.yaml)."""
+    return _data_yaml("synth_phrases.yaml")
+
+
+@lru_cache(maxsize=1)
+def phantom_spec() -> dict[str, Any]:
+    """The phantom's anatomy: organ positions, sizes, tissue SUV/HU, lesion sites (data/phantom.yaml)."""
+    return _data_yaml("phantom.yaml")
 
 
 # ----------------------------------------------------------------------------------------- grids
@@ -319,295 +328,275 @@ class Texture:
 
 
 def _draw_tissues(rng: np.random.Generator, sex: str, age: float) -> dict[str, tuple[float, float]]:
-    """Per-study SUV and HU of each tissue, drawn from the ranges of the data file."""
+    """Per-study SUV and HU of each tissue, drawn from the ranges of data/phantom.yaml."""
+    spec = phantom_spec()
     out: dict[str, tuple[float, float]] = {}
-    for name, spec in phrases()["tissues"].items():
-        lo, hi = spec["suv"]
+    for name, tissue in spec["tissues"].items():
+        lo, hi = tissue["suv"]
         suv = lo + (hi - lo) * rng.random()
-        hu = float(spec["hu"]) + float(spec.get("hu_sd", 0)) * rng.standard_normal()
+        hu = float(tissue["hu"]) + float(tissue.get("hu_sd", 0)) * rng.standard_normal()
         out[name] = (float(suv), float(hu))
-    if sex == "F" and age >= 52:  # post-menopausal: quiet endometrium and ovaries
-        out["uterus"] = (1.6 + 0.4 * rng.random(), out["uterus"][1])
-        out["ovary"] = (1.2 + 0.4 * rng.random(), out["ovary"][1])
+    patient = spec["patient"]
+    if sex == "F" and age >= patient["postmenopausal_age"]:  # quiet endometrium and ovaries
+        for name, (base, spread) in patient["postmenopausal_suv"].items():
+            out[name] = (base + spread * rng.random(), out[name][1])
     return out
 
 
-def build_anatomy(rng: np.random.Generator, demo: dict[str, Any], z_top: float) -> Anatomy:
-    """The patient's phantom: paint operations in order (later wins), tissues, landmarks for lesions."""
-    an = Anatomy()
-    sex, bmi = demo["sex"], demo["weight_kg"] / demo["height_m"] ** 2
-    hs = float(np.clip((demo["height_m"] / (1.72 if sex == "M" else 1.62)) ** 0.5, 0.95, 1.04))
-    ws = 1.0 if sex == "M" else 0.93  # lean width
-    z_vertex = z_top - (6.0 + 8.0 * rng.random())
-    fat = float(np.clip(4.0 + 2.3 * (bmi - 18.0), 4.0, 45.0)) * (1.15 if sex == "F" else 1.0)
+@dataclass
+class Frame:
+    """The patient's frame: positions [x, y, s] of data/phantom.yaml (reference patient) to RAS+ mm."""
 
-    def P(x: float, y: float, s: float) -> np.ndarray:
+    ws: float  # lean width scale (x and rx)
+    hs: float  # height scale (s and rz)
+    z_vertex: float  # z of the skull vertex (mm)
+
+    def P(self, x: float, y: float, s: float) -> np.ndarray:  # noqa: N802 - the notation of phantom.yaml
         """Anatomical position: x, y in mm (lean-scaled), s = depth below the vertex at height 1.70 m."""
-        return np.array([x * ws, y, z_vertex - s * hs])
+        return np.array([x * self.ws, y, self.z_vertex - s * self.hs])
 
-    def R(rx: float, ry: float, rz: float, k: float = 1.0) -> np.ndarray:
-        return np.array([rx * ws * k, ry * k, rz * hs * k])
+    def R(self, rx: float, ry: float, rz: float, k: float = 1.0) -> np.ndarray:  # noqa: N802
+        """Radii, scaled like positions (and by k)."""
+        return np.array([rx * self.ws * k, ry * k, rz * self.hs * k])
 
-    def E(x, y, s, rx, ry, rz, k=1.0, angle=0.0) -> Ellipsoid:
-        return Ellipsoid(P(x, y, s), R(rx, ry, rz, k), angle)
+    def E(self, x, y, s, rx, ry, rz, k=1.0, angle=0.0) -> Ellipsoid:  # noqa: N802
+        return Ellipsoid(self.P(x, y, s), self.R(rx, ry, rz, k), angle)
 
-    def C(p, q, r) -> Capsule:
-        return Capsule(P(*p), P(*q), r)
+    def C(self, p, q, r) -> Capsule:  # noqa: N802
+        return Capsule(self.P(*p), self.P(*q), r)
 
-    def Cyl(x, y, s, rx, ry, h) -> Section:
+    def cylinder(self, x, y, s, rx, ry, h) -> Section:
         """An upright elliptic cylinder of height h centred at depth s (vertebral bodies)."""
-        z = np.array([P(x, y, s + h / 2)[2], P(x, y, s - h / 2)[2]])
-        return Section(z, np.full(2, rx * ws), np.full(2, float(ry)), np.full(2, x * ws), np.full(2, float(y)))
+        z = np.array([self.P(x, y, s + h / 2)[2], self.P(x, y, s - h / 2)[2]])
+        return Section(z, np.full(2, rx * self.ws), np.full(2, float(ry)), np.full(2, x * self.ws), np.full(2, float(y)))
 
-    an.tissue = t = _draw_tissues(rng, sex, demo["age"])
-    texture_rng = np.random.default_rng(rng.integers(2**63))
 
-    # --- body outline: trunk, thighs, head, arms -------------------------------------------------
-    prof = np.array(
-        [  # s, rx, ry, cy  (lean)
-            (180, 50, 50, -8),
-            (270, 58, 58, -6),
-            (296, 120, 85, -10),
-            (320, 148, 98, -6),
-            (450, 142, 106, 0),
-            (560, 136, 102, 2),
-            (640, 128, 96, 4),
-            (720, 150, 100, 2),
-            (800, 158, 98, 0),
-            (850, 150, 90, 0),
-        ],
-        float,
-    )
-    if sex == "F":
-        prof[7:, 1] *= 1.06
-    hip_fat = 1.2 if sex == "F" else 1.0
-    fat_s = np.interp(prof[:, 0], [180, 280, 320, 700, 850], [0.4, 0.5, 1.0, 1.0, hip_fat]) * fat
-    zs = z_vertex - prof[::-1, 0] * hs
-    lean = Section(zs, prof[::-1, 1] * ws, prof[::-1, 2], np.zeros(len(zs)), prof[::-1, 3])
-    outer = Section(zs, lean.rx + fat_s[::-1], lean.ry + fat_s[::-1], lean.cx, lean.cy)
-    legs_s = np.array([820.0, 1000.0])
-    lz = z_vertex - legs_s[::-1] * hs
-    leg_rx, leg_ry = np.array([74.0, 66.0]) * ws, np.array([80.0, 72.0])
-    legs_lean = Section(lz, leg_rx, leg_ry, np.full(2, 80.0 * ws), np.full(2, 8.0), mirror=True)
-    legs = Section(lz, leg_rx + fat * hip_fat, leg_ry + fat * hip_fat, legs_lean.cx, legs_lean.cy, mirror=True)
-    head_out = E(0, 0, 100, 76, 96, 102)
-    head_lean = E(0, 0, 100, 73, 93, 99)
-    xa = float(max(np.max(outer.rx[zs < z_vertex - 300 * hs]), np.max(legs.cx + legs.rx))) + 44.0 + fat * 0.5
-    arm_r = 34.0 + 0.5 * fat
-    for sgn in (1, -1):
-        an.add(Capsule(P(sgn * xa / ws, 0, 300), P(sgn * xa / ws, 14, 1000), arm_r), "fat", "fat")
-        an.add(Capsule(P(sgn * xa / ws, 0, 300), P(sgn * xa / ws, 14, 1000), arm_r - 0.5 * fat - 3), "muscle", "muscle")
-    for shape in (outer, legs, head_out):
-        an.add(shape, "fat", "fat")
-    for shape in (lean, legs_lean, head_lean):
-        an.add(shape, "muscle", "muscle")
-    lo = np.minimum.reduce([s.bounds()[0] for s in (outer, legs, head_out)])
-    hi = np.maximum.reduce([s.bounds()[1] for s in (outer, legs, head_out)])
-    lo[0], hi[0] = -xa - arm_r - 6, xa + arm_r + 6
-    an.body_lo, an.body_hi = lo - 6.0, hi + 6.0
-    an.landmarks.update(z_vertex=z_vertex, hs=hs, ws=ws, P=P)
+def _patient_frame(rng: np.random.Generator, demo: dict[str, Any], z_top: float) -> tuple[Frame, float]:
+    """This patient's frame (height and width scales, vertex below `z_top`) and subcutaneous fat (mm)."""
+    spec = phantom_spec()["patient"]
+    sex, bmi = demo["sex"], demo["weight_kg"] / demo["height_m"] ** 2
+    male, female = ("M" if sex == "M" else "F"), ("F" if sex == "F" else "M")
+    lo, hi = spec["height_scale_clip"]
+    hs = float(np.clip((demo["height_m"] / spec["reference_height_m"][male]) ** spec["height_scale_power"], lo, hi))
+    base, spread = spec["vertex_below_top_mm"]
+    z_vertex = z_top - (base + spread * rng.random())
+    f = spec["fat_mm"]
+    fat = float(np.clip(f["base"] + f["per_bmi"] * (bmi - f["bmi0"]), *f["clip"])) * spec["fat_factor"][female]
+    return Frame(spec["lean_width"][male], hs, z_vertex), fat
 
-    # --- head and neck ----------------------------------------------------------------------------
-    an.add(E(0, 40, 165, 54, 52, 50), "muscle", "muscle", within=("fat", "muscle"))  # face, jaw muscles
-    an.add(E(0, -2, 92, 70, 90, 90), "bone_cortex", "bone")  # skull
-    an.add(E(0, -2, 92, 65, 85, 84), "csf", "csf")
-    an.add(E(0, -2, 90, 63, 83, 80), "brain_grey", "brain")
-    an.add(E(0, -2, 92, 50, 70, 62), "brain_white", "brain")
-    an.add(E(0, -52, 150, 46, 28, 22), "cerebellum", "brain")
-    for sgn in (1, -1):
-        an.add(E(sgn * 12, 2, 90, 6, 24, 13), "csf", "csf")  # lateral ventricles
-        an.add(E(sgn * 21, 6, 102, 10, 17, 13), "brain_grey", "brain")  # basal ganglia, thalami
-        an.add(E(sgn * 31, 66, 114, 12, 12, 12), "eye", "eye")
-        an.add(E(sgn * 27, 44, 150, 13, 15, 17), "sinus", "sinus")
-        an.add(E(sgn * 50, 2, 165, 14, 20, 24), "salivary", "salivary_glands")  # parotids
-        an.add(E(sgn * 31, 34, 205, 12, 12, 10), "salivary", "salivary_glands")  # submandibular
-    # mandible: a horseshoe of capsules
-    jaw = [(-46, 2, 172), (-38, 42, 205), (0, 68, 212), (38, 42, 205), (46, 2, 172)]
-    for p, q in zip(jaw[:-1], jaw[1:]):
-        an.add(C(p, q, 6.5), "bone_cortex", "bone")
-    # cervical node stations (fat compartments; lesions are placed in them)
-    for sgn in (1, -1):
-        an.add(E(sgn * 33, 6, 238, 13, 16, 38), "fat", "cervical_lymph_nodes", within=("muscle", "fat"))
-        an.add(E(sgn * 52, 4, 292, 20, 14, 12), "fat", "cervical_lymph_nodes", within=("muscle", "fat"))
-    # pharynx: walls, nasopharynx, tonsils, then the airway
-    an.add(C((0, 14, 160), (0, 16, 236), 15), "pharynx", "pharynx")
-    an.add(E(0, 20, 157, 18, 12, 11), "pharynx", "pharynx")
-    for sgn in (1, -1):
-        an.add(E(sgn * 13, 22, 186, 8, 9, 12), "tonsil", "pharynx")
-    an.add(C((0, 48, 130), (0, 24, 168), 7), "air", "airway")
-    an.add(C((0, 26, 168), (0, 18, 232), 6), "air", "airway")
-    # thyroid
-    for sgn in (1, -1):
-        an.add(E(sgn * 17, 24, 262, 8, 9, 20), "thyroid", "thyroid")
-    an.add(E(0, 32, 270, 12, 4, 6), "thyroid", "thyroid")
 
-    # --- chest --------------------------------------------------------------------------------------
-    an.add(E(0, 8, 385, 34, 48, 62), "fat", "mediastinal_lymph_nodes", within=("muscle",))
-    for sgn, cx in ((1, 72), (-1, -72)):
-        an.add(E(cx, -8, 425, 56, 82, 132), "lung", "lung", within=("muscle", "mediastinal_lymph_nodes"))
-        an.add(E(sgn * 40, 0, 388, 13, 17, 24), "hilum", "mediastinal_lymph_nodes")
-    an.add(C((0, 24, 232), (0, 16, 300), 8), "air", "airway")  # larynx, trachea
-    an.add(C((0, 16, 300), (0, 4, 362), 9), "air", "airway")
-    for sgn in (1, -1):
-        an.add(C((0, 4, 362), (sgn * 38, 0, 392), 6), "air", "airway")
-    esophagus = [(0, 6, 236), (-3, -4, 300), (-6, -20, 360), (-10, -22, 460), (-30, 8, 512)]
-    for p, q in zip(esophagus[:-1], esophagus[1:]):
-        an.add(C(p, q, 7.5), "esophagus", "esophagus")
-    an.landmarks["esophagus"] = [P(*p) for p in esophagus]
-    # heart: blood-filled chambers, left-ventricle myocardium, cavity
-    an.add(E(-18, 34, 452, 56, 44, 50), "blood", "heart")
-    an.add(E(-36, 30, 466, 32, 28, 36), "myocardium", "heart")
-    an.add(E(-38, 30, 464, 19, 16, 23), "blood", "heart")
-    # aorta (ascending, arch, descending), IVC
-    aorta = [(6, 30, 420), (6, 20, 352), (-24, -16, 348), (-28, -30, 400), (-20, -26, 560), (-14, -20, 690)]
-    for i, (p, q) in enumerate(zip(aorta[:-1], aorta[1:])):
-        an.add(C(p, q, 13 if i < 2 else 11), "blood", "blood")
-    an.add(C((22, -14, 520), (20, -14, 700), 11), "blood", "blood")
+class _Builder:
+    """Paints one patient's Anatomy from data/phantom.yaml, step by step (see build_anatomy)."""
 
-    # --- abdomen ----------------------------------------------------------------------------------
-    an.add(E(0, 12, 690, 118, 82, 150), "visceral_fat", "visceral_fat", within=("muscle",))
-    an.add(E(0, -22, 640, 46, 22, 82), "fat", "abdominal_lymph_nodes", within=("visceral_fat", "muscle"))
-    for sgn in (1, -1):
-        an.add(E(sgn * 56, -6, 752, 20, 24, 34), "fat", "abdominal_lymph_nodes", within=("visceral_fat", "muscle"))
-    # small bowel: a gyroid labyrinth inside the mesenteric region
-    lam = 2 * math.pi / (44.0 + 8.0 * rng.random())
-    ph = rng.random(3) * 2 * math.pi
-    gas_ph = rng.random(3) * 2 * math.pi
-    wall_suv, wall_hu = t["bowel_wall"]
-    cont_suv, cont_hu = t["bowel_content"]
-    fat_suv, fat_hu = t["fat"]
-    air_hu = t["air"][1]
+    def __init__(self, rng: np.random.Generator, sex: str, frame: Frame, fat: float) -> None:
+        self.spec = phantom_spec()
+        self.rng, self.sex, self.fr, self.fat = rng, sex, frame, fat
+        self.an = Anatomy()
+        self.drawn: dict[str, float] = {}  # numbers drawn by `draw:` ops
+        self.marks: dict[str, Any] = {}  # shapes kept by `landmark:` ops ({side: shape} in mirror groups)
+        self.last: Shape | None = None  # the last shape painted (for `inset:`)
+        self.prof = np.zeros((0, 4))  # the trunk sections [s, rx, ry, cy] (lean)
+        self.xa = 0.0  # |x| of the arms' axes (mm)
 
-    def _gyroid(x, y, z):
-        a, b, c = x * lam + ph[0], y * lam + ph[1], z * lam + ph[2]
-        return np.sin(a) * np.cos(b) + np.sin(b) * np.cos(c) + np.sin(c) * np.cos(a)
-
-    def _gas(x, y, z):
-        return np.sin(x * lam * 0.6 + gas_ph[0]) * np.sin(y * lam * 0.6 + gas_ph[1]) * np.sin(z * lam * 0.7 + gas_ph[2])
-
-    def bowel_pet(x, y, z):
-        g = _gyroid(x, y, z)
-        mod = 1.0 + 0.35 * np.sin(z * lam * 0.5 + ph[1]) * np.cos(x * lam * 0.4 + ph[2])
-        return np.where(np.abs(g) < 0.45, wall_suv * mod, np.where(g > 0, cont_suv, fat_suv)).astype(np.float32)
-
-    def bowel_ct(x, y, z):
-        g = _gyroid(x, y, z)
-        content = np.where(_gas(x, y, z) > 0.55, air_hu, cont_hu)
-        return np.where(np.abs(g) < 0.45, wall_hu, np.where(g > 0, content, fat_hu)).astype(np.float32)
-
-    an.add(E(0, 22, 690, 105, 62, 92), (bowel_pet, bowel_ct), "intestine", within=("visceral_fat",))
-    # colon frame (wall, gas/stool content) and rectum
-    colon = [(-84, 0, 740), (-86, -4, 600), (-70, 36, 586), (70, 38, 590), (84, 6, 600), (82, 6, 720)]
-    sig = [(-84, 0, 740), (-40, 10, 772), (0, -30, 790), (0, -36, 850)]
-    for path in (colon, sig):
-        for p, q in zip(path[:-1], path[1:]):
-            an.add(C(p, q, 19), "bowel_wall", "intestine", within=("visceral_fat", "intestine", "muscle"))
-    for path in (colon, sig[:-1]):
-        for p, q in zip(path[:-1], path[1:]):
-            an.add(C(p, q, 13), "colon_content", "intestine", within=("intestine",))
-    an.landmarks["colon"] = {"colon": [P(*p) for p in colon], "sigmoid": [P(*p) for p in sig]}
-    # psoas muscles
-    for sgn in (1, -1):
-        an.add(C((sgn * 30, -46, 600), (sgn * 62, -22, 790), 17), "muscle", "muscle")
-    # stomach: wall, fluid, air cap
-    st = E(-58, 16, 534, 40, 35, 56)
-    an.add(st, "stomach", "stomach")
-    an.add(E(-58, 16, 534, 40, 35, 56, k=0.84), "gastric_fluid", "stomach")
-    an.add(Clip(E(-58, 16, 534, 40, 35, 56, k=0.84), zlo=float(P(0, 0, 505)[2])), "air", "stomach")
-    # liver (right lobe, left lobe), gallbladder
-    an.add(E(54, 4, 542, 72, 84, 74), "liver", "liver")
-    an.add(E(-16, 44, 506, 50, 34, 30), "liver", "liver")
-    an.landmarks["liver_split_x"] = float(P(4, 0, 0)[0])
-    an.add(E(44, 60, 592, 14, 16, 30), "gallbladder", "gallbladder")
-    # spleen, pancreas
-    an.add(E(-96, -34, 538, 27, 44, 54, angle=0.5), "spleen", "spleen")
-    an.add(E(-20, 4, 576, 64, 13, 13, angle=0.42), "pancreas", "pancreas")
-    an.landmarks["pancreas_x"] = (float(P(12, 0, 0)[0]), float(P(-40, 0, 0)[0]))
-    # kidneys with hot collecting systems, ureters, adrenals
-    for sgn, s in ((1, 616), (-1, 602)):
-        an.add(E(sgn * 62, -38, s, 28, 24, 54), "kidney", "kidney")
-        an.add(E(sgn * 52, -30, s + 4, 10, 8, 18), "urine_renal", "kidney")
-        an.add(C((sgn * 48, -28, s + 20), (sgn * 42, -6, 770), 3.0), "urine_ureter", "kidney", within=SOFT)
-        an.add(E(sgn * 42, -32, 542, 6, 12, 16), "adrenal", "adrenal")
-    an.landmarks["kidney_s"] = {1: 616, -1: 602}
-
-    # --- pelvis -----------------------------------------------------------------------------------
-    if sex == "F":
-        an.add(E(0, -8, 764, 30, 24, 40), "uterus", "reproductive")
+    def body(self) -> None:
+        """Trunk, thighs, head and arms: fat outside, lean (muscle) inside; the body box and frame landmarks."""
+        spec, fr, fat, an = self.spec["body"], self.fr, self.fat, self.an
+        female = "F" if self.sex == "F" else "M"
+        prof = np.array(spec["trunk"], float)
+        if self.sex == "F":
+            prof[prof[:, 0] >= spec["female_hips"]["from_s"], 1] *= spec["female_hips"]["rx_factor"]
+        hip_fat = spec["hip_fat"][female]
+        knots = np.array([[s, hip_fat if v == "hips" else v] for s, v in spec["fat_profile"]], float)
+        fat_s = np.interp(prof[:, 0], knots[:, 0], knots[:, 1]) * fat
+        zs = fr.z_vertex - prof[::-1, 0] * fr.hs
+        lean = Section(zs, prof[::-1, 1] * fr.ws, prof[::-1, 2], np.zeros(len(zs)), prof[::-1, 3])
+        outer = Section(zs, lean.rx + fat_s[::-1], lean.ry + fat_s[::-1], lean.cx, lean.cy)
+        th = spec["thighs"]
+        lz = fr.z_vertex - np.array(th["s"], float)[::-1] * fr.hs
+        leg_rx, leg_ry = np.array(th["rx"], float) * fr.ws, np.array(th["ry"], float)
+        legs_lean = Section(lz, leg_rx, leg_ry, np.full(2, th["x"] * fr.ws), np.full(2, float(th["y"])), mirror=True)
+        legs = Section(lz, leg_rx + fat * hip_fat, leg_ry + fat * hip_fat, legs_lean.cx, legs_lean.cy, mirror=True)
+        head_out, head_lean = fr.E(*spec["head_outer"]), fr.E(*spec["head_lean"])
+        arms = spec["arms"]
+        widest = np.max(outer.rx[zs < fr.z_vertex - arms["below_s"] * fr.hs])
+        xa = float(max(widest, np.max(legs.cx + legs.rx))) + arms["gap"] + fat * arms["gap_per_fat"]
+        arm_r = arms["radius"] + arms["radius_per_fat"] * fat
+        (y0, s0), (y1, s1) = arms["from"], arms["to"]
         for sgn in (1, -1):
-            an.add(E(sgn * 46, -14, 756, 13, 10, 15), "ovary", "reproductive")
-    fill = 0.75 + 0.45 * rng.random()
-    an.add(E(0, 28, 796, 40, 34, 32, k=fill), "urine_bladder", "bladder")
-    if sex == "M":
-        an.add(E(0, 16, 846, 18, 15, 15), "prostate", "reproductive")
+            ends = fr.P(sgn * xa / fr.ws, y0, s0), fr.P(sgn * xa / fr.ws, y1, s1)
+            an.add(Capsule(*ends, arm_r), "fat", "fat")
+            an.add(Capsule(*ends, arm_r - arms["radius_per_fat"] * fat - arms["muscle_inset"]), "muscle", "muscle")
+        for shape in (outer, legs, head_out):
+            an.add(shape, "fat", "fat")
+        for shape in (lean, legs_lean, head_lean):
+            an.add(shape, "muscle", "muscle")
+        lo = np.minimum.reduce([s.bounds()[0] for s in (outer, legs, head_out)])
+        hi = np.maximum.reduce([s.bounds()[1] for s in (outer, legs, head_out)])
+        margin_x, margin = spec["box_margin_mm"]
+        lo[0], hi[0] = -xa - arm_r - margin_x, xa + arm_r + margin_x
+        an.body_lo, an.body_hi = lo - margin, hi + margin
+        an.landmarks.update(z_vertex=fr.z_vertex, hs=fr.hs, ws=fr.ws, P=fr.P)
+        self.prof, self.xa = prof, xa
 
-    # --- skeleton ---------------------------------------------------------------------------------
-    spine = _vertebrae()
-    ys = np.array([[180, -18], [300, -30], [420, -50], [560, -44], [700, -44]], float)
-    an.add(C((0, -18, 180), (0, -30, 300), 12), "disc", "muscle", within=SOFT + ("csf",))
-    an.add(C((0, -30, 300), (0, -50, 430), 15), "disc", "muscle", within=SOFT)
-    an.add(C((0, -50, 430), (0, -44, 700), 19), "disc", "muscle", within=SOFT + ("blood",))
-    vertebrae = []
-    for name, s, h, rx, ry in spine:
-        y = float(np.interp(s, ys[:, 0], ys[:, 1]))
-        body = Cyl(0, y, s, rx, ry, h)
-        an.add(body, "bone_cortex", "bone")
-        an.add(Cyl(0, y, s, rx - 2.8, ry - 2.8, h - 5.6), "marrow", "bone")
-        an.add(E(0, y - ry - 20, s, 6, 13, h * 0.4), "bone_cortex", "bone")  # spinous process
-        vertebrae.append((name, P(0, y, s)))
-    an.landmarks["vertebrae"] = vertebrae
-    sac = E(0, -62, 752, 42, 15, 50)
-    an.add(sac, "bone_cortex", "bone")
-    an.add(Ellipsoid(sac.center, sac.radii - np.array([3, 3, 3])), "marrow", "bone")
-    an.landmarks["sacrum"] = sac
-    # ribs, sternum, clavicles, scapulae
-    for n in range(1, 13):
-        s = 298 + 22 * n
-        rx = float(np.interp(s, prof[:, 0], prof[:, 1])) * ws - 10
-        ry = float(np.interp(s, prof[:, 0], prof[:, 2])) - 10
-        cy = float(np.interp(s, prof[:, 0], prof[:, 3]))
-        an.add(Rib(float(P(0, 0, s)[2]), rx, ry, cy, front=0.55 - 0.06 * max(0, n - 7)), "rib", "bone")
-    an.add(E(0, 90, 392, 16, 7, 84), "bone_cortex", "bone")
-    for sgn in (1, -1):
-        an.add(C((sgn * 16, 62, 294), (sgn * 118, 20, 290), 7), "bone_cortex", "bone")
-        an.add(E(sgn * 98, -82, 360, 46, 6, 68, angle=-sgn * 0.45), "bone_cortex", "bone")
-    # pelvis: iliac wings, femoral heads, pubis, ischium, femurs; humeri in the arms
-    ilia, femora = {}, {}
-    for sgn in (1, -1):
-        il = E(sgn * 84, -30, 722, 46, 13, 50, angle=-sgn * 0.7)
-        an.add(il, "bone_cortex", "bone")
-        an.add(Ellipsoid(il.center, il.radii - 3.0, il.angle), "marrow", "bone")
-        ilia[sgn] = il
-        head = E(sgn * 86, 4, 816, 24, 24, 24)
-        an.add(head, "bone_cortex", "bone")
-        an.add(Ellipsoid(head.center, head.radii - 3.0), "marrow", "bone")
-        an.add(C((sgn * 22, 56, 836), (sgn * 70, 20, 820), 10), "bone_cortex", "bone")
-        an.add(C((sgn * 62, -22, 800), (sgn * 56, -4, 866), 12), "bone_cortex", "bone")
-        shaft = C((sgn * 98, 6, 826), (sgn * 84, 16, 1200), 15)
-        an.add(shaft, "bone_cortex", "bone")
-        an.add(C((sgn * 98, 6, 826), (sgn * 84, 16, 1200), 9), "femur_marrow", "bone")
-        femora[sgn] = (head, shaft)
-        arm_x = sgn * xa / ws
-        an.add(C((arm_x, 0, 316), (arm_x, 4, 600), 11), "bone_cortex", "bone")
-        an.add(C((arm_x, 0, 316), (arm_x, 4, 600), 6), "marrow", "bone")
-        an.add(C((arm_x - 8, 6, 610), (arm_x - 8, 14, 1000), 6), "bone_cortex", "bone")
-        an.add(C((arm_x + 8, 6, 610), (arm_x + 8, 14, 1000), 6), "bone_cortex", "bone")
-    an.landmarks.update(ilia=ilia, femora=femora)
-    an.landmarks["texture"] = Texture(texture_rng, an.body_lo, an.body_hi)
-    an.landmarks["texture_ct"] = Texture(texture_rng, an.body_lo, an.body_hi, step=16.0)
-    return an
+    def paint(self, ops: list[dict[str, Any]], sgn: int = 0) -> None:
+        """Run a list of operations of data/phantom.yaml in order; `sgn`: the side inside a mirror group."""
+        steps = {"small_bowel": self.small_bowel, "vertebrae": self.vertebrae, "ribs": self.ribs}
+        for op in ops:
+            if op.get("sex", self.sex) != self.sex:
+                continue
+            if "mirror" in op:
+                for side in (1, -1):
+                    self.paint(op["mirror"], side)
+            elif "step" in op:
+                steps[op["step"]]()
+            elif "draw" in op:
+                base, spread = self.spec["draws"][op["draw"]]
+                self.drawn[op["draw"]] = base + spread * self.rng.random()
+            else:
+                for shape in self._shapes(op, sgn):
+                    self.an.add(shape, op["tissue"], op.get("label", op["tissue"]),
+                                tuple(op["within"]) if "within" in op else None)
+                    self.last = shape
+                if "landmark" in op:
+                    if sgn:
+                        self.marks.setdefault(op["landmark"], {})[sgn] = self.last
+                    else:
+                        self.marks[op["landmark"]] = self.last
+
+    def _shapes(self, op: dict[str, Any], sgn: int) -> list[Shape]:
+        """The shape(s) of one paint operation, on side `sgn` (0: as written)."""
+        fr = self.fr
+        if "ellipsoid" in op:
+            x, y, s, rx, ry, rz = op["ellipsoid"]
+            k = op.get("k", 1.0)
+            angle = op.get("angle", 0.0)
+            if sgn:
+                x, angle = sgn * x, (sgn * angle if angle else angle)
+            shape: Shape = fr.E(x, y, s, rx, ry, rz, k=self.drawn[k] if isinstance(k, str) else k, angle=angle)
+            if "above_s" in op:
+                shape = Clip(shape, zlo=float(fr.P(0, 0, op["above_s"])[2]))
+            return [shape]
+        if "capsule" in op:
+            p, q, r = op["capsule"]
+            if sgn:
+                ax = sgn * self.xa / fr.ws
+                p, q = ([ax + v[0] if op.get("arm") else sgn * v[0], v[1], v[2]] for v in (p, q))
+            return [fr.C(p, q, r)]
+        if "path" in op:
+            pts = self.spec["paths"][op["path"]][: op.get("points")]
+            radii = op["radius"] if isinstance(op["radius"], list) else [op["radius"]] * (len(pts) - 1)
+            return [fr.C(p, q, r) for p, q, r in zip(pts[:-1], pts[1:], radii)]
+        if "inset" in op:
+            last = self.last
+            assert isinstance(last, Ellipsoid), "inset: follows an ellipsoid"
+            return [Ellipsoid(last.center, last.radii - op["inset"], last.angle)]
+        raise ValueError(f"data/phantom.yaml: an operation without a shape: {op}")
+
+    def small_bowel(self) -> None:
+        """Small bowel: a gyroid labyrinth of wall, content (with gas on CT) and fat in the mesentery."""
+        spec, rng, t = self.spec["small_bowel"], self.rng, self.an.tissue
+        base, spread = spec["wavelength_mm"]
+        lam = 2 * math.pi / (base + spread * rng.random())
+        ph = rng.random(3) * 2 * math.pi
+        gas_ph = rng.random(3) * 2 * math.pi
+        wall_suv, wall_hu = t["bowel_wall"]
+        cont_suv, cont_hu = t["bowel_content"]
+        fat_suv, fat_hu = t["fat"]
+        air_hu = t["air"][1]
+        wall, gas_level = spec["wall"], spec["gas_level"]
+        mod = spec["wall_modulation"]
+        amp, fz, fx = mod["amplitude"], mod["z"], mod["x"]
+        gx, gy, gz = spec["gas_frequency"]
+
+        def _gyroid(x, y, z):
+            a, b, c = x * lam + ph[0], y * lam + ph[1], z * lam + ph[2]
+            return np.sin(a) * np.cos(b) + np.sin(b) * np.cos(c) + np.sin(c) * np.cos(a)
+
+        def _gas(x, y, z):
+            return np.sin(x * lam * gx + gas_ph[0]) * np.sin(y * lam * gy + gas_ph[1]) * np.sin(z * lam * gz + gas_ph[2])
+
+        def bowel_pet(x, y, z):
+            g = _gyroid(x, y, z)
+            m = 1.0 + amp * np.sin(z * lam * fz + ph[1]) * np.cos(x * lam * fx + ph[2])
+            return np.where(np.abs(g) < wall, wall_suv * m, np.where(g > 0, cont_suv, fat_suv)).astype(np.float32)
+
+        def bowel_ct(x, y, z):
+            g = _gyroid(x, y, z)
+            content = np.where(_gas(x, y, z) > gas_level, air_hu, cont_hu)
+            return np.where(np.abs(g) < wall, wall_hu, np.where(g > 0, content, fat_hu)).astype(np.float32)
+
+        self.an.add(self.fr.E(*spec["region"]), (bowel_pet, bowel_ct), "intestine", within=tuple(spec["within"]))
+
+    def vertebrae(self) -> None:
+        """C2..L5: cortex, marrow and spinous process of each vertebral body, on the curve of the spine."""
+        spec, fr, an = self.spec["spine"], self.fr, self.an
+        ys = np.array(spec["depth_y"], float)
+        cortex, spinous = spec["cortex_mm"], spec["spinous"]
+        vertebrae = []
+        for name, s, h, rx, ry in _vertebrae():
+            y = float(np.interp(s, ys[:, 0], ys[:, 1]))
+            an.add(fr.cylinder(0, y, s, rx, ry, h), "bone_cortex", "bone")
+            an.add(fr.cylinder(0, y, s, rx - cortex, ry - cortex, h - 2 * cortex), "marrow", "bone")
+            behind = y - ry - spinous["behind"]
+            an.add(fr.E(0, behind, s, spinous["rx"], spinous["ry"], h * spinous["height"]), "bone_cortex", "bone")
+            vertebrae.append((name, fr.P(0, y, s)))
+        an.landmarks["vertebrae"] = vertebrae
+
+    def ribs(self) -> None:
+        """Twelve pairs of ribs: bands of the trunk's section at each rib's depth, open at the front."""
+        spec, fr, prof = self.spec["ribs"], self.fr, self.prof
+        for n in range(1, spec["count"] + 1):
+            s = spec["s0"] + spec["ds"] * n
+            rx = float(np.interp(s, prof[:, 0], prof[:, 1])) * fr.ws - spec["inset"]
+            ry = float(np.interp(s, prof[:, 0], prof[:, 2])) - spec["inset"]
+            cy = float(np.interp(s, prof[:, 0], prof[:, 3]))
+            front = spec["front"] - spec["front_step"] * max(0, n - spec["front_from"])
+            rib = Rib(float(fr.P(0, 0, s)[2]), rx, ry, cy, width=spec["width"], height=spec["height"],
+                      slope=spec["slope"], front=front)
+            self.an.add(rib, "rib", "bone")
+
+    def landmarks(self, texture_rng: np.random.Generator) -> None:
+        """What lesion placement and site naming need: paths, organ boundaries, bones, texture fields."""
+        spec, fr, lm, marks = self.spec, self.fr, self.an.landmarks, self.marks
+        paths, sites = spec["paths"], spec["landmarks"]
+        lm["esophagus"] = [fr.P(*p) for p in paths["esophagus"]]
+        lm["colon"] = {"colon": [fr.P(*p) for p in paths["colon"]], "sigmoid": [fr.P(*p) for p in paths["sigmoid"]]}
+        lm["liver_split_x"] = float(fr.P(sites["liver_split_x"], 0, 0)[0])
+        lm["pancreas_x"] = tuple(float(fr.P(x, 0, 0)[0]) for x in sites["pancreas_x"])
+        lm["kidney_s"] = {1: sites["kidney_s"]["right"], -1: sites["kidney_s"]["left"]}
+        lm["sacrum"] = marks["sacrum"]
+        lm["ilia"] = marks["ilium"]
+        lm["femora"] = {sgn: (marks["femoral_head"][sgn], marks["femoral_shaft"][sgn]) for sgn in (1, -1)}
+        steps = spec["texture_step_mm"]
+        lm["texture"] = Texture(texture_rng, self.an.body_lo, self.an.body_hi, step=steps["pet"])
+        lm["texture_ct"] = Texture(texture_rng, self.an.body_lo, self.an.body_hi, step=steps["ct"])
+
+
+def build_anatomy(rng: np.random.Generator, demo: dict[str, Any], z_top: float) -> Anatomy:
+    """The patient's phantom from data/phantom.yaml: paint operations in order (later wins), tissues, and
+    landmarks for lesions. The random draws keep their order: vertex, tissues, texture seed, then the draws
+    of the regions (small bowel, bladder filling)."""
+    frame, fat = _patient_frame(rng, demo, z_top)
+    build = _Builder(rng, demo["sex"], frame, fat)
+    build.an.tissue = _draw_tissues(rng, demo["sex"], demo["age"])
+    texture_rng = np.random.default_rng(rng.integers(2**63))
+    build.body()
+    for region in ("head_neck", "chest", "abdomen", "pelvis", "skeleton"):
+        build.paint(build.spec[region])
+    build.landmarks(texture_rng)
+    return build.an
 
 
 @lru_cache(maxsize=1)
 def _vertebrae() -> list[tuple[str, float, float, float, float]]:
-    """(name, s centre, height, rx, ry) of C2..L5 at the reference height."""
+    """(name, s centre, height, rx, ry) of C2..L5 at the reference height (data/phantom.yaml spine levels)."""
     out = []
-    for n in range(2, 8):
-        out.append((f"C{n}", 182 + 17 * (n - 1), 13.0, 13.0, 11.0))
-    for n in range(1, 13):
-        out.append((f"T{n}", 300 + 22.5 * (n - 1), 18.0, 15.0 + 0.4 * n, 13.0 + 0.2 * n))
-    for n in range(1, 6):
-        out.append((f"L{n}", 574 + 29 * (n - 1), 24.0, 23.0, 16.5))
+    for level in phantom_spec()["spine"]["levels"]:
+        first, last = level["numbers"]
+        for n in range(first, last + 1):
+            s = level["s1"] + level["ds"] * (n - 1)
+            rx, ry = level["rx"][0] + level["rx"][1] * n, level["ry"][0] + level["ry"][1] * n
+            out.append((f"{level['prefix']}{n}", s, level["height"], rx, ry))
     return out
 
 
@@ -722,40 +711,14 @@ def _seg_dist(c: np.ndarray, p: np.ndarray, q: np.ndarray) -> float:
 
 
 def _site_region(hint: str, an: Anatomy, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A box (lo, hi) in mm where candidate centres are drawn for a placement hint."""
+    """A box (lo, hi) in mm where candidate centres are drawn for a placement hint (data/phantom.yaml)."""
     P = an.landmarks["P"]
     sgn = 1 if rng.random() < 0.5 else -1
-    boxes = {  # hint -> (centre x, y, s), half sizes (mm, reference frame)
-        "neck": ((33 * sgn, 6, 238), (13, 16, 38)),
-        "supraclav_S": ((52 * sgn, 4, 292), (20, 14, 12)),
-        "mediastinum": ((0, 8, 385), (34, 48, 62)),
-        "hilar_S": ((40 * sgn, 0, 388), (13, 17, 24)),
-        "retroperitoneum": ((0, -22, 640), (46, 22, 80)),
-        "iliac_S": ((56 * sgn, -6, 752), (20, 24, 34)),
-        "lung": ((72 * sgn, -8, 425), (56, 82, 132)),
-        "liver": ((30, 10, 530), (100, 90, 80)),
-        "vertebra": ((0, -40, 450), (25, 30, 280)),
-        "ilium_S": ((84 * sgn, -30, 722), (50, 45, 50)),
-        "sacrum": ((0, -62, 752), (42, 15, 50)),
-        "femur_S": ((90 * sgn, 5, 820), (26, 26, 30)),
-        "thyroid_S": ((17 * sgn, 24, 262), (8, 9, 20)),
-        "tonsil_S": ((13 * sgn, 22, 186), (8, 9, 12)),
-        "nasopharynx": ((0, 20, 157), (18, 12, 11)),
-        "parotid_S": ((50 * sgn, 2, 165), (14, 20, 24)),
-        "esophagus": ((-6, -12, 400), (12, 28, 110)),
-        "stomach": ((-58, 16, 534), (40, 35, 56)),
-        "intestine": ((0, 15, 690), (100, 62, 110)),
-        "pancreas": ((-20, 4, 576), (64, 40, 13)),
-        "spleen": ((-96, -34, 538), (40, 44, 54)),
-        "kidney_S": ((62 * sgn, -38, 609), (28, 24, 60)),
-        "adrenal_S": ((42 * sgn, -32, 542), (6, 12, 16)),
-        "gallbladder": ((44, 60, 592), (14, 16, 30)),
-        "prostate_S": ((8 * sgn, 16, 846), (9, 14, 14)),
-        "uterus": ((0, -8, 764), (30, 24, 40)),
-        "ovary_S": ((46 * sgn, -14, 756), (13, 10, 15)),
-        "brain": ((0, -2, 90), (63, 83, 80)),
-    }
-    (x, y, s), (hx, hy, hz) = boxes[hint]
+    box = phantom_spec()["lesion_sites"][hint]  # centre [x, y, s], half sizes (mm, reference frame)
+    x, y, s = box["at"]
+    if box.get("sided"):
+        x = sgn * x
+    hx, hy, hz = box["half"]
     c = P(x, y, s)
     h = np.array([hx * an.landmarks["ws"], hy, hz * an.landmarks["hs"]])
     return c - h, c + h
