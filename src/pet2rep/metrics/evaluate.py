@@ -218,6 +218,8 @@ def _run_samples(state: dict[str, Any], n: int, workers: int) -> tuple[list[dict
     from pet2rep.metrics.failures import lexicon
 
     lexicon()
+    if state.get("meteor_impl", "native") == "native":
+        meteor.warm_up()  # the compiled METEOR alignment kernel, loaded once and inherited by the workers
     _ref_cache_prefill(state)
     tokens = state["tokens"]
     need = sorted(t for t in set(state["hyp_tid"]) | set(state["ref_tid"]) if tokens[t] is None)
@@ -300,7 +302,7 @@ def _signatures(segmenter: str | None, bootstrap: int, seed: int, lang: str,
     sigs["bleu"] = nlg.bleu_signature(4, segmenter)
     sigs["meteor"] = _call_sig(meteor, "meteor_signature", segmenter, tok)
     if meteor_impl == "jar":
-        sigs["meteor"] = sigs["meteor"].replace("v:1.5-port", "v:1.5-jar")
+        sigs["meteor"] = sigs["meteor"].replace(meteor.METEOR_TAG, "v:1.5-jar")
     sigs["rouge_l"] = nlg.rouge_signature(segmenter=segmenter)
     sigs["cider"] = nlg.cider_signature(segmenter=segmenter) + "|bootstrap:per-sample-scores-df-fixed-on-full-set"
     langs = ("zh", "en") if lang == "auto" else (lang,)

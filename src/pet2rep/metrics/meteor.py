@@ -12,16 +12,12 @@ What is reproduced (checked against the jar, see tests/test_meteor.py):
   rest, left to right over the reference, ranking partial alignments by matches (an exact word
   counts 1, a stem/synonym/paraphrase word a truncated 0.5, so a lone one-word non-exact match is
   worth nothing), then fewer chunks, then "distance" (with the jar's bookkeeping quirk that a
-  path's distance grows with every sibling it spawns). :func:`_beam_align` is a step-for-step
-  port of that search (identical stats to the jar on every pair tested); it is used when the
-  candidate count is small (English reports, short texts; ``EXACT_WORK_LIMIT``, env
-  ``PET2REP_METEOR_EXACT_LIMIT``). For large inputs (1,000-character Chinese reports: thousands
-  of candidates, where the Java beam itself needs ~0.1-0.3 s) a greedy aligner with the same
-  preferences is used: take a match whenever possible, continue the current chunk if possible,
-  otherwise the candidate with the longest contiguous run ahead, tuned to the beam's habits
-  (favour the first free candidate, avoid the neighbours of later fixed matches, park isolated
-  matches on leftovers behind the cursor). Matches are exact; chunk counts differ by a few
-  percent per segment in either direction, and corpus METEOR agrees with the jar to ~1e-3.
+  path's distance grows with every sibling it spawns). :mod:`pet2rep.metrics.meteor_beam` runs
+  that search with the jar's candidate order, beam width and tie-breaking at every length (no
+  greedy fallback), made fast by pruning that cannot change the beam, bit sets and a numba-compiled
+  copy of the same code (plain Python when numba is missing: same numbers). Words are compared by
+  their Java ``hashCode`` as the jar does. Statistics rows equal the jar's on zh and en report
+  pairs of 50 to 3,000 characters (tests/test_meteor.py).
 * Statistics: the jar's 23-number stats line (lengths, function words of ``english.words``,
   content/function matches per stage for test and reference, chunks, word matches), plus one
   extra column: the chunk count that enters the corpus aggregate (0 for a perfectly aligned
@@ -45,12 +41,8 @@ import re
 import sqlite3
 import threading
 import zipfile
-from collections import Counter
 from collections.abc import Sequence
 from functools import cache, lru_cache
-from heapq import nsmallest
-from itertools import repeat
-from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +56,9 @@ N_JAR_STATS = 23
 N_STATS = 24  # jar stats line + aggregate chunk column
 EXACT, STEM, SYN, PARA = 0, 1, 2, 3
 
+METEOR_TAG = "v:1.5-exact"  # the jar's alignment at every length (v:1.5-port had a greedy fallback)
 METEOR_SIGNATURE = (
-    "METEOR|v:1.5-port|lang:en|norm|modules:exact,stem,synonym,paraphrase"
+    f"METEOR|{METEOR_TAG}|lang:en|norm|modules:exact,stem,synonym,paraphrase"
     "|params:0.85,0.2,0.6,0.75|weights:1.0,0.6,0.8,0.6"
 )
 
@@ -522,16 +515,54 @@ def meteor_tokens(tokens: Sequence[str]) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # matching and alignment
 
-# Greedy aligner (large inputs), tuned against the jar on report pairs: cap of the run-length
-# lookahead; bonus for the first free candidate (the jar's distance tie-break favours it); malus
-# for a candidate that is the left/right neighbour of a later fixed match (the jar's beam sees
-# that such a choice breaks a chunk later).
-_LOOKAHEAD = 12
-_BONUS0 = 1
-_STEAL = 2
-# inputs whose candidate count (summed over unfixed reference words) is at most this go through
-# the exact port of the jar's beam search; larger ones through the greedy aligner
-EXACT_WORK_LIMIT = int(os.environ.get("PET2REP_METEOR_EXACT_LIMIT", "1500"))
+_JHASH: dict[str, int] = {}
+
+
+def _java_hash(word: str) -> int:
+    """``String.hashCode()`` of a word: the jar compares words (and stems) by this key."""
+    h = _JHASH.get(word)
+    if h is None:
+        data = word.encode("utf-16-le", "surrogatepass")
+        h = 0
+        for k in range(0, len(data), 2):
+            h = (31 * h + (data[k] | data[k + 1] << 8)) & 0xFFFFFFFF
+        if len(_JHASH) < 1_000_000:
+            _JHASH[word] = h
+    return h
+
+
+def _keys(words: list[str]) -> np.ndarray:
+    return np.fromiter(map(_java_hash, words), dtype=np.int64, count=len(words))
+
+
+class RefSide:
+    """What METEOR needs of a reference, computed once per reference text (and cacheable).
+
+    ``tokens``: the reference as the jar sees it after ``-norm``; ``keys`` their word keys;
+    ``order``/``sorted_keys``: a stable sort of the keys; ``fun``: function-word positions.
+    """
+
+    __slots__ = ("tokens", "keys", "sorted_keys", "fun", "latin")
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+        self.keys = _keys(tokens)
+        self.sorted_keys = np.sort(self.keys, kind="stable")
+        self.fun = _function_positions(tokens, function_words())
+        self.latin = any(t[0] < "\u3000" for t in tokens)
+
+    def __getstate__(self) -> tuple:
+        return (self.tokens, self.fun, self.latin)
+
+    def __setstate__(self, state: tuple) -> None:
+        self.tokens, self.fun, self.latin = state
+        self.keys = _keys(self.tokens)
+        self.sorted_keys = np.sort(self.keys, kind="stable")
+
+
+def reference_side(ref_tokens: Sequence[str]) -> RefSide:
+    """Reference-side METEOR tables for tokenizer output ``ref_tokens`` (see :func:`meteor_stats`)."""
+    return RefSide(meteor_tokens(ref_tokens))
 
 
 def _extra_matches(hyp: list[str], ref: list[str], hpos: dict[str, list[int]]) -> list[tuple]:
@@ -599,76 +630,6 @@ def _extra_matches(hyp: list[str], ref: list[str], hpos: dict[str, list[int]]) -
     return out
 
 
-def _stats_row(hyp: list[str], ref: list[str]) -> np.ndarray:
-    """The 24-number stats vector for one (normalised) hypothesis/reference pair."""
-    nh, nr = len(hyp), len(ref)
-    row = np.zeros(N_STATS, dtype=np.float64)
-    fw = function_words()
-    hfun = _function_positions(hyp, fw)
-    rfun = _function_positions(ref, fw)
-    row[_TLEN], row[_RLEN] = nh, nr
-    row[_TFW], row[_RFW] = len(hfun), len(rfun)
-    if nh == 0 or nr == 0:
-        return row
-    hpos: dict[str, list[int]] = {}
-    for i, t in enumerate(hyp):
-        if t in hpos:
-            hpos[t].append(i)
-        else:
-            hpos[t] = [i]
-    identical = hyp == ref
-    extra = [] if identical else _extra_matches(hyp, ref, hpos)
-    work = len(extra) + (
-        sum(map(len, map(hpos.get, ref, repeat(())))) if nr <= EXACT_WORK_LIMIT else nr * nh
-    )
-    exact_only = False
-    exact_chunks = 0
-    if work <= EXACT_WORK_LIMIT:
-        sel = _beam_align(nh, nr, _all_candidates(hyp, ref, hpos, extra))
-    elif extra:
-        sel = _align(hyp, ref, hpos, extra)
-    else:
-        sel, exact_chunks = _align_exact(hyp, ref, hpos)  # consumes hpos
-        exact_only = True
-    # sum matches by module and word type: module x (test content, ref content, test func, ref func)
-    m = [0] * 16
-    chunks = 0
-    last = -1
-    twm = rwm = 0
-    prev_rend = -1
-    if exact_only:
-        twm = rwm = len(sel)
-        tf = sum(1 for x in sel if x[2] in hfun) if hfun else 0
-        rf = sum(1 for x in sel if x[0] in rfun) if rfun else 0
-        m[0], m[1], m[2], m[3] = twm - tf, rwm - rf, tf, rf
-        chunks = exact_chunks
-    else:
-        for j, rl, i, hl, mod in sel:  # sorted by reference position
-            base = 4 * mod
-            if hfun:
-                for k in range(i, i + hl):
-                    m[base + (2 if k in hfun else 0)] += 1
-            else:
-                m[base] += hl
-            if rfun:
-                for k in range(j, j + rl):
-                    m[base + (3 if k in rfun else 1)] += 1
-            else:
-                m[base + 1] += rl
-            twm += hl
-            rwm += rl
-            if i != last or j != prev_rend:
-                chunks += 1
-            last = i + hl
-            prev_rend = j + rl
-    row[4:20] = m
-    row[_CHUNKS] = chunks
-    row[_TWM], row[_RWM] = twm, rwm
-    perfect = twm == nh and rwm == nr and chunks == 1
-    row[_AGGCH] = 0 if perfect else chunks
-    return row
-
-
 def _function_positions(words: list[str], fw: frozenset[str]) -> set[int]:
     """Positions of function words (types found with one C-level set intersection first)."""
     present = fw.intersection(words)
@@ -677,367 +638,235 @@ def _function_positions(words: list[str], fw: frozenset[str]) -> set[int]:
     return {k for k, t in enumerate(words) if t in present}
 
 
-def _align_exact(
-    hyp: list[str], ref: list[str], hpos: dict[str, list[int]]
-) -> tuple[list[tuple], int]:
-    """Greedy aligner when every candidate is an exact one-word match (the common CJK case).
+def _candidates(
+    hyp: list[str], hkeys: np.ndarray, rs: RefSide, identical: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate matches in the jar's order, as flat arrays.
 
-    ``hpos`` (token -> free hyp positions) is consumed: positions are removed once matched.
+    Returns ``cs`` (offsets per reference position), and per candidate: ref position, hyp start,
+    hyp length, ref length, module. Exact matches (equal word keys, hyp positions ascending) come
+    first at each position, then stem, synonym and paraphrase matches.
     """
-    nh, nr = len(hyp), len(ref)
-    rcount = Counter(ref)
-    used = bytearray(nh)  # 0 free, 1 taken, 2 reserved for a fixed match
-    fixed = [-1] * nr
-    fixedh = [-1] * nh
-    hget = hpos.get
-    nfixed = 0
-    for t, c in rcount.items():
-        if c == 1:
-            ex = hget(t)
-            if ex is not None and len(ex) == 1:
-                used[ex[0]] = 2
-                nfixed += 1
-    if nfixed:
-        for j, t in enumerate(ref):
-            if rcount[t] == 1:
-                ex = hget(t)
-                if ex is not None and len(ex) == 1:
-                    fixed[j] = ex[0]
-                    fixedh[ex[0]] = j
-    hypx = hyp + [None]
-    used.append(0)
-    sel: list[tuple] = []
-    add = sel.append
-    lookahead, bonus0, steal = _LOOKAHEAD, _BONUS0, _STEAL
-    last = -1
-    cursor = 0
-    chunks = 0
-
-    def run(i: int, j: int) -> int:
-        k = 1
-        while k < lookahead and j + k < nr and hypx[i + k] == ref[j + k] and used[i + k] != 1:
-            k += 1
-        if i > 0 and used[i - 1] == 2 and fixedh[i - 1] > j:
-            k -= steal  # would cut a later fixed match off its left neighbour
-        elif k == 1 and used[i + 1] == 2 and fixedh[i + 1] > j + 1:
-            if ref[fixedh[i + 1] - 1] == hypx[i]:
-                k -= steal  # is the natural left neighbour of a later fixed match
-        return k
-
-    for j in range(nr):
-        f = fixed[j]
-        if f >= 0:
-            used[f] = 1
-            add((j, 1, f, 1, EXACT))
-            if f != last:
-                chunks += 1
-            last = cursor = f + 1
-            continue
-        t = ref[j]
-        cands = hget(t)
-        if not cands:
-            last = -1
-            continue
-        if last >= 0 and hypx[last] == t and used[last] == 0:
-            used[last] = 1
-            cands.remove(last)
-            add((j, 1, last, 1, EXACT))
-            last += 1
-            cursor = last
-            continue
-        best = cands[0]
-        brun = run(best, j)
-        if brun < 1:  # first free candidate penalised: plain scan of all candidates
-            brun += bonus0
-            for i in cands:
-                k = run(i, j)
-                if k > brun:
-                    best, brun = i, k
-        else:
-            brun += bonus0
-            r1 = ref[j + 1] if j + 1 < nr else 0
-            for i in cands:
-                if hypx[i + 1] == r1 and used[i + 1] != 1:
-                    k = run(i, j)
-                    if k > brun:
-                        best, brun = i, k
-                        if k >= lookahead:
-                            break
-        if brun <= 1 + bonus0 and best == cands[0] and best < cursor:
-            # isolated one-word match: take the leftover position nearest behind the cursor
-            for i in reversed(cands):
-                if i < cursor:
-                    best = i
-                    break
-        used[best] = 1
-        cands.remove(best)
-        add((j, 1, best, 1, EXACT))
-        chunks += 1
-        last = best + 1
-        cursor = best + 1
-    return sel, chunks
-
-
-def _align(
-    hyp: list[str], ref: list[str], hpos: dict[str, list[int]], extra: list[tuple]
-) -> list[tuple[int, int, int, int, int]]:
-    """Choose matches: list of (ref_start, ref_len, hyp_start, hyp_len, module) by ref_start."""
-    nh, nr = len(hyp), len(ref)
-    # coverage counts for the jar's "definite match" rule
-    rcount = Counter(ref)
-    used = bytearray(nh)  # 0 free, 1 taken, 2 reserved for a fixed match
-    fixed = [-1] * nr  # hyp index of a fixed exact 1:1 match
-    xcand: dict[int, list[tuple]] = {}
-    if extra:
-        hcov = [0] * nh
-        rcov = [0] * nr
-        for j, t in enumerate(ref):
-            c = len(hpos.get(t, ()))
-            rcov[j] = c
+    nr = len(rs.tokens)
+    order = np.argsort(hkeys, kind="stable")
+    sk = hkeys[order]
+    lo = np.searchsorted(sk, rs.keys, "left")
+    cnt = np.searchsorted(sk, rs.keys, "right") - lo
+    cs = np.zeros(nr + 1, dtype=np.int64)
+    np.cumsum(cnt, out=cs[1:])
+    total = int(cs[-1])
+    ci = order[np.arange(total, dtype=np.int64) - np.repeat(cs[:-1] - lo, cnt)]
+    extra: list[tuple] = []
+    if not identical and rs.latin:
+        hpos: dict[str, list[int]] = {}  # Latin words only: CJK never stem/synonym/paraphrase-match
         for i, t in enumerate(hyp):
-            hcov[i] = rcount.get(t, 0)
-        for mod, j, rl, i, hl in extra:
-            xcand.setdefault(j, []).append((mod, rl, i, hl))
-            for k in range(j, j + rl):
-                rcov[k] += 1
-            for k in range(i, i + hl):
-                hcov[k] += 1
-        for j in range(nr):
-            ex = hpos.get(ref[j])
-            nx = len(xcand.get(j, ()))
-            if ex is not None and len(ex) == 1 and nx == 0:
-                i = ex[0]
-                if rcov[j] == 1 and hcov[i] == 1:
-                    fixed[j] = i
-                    used[i] = 2
-            elif ex is None and nx == 1:
-                mod, rl, i, hl = xcand[j][0]
-                if all(rcov[k] == 1 for k in range(j, j + rl)) and all(
-                    hcov[k] == 1 for k in range(i, i + hl)
-                ):
-                    fixed[j] = -2  # marker: fixed non-exact match, kept in xcand[j]
-                    xcand[j] = [(mod, rl, i, hl, True)]
-                    for k in range(i, i + hl):
-                        used[k] = 2
-    else:
-        for j, t in enumerate(ref):
-            ex = hpos.get(t)
-            if ex is not None and len(ex) == 1 and rcount[t] == 1:
-                fixed[j] = ex[0]
-                used[ex[0]] = 2
-    fixedh = [-1] * nh
-    for j in range(nr):
-        if fixed[j] >= 0:
-            fixedh[fixed[j]] = j
-    sel: list[tuple[int, int, int, int, int]] = []
-    last = -1  # hyp index that would continue the current chunk (-1: no open chunk)
-    L = _LOOKAHEAD
-    j = 0
-    while j < nr:
-        t = ref[j]
-        f = fixed[j]
-        if f >= 0:
-            used[f] = 1
-            sel.append((j, 1, f, 1, EXACT))
-            last = f + 1
-            j += 1
-            continue
-        xc = xcand.get(j) if extra else None
-        if xc is None:
-            # fast path: only exact one-word candidates
-            if 0 <= last < nh and hyp[last] == t and used[last] == 0:
-                used[last] = 1
-                sel.append((j, 1, last, 1, EXACT))
-                last += 1
-                j += 1
-                continue
-            best = -1
-            brun = 0
-            for i in hpos.get(t, ()):
-                if used[i]:
-                    continue
-                k = 1
-                while (
-                    k < L
-                    and j + k < nr
-                    and i + k < nh
-                    and hyp[i + k] == ref[j + k]
-                    and used[i + k] != 1
-                ):
-                    k += 1
-                if i > 0 and used[i - 1] == 2 and fixedh[i - 1] > j:
-                    k -= _STEAL  # would cut a later fixed match off its left neighbour
-                if best < 0:
-                    best, brun = i, k + _BONUS0
-                elif k > brun:
-                    best, brun = i, k
-                    if k >= L:
-                        break
-            if best < 0:
-                last = -1
-            else:
-                used[best] = 1
-                sel.append((j, 1, best, 1, EXACT))
-                last = best + 1
-            j += 1
-            continue
-        # general path: exact + extra candidates at this reference position
-        if len(xc) == 1 and len(xc[0]) == 5:  # fixed extra match
-            mod, rl, i, hl, _ = xc[0]
-            for k in range(i, i + hl):
-                used[k] = 1
-            sel.append((j, rl, i, hl, mod))
-            last = i + hl
-            j += rl
-            continue
-        cands = [(EXACT, 1, i, 1) for i in hpos.get(t, ())] + xc
-        best_key = None
-        best_c = None
-        for mod, rl, i, hl in cands:
-            if j + rl > nr or any(used[k] for k in range(i, i + hl)):
-                continue
-            if rl > 1 and any(fixed[k] != -1 for k in range(j + 1, j + rl)):
-                continue
-            wt = SEARCH_WEIGHTS[mod]
-            val = int(rl * wt) + int(hl * wt)
-            cont = i == last
-            k = 0
-            while (
-                k < L
-                and j + rl + k < nr
-                and i + hl + k < nh
-                and hyp[i + hl + k] == ref[j + rl + k]
-                and used[i + hl + k] != 1
-            ):
-                k += 1
-            key = (val, cont, k)
-            if best_key is None or key > best_key:
-                best_key, best_c = key, (mod, rl, i, hl)
-        if best_c is None or (best_key[0] == 0 and not best_key[1] and best_key[2] == 0):
-            last = -1
-            j += 1
-            continue
-        mod, rl, i, hl = best_c
-        for k in range(i, i + hl):
-            used[k] = 1
-        sel.append((j, rl, i, hl, mod))
-        last = i + hl
-        j += rl
-    return sel
-
-
-def _all_candidates(
-    hyp: list[str], ref: list[str], hpos: dict[str, list[int]], extra: list[tuple]
-) -> list[list[tuple[int, int, int, int]]]:
-    """Candidate matches per reference start in the jar's order: (module, ref_len, hyp_start, hyp_len)."""
-    cands: list[list[tuple[int, int, int, int]]] = [
-        [(EXACT, 1, i, 1) for i in hpos.get(t, ())] for t in ref
-    ]
+            if t[0] < "\u3000":
+                if t in hpos:
+                    hpos[t].append(i)
+                else:
+                    hpos[t] = [i]
+        if hpos:
+            extra = _extra_matches(hyp, rs.tokens, hpos)
+    if not extra:
+        cj = np.repeat(np.arange(nr, dtype=np.int64), cnt)
+        ones = np.ones(total, dtype=np.int64)
+        return cs, cj, ci, ones, ones, np.zeros(total, dtype=np.int64)
+    per: list[list[tuple[int, int, int, int]]] = [[] for _ in range(nr)]
     for want in (STEM, SYN, PARA):
         for mod, j, rl, i, hl in extra:
             if mod == want:
-                cands[j].append((mod, rl, i, hl))
-    return cands
+                per[j].append((mod, rl, i, hl))
+    ci_l = ci.tolist()
+    cs_l = cs.tolist()
+    rows: list[tuple[int, int, int, int, int]] = []
+    ncs = [0] * (nr + 1)
+    for j in range(nr):
+        rows.extend((j, EXACT, 1, i, 1) for i in ci_l[cs_l[j] : cs_l[j + 1]])
+        rows.extend((j, *x) for x in per[j])
+        ncs[j + 1] = len(rows)
+    a = np.array(rows, dtype=np.int64).reshape(-1, 5)
+    return np.array(ncs, dtype=np.int64), a[:, 0], a[:, 3], a[:, 4], a[:, 2], a[:, 1]
 
 
-def _beam_align(
-    nh: int, nr: int, cands: list[list[tuple[int, int, int, int]]], beam: int = 40
-) -> list[tuple[int, int, int, int, int]]:
-    """The jar's ``Aligner.resolve`` beam search, step for step (incl. its distance bookkeeping)."""
-    hcov = [0] * nh
-    rcov = [0] * nr
-    for j, cl in enumerate(cands):
-        for _mod, rl, i, hl in cl:
-            for k in range(j, j + rl):
-                rcov[k] += 1
+_TAB37 = np.zeros(37, dtype=np.int64)
+_TAB37[[(1 << b) % 37 for b in range(32)]] = np.arange(32)
+
+
+def _align(nh: int, nr: int, cs: np.ndarray, cj: np.ndarray, ci: np.ndarray, chl: np.ndarray,
+           crl: np.ndarray, cmod: np.ndarray, hkeys: np.ndarray, rkeys: np.ndarray) -> list[int]:
+    """Indices of the candidates the jar's beam search chooses (by reference position)."""
+    from pet2rep.metrics.meteor_beam import BEAM, beam_search, compiled
+
+    total = len(ci)
+    if total == 0:
+        return []
+    wt = np.asarray(SEARCH_WEIGHTS)[cmod]
+    cval = (np.floor(chl * wt) + np.floor(crl * wt)).astype(np.int64)
+    # the jar's definite matches: the only candidate at its position, covering words no other
+    # candidate covers
+    one_to_one = bool((chl == 1).all() and (crl == 1).all())
+    if one_to_one:
+        hcov = np.bincount(ci, minlength=nh)
+        rcov = np.diff(cs)
+    else:
+        hcov = np.zeros(nh + 1, dtype=np.int64)
+        rcov = np.zeros(nr + 1, dtype=np.int64)
+        np.add.at(hcov, ci, 1)
+        np.add.at(hcov, ci + chl, -1)
+        np.add.at(rcov, cj, 1)
+        np.add.at(rcov, cj + crl, -1)
+        hcov = np.cumsum(hcov)[:nh]
+        rcov = np.cumsum(rcov)[:nr]
+    fixed = np.full(nr, -1, dtype=np.int64)
+    wh = max(1, (nh + 31) >> 5)
+    uh0 = np.zeros(wh, dtype=np.int64)
+    ur0 = np.zeros(max(1, (nr + 31) >> 5), dtype=np.int64)
+    single = np.flatnonzero(np.diff(cs) == 1)
+    ks = cs[single]
+    if one_to_one:
+        ok = (rcov[single] == 1) & (hcov[ci[ks]] == 1)
+        fixed[single[ok]] = ks[ok]
+        fi, fj = ci[ks[ok]], single[ok]
+        np.bitwise_or.at(uh0, fi >> 5, np.left_shift(1, fi & 31))
+        np.bitwise_or.at(ur0, fj >> 5, np.left_shift(1, fj & 31))
+    else:
+        for j, k in zip(single.tolist(), ks.tolist()):
+            i, hl, rl = int(ci[k]), int(chl[k]), int(crl[k])
+            if (rcov[j : j + rl] == 1).all() and (hcov[i : i + hl] == 1).all():
+                fixed[j] = k
+                for t in range(i, i + hl):
+                    uh0[t >> 5] |= 1 << (t & 31)
+                for t in range(j, j + rl):
+                    ur0[t >> 5] |= 1 << (t & 31)
+    starts = cs[:-1]
+    nonempty = cs[1:] > starts
+    vmax = np.zeros(nr, dtype=np.int64)
+    vmin = np.zeros(nr, dtype=np.int64)
+    if nonempty.any():
+        vmax[nonempty] = np.maximum.reduceat(cval, starts[nonempty])
+        vmin[nonempty] = np.minimum.reduceat(cval, starts[nonempty])
+    same = (vmax == vmin).astype(np.int64)
+    # positions whose candidates are just the exact one-word matches: the kernel takes the free ones
+    # from one bit set per hypothesis word (group), in hypothesis order
+    ncand = np.diff(cs)
+    order = np.argsort(hkeys, kind="stable")
+    sk = hkeys[order]
+    lo = np.searchsorted(sk, rkeys, "left")
+    n_exact = np.searchsorted(sk, rkeys, "right") - lo
+    plain = (ncand > 0) & (ncand == n_exact)
+    same[plain] = 2
+    hrank = np.zeros(nh, dtype=np.int64)
+    run0 = np.searchsorted(sk, sk, "left")
+    hrank[order] = np.arange(nh) - run0
+    uniq, rkg = np.unique(np.where(plain, lo, -1), return_inverse=True)
+    rkg = rkg.astype(np.int64).ravel()
+    if uniq.size and uniq[0] == -1:
+        uniq = uniq[1:]
+        rkg -= 1
+    ng = uniq.size
+    gid = np.full(nh, -1, dtype=np.int64)
+    gid[uniq] = np.arange(ng)
+    g_of = gid[run0]  # group of each hyp position in sorted order
+    kb = np.zeros(max(1, ng) * wh, dtype=np.int64)
+    gw0 = np.zeros(max(1, ng), dtype=np.int64)
+    gw1 = np.zeros(max(1, ng), dtype=np.int64)
+    if ng:
+        inb = g_of >= 0
+        pos = order[inb]
+        np.bitwise_or.at(kb, g_of[inb] * wh + (pos >> 5), np.left_shift(1, pos & 31))
+        ends = np.searchsorted(sk, sk[uniq], "right") - 1
+        gw0[:] = order[uniq] >> 5
+        gw1[:] = order[ends] >> 5
+    rkg[~plain] = 0
+    fn = compiled()
+    K = BEAM
+    if fn is not None:
+        sel = np.zeros(nr, dtype=np.int64)
+        z = np.zeros
+        cnt = fn(nr, cs, ci, chl, crl, cval, same, fixed, uh0, ur0, K, z(nr * K, np.int64), z(nr * K, np.int64), sel,
+                 z(13 * K, np.int64), z(K * wh, np.int64), z(K * wh, np.int64), vmax, rkg, hrank, kb, gw0, gw1, _TAB37)
+        return sel[:cnt][::-1].tolist()
+    out = [0] * nr
+    cnt = beam_search(nr, cs.tolist(), ci.tolist(), chl.tolist(), crl.tolist(), cval.tolist(), same.tolist(),
+                      fixed.tolist(), uh0.tolist(), ur0.tolist(), K, [0] * (nr * K), [0] * (nr * K), out,
+                      [0] * (13 * K), [0] * (K * wh), [0] * (K * wh),
+                      vmax.tolist(), rkg.tolist(), hrank.tolist(), kb.tolist(), gw0.tolist(), gw1.tolist(),
+                      _TAB37.tolist())
+    return out[:cnt][::-1]
+
+
+def _stats_row(hyp: list[str], ref: list[str] | RefSide) -> np.ndarray:
+    """The 24-number stats vector for one (normalised) hypothesis/reference pair."""
+    rs = ref if isinstance(ref, RefSide) else RefSide(ref)
+    nh, nr = len(hyp), len(rs.tokens)
+    row = np.zeros(N_STATS, dtype=np.float64)
+    hfun = _function_positions(hyp, function_words())
+    rfun = rs.fun
+    row[_TLEN], row[_RLEN] = nh, nr
+    row[_TFW], row[_RFW] = len(hfun), len(rfun)
+    if nh == 0 or nr == 0:
+        return row
+    hkeys = _keys(hyp)
+    identical = nh == nr and bool(np.array_equal(hkeys, rs.keys))
+    cs, cj, ci, chl, crl, cmod = _candidates(hyp, hkeys, rs, identical)
+    chosen = _align(nh, nr, cs, cj, ci, chl, crl, cmod, hkeys, rs.keys)
+    # sum matches by module and word type: module x (test content, ref content, test func, ref func)
+    m = [0] * 16
+    chunks = 0
+    last = -1
+    twm = rwm = 0
+    prev_rend = -1
+    if chosen:
+        cj_l, ci_l = cj[chosen].tolist(), ci[chosen].tolist()
+        hl_l, rl_l, mod_l = chl[chosen].tolist(), crl[chosen].tolist(), cmod[chosen].tolist()
+    else:
+        cj_l = ci_l = hl_l = rl_l = mod_l = []
+    for j, rl, i, hl, mod in zip(cj_l, rl_l, ci_l, hl_l, mod_l):  # sorted by reference position
+        base = 4 * mod
+        if hfun:
             for k in range(i, i + hl):
-                hcov[k] += 1
-    fixed_at: list[tuple[int, int, int, int] | None] = [None] * nr
-    uh0 = ur0 = 0
-    for j, cl in enumerate(cands):
-        if len(cl) == 1:
-            mod, rl, i, hl = cl[0]
-            if all(rcov[k] == 1 for k in range(j, j + rl)) and all(
-                hcov[k] == 1 for k in range(i, i + hl)
-            ):
-                fixed_at[j] = cl[0]
-                ur0 |= ((1 << rl) - 1) << j
-                uh0 |= ((1 << hl) - 1) << i
-    # per candidate: (hyp mask, ref mask, search value, |distance|, module, rl, i, hl)
-    prep = []
-    for j, cl in enumerate(cands):
-        row = []
-        for mod, rl, i, hl in cl:
-            wt = SEARCH_WEIGHTS[mod]
-            val = int(hl * wt) + int(rl * wt)
-            row.append((((1 << hl) - 1) << i, ((1 << rl) - 1) << j, val, abs(j - i), i + hl, j + rl,
-                        (j, rl, i, hl, mod)))  # fmt: skip
-        prep.append(row)
-    # path: [-matches, chunks, distance, idx, lastMatchEnd, used_h, used_r, chosen(linked)]
-    paths = [[0, 0, 0, 0, -1, uh0, ur0, None]]
-    key = itemgetter(0, 1, 2)  # (-matches, chunks, distance)
-    for cur in range(nr):
-        if len(paths) > beam:
-            paths = nsmallest(beam, paths, key=key)  # = sorted(...)[:beam], stable
+                m[base + (2 if k in hfun else 0)] += 1
         else:
-            paths.sort(key=key)
-        nxt = []
-        for path in paths:
-            negm, ch, dist, idx, lastend, uh, ur, chosen = path
-            if (ur >> cur) & 1:
-                if cur < idx:
-                    nxt.append(path)
-                    continue
-                f = fixed_at[idx]
-                if f is None:
-                    continue  # the jar drops such a path
-                mod, rl, i, hl = f
-                wt = SEARCH_WEIGHTS[mod]
-                path[0] = negm - int(hl * wt) - int(rl * wt)
-                if lastend != -1 and i != lastend:
-                    path[1] = ch + 1
-                path[3] = idx + rl
-                path[4] = i + hl
-                path[2] = dist + abs(idx - i)
-                path[7] = ((idx, rl, i, hl, mod), chosen)
-                nxt.append(path)
-                continue
-            for hm, rm, val, dd, hend, rend, rec in prep[cur]:
-                if uh & hm or ur & rm:
-                    continue
-                nxt.append([negm - val, ch + (lastend != -1 and rec[2] != lastend), dist, rend,
-                            hend, uh | hm, ur | rm, (rec, chosen)])  # fmt: skip
-                dist += dd
-            if lastend != -1:
-                ch += 1
-            nxt.append([negm, ch, dist, idx + 1, -1, uh, ur, chosen])
-        if not nxt:
-            nxt.append(paths[0])
-        paths = nxt
-    # last step: close open chunks of the surviving paths, then pick the best
-    paths.sort(key=key)
-    paths = paths[:beam]
-    for path in paths:
-        if path[4] != -1:
-            path[1] += 1
-    paths.sort(key=key)
-    best = paths[0]
-    out = []
-    link = best[7]
-    while link is not None:
-        out.append(link[0])
-        link = link[1]
-    out.reverse()
-    return out
+            m[base] += hl
+        if rfun:
+            for k in range(j, j + rl):
+                m[base + (3 if k in rfun else 1)] += 1
+        else:
+            m[base + 1] += rl
+        twm += hl
+        rwm += rl
+        if i != last or j != prev_rend:
+            chunks += 1
+        last = i + hl
+        prev_rend = j + rl
+    row[4:20] = m
+    row[_CHUNKS] = chunks
+    row[_TWM], row[_RWM] = twm, rwm
+    perfect = twm == nh and rwm == nr and chunks == 1
+    row[_AGGCH] = 0 if perfect else chunks
+    return row
+
 
 
 # ---------------------------------------------------------------------------------------------
 # public API
 
 
-def meteor_stats(hyp: list[str], ref: list[str]) -> np.ndarray:
-    """Sufficient statistics (24 numbers: the jar's stats line + aggregate chunks) for one pair."""
-    return _stats_row(meteor_tokens(hyp), meteor_tokens(ref))
+def warm_up() -> str:
+    """Load the compiled alignment kernel now (before forking workers); returns 'numba' or 'python'."""
+    from pet2rep.metrics.meteor_beam import kernel_name
+
+    _stats_row(["warm", "up", "a"], RefSide(["up", "warm", "a"]))
+    return kernel_name()
+
+
+def meteor_stats(hyp: Sequence[str], ref: Sequence[str] | RefSide) -> np.ndarray:
+    """Sufficient statistics (24 numbers: the jar's stats line + aggregate chunks) for one pair.
+
+    ``ref`` is the reference's tokens or its :func:`reference_side` tables (computed once when one
+    reference is scored against many hypotheses).
+    """
+    return _stats_row(meteor_tokens(hyp), ref if isinstance(ref, RefSide) else reference_side(ref))
 
 
 def _score(s: np.ndarray, chunks: float) -> float:
@@ -1158,10 +987,11 @@ def meteor_corpus(
 
 
 __all__ = [
-    "EXACT_WORK_LIMIT",
     "METEOR_SIGNATURE",
+    "METEOR_TAG",
     "N_JAR_STATS",
     "N_STATS",
+    "RefSide",
     "function_words",
     "meteor_corpus",
     "meteor_from_stats",
@@ -1171,5 +1001,7 @@ __all__ = [
     "meteor_stats",
     "meteor_tokens",
     "normalize_line",
+    "reference_side",
     "stem",
+    "warm_up",
 ]

@@ -1,0 +1,367 @@
+"""The METEOR 1.5 aligner's beam search (``Aligner.resolve``), exact and fast.
+
+Semantics reproduced (what the jar does, described in our words):
+
+* Reference positions are visited left to right. Before every step the partial alignments are
+  sorted (stable) by more weighted matches, then fewer chunks, then smaller "distance", and only
+  the first ``beam`` (40) are expanded.
+* A partial alignment whose current reference word is already covered either passes through (it is
+  inside its own multi-word match) or takes the one-to-one "definite" match fixed there before the
+  search; otherwise it spawns one child per candidate match at this position that touches no used
+  word (in candidate order), then continues itself as the "skip" child. The jar adds each
+  candidate's ``|ref start - hyp start|`` to the parent's distance while it spawns, so a child
+  inherits the distance of the siblings spawned before it and the skip child the sum of all.
+* At the end, open chunks are closed on the surviving alignments and the best one is returned.
+
+Speed comes from never building children that cannot enter the beam (the result is unchanged):
+
+* the next beam is filled by stable insertion into a sorted buffer of ``beam`` slots, children
+  offered in the jar's creation order; a child whose key is not smaller than the last of a full
+  buffer is discarded (it would have been sorted past the beam);
+* parents are visited in beam order and every child of a parent is at least (its matches plus the
+  best candidate value at this position, its chunks, its distance): once that bound is past the
+  last of a full buffer, no later parent can place a child, and the step ends;
+* when every candidate at a position has the same value, a parent's children other than the one
+  continuing its chunk come in non-decreasing key order, so after the first refused one only the
+  continuation (and the distances) are still looked at; the skip child is never better than any
+  of its siblings, so it is refused as soon as one of them was.
+
+Used words are bit sets (32 bits per int64 word) per alignment; chosen matches are kept as back
+pointers (one parent slot and one candidate per step and slot). :func:`beam_search` is written in
+the subset of Python that numba compiles; with numba installed the compiled copy runs (same code,
+same numbers), without it the plain Python one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+BEAM = 40
+
+
+def beam_search(
+    nr: int,
+    cs: Any,
+    ci: Any,
+    chl: Any,
+    crl: Any,
+    cval: Any,
+    same: Any,
+    fixed: Any,
+    uh0: Any,
+    ur0: Any,
+    K: int,
+    bp_par: Any,
+    bp_cand: Any,
+    sel_out: Any,
+    work: Any,
+    uh: Any,
+    nuh: Any,
+    vmax: Any,
+    rkg: Any,
+    hrank: Any,
+    kb: Any,
+    gw0: Any,
+    gw1: Any,
+    tab: Any,
+) -> int:
+    """Run the search; write the chosen candidate indices (by reference position) to ``sel_out``.
+
+    ``cs`` (nr + 1 offsets) delimits the candidates of each reference position in ``ci`` (hyp start),
+    ``chl``/``crl`` (hyp/ref length) and ``cval`` (search value); ``same[j]`` is 1 when all candidates
+    at ``j`` share one value; ``fixed[j]`` is the candidate index of the definite match at ``j`` or -1;
+    ``uh0``/``ur0`` are the used-word bit sets of the start (definite matches). ``bp_par``/``bp_cand``
+    are work arrays of at least ``nr * K`` items, ``work`` of ``13 * K`` and ``uh``/``nuh`` of
+    ``K * len(uh0)``. ``vmax[j]`` is the best candidate value
+    at ``j``. Where ``same[j]`` is 2 the candidates at ``j`` are exactly the one-word exact matches
+    of the hypothesis words in group ``rkg[j]``, in hypothesis order: bit set ``kb[g * len(uh0):]``
+    (non-zero words ``gw0[g]..gw1[g]``) holds their positions and ``hrank[i]`` is the rank of
+    position ``i`` in its group; ``tab[(1 << b) % 37] == b``. Returns the number of chosen matches.
+    """
+    WH = len(uh0)
+    for w in range(13 * K):
+        work[w] = 0
+    negm = work[0:K]
+    ch = work[K : 2 * K]
+    dist = work[2 * K : 3 * K]
+    idx = work[3 * K : 4 * K]
+    le = work[4 * K : 5 * K]
+    xn = work[5 * K : 6 * K]
+    xc = work[6 * K : 7 * K]
+    xd = work[7 * K : 8 * K]
+    xi = work[8 * K : 9 * K]
+    xl = work[9 * K : 10 * K]
+    xp = work[10 * K : 11 * K]
+    xk = work[11 * K : 12 * K]
+    order = work[12 * K : 13 * K]  # slots of the next beam, best first
+    le[0] = -1
+    for w in range(WH):
+        uh[w] = uh0[w]
+    n = 1
+    for j in range(nr):
+        a = cs[j]
+        b = cs[j + 1]
+        maxval = vmax[j]
+        jw = j >> 5
+        jb = 1 << (j & 31)
+        sm = same[j]
+        m = 0
+        for p in range(n):
+            pn = negm[p]
+            pc = ch[p]
+            pd = dist[p]
+            if m == K:
+                bn = pn - maxval
+                o = order[K - 1]
+                wn = xn[o]
+                if bn > wn or (bn == wn and (pc > xc[o] or (pc == xc[o] and pd >= xd[o]))):
+                    break  # no child of this or any later parent can enter the beam
+            pl = le[p]
+            mode = 0  # 0: candidates then skip, 1: pass through, 2: definite match, 3: dropped
+            if j < idx[p]:
+                mode = 1
+            elif ur0[jw] & jb:
+                if fixed[idx[p]] >= 0:
+                    mode = 2
+                else:
+                    mode = 3
+            if mode == 3:
+                continue
+            k = a
+            acc = 0
+            x = 0
+            w = 0
+            w1 = -1
+            gb = 0
+            if sm == 2:
+                g = rkg[j]
+                gb = g * WH
+                w = gw0[g] - 1
+                w1 = gw1[g]
+            refused = False  # a match child was refused: the skip child will be too
+            stop = False  # (same values) later non-continuation children will be refused too
+            while True:
+                # ---- next child of this parent: key (cn, cc, cd), state (ci_, cl_), candidate ck
+                if mode == 1:
+                    cn = pn
+                    cc = pc
+                    cd = pd
+                    ci_ = idx[p]
+                    cl_ = pl
+                    ck = -1
+                elif mode == 2:
+                    f = fixed[idx[p]]
+                    fi = ci[f]
+                    cn = pn - cval[f]
+                    cc = pc + 1 if (pl != -1 and fi != pl) else pc
+                    dd = j - fi
+                    cd = pd + (dd if dd >= 0 else -dd)
+                    ci_ = j + crl[f]
+                    cl_ = fi + chl[f]
+                    ck = f
+                elif k < b:
+                    if sm == 2:  # free exact candidates straight from the bit sets
+                        while x == 0 and w < w1:
+                            w += 1
+                            x = kb[gb + w] & ~uh[p * WH + w]
+                        if x == 0:
+                            k = b
+                            continue
+                        low = x & -x
+                        x ^= low
+                        i = (w << 5) + tab[low % 37]
+                        kk = a + hrank[i]
+                    else:
+                        i = ci[k]
+                        kk = k
+                        k += 1
+                        used = False
+                        for t in range(i, i + chl[kk]):
+                            if uh[p * WH + (t >> 5)] & (1 << (t & 31)):
+                                used = True
+                                break
+                        if not used:
+                            for t in range(j, j + crl[kk]):
+                                if ur0[t >> 5] & (1 << (t & 31)):
+                                    used = True
+                                    break
+                        if used:
+                            continue
+                    dd = j - i
+                    if dd < 0:
+                        dd = -dd
+                    cont = pl != -1 and i == pl
+                    if stop and not cont:
+                        acc += dd
+                        if sm == 2:
+                            if i > pl:
+                                break  # the continuation lies behind: not free
+                            bn = pn - cval[kk]
+                            o = order[K - 1]
+                            if bn > xn[o] or (bn == xn[o] and (pc > xc[o] or (pc == xc[o] and pd + acc >= xd[o]))):
+                                break  # even the continuation would be refused
+                        continue
+                    cn = pn - cval[kk]
+                    cc = pc + 1 if (pl != -1 and not cont) else pc
+                    cd = pd + acc
+                    ci_ = j + crl[kk]
+                    cl_ = i + chl[kk]
+                    ck = kk
+                    acc += dd
+                else:
+                    if refused:
+                        break
+                    cn = pn
+                    cc = pc + 1 if pl != -1 else pc
+                    cd = pd + acc
+                    ci_ = j + 1
+                    cl_ = -1
+                    ck = -1
+                    k = b + 1  # marks: skip child offered
+                # ---- stable insertion into the sorted next beam (after every equal key)
+                if m == K:
+                    o = order[K - 1]
+                    on = xn[o]
+                    q = K if (on < cn or (on == cn and (xc[o] < cc or (xc[o] == cc and xd[o] <= cd)))) else 0
+                else:
+                    q = 0
+                if q < K:
+                    lo = 0
+                    hi = m
+                    while lo < hi:
+                        mid = (lo + hi) >> 1
+                        o = order[mid]
+                        on = xn[o]
+                        if on < cn or (on == cn and (xc[o] < cc or (xc[o] == cc and xd[o] <= cd))):
+                            lo = mid + 1
+                        else:
+                            hi = mid
+                    q = lo
+                if q >= K:
+                    # refused: sorted past the beam
+                    if mode != 0 or k > b:
+                        break
+                    refused = True
+                    if sm != 0:
+                        if pl == -1 or cc == pc:
+                            break  # every later child of this parent is at least as bad
+                        stop = True  # only a child continuing the chunk may still enter
+                        if sm == 2:
+                            pw = pl >> 5
+                            if pw >= WH or ((kb[gb + pw] & ~uh[p * WH + pw]) >> (pl & 31)) & 1 == 0:
+                                break  # no free candidate continues the chunk
+                    continue
+                if m < K:
+                    slot = m
+                    r = m
+                    m += 1
+                else:
+                    slot = order[K - 1]
+                    r = K - 1
+                while r > q:
+                    order[r] = order[r - 1]
+                    r -= 1
+                order[q] = slot
+                xn[slot] = cn
+                xc[slot] = cc
+                xd[slot] = cd
+                xi[slot] = ci_
+                xl[slot] = cl_
+                xp[slot] = p
+                xk[slot] = ck
+                if mode != 0 or k > b:
+                    break
+        if m == 0:  # every alignment was dropped: the jar carries its best one on unchanged
+            xn[0] = negm[0]
+            xc[0] = ch[0]
+            xd[0] = dist[0]
+            xi[0] = idx[0]
+            xl[0] = le[0]
+            xp[0] = 0
+            xk[0] = -1
+            order[0] = 0
+            m = 1
+        # materialise the new beam: used words from the parent plus the chosen match
+        base = j * K
+        for q in range(m):
+            o = order[q]
+            p = xp[o]
+            for w in range(WH):
+                nuh[q * WH + w] = uh[p * WH + w]
+            k = xk[o]
+            if k >= 0:
+                i = ci[k]
+                for t in range(i, i + chl[k]):
+                    nuh[q * WH + (t >> 5)] |= 1 << (t & 31)
+            negm[q] = xn[o]
+            ch[q] = xc[o]
+            dist[q] = xd[o]
+            idx[q] = xi[o]
+            le[q] = xl[o]
+            bp_par[base + q] = p
+            bp_cand[base + q] = k
+        uh, nuh = nuh, uh
+        n = m
+    # close open chunks, take the best (first on ties)
+    best = 0
+    bn = 0
+    bc = 0
+    bd = 0
+    for q in range(n):
+        cn = negm[q]
+        cc = ch[q] + 1 if le[q] != -1 else ch[q]
+        cd = dist[q]
+        if q == 0 or cn < bn or (cn == bn and (cc < bc or (cc == bc and cd < bd))):
+            best = q
+            bn = cn
+            bc = cc
+            bd = cd
+    cnt = 0
+    s = best
+    j = nr - 1
+    while j >= 0:
+        k = bp_cand[j * K + s]
+        if k >= 0:
+            sel_out[cnt] = k
+            cnt += 1
+        s = bp_par[j * K + s]
+        j -= 1
+    return cnt
+
+
+# ---------------------------------------------------------------------------------------------
+# compiled copy (numba, when installed)
+
+_LOCK = threading.Lock()
+_JIT: Any = None
+_JIT_TRIED = False
+
+
+def compiled() -> Any:
+    """The numba-compiled :func:`beam_search`, or None (numba missing or ``PET2REP_NO_JIT=1``)."""
+    global _JIT, _JIT_TRIED
+    if _JIT_TRIED:
+        return _JIT
+    with _LOCK:
+        if not _JIT_TRIED:
+            if os.environ.get("PET2REP_NO_JIT", "") not in ("", "0"):
+                _JIT = None
+            else:
+                try:
+                    import numba
+                except ImportError:
+                    _JIT = None
+                else:
+                    _JIT = numba.njit(cache=True, nogil=True)(beam_search)
+            _JIT_TRIED = True
+    return _JIT
+
+
+def kernel_name() -> str:
+    """'numba' or 'python': which copy of the search runs in this process."""
+    return "numba" if compiled() is not None else "python"
+
+
+__all__ = ["BEAM", "beam_search", "compiled", "kernel_name"]
