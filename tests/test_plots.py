@@ -65,14 +65,12 @@ def test_bars_cells_boxes_counts(demo):
     labels = [r.label for r in runs]
     assert set(labels) == {"template", "oracle", "small-7b", "big-72b"}
     fig = plots.metric_bars(runs)
-    bars = fig.axes[0].containers
-    bar_groups = [c for c in bars if type(c).__name__ == "BarContainer"]
-    assert len(bar_groups) == 4 and all(len(c) == len(plots.BAR_METRICS) for c in bar_groups)
-    oracle = runs[labels.index("oracle")]
-    heights = [p.get_height() for p in bar_groups[labels.index("oracle")]]
-    assert heights == pytest.approx([oracle.metrics[k] for k, _ in plots.BAR_METRICS])
-    overall = [c for c in fig.axes[1].containers if type(c).__name__ == "BarContainer"][0]
-    assert [p.get_height() for p in overall] == pytest.approx([r.metrics["overall"] for r in runs])
+    assert len(fig.axes) == len(plots.BAR_METRICS) + 1
+    keys = [k for k, _ in plots.BAR_METRICS] + ["overall"]
+    for ax, key in zip(fig.axes, keys):
+        bars = [c for c in ax.containers if type(c).__name__ == "BarContainer"]
+        assert len(bars) == 1 and len(bars[0]) == 4  # one bar per model
+        assert [p.get_width() for p in bars[0]] == pytest.approx([r.metrics[key] for r in runs]), key
 
     heat = plots.organ_heatmap(runs)
     grid = heat.axes[0].images[0].get_array()
@@ -128,8 +126,9 @@ def test_zero_ce_and_no_intervals(demo, tmp_path):
     r = load_runs(runs)
     grid = plots.organ_heatmap(r).axes[0].images[0].get_array()
     assert float(grid.max()) == 0.0 and not np.ma.is_masked(grid)
-    bars = [c for c in plots.metric_bars(r).axes[0].containers if type(c).__name__ == "BarContainer"][0]
-    assert [p.get_height() for p in bars][3:] == [0.0, 0.0, 0.0]
+    axes = plots.metric_bars(r).axes
+    ce = [[p.get_width() for c in ax.containers if type(c).__name__ == "BarContainer" for p in c] for ax in axes[3:6]]
+    assert ce == [[0.0], [0.0], [0.0]]
 
 
 def test_bad_input_one_line(tmp_path, capsys):

@@ -55,33 +55,26 @@ def _val(r: RunResult, key: str) -> float:
 
 
 def metric_bars(runs: list[RunResult]):
-    """Grouped bars: one group per metric, one bar per model, 95% bootstrap intervals as error bars; Overall
-    (percent) on its own axes. ``fig.axes[0].containers`` holds one BarContainer per model."""
-    import numpy as np
-
+    """Small multiples: one panel per metric (BLEU-4, METEOR, ROUGE-L, CE-P, CE-R, CE-F1, then Overall in
+    percent), one horizontal bar per model with its 95% bootstrap interval; the template baseline in orange,
+    the oracle in grey. Each of ``fig.axes`` holds one BarContainer with one bar per model (runs order, top down)."""
     n = len(runs)
-    fig = _figure(max(7.0, 1.2 + 0.35 * n * len(BAR_METRICS) / 2), 4.2)
-    ax, ax2 = fig.subplots(1, 2, width_ratios=[len(BAR_METRICS), 1.6])
-    width = 0.8 / n
-    x = np.arange(len(BAR_METRICS))
-    colors = _colors(n)
-    for i, r in enumerate(runs):
-        vals = [_val(r, k) for k, _ in BAR_METRICS]
-        err = _yerr([r.ci(k) for k, _ in BAR_METRICS], vals)
-        ax.bar(x - 0.4 + width * (i + 0.5), vals, width, yerr=err, capsize=2, label=r.label, color=colors[i],
-               error_kw={"elinewidth": 0.8})
-    ax.set_xticks(x, [t for _, t in BAR_METRICS])
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("score")
-    ax.set_title("Metrics per model (95% bootstrap intervals)")
-    ov = [_val(r, "overall") for r in runs]
-    ax2.bar(range(n), ov, 0.8, yerr=_yerr([r.ci("overall") for r in runs], ov), capsize=2, color=colors,
-            error_kw={"elinewidth": 0.8})
-    ax2.set_xticks(range(n), [r.label for r in runs], rotation=60, ha="right", fontsize=7)
-    ax2.set_ylim(0, 100)
-    ax2.set_ylabel("Overall (%)")
-    ax2.set_title("Overall")
-    ax.legend(fontsize=7, ncols=max(1, n // 12 + 1), loc="upper left", frameon=False)
+    panels = [*BAR_METRICS, ("overall", "Overall (%)")]
+    fig = _figure(max(9.0, 1.6 * len(panels)), 1.2 + 0.24 * n)
+    axes = fig.subplots(1, len(panels), sharey=True)
+    y = list(range(n))
+    colors = ["#ff7f0e" if r.is_template else "#9e9e9e" if r.is_oracle else "#1f77b4" for r in runs]
+    for ax, (key, title) in zip(axes, panels):
+        vals = [_val(r, key) for r in runs]
+        ax.barh(y, vals, 0.7, xerr=_yerr([r.ci(key) for r in runs], vals), color=colors, capsize=1.5,
+                error_kw={"elinewidth": 0.7, "ecolor": "#333333"})
+        ax.set_xlim(0, 100 if key == "overall" else 1.0)
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(axis="x", linewidth=0.4, alpha=0.5)
+    axes[0].set_yticks(y, [r.label for r in runs], fontsize=8)
+    axes[0].invert_yaxis()  # best first, at the top
+    fig.suptitle("Metrics per model (bars: value; whiskers: bootstrap 95% interval)", fontsize=10)
     return fig
 
 
