@@ -143,9 +143,8 @@ def test_bad_files_in_a_study_folder_are_named(tmp_path, capsys):
     assert main(["render", str(badrep), "--out", str(tmp_path / "v1")]) == 2
     _one_error(capsys, str(badrep / "report.zh.txt"), "not UTF-8")
     assert main(["prompts", str(badlab), "--out", str(tmp_path / "d1")]) == 2
-    lines = _err_lines(capsys)
-    assert any(str(badlab / "labels.json") in ln and "invalid JSON" in ln for ln in lines), lines
-    assert lines[-1] == "pet2rep prompts: error: the study failed, no prompt written"
+    line = _one_error(capsys, str(badlab / "labels.json"), "invalid JSON")  # one study: its problem, one line
+    assert line.startswith(f"pet2rep prompts: error: {badlab}: ") and line.endswith("; no prompt written")
     assert main(["render", str(listjson), "--out", str(tmp_path / "v2")]) == 2
     _one_error(capsys, str(listjson / "study.json"), "expected a JSON object")
     # a folder of studies: the bad ones are reported one line each, the good one is written, exit code 1

@@ -616,3 +616,35 @@ def test_fuzz_nifti_and_study_json_inputs(tmp_path, capsys):
         assert sorted(p.name for p in (tmp_path / "work").iterdir()) == (["study", "views"] if views.exists()
                                                                           else ["study"])
         assert not (tmp_path / "X").exists()
+
+
+def test_nifti_scaling_beyond_float32_is_one_warning_line_not_a_numpy_warning(tmp_path, capsys):
+    """A .nii whose scl_slope pushes a voxel past float32: the voxel is named in pet2rep's one warning line, and no
+    raw numpy RuntimeWarning (overflow in multiply / cast) reaches the user."""
+    import warnings
+
+    vals = (1 + np.random.default_rng(0).random((12, 10, 14))).astype(np.float32)
+    vals[0, 0, 0] = 1e30
+    img = nib.Nifti1Image(vals, _affine(vals.shape))
+    img.header.set_slope_inter(1e20, 0)
+    pet = tmp_path / "SUV.nii"
+    nib.save(img, str(pet))
+    ct = _nifti(tmp_path / "CT.nii.gz", np.zeros(vals.shape, np.int16))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["ingest", "--pet-nifti", str(pet), "--ct-nifti", str(ct), "--out", str(tmp_path / "s")]) == 0
+    assert [str(w.message) for w in caught] == []
+    assert _err_lines(capsys) == [f"pet2rep ingest: warning: {pet}: 1 of 1680 PET voxels are NaN or infinite; "
+                                  "written as 0 SUV"]
+    st = read_study(tmp_path / "s")
+    assert st.pet.data[0, 0, 0] == 0 and np.isfinite(st.pet.data).all()
+
+
+def test_output_file_in_a_missing_folder_is_named_not_its_temporary_file(tmp_path, capsys):
+    labelled = tmp_path / "lab.jsonl"
+    labelled.write_text(json.dumps({"id": "a", "text": REPORT_ZH, "expected": {"liver": ["normal"]}},
+                                   ensure_ascii=False) + "\n", encoding="utf-8")
+    target = tmp_path / "nowhere" / "eval.json"
+    assert main(["uptake", "--eval", str(labelled), "--json", str(target)]) == 2
+    line = _one_error(capsys, f"{target}: its folder {target.parent} does not exist")
+    assert ".part" not in line and not (tmp_path / "nowhere").exists()

@@ -319,6 +319,48 @@ def test_compare_refuses_runs_scored_with_different_settings(tmp_path, capsys):
     assert zh_lex in err[0] and "-000000000000" in err[0] and not (tmp_path / "c.json").exists()
 
 
+def test_compare_names_an_unreadable_metrics_json_and_still_compares(tmp_path, capsys):
+    pred = _jsonl(tmp_path / "p.jsonl", [_pred(f"s{i}", REF_A[: 20 + i], REF_A) for i in range(3)])
+    a, b = tmp_path / "a", tmp_path / "b"
+    for run in (a, b):
+        assert main(["evaluate", str(pred), "--out", str(run), *FAST]) == 0
+    (b / "metrics.json").write_text('{"signatures": ', encoding="utf-8")
+    capsys.readouterr()
+    assert main(["compare", str(a), str(b), "--n", "20"]) == 0
+    cap = capsys.readouterr()
+    assert _err_of(cap) == [f"pet2rep compare: warning: {b / 'metrics.json'}: unreadable (JSONDecodeError); the two "
+                            "runs' scoring settings were not compared"]
+    assert "3 shared samples" in cap.out
+
+
+def _err_of(cap) -> list[str]:
+    return [ln for ln in cap.err.splitlines() if ln.strip()]
+
+
+def test_merge_names_a_shard_whose_last_line_is_cut(tmp_path, seed_demo, capsys):
+    import shutil
+
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    for img in seed_demo.glob("*.jpg"):
+        shutil.copy(img, ds / img.name)
+    base = json.loads((seed_demo / "prompt_qwen25vl.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    _jsonl(ds / "prompts.jsonl", [base | {"patient_id": f"p{i}"} for i in range(4)])
+    shards = [tmp_path / f"s{k}" for k in range(2)]
+    for k, sh in enumerate(shards):
+        assert main(["generate", str(ds), "--model", "template", "--out", str(sh), "--shard", f"{k}/2"]) == 0
+    pred = shards[1] / "predictions.jsonl"
+    raw = pred.read_bytes()
+    pred.write_bytes(raw[: len(raw) - 40])  # the last record cut mid-line, as a crash leaves it
+    capsys.readouterr()
+    assert main(["merge", *map(str, shards), "--out", str(tmp_path / "m")]) == 1
+    err = _err_of(capsys.readouterr())
+    assert err == [f"pet2rep merge: warning: {pred}: its last line is cut short (a crash while writing?) and left "
+                   "out; run generate on that shard again to answer the study"], err
+    merged = (tmp_path / "m" / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(r)["subject_id"] for r in merged] == ["p0", "p1", "p2"]
+
+
 # ------------------------------------------------------------------------------------------ leaderboard
 
 

@@ -17,6 +17,7 @@ temporary file is removed. `staged_folder` does the same for a whole folder.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -104,6 +105,8 @@ def _temp_file(path: Path) -> tuple[int, Path]:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:  # pragma: no cover - 32 random bits collided
             continue
+        except FileNotFoundError:  # name the file the user asked for, not the hidden temporary one
+            raise FileNotFoundError(errno.ENOENT, f"its folder {path.parent} does not exist", str(path)) from None
     raise FileExistsError(f"{path}: cannot create a temporary file beside it")  # pragma: no cover
 
 

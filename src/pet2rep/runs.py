@@ -550,6 +550,12 @@ def _finish(info: dict[str, Any], stats: dict[str, Any], done: list[dict[str, An
             info["output_tokens_per_s"] = round(stats["completion_tokens"] / gen_s, 2)
 
 
+def _torn(path: Path, n_records: int) -> bool:
+    """Whether a predictions file holds more non-empty lines than the records read from it (a cut last line)."""
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip()) > n_records
+
+
 def _drop_errors(pred_path: Path, done: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rewrite the predictions without the failed ones, atomically."""
     kept = [r for r in done if not r.get("error")]
@@ -582,7 +588,11 @@ def merge_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, warn: 
         if not isinstance(info, dict) or not isinstance(info.get("key_parts"), dict):
             raise InputError(f"{info_path}: no resume key (made by an older pet2rep?); cannot check it")
         infos.append((run, info))
-        recs_by_run.append(read_predictions(run / PREDICTIONS))
+        recs = read_predictions(run / PREDICTIONS)
+        if warn is not None and _torn(run / PREDICTIONS, len(recs)):
+            warn(f"warning: {run / PREDICTIONS}: its last line is cut short (a crash while writing?) and left out; "
+                 "run generate on that shard again to answer the study")
+        recs_by_run.append(recs)
     run0, first = infos[0]
     same = {k: v for k, v in first["key_parts"].items() if k != "shard"}
     for run, info in infos[1:]:

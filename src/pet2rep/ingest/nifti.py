@@ -156,6 +156,15 @@ def _place_ct(src: Path, hdr: Any, dst: Path) -> str:
     return "gzipped"
 
 
+def _load_quiet(path: Path, dtype: Any = None) -> Volume:
+    """load_nifti without numpy's raw overflow/invalid warnings: a header scaling (scl_slope, scl_inter) that
+    makes voxels non-finite is reported by `finite_pet` in one line instead."""
+    from ..study import load_nifti
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return load_nifti(path, dtype)
+
+
 def finite_pet(data: np.ndarray, where: Path, warnings: list[str]) -> np.ndarray:
     """PET voxels that are NaN or infinite set to 0 SUV (with a warning); a PET with no finite voxel is refused."""
     bad = ~np.isfinite(data)
@@ -193,7 +202,6 @@ def ingest_nifti(
     non-finite PET voxels become 0 SUV with a warning (to `warn`, stderr by default, and study.json).
     """
     from .. import __version__
-    from ..study import load_nifti
 
     warn = warn or (lambda msg: print(f"pet2rep ingest: warning: {msg}", file=sys.stderr))
     pet_path = Path(pet_path)
@@ -218,7 +226,7 @@ def ingest_nifti(
         if "suv" in pet_path.name.lower():
             units, decision = "suv", f"auto: file name {pet_path.name!r} contains 'SUV'"
         else:
-            pet_vol = load_nifti(pet_path)
+            pet_vol = _load_quiet(pet_path)
             sample = np.asarray(pet_vol.data).ravel()[::7]
             sample = sample[np.isfinite(sample)]
             p999 = float(np.percentile(sample, 99.9)) if sample.size else 0.0
@@ -268,7 +276,7 @@ def ingest_nifti(
             ct_job = pool.submit(_place_ct, ct, ct_hdr, stage / CT_FILE) if ct is not None else None
             if units == "bqml":
                 if pet_vol is None:
-                    pet_vol = load_nifti(pet_path)
+                    pet_vol = _load_quiet(pet_path)
                 src_finite = np.isfinite(pet_vol.data)
                 with np.errstate(over="ignore", invalid="ignore"):
                     suv = np.multiply(pet_vol.data, np.float32(factor), dtype=np.float32)
@@ -289,12 +297,13 @@ def ingest_nifti(
                     pet_how = copy_file(pet_path, pet_dst)  # never a hard link: the study must not share the input
                     found = check_nifti_data(pet_dst, pet_hdr, count_nonfinite=True)  # the copy, read to its end
                     if found.nonfinite:
-                        vol = load_nifti(pet_dst, np.float32)
+                        vol = _load_quiet(pet_dst, np.float32)
                         save_nifti(Volume(finite_pet(vol.data, pet_path, warnings), vol.affine), pet_dst)
                         pet_how = "rewritten as float32 .nii.gz (non-finite voxels set to 0)"
                 else:
-                    vol = pet_vol if pet_vol is not None else load_nifti(pet_path)
-                    data = np.asarray(vol.data, np.float32)
+                    vol = pet_vol if pet_vol is not None else _load_quiet(pet_path)
+                    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: inf, named below
+                        data = np.asarray(vol.data, np.float32)
                     save_nifti(Volume(finite_pet(data, pet_path, warnings), vol.affine), pet_dst)
                     pet_how = "rewritten as float32 .nii.gz"
                 meta["suv_method"] = "input already SUV"

@@ -61,12 +61,18 @@ def scored_ce_states(run: str | os.PathLike) -> str | None:
 SAME_SIGNATURES = ("tokenizer", "bleu", "meteor", "rouge_l", "cider")
 
 
-def scored_signatures(run: str | os.PathLike) -> dict[str, str] | None:
-    """The metric signatures a run was scored with (its metrics.json); None when the file or key is missing."""
+def scored_signatures(run: str | os.PathLike, warn: Any = None) -> dict[str, str] | None:
+    """The metric signatures a run was scored with (its metrics.json); None when the file or key is missing (an
+    unreadable file is named through `warn`)."""
     mpath = find_per_sample(run).with_name("metrics.json")
+    if not mpath.exists():
+        return None
     try:
         m = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+    except (OSError, ValueError, RecursionError) as exc:
+        if warn is not None:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else type(exc).__name__
+            warn(f"warning: {mpath}: unreadable ({reason}); the two runs' scoring settings were not compared")
         return None
     sigs = m.get("signatures") if isinstance(m, dict) else None
     if not isinstance(sigs, dict):
@@ -84,9 +90,9 @@ def _lexicons(oua_signature: str) -> dict[str, str]:
     return out
 
 
-def check_same_settings(run_a: str | os.PathLike, run_b: str | os.PathLike) -> None:
+def check_same_settings(run_a: str | os.PathLike, run_b: str | os.PathLike, warn: Any = None) -> None:
     """One-line InputError when the two runs were scored with settings that make their numbers incomparable."""
-    sa, sb = scored_signatures(run_a), scored_signatures(run_b)
+    sa, sb = scored_signatures(run_a, warn), scored_signatures(run_b, warn)
     if sa is None or sb is None:
         return  # scored by an older pet2rep, or metrics.json moved away: nothing to check against
     hint = "score both with the same pet2rep and options ('pet2rep evaluate' again) before comparing"
@@ -151,6 +157,8 @@ def load_run(run: str | os.PathLike, ce_states: str = "all"):
             raise
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+        except RecursionError:
+            raise InputError(f"{path}:{lineno}: JSON nested too deeply (not a per-sample record)") from None
         except KeyError as exc:
             raise InputError(f"{path}:{lineno}: not a pet2rep per-sample record (missing field {exc})") from None
         except (TypeError, ValueError) as exc:
@@ -181,13 +189,13 @@ def resolve_ce_states(run_a: str | os.PathLike, run_b: str | os.PathLike, ce_sta
 
 
 def compare_runs(run_a: str | os.PathLike, run_b: str | os.PathLike, *, test: str = "bootstrap",
-                 n: int = 1000, seed: int = 12345, ce_states: str | None = None) -> dict[str, Any]:
+                 n: int = 1000, seed: int = 12345, ce_states: str | None = None, warn: Any = None) -> dict[str, Any]:
     """Paired test of run B against run A on their shared ids, CE under `ce_states` (default: as scored)."""
     from pet2rep.metrics.clinical import ce_signature
     from pet2rep.metrics.stats import paired_test
 
     ce = resolve_ce_states(run_a, run_b, ce_states)
-    check_same_settings(run_a, run_b)
+    check_same_settings(run_a, run_b, warn)
     a, b = load_run(run_a, ce), load_run(run_b, ce)
     in_b = set(b.ids)
     in_a = set(a.ids)
@@ -251,7 +259,8 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.json and Path(args.json).is_dir():
         raise InputError(f"{args.json}: --json is a folder, expected a file name")
     result = compare_runs(args.run_a, args.run_b, test=args.test, n=args.n, seed=args.seed,
-                          ce_states=args.ce_states)
+                          ce_states=args.ce_states,
+                          warn=lambda msg: print(f"pet2rep compare: {msg}", file=sys.stderr))
     print(format_table(result))
     left_out = 0
     for key, run in (("only_a", args.run_a), ("only_b", args.run_b)):

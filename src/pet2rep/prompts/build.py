@@ -124,6 +124,8 @@ def build_dataset(
     if not records:
         where = out / DATASET_FILE
         keep = f"; {where} left unchanged" if where.exists() else ""
+        if len(studies) == 1 and errors and on_error is None:  # one study: its problem is the one line
+            raise InputError(f"{errors[0]}; no prompt written{keep}")
         first = f" (first: {errors[0]})" if errors and on_error is None else ""
         failed = "the study failed" if len(studies) == 1 else f"all {len(studies)} studies failed"
         raise InputError(f"{failed}, no prompt written{first}{keep}")
@@ -153,7 +155,7 @@ def run_cli(args: argparse.Namespace) -> int:
     out = Path(args.out)
     path, errors = build_dataset(
         studies, out, lang=args.lang, mode=args.mode, slices=slices, fractions=fractions, fmt=args.format,
-        on_error=lambda line: print(f"pet2rep prompts: {line}", file=sys.stderr),
+        on_error=(lambda line: print(f"pet2rep prompts: {line}", file=sys.stderr)) if len(studies) > 1 else None,
         on_warning=lambda line: print(f"pet2rep prompts: warning: {line}", file=sys.stderr),
     )
     if errors:

@@ -198,10 +198,14 @@ def read_dataset(path: str | os.PathLike, check_images: bool = False) -> list[Pr
     """
     file = dataset_file(path)
     root = file.parent
+    raw = read_input_bytes(file, "a dataset JSONL file")
     try:
-        text = read_input_bytes(file, "a dataset JSONL file").decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{file}: not UTF-8 text (byte {exc.start})") from None
+        lineno = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(f"{file}:{lineno}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {column}; "
+                         "re-save the file as UTF-8)") from None
     records: list[PromptRecord] = []
     seen: dict[str, int] = {}
     for lineno, line in enumerate(text.splitlines(), 1):
