@@ -841,28 +841,8 @@ class SynthResult:
     lesions: list[Lesion]
 
 
-def synth_phantom(
-    study_id: str,
-    seed: int,
-    *,
-    pet_shape: tuple[int, int, int] = PET_SHAPE,
-    pet_voxel_mm: float = PET_VOXEL_MM,
-    ct_voxel_mm: tuple[float, float, float] = CT_VOXEL_MM,
-    n_lesions: int | None = None,
-    lesion_kinds: Sequence[str] | None = None,
-    sex: str | None = None,
-    langs: Sequence[str] = ("zh", "en"),
-) -> SynthResult:
-    """Make one study (see `synth_study`), keeping the label maps and the lesion objects."""
-    from scipy.ndimage import gaussian_filter
-
-    ss = np.random.SeedSequence(int(seed))
-    r_demo, r_anat, r_les, r_noise, r_text = (np.random.default_rng(s) for s in ss.spawn(5))
-    demo = _demographics(r_demo)
-    if sex is not None:
-        demo["sex"] = sex.upper()[:1]
-
-    # grids: PET with its top slice at z = 0; CT finer in-plane, 5 mm slices, shifted origin
+def _grids(pet_shape: Sequence[int], pet_voxel_mm: float, ct_voxel_mm: Sequence[float]) -> tuple[Grid, Grid]:
+    """The PET grid (top slice at z = 0) and the CT grid (finer in-plane, 5 mm slices, shifted origin)."""
     pz = np.full(3, float(pet_voxel_mm))
     pshape = tuple(int(v) for v in pet_shape)
     p_origin = np.array([-(pshape[0] - 1) / 2 * pz[0], -pshape[1] / 2 * pz[1], -(pshape[2] - 1) * pz[2]])
@@ -871,9 +851,11 @@ def synth_phantom(
     fov = np.asarray(pshape) * pz
     cshape = (int(round(700.0 / cz[0])), int(round(700.0 / cz[1])), int(math.ceil((fov[2] + 20) / cz[2])))
     c_origin = np.array([-(cshape[0] - 1) / 2 * cz[0] + 1.3, -(cshape[1] - 1) / 2 * cz[1] - 6.0, p_origin[2] - 12.5])
-    ct_grid = Grid(cshape, c_origin, cz)
+    return pet_grid, Grid(cshape, c_origin, cz)
 
-    an = build_anatomy(r_anat, demo, z_top=0.0)
+
+def _paint_anatomy(an: Anatomy, pet_grid: Grid, ct_grid: Grid) -> tuple[Canvas, Canvas]:
+    """The PET (SUV) and CT (HU) canvases with every paint operation of the anatomy applied, in order."""
     tis = an.tissue
     pet, ct = Canvas(pet_grid, 0.0), Canvas(ct_grid, tis["air"][1])
     for op in an.ops:
@@ -887,15 +869,14 @@ def synth_phantom(
         within = [LABEL[w] for w in op.within] if op.within else None
         pet.paint(op.shape, pv, lab, within)
         ct.paint(op.shape, cv, lab, within)
+    return pet, ct
 
-    # lesions: placed on the PET label map, painted on both grids (amplitude corrects partial volume)
-    n = int(r_les.integers(0, 6)) if n_lesions is None else int(n_lesions)
-    lesions = place_lesions(r_les, an, pet, demo["sex"], n, lesion_kinds)
-    sigma_mm = PET_FWHM_MM / 2.3548
-    sig_eff = math.sqrt(sigma_mm**2 + pz[0] ** 2 / 12)
+
+def _paint_lesions(lesions: Sequence[Lesion], pet: Canvas, ct: Canvas, sig_eff: float) -> None:
+    """Each lesion on both grids; an increased lesion's amplitude corrects for the partial-volume loss."""
     for les in lesions:
         shape = Ellipsoid(les.center, les.radii)
-        bg = float(pet.data[pet_grid.index(les.center)])
+        bg = float(pet.data[pet.grid.index(les.center)])
         if les.state == "increased":
             rc = max(_recovery(float(np.mean(les.radii)), sig_eff), 0.25)
             amp = bg + max(les.suv_target - bg, 0.5) / rc
@@ -905,40 +886,51 @@ def synth_phantom(
         pet.paint(shape, float(amp), None)
         ct.paint(shape, les.hu, None)
 
-    # PET: organ texture, Poisson-like noise, scanner resolution, inside the body box only
-    win = pet_grid.window(an.body_lo, an.body_hi)
+
+def _finish_pet(pet: Canvas, an: Anatomy, weight_kg: float, rng: np.random.Generator, sigma_mm: float) -> None:
+    """Organ texture, Poisson-like noise (more for heavier patients) and scanner blur, in the body box."""
+    from scipy.ndimage import gaussian_filter
+
+    grid = pet.grid
+    win = grid.window(an.body_lo, an.body_hi)
     tex = an.landmarks["texture"]
     if win is not None:
         sl, (x, y, z) = win
         sub = pet.data[sl]
         sub *= 1.0 + 0.07 * tex(x, y, z)
-        c_noise = 0.55 + 0.25 * min(max((demo["weight_kg"] - 50) / 50, 0), 1)
-        noise = r_noise.standard_normal(sub.shape, dtype=np.float32)
+        c_noise = 0.55 + 0.25 * min(max((weight_kg - 50) / 50, 0), 1)
+        noise = rng.standard_normal(sub.shape, dtype=np.float32)
         sub += np.float32(c_noise) * np.sqrt(np.maximum(sub, 0)) * noise
-        pet.data[sl] = gaussian_filter(sub, sigma=sigma_mm / pz[0], truncate=3.0)
+        pet.data[sl] = gaussian_filter(sub, sigma=sigma_mm / grid.zooms[0], truncate=3.0)
         np.maximum(pet.data, 0, out=pet.data)
-    # CT: smooth texture and noise in the body box
-    win = ct_grid.window(an.body_lo, an.body_hi)
+
+
+def _finish_ct(ct: Canvas, an: Anatomy, rng: np.random.Generator) -> np.ndarray:
+    """Smooth soft-tissue texture and noise in the body box; HU as int16 in [-1024, 3071]."""
+    win = ct.grid.window(an.body_lo, an.body_hi)
     if win is not None:
         sl, (x, y, z) = win
         sub = ct.data[sl]
         soft = sub > -300
         sub += np.where(soft, np.float32(6.0) * an.landmarks["texture_ct"](x, y, z), np.float32(0))
-        sub += np.float32(9.0 + 4.0 * r_noise.random()) * r_noise.standard_normal(sub.shape, dtype=np.float32)
-    ct_data = np.clip(np.rint(ct.data), -1024, 3071).astype(np.int16)
+        sub += np.float32(9.0 + 4.0 * rng.random()) * rng.standard_normal(sub.shape, dtype=np.float32)
+    return np.clip(np.rint(ct.data), -1024, 3071).astype(np.int16)
 
-    # measured SUVmax: the maximum over the lesion core, as a reader would measure it
+
+def _measure_suv_max(lesions: Sequence[Lesion], pet: Canvas) -> None:
+    """Each lesion's SUVmax as a reader measures it: the maximum over the lesion's core on the final image."""
+    grid = pet.grid
     for les in lesions:
-        core = Ellipsoid(les.center, np.maximum(les.radii * 0.6, pz[0] * 0.75))
-        w = pet_grid.window(*core.bounds())
+        core = Ellipsoid(les.center, np.maximum(les.radii * 0.6, grid.zooms[0] * 0.75))
+        w = grid.window(*core.bounds())
         sl, (x, y, z) = w
         m = np.broadcast_to(core.inside(x, y, z), pet.data[sl].shape)
-        les.suv_max = float(pet.data[sl][m].max()) if m.any() else float(pet.data[pet_grid.index(les.center)])
+        les.suv_max = float(pet.data[sl][m].max()) if m.any() else float(pet.data[grid.index(les.center)])
 
-    labels = uptake_labels(lesions)
-    lang_rng = {lang: np.random.default_rng(r_text.integers(2**63)) for lang in ("zh", "en")}
-    reports = {lang: render_report(lang, demo["sex"], lesions, lang_rng[lang]) for lang in langs}
-    meta = {
+
+def _study_meta(study_id: str, seed: int, demo: dict[str, Any], lesions: Sequence[Lesion]) -> dict[str, Any]:
+    """study.json of a synthetic study: demographics, tracer and provenance, and the lesion list."""
+    return {
         "patient_id": study_id,
         **demo,
         "tracer": "FDG",
@@ -953,11 +945,45 @@ def synth_phantom(
         "pet_fwhm_mm": PET_FWHM_MM,
         "lesions": [les.to_meta() for les in lesions],
     }
+
+
+def synth_phantom(
+    study_id: str,
+    seed: int,
+    *,
+    pet_shape: tuple[int, int, int] = PET_SHAPE,
+    pet_voxel_mm: float = PET_VOXEL_MM,
+    ct_voxel_mm: tuple[float, float, float] = CT_VOXEL_MM,
+    n_lesions: int | None = None,
+    lesion_kinds: Sequence[str] | None = None,
+    sex: str | None = None,
+    langs: Sequence[str] = ("zh", "en"),
+) -> SynthResult:
+    """Make one study (see `synth_study`), keeping the label maps and the lesion objects."""
+    ss = np.random.SeedSequence(int(seed))
+    r_demo, r_anat, r_les, r_noise, r_text = (np.random.default_rng(s) for s in ss.spawn(5))
+    demo = _demographics(r_demo)
+    if sex is not None:
+        demo["sex"] = sex.upper()[:1]
+    pet_grid, ct_grid = _grids(pet_shape, pet_voxel_mm, ct_voxel_mm)
+    an = build_anatomy(r_anat, demo, z_top=0.0)
+    pet, ct = _paint_anatomy(an, pet_grid, ct_grid)
+    # lesions: placed on the PET label map (painted before any lesion), then painted on both grids
+    n = int(r_les.integers(0, 6)) if n_lesions is None else int(n_lesions)
+    lesions = place_lesions(r_les, an, pet, demo["sex"], n, lesion_kinds)
+    sigma_mm = PET_FWHM_MM / 2.3548
+    _paint_lesions(lesions, pet, ct, math.sqrt(sigma_mm**2 + pet_grid.zooms[0] ** 2 / 12))
+    _finish_pet(pet, an, demo["weight_kg"], r_noise, sigma_mm)
+    ct_data = _finish_ct(ct, an, r_noise)
+    _measure_suv_max(lesions, pet)
+    labels = uptake_labels(lesions)
+    lang_rng = {lang: np.random.default_rng(r_text.integers(2**63)) for lang in ("zh", "en")}
+    reports = {lang: render_report(lang, demo["sex"], lesions, lang_rng[lang]) for lang in langs}
     study = Study(
         study_id=study_id,
         pet=Volume(pet.data, pet_grid.affine),
         ct=Volume(ct_data, ct_grid.affine),
-        meta=meta,
+        meta=_study_meta(study_id, seed, demo, lesions),
         reports=reports,
         labels=labels,
     )
