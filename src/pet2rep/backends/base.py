@@ -14,6 +14,8 @@ and backend settings; heavy backends are imported only when a card that needs th
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import importlib
 import json
@@ -287,16 +289,40 @@ def _cards_dir():
     return resources.files("pet2rep.backends").joinpath("cards")
 
 
-def list_cards() -> dict[str, dict[str, Any]]:
-    """All packaged model cards by name."""
+def _cards_stamp(folder: Any) -> tuple[tuple[str, int | None, int | None], ...]:
+    """The packaged card files as (name, mtime_ns, size), sorted: what the parsed cards are cached by."""
+    stamp = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".yaml"):
+            try:
+                st = os.stat(entry) if isinstance(entry, os.PathLike) else None
+            except OSError:
+                st = None
+            stamp.append((entry.name, st.st_mtime_ns if st else None, st.st_size if st else None))
+    return tuple(sorted(stamp))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_cards(folder_key: str, stamp: tuple[tuple[str, int | None, int | None], ...]) -> dict[str, Any]:
     import yaml
 
+    folder = _cards_dir()
     cards = {}
-    for entry in sorted(_cards_dir().iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".yaml"):
-            card = yaml.safe_load(entry.read_text("utf-8"))
-            cards[card["name"]] = card
+    for name, _, _ in stamp:
+        card = yaml.safe_load(folder.joinpath(name).read_text("utf-8"))
+        cards[card["name"]] = card
     return cards
+
+
+def list_cards() -> dict[str, dict[str, Any]]:
+    """All packaged model cards by name, in file-name order.
+
+    The YAML files are parsed once and again only when the cards folder changes (a file added, removed or
+    rewritten: names, sizes and modification times are compared on each call); every call returns fresh
+    copies, safe to modify. A card given by path (`load_card`) is always read from its file.
+    """
+    folder = _cards_dir()
+    return copy.deepcopy(_parsed_cards(str(folder), _cards_stamp(folder)))
 
 
 def _card_file(path: Path) -> dict[str, Any]:

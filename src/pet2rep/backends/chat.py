@@ -24,11 +24,17 @@ FAMILY_DEFAULTS: dict[str, dict[str, str]] = {
 _PROBE = "pet2rep-system-probe"
 
 
-def model_target(card: dict[str, Any], name: str) -> str:
-    """The card's `model` (folder or hub id); refuses a card marked ``loadable: false`` with its notes."""
+def card_model(card: dict[str, Any], name: object) -> str:
+    """The card's `model` (a model folder or hub id), stripped; a one-line BackendError when it has none."""
     target = str(card.get("model") or "").strip()
     if not target:
         raise BackendError(f"model card '{name}': no 'model' (a model folder or hub id)")
+    return target
+
+
+def model_target(card: dict[str, Any], name: str) -> str:
+    """The card's `model` (folder or hub id); refuses a card marked ``loadable: false`` with its notes."""
+    target = card_model(card, name)
     if card.get("loadable") is False:
         why = one_line(str(card.get("notes") or "this checkpoint needs converting first"), 300)
         raise BackendError(f"model card '{name}': {target} cannot be loaded as published: {why}")
@@ -107,7 +113,26 @@ def conversation(messages: tuple[Message, ...], decode: bool = False) -> list[di
     return conv
 
 
-def local_folder(target: str) -> Path | None:
-    """The target as an existing folder, or None (a hub id)."""
+def looks_like_path(target: str) -> bool:
+    """A target that can only be a folder (a hub id is 'name' or 'org/name')."""
+    return (target.startswith(("/", "./", "../", "~", ".\\")) or Path(target).is_absolute()
+            or target.count("/") > 1 or "\\" in target)
+
+
+def model_folder(card: dict[str, Any], name: str) -> tuple[str, Path | None]:
+    """``(target, folder)`` of a card for the local backends (hf, vllm): `model_target`, and the model folder
+    it names (``~`` expanded, not resolved), or None for a hub id.
+
+    One-line BackendError for a file, a folder without config.json, or a path that does not exist.
+    """
+    target = model_target(card, name)
     folder = Path(target).expanduser()
-    return folder if folder.is_dir() else None
+    if not folder.exists():
+        if looks_like_path(target):
+            raise BackendError(f"{target}: no such model folder")
+        return target, None
+    if not folder.is_dir():
+        raise BackendError(f"{target}: is a file; give a model folder (config.json, weights, processor)")
+    if not (folder / "config.json").is_file():
+        raise BackendError(f"{target}: no config.json in this folder (not a transformers model folder?)")
+    return target, folder

@@ -41,19 +41,13 @@ from .base import (
     error_text,
     one_line,
 )
-from .chat import arrange, chat_modes, conversation, model_target
+from .chat import arrange, chat_modes, conversation, model_folder
 
 OutOfMemoryError = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # torch.OutOfMemoryError: 2.5+
 DEFAULT_BATCH_SIZE = 8
 IMAGE_COST = 256  # characters an image counts as when requests are sorted by length (a rough token count)
 DTYPES: dict[str, Any] = {"auto": "auto", "bfloat16": torch.bfloat16, "float16": torch.float16,
                           "float32": torch.float32}
-
-
-def _looks_like_path(target: str) -> bool:
-    """A target that can only be a folder (a hub id is 'name' or 'org/name')."""
-    return (target.startswith(("/", "./", "../", "~", ".\\")) or Path(target).is_absolute()
-            or target.count("/") > 1 or "\\" in target)
 
 
 def _load_error(ref: str, what: str, exc: BaseException) -> BackendError:
@@ -106,16 +100,9 @@ class HFBackend(Backend):
         super().__init__(card)
         self.model: Any = None
         self.processor: Any = None
-        target = model_target(card, self.name)
-        folder = Path(target).expanduser()
-        self.local = folder.exists()
-        if self.local and not folder.is_dir():
-            raise BackendError(f"{target}: is a file; give a model folder (config.json, weights, processor)")
-        if self.local and not (folder / "config.json").is_file():
-            raise BackendError(f"{target}: no config.json in this folder (not a transformers model folder?)")
-        if not self.local and _looks_like_path(target):
-            raise BackendError(f"{target}: no such model folder")
-        self.ref = str(folder) if self.local else target
+        target, folder = model_folder(card, self.name)
+        self.local = folder is not None
+        self.ref = str(folder) if folder is not None else target
         self.revision = card.get("revision")
         self.batch_size = card_number(card, "batch_size", int, 1, default=DEFAULT_BATCH_SIZE)
         self.max_images = card_number(card, "max_images", int, 1)

@@ -46,12 +46,11 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from ..prompts.messages import image_parts
 from .base import Backend, BackendError, Generation, GenerationConfig, Request, card_number, error_text
-from .chat import arrange, chat_modes, conversation, load_image, model_target
+from .chat import arrange, card_model, chat_modes, conversation, load_image, model_folder
 
 DEFAULT_CHUNK = 256
 INSTALL_HINT = "pip install 'pet2rep[vllm]'"
@@ -136,9 +135,7 @@ def engine_kwargs(card: dict[str, Any], *, max_images: int | None = None, seed: 
     `seed`: the engine seed (default 0); `gpus_on_node`: GPUs this machine has — when the engine needs
     more, vLLM's Ray executor spans nodes.
     """
-    model = str(card.get("model") or "").strip()
-    if not model:
-        raise BackendError(f"model card '{card.get('name')}': no 'model' (a model folder or hub id)")
+    model = card_model(card, card.get("name"))
     tp = _positive_int(card, "tensor_parallel", 1)
     pp = _positive_int(card, "pipeline_parallel", 1)
     limit = max_images if max_images is not None else _positive_int(card, "max_images", 1)
@@ -269,9 +266,8 @@ class VLLMBackend(Backend):
         super().__init__(card)
         self.llm: Any = None
         self.processor: Any = None
-        target = model_target(card, self.name)
-        folder = Path(target).expanduser()
-        self.ref = str(folder.resolve()) if folder.is_dir() else target
+        target, folder = model_folder(card, self.name)
+        self.ref = str(folder.resolve()) if folder is not None else target
         self.chunk_size = _positive_int(card, "batch_size", DEFAULT_CHUNK) or DEFAULT_CHUNK
         self.max_images = _positive_int(card, "max_images", None)
         engine_kwargs(card)  # card errors now, not after the first study
