@@ -107,7 +107,7 @@ def main() -> None:
         site = rows[-1][2]
         pages = sorted((site / "studies").glob("*.html"), key=lambda p: p.stat().st_size)
         print()
-        print(f"| what | value |\n|---|---:|")
+        print("| what | value |\n|---|---:|")
         for label, secs, _ in rows:
             print(f"| {label}: total s | {secs:.1f} |")
             print(f"| {label}: ms per study page | {1000 * secs / args.studies:.1f} |")

@@ -150,6 +150,18 @@ def test_index_lists_runs_links_studies_and_filters(demo, site, page):
     page.goto((site / "index.html").as_uri())
     assert sorted(page.eval_on_selector_all("table.board tbody tr", "rs => rs.map(r => r.dataset.run)")) == \
         sorted(["template", "oracle", UNTRUSTED])
+    # the index's leaderboard holds the numbers and marks of `pet2rep leaderboard`
+    from pet2rep.publish.leaderboard import write_leaderboard
+
+    md = write_leaderboard(demo / "runs", demo / "lb", ("md",))["md"].read_text(encoding="utf-8")
+    md_rows = {ln.split(" | ")[0][2:]: [c.strip() for c in ln.strip().strip("|").split("|")]
+               for ln in md.splitlines() if ln.startswith("| ") and not ln.startswith("| Model")}
+    shown = page.eval_on_selector_all(
+        "table.board tbody tr", "rs => rs.map(r => Array.from(r.cells).map(c => c.innerText.replace(/\\s+/g, ' ')))")
+    assert len(shown) == len(md_rows) == 3
+    for cells in shown:
+        name = cells[0].replace(" baseline", "")
+        assert [c.replace(" [", "[") for c in cells[1:]] == [c.replace(" [", "[") for c in md_rows[name][1:]], name
     rows = page.locator("#study-list tbody tr")
     assert rows.count() == 3
     assert page.locator("#count").text_content() == "3 of 3 studies listed"
@@ -277,3 +289,41 @@ def test_demo_writes_figures_and_viewer_and_says_what_to_open(demo, tmp_path, ca
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith(f"open {(out / 'viewer' / 'index.html').resolve().as_uri()}")
     assert (out / "plots" / "failures.png").is_file()
+
+
+def test_hostile_ids_and_image_paths_stay_out_of_the_site(demo, tmp_path):
+    """A study id that is a path, and dataset image paths that leave the dataset folder (.., a symbolic link to a
+    file outside, not an image): nothing is written outside the site and nothing outside the dataset is copied."""
+    ids = _ids(demo)
+    runs = tmp_path / "runs"
+    run = runs / "template"
+    shutil.copytree(demo / "runs" / "template", run)
+    ds = tmp_path / "ds"
+    shutil.copytree(demo / "dataset", ds)
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(b"not for the site")
+    (ds / "slice_prompt" / "link.jpg").symlink_to(secret)
+    recs = _jsonl(ds / "prompts.jsonl")
+    good = recs[0]["prompt_image_fuse"][0]
+    recs[0]["prompt_image_fuse"] = [good, "../secret.jpg", "slice_prompt/link.jpg"]
+    recs[1]["prompt_image_fuse"][2] = "prompts.jsonl"  # a file of the dataset, but no image
+    recs[2]["patient_id"] = "../evil"
+    (ds / "prompts.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
+    rows = _jsonl(run / "per_sample.jsonl")
+    rows[2]["id"] = "../evil"
+    (run / "per_sample.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    info["dataset"] = str(ds / "prompts.jsonl")
+    (run / "run.json").write_text(json.dumps(info), encoding="utf-8")
+    site = tmp_path / "site"
+    warns: list[str] = []
+    write_site(runs, site, warn=warns.append, plots=False)
+    assert any("'../evil'" in w and "left out" in w for w in warns), warns
+    assert any("3 image(s) named by the datasets were not found" in w for w in warns), warns
+    assert sorted(p.name for p in (site / "studies").iterdir()) == sorted(f"{i}.html" for i in ids[:2])
+    copied = [p for p in site.rglob("*") if p.is_file() and p.suffix == ".jpg"]
+    assert all(p.read_bytes() != b"not for the site" for p in copied)
+    assert sorted(p.name for p in (site / "img" / ids[0]).iterdir()) == [Path(good).name]
+    page = (site / "studies" / f"{ids[0]}.html").read_text(encoding="utf-8")
+    assert page.count("image not found") == 2
+    assert not (tmp_path / "evil.html").exists() and not list(tmp_path.glob("*.html"))

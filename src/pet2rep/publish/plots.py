@@ -60,7 +60,7 @@ def metric_bars(runs: list[RunResult]):
     the oracle in grey. Each of ``fig.axes`` holds one BarContainer with one bar per model (runs order, top down)."""
     n = len(runs)
     panels = [*BAR_METRICS, ("overall", "Overall (%)")]
-    fig = _figure(max(9.0, 1.6 * len(panels)), 1.2 + 0.24 * n)
+    fig = _figure(max(9.0, 1.6 * len(panels)), max(2.8, 1.2 + 0.24 * n))
     axes = fig.subplots(1, len(panels), sharey=True)
     y = list(range(n))
     colors = ["#ff7f0e" if r.is_template else "#9e9e9e" if r.is_oracle else "#1f77b4" for r in runs]

@@ -220,6 +220,23 @@ def _image_name(k: int, src: str, taken: set[str]) -> str:
     return name
 
 
+def _image_source(root: Path, rel: str) -> Path | None:
+    """The image file a dataset record names, only when it is an image file inside the dataset folder (after
+    resolving ``..`` and symbolic links): the site is meant to be shared, so nothing else is copied into it."""
+    from ..prompts.dataset import resolve_image
+
+    if not isinstance(rel, str) or "\0" in rel or Path(rel).suffix.lower() not in IMAGE_SUFFIXES:
+        return None
+    try:
+        src = resolve_image(root, rel)
+        if src is None or not src.is_file():
+            return None
+        real, base = src.resolve(), root.resolve()
+    except (OSError, ValueError):
+        return None
+    return src if base in real.parents else None
+
+
 # ----------------------------------------------------------------------------------------------- site
 
 
@@ -246,22 +263,23 @@ def _asset(name: str) -> str:
     return (files("pet2rep.publish") / "templates" / name).read_text(encoding="utf-8")
 
 
-def _board(runs: list[RunResult]) -> list[dict[str, Any]]:
-    """Leaderboard rows for the index page (the same numbers as `pet2rep leaderboard`)."""
-    from .leaderboard import COLUMNS
+def _board(runs: list[RunResult], say: Warn) -> tuple[list[str], list[dict[str, Any]], list[str]]:
+    """(header, rows, notes) of the index's leaderboard: the same rows, numbers, † marks and notes as
+    `pet2rep leaderboard`."""
+    from .leaderboard import COLUMNS, Layout, _cells, _notes, add_significance, load_rows
 
-    rows = []
-    for r in runs:
-        cells = []
-        for key, title, digits in COLUMNS:
-            ci = r.ci(key)
-            cells.append({"title": title, "value": _num(r.metrics.get(key), digits),
-                          "ci": f"[{_num(ci[0], digits)}, {_num(ci[1], digits)}]" if ci else ""})
-        fails = r.metrics.get("failures")
-        rows.append({"name": r.name, "label": r.label, "cells": cells, "n": r.n,
-                     "size": r.size_b, "template": r.is_template,
-                     "failures": fails.get("any") if isinstance(fails, dict) else None})
-    return rows
+    rows = load_rows([r.metrics_path for r in runs], [])
+    add_significance(rows, warn=say)
+    layout = Layout(rows)
+    out = []
+    for row in rows:
+        cells = _cells(row, layout)
+        split = []
+        for k, cell in enumerate(cells[1:], start=1):
+            value, _, ci = cell.partition(" [") if k <= len(COLUMNS) else (cell, "", "")
+            split.append({"value": value, "ci": f"[{ci}" if ci else ""})
+        out.append({"name": row["run"], "label": cells[0], "cells": split, "template": row["template"]})
+    return layout.header()[1:], out, _notes(rows, layout)
 
 
 def write_site(runs_dir: str | os.PathLike, out: str | os.PathLike, *, warn: Warn | None = None,
@@ -325,12 +343,10 @@ def write_site(runs_dir: str | os.PathLike, out: str | os.PathLike, *, warn: War
         for g in groups.values():
             shown = []
             for j, rel in enumerate(g["images"]):
-                from ..prompts.dataset import resolve_image
-
-                src = resolve_image(g["root"], rel)
-                if src is None or not src.is_file():
+                src = _image_source(g["root"], rel)
+                if src is None:
                     missing_images += 1
-                    shown.append({"src": None, "name": rel})
+                    shown.append({"src": None, "name": Path(str(rel)).name})
                     continue
                 name = _image_name(j, rel, taken)
                 dst = safe_join(out, "img", sid, name)
@@ -358,13 +374,15 @@ def write_site(runs_dir: str | os.PathLike, out: str | os.PathLike, *, warn: War
             hyp, ref = lab.get("hyp") or {}, lab.get("ref") or {}
             verdicts = organ_verdicts(hyp, ref)
             text = d.outputs.get(sid, "")
+            no_text = sid not in d.outputs
             fails = [m for m in row.get("failures") or [] if isinstance(m, str)]
             scores = study_scores(row, str(d.run.metrics.get("ce_states") or "all"))
             models.append({
                 "label": d.run.label, "missing": False, "failures": fails,
                 "details": _details(row.get("failure_details")) if fails else [],
                 "segments": segments(text, row.get("lang"), verdicts, hyp, ref),
-                "cut": max(0, len(text) - MAX_SHOWN_CHARS), "empty": not text.strip(),
+                "cut": max(0, len(text) - MAX_SHOWN_CHARS), "empty": not text.strip() and not no_text,
+                "no_text": no_text,
                 "scores": scores, "template": d.run.is_template,
             })
             fail_masks.append(sum(1 << FAILURE_MODES.index(m) for m in fails if m in FAILURE_MODES))
@@ -387,7 +405,8 @@ def write_site(runs_dir: str | os.PathLike, out: str | os.PathLike, *, warn: War
         if stale.name not in keep and stale.is_file() and not stale.is_symlink():
             stale.unlink()
     if missing_images:
-        say(f"warning: {missing_images} image(s) named by the datasets were not found; shown as missing")
+        say(f"warning: {missing_images} image(s) named by the datasets were not found (or are not image files "
+            "inside the dataset folder); shown as missing")
 
     index = {"models": labels, "runs": [r.name for r in runs], "template": t_idx, "organs": list(ORGANS),
              "modes": list(FAILURE_MODES), "studies": index_studies}
@@ -397,10 +416,11 @@ def write_site(runs_dir: str | os.PathLike, out: str | os.PathLike, *, warn: War
     figures = []
     if plots:
         figures = _plots(runs_dir, runs, out / "plots", say)
+    header, board, notes = _board(runs, say)
     html = env.get_template("index.html").render(
-        board=_board(runs), figures=figures, n_studies=len(ids), organs=ORGANS, modes=FAILURE_MODES,
+        header=header, board=board, notes=notes, figures=figures, n_studies=len(ids), organs=ORGANS, modes=FAILURE_MODES,
         labels=labels, template=labels[t_idx] if t_idx is not None else None,
-        ce_note=_ce_note(runs), size_warning=msg,
+        size_warning=msg,
     )
     atomic_write_text(out / "index.html", html)
     return out / "index.html"
@@ -415,12 +435,6 @@ def _details(details: Any) -> list[str]:
             continue
         out.append(f"{k}: {v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"[:300])
     return out
-
-
-def _ce_note(runs: list[RunResult]) -> str:
-    from .leaderboard import _ce_note as note
-
-    return note([{"model": r.label, "ce_states": r.metrics.get("ce_states")} for r in runs])
 
 
 def _plots(runs_dir: Any, runs: list[RunResult], where: Path, say: Warn) -> list[dict[str, str]]:
