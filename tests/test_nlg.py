@@ -222,3 +222,13 @@ def test_bleu_brevity_penalty_by_hand() -> None:
     assert short.tolist()[:2] == pytest.approx([np.exp(-1.0)] * 2, rel=1e-6)  # p1 = p2 = 1, c=2, r=4
     long = bleu_scores(bleu_stats("a b c d a".split(), "a b c e".split()))
     assert long.tolist()[:2] == pytest.approx([3 / 5, (3 / 5 * 2 / 4) ** 0.5], rel=1e-6)  # c > r: BP = 1
+
+
+def test_has_tokens_agrees_with_tokenize():
+    """evaluate's empty-reference check (has_tokens) says exactly whether tokenize finds a token."""
+    from pet2rep.metrics.tokenize import has_tokens, tokenize
+
+    texts = ["", " ", "。，！", "肝", "a", "3.5", "…", "e\u0301", "\u0301", "①", "Ⅻ", "ｆｄｇ", "\u3000\u3000", "—-—",
+             "（）", "가", "\U00020000", "\uf900", "ß", "ﬁ", "¹", "%", "\n\t"]
+    for t in texts:
+        assert has_tokens(t) == bool(tokenize(t)), repr(t)

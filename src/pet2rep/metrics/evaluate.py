@@ -41,6 +41,7 @@ def _init_worker(state: dict[str, Any]) -> None:
     _W.update(state)
     _W["lab"] = dict(state.get("pre_lab", {}))
     _W["lng"] = dict(state.get("pre_lng", {}))
+    _W["met"], _W["met_new"] = {}, {}
 
 
 # Parent-side cache of what references cost (tokens, uptake labels, language) across score_pairs calls
@@ -60,7 +61,11 @@ def _ref_cache_prefill(state: dict[str, Any]) -> None:
     tokens: list[list[str] | None] = [None] * len(texts)
     pre_lab: dict[tuple[int, str], dict[str, list[str]]] = {}
     pre_lng: dict[int, str | None] = {}
-    for tid in set(state["ref_tid"]):
+    pre_met: dict[int, list] = {}
+    ref_tids = set(state["ref_tid"])
+    if state.get("ref_cache"):
+        _disk_prefill(state, ref_tids)
+    for tid in ref_tids:
         entry = _REF_CACHE.get(texts[tid])
         if entry is None:
             continue
@@ -70,7 +75,39 @@ def _ref_cache_prefill(state: dict[str, Any]) -> None:
             pre_lab[(tid, lg)] = lab
         if "lng" in entry:
             pre_lng[tid] = entry["lng"]
+        if seg in entry.get("met", {}) and tokens[tid] is not None:
+            pre_met[tid] = entry["met"][seg]
     state["tokens"], state["pre_lab"], state["pre_lng"] = tokens, pre_lab, pre_lng
+    state["pre_met"] = pre_met
+
+
+def _disk_prefill(state: dict[str, Any], ref_tids: set[int]) -> None:
+    """Load the references missing from the in-process cache from the persistent one (metrics/cache.py)."""
+    from pet2rep.metrics.cache import open_cache
+    from pet2rep.metrics.tokenize import tokenizer_signature
+
+    texts, seg = state["texts"], state["segmenter"] or "none"
+    tsig = tokenizer_signature(state["segmenter"])
+    db = open_cache(warn=state.get("warn"))
+    state["disk"], state["disk_had"] = db, {}
+    if db is None:
+        return
+    try:
+        got = db.get_many({texts[t] for t in ref_tids if texts[t] not in _REF_CACHE})
+    except Exception as exc:  # noqa: BLE001 - a broken cache costs speed, never a result
+        (state.get("warn") or _stderr)(f"reference cache {db.path} unreadable ({exc}); scoring without it")
+        state["disk"] = None
+        return
+    for text, e in got.items():
+        entry: dict[str, Any] = {"tok": {}, "lab": dict(e.get("lab", {})), "met": {}}
+        if tsig in e.get("tok", {}):
+            entry["tok"][seg] = e["tok"][tsig]
+        if tsig in e.get("met", {}):
+            entry["met"][seg] = e["met"][tsig]
+        if "lng" in e:
+            entry["lng"] = e["lng"]
+        _REF_CACHE[text] = entry
+        state["disk_had"][text] = (set(entry["tok"]), set(entry["lab"]), "lng" in entry, set(entry["met"]))
 
 
 def _ref_cache_store(state: dict[str, Any], recs: list[dict[str, Any]]) -> None:
@@ -82,8 +119,44 @@ def _ref_cache_store(state: dict[str, Any], recs: list[dict[str, Any]]) -> None:
         entry["lab"][rec.pop("ref_lab_key")] = {o: list(st) for o, st in rec["ref_labels"].items()}
         if "ref_lang" in rec:
             entry["lng"] = rec.pop("ref_lang")
+        met = rec.pop("ref_met", None)
+        if met is not None:
+            entry.setdefault("met", {})[seg] = met
+    if state.get("disk") is not None:
+        _disk_store(state, {texts[state["ref_tid"][rec["i"]]] for rec in recs})
     while len(_REF_CACHE) > REF_CACHE_MAX:
         _REF_CACHE.popitem(last=False)
+
+
+def _disk_store(state: dict[str, Any], ref_texts: set[str]) -> None:
+    """Write what this run learnt about its references to the persistent cache (one transaction)."""
+    from pet2rep.metrics.tokenize import tokenizer_signature
+
+    seg, tsig = state["segmenter"] or "none", tokenizer_signature(state["segmenter"])
+    db, had = state["disk"], state.get("disk_had", {})
+    new: dict[str, dict[str, Any]] = {}
+    for text in ref_texts:
+        entry = _REF_CACHE.get(text)
+        if entry is None:
+            continue
+        known = (set(entry["tok"]), set(entry["lab"]), "lng" in entry, set(entry.get("met", {})))
+        if had.get(text) == known:
+            continue  # nothing new
+        row: dict[str, Any] = {"tok": {}, "lab": entry["lab"], "met": {}}
+        if entry["tok"].get(seg) is not None:
+            row["tok"][tsig] = entry["tok"][seg]
+        if seg in entry.get("met", {}):
+            row["met"][tsig] = entry["met"][seg]
+        if "lng" in entry:
+            row["lng"] = entry["lng"]
+        new[text] = row
+    try:
+        db.put_many(new)
+    except Exception as exc:  # noqa: BLE001 - a broken cache costs speed, never a result
+        (state.get("warn") or _stderr)(f"reference cache {db.path} not written ({exc})")
+    finally:
+        db.close()
+        state["disk"] = None
 
 
 def _tokens(tid: int) -> list[str]:
@@ -138,6 +211,23 @@ def _lang(tid: int) -> str | None:
     return cache[tid]
 
 
+def _ref_side(tid: int, rtok: list[str], i: int) -> Any:
+    """METEOR's reference-side tables of text `tid` (from the reference cache, else made and kept once)."""
+    from pet2rep.metrics.meteor import RefSide, reference_side
+
+    memo = _W["met"]
+    rs = memo.get(tid)
+    if rs is None:
+        pre = _W.get("pre_met", {}).get(tid)
+        if pre is not None:
+            rs = RefSide.from_parts(rtok if pre[0] is None else pre[0], pre[1])
+        else:
+            rs = reference_side(rtok)
+            _W["met_new"][i] = [None if rs.tokens == rtok else rs.tokens, sorted(rs.fun)]
+        memo[tid] = rs
+    return rs
+
+
 def _score_range(bounds: tuple[int, int]) -> list[dict[str, Any]]:
     """Per-sample statistics for samples [start, stop)."""
     from pet2rep.metrics.clinical import mentioned_organs, oua_counts
@@ -167,7 +257,8 @@ def _score_range(bounds: tuple[int, int]) -> list[dict[str, Any]]:
         )
         rec: dict[str, Any] = {
             "i": i,
-            "meteor": np.asarray(meteor_stats(htok, rtok), dtype=np.float64) if w.get("meteor_impl", "native") == "native" else None,
+            "meteor": (np.asarray(meteor_stats(htok, _ref_side(r, rtok, i)), dtype=np.float64)
+                       if w.get("meteor_impl", "native") == "native" else None),
             "rouge_l": float(rouge_l(htok, rtok)),
             "oua": oua_counts(hlab, rlab),
             "hyp_labels": hlab,
@@ -180,6 +271,8 @@ def _score_range(bounds: tuple[int, int]) -> list[dict[str, Any]]:
         }
         if w["expected"][i] is None:
             rec["ref_lang"] = ref_lang
+        if i in w["met_new"]:
+            rec["ref_met"] = w["met_new"].pop(i)
         out.append(rec)
         toks[0].append(htok)
         toks[1].append(rtok)
@@ -343,6 +436,7 @@ def score_pairs(
     seed: int = 12345,
     meteor_impl: str = "native",
     ce_states: str = "all",
+    cache: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Score hypothesis/reference pairs in memory: (metrics dict, per-sample records).
 
@@ -351,7 +445,8 @@ def score_pairs(
     `meteor_impl` "jar" takes METEOR statistics from the METEOR 1.5 jar itself (needs Java; slow on long
     Chinese reports) instead of the native port. `ce_states` picks the CE definition: "all" (default, the
     four-state macro that reproduces the paper's table) or "abnormal" (increased/decreased/absent only; see
-    :mod:`pet2rep.metrics.clinical`).
+    :mod:`pet2rep.metrics.clinical`). `cache` reads and writes the persistent reference cache
+    (:mod:`pet2rep.metrics.cache`: tokens, labels and METEOR tables of references, kept across runs).
     """
     from pet2rep.metrics.clinical import CE_STATES, coverage, oua_summary
     from pet2rep.metrics.failures import FAILURE_MODES, summarize
@@ -402,7 +497,7 @@ def score_pairs(
     state = {
         "texts": texts, "segmenter": segmenter, "multi": multi, "hyp_tid": hyp_tid, "ref_tid": ref_tid,
         "prompt_tid": prompt_tid, "expected": expected, "finish": finish_l, "error": errors_l,
-        "meteor_impl": meteor_impl,
+        "meteor_impl": meteor_impl, "ref_cache": cache, "warn": _stderr,
     }
     workers = int(workers) if workers else (os.cpu_count() or 1)
     recs, cider = _run_samples(state, n, workers) if n else ([], np.zeros(0))
@@ -520,6 +615,7 @@ def evaluate_predictions(
     meteor_impl: str = "native",
     require_samples: bool = False,
     ce_states: str = "all",
+    cache: bool = True,
 ) -> dict[str, Any]:
     """Score a predictions JSONL (benchmark or pet2rep format) and write DIR/metrics.json + per_sample.jsonl.
 
@@ -556,7 +652,7 @@ def evaluate_predictions(
         prompts=[s.prompt for s in samples], langs=[s.lang for s in samples],
         finish_reasons=[s.finish_reason for s in samples], errors=[s.error for s in samples],
         notes=[s.notes for s in samples], segmenter=segmenter, workers=workers, bootstrap=bootstrap, seed=seed,
-        meteor_impl=meteor_impl, ce_states=ce_states,
+        meteor_impl=meteor_impl, ce_states=ce_states, cache=cache,
     )
     for row, s in zip(per_sample, samples):
         if s.missing_prediction:
@@ -619,9 +715,9 @@ def _has_tokens(text: str | None) -> bool:
     """Whether a reference has anything to score against (a word or number once tokenised)."""
     if not text or not text.strip():
         return False
-    from pet2rep.metrics.tokenize import tokenize
+    from pet2rep.metrics.tokenize import has_tokens
 
-    return bool(tokenize(text, None))
+    return has_tokens(text)
 
 
 def _check_scoreable(pred_path: Any, refs_path: Any, preds: list[Any], report: Any,
@@ -723,6 +819,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="CE definition: macro over all four uptake states with CE-F1 the harmonic mean of "
                              "CE-P and CE-R (default; reproduces the paper's table), or over increased/decreased/"
                              "absent only with CE-F1 the mean of the per-state F1")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="do not read or write the reference cache ($PET2REP_CACHE or ~/.cache/pet2rep: "
+                             "tokens, uptake labels and METEOR tables of references, reused across runs)")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -747,7 +846,7 @@ def run_cli(args: argparse.Namespace) -> int:
     metrics = evaluate_predictions(
         args.predictions, args.out, lang=args.lang, refs_path=args.refs, bootstrap=args.bootstrap,
         seed=args.seed, segmenter=args.segmenter, workers=args.workers, meteor_impl=args.meteor,
-        require_samples=True, ce_states=args.ce_states,
+        require_samples=True, ce_states=args.ce_states, cache=not args.no_cache,
     )
     print(format_summary(metrics))
     print(f"wrote {out / METRICS_FILE} and {out / PER_SAMPLE_FILE}")

@@ -551,6 +551,13 @@ class RefSide:
         self.fun = _function_positions(tokens, function_words())
         self.latin = any(t[0] < "\u3000" for t in tokens)
 
+    @classmethod
+    def from_parts(cls, tokens: list[str], fun: Sequence[int]) -> RefSide:
+        """Rebuild from cached ``tokens`` and function-word positions (keys are recomputed)."""
+        obj = cls.__new__(cls)
+        obj.__setstate__((tokens, set(fun), any(t[0] < "\u3000" for t in tokens)))
+        return obj
+
     def __getstate__(self) -> tuple:
         return (self.tokens, self.fun, self.latin)
 

@@ -148,6 +148,13 @@ def tokenize(text: str, segmenter: str | None = None) -> list[str]:
     return out
 
 
+def has_tokens(text: str) -> bool:
+    """Whether :func:`tokenize` would return at least one token (any segmenter), without building them."""
+    if not text:
+        return False
+    return _RUN_RE.search(_normalize_for_tokens(text)) is not None
+
+
 def tokenizer_signature(segmenter: str | None = None) -> str:
     """Signature string of the tokenizer, e.g. ``tok:pet2rep-cjkchar-v1|seg:none|nfkc|lc``."""
     seg = _check_segmenter(segmenter)
