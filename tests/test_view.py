@@ -327,3 +327,23 @@ def test_hostile_ids_and_image_paths_stay_out_of_the_site(demo, tmp_path):
     page = (site / "studies" / f"{ids[0]}.html").read_text(encoding="utf-8")
     assert page.count("image not found") == 2
     assert not (tmp_path / "evil.html").exists() and not list(tmp_path.glob("*.html"))
+
+
+def test_highlight_classes_green_red_grey():
+    """The colour rule on one English report: the reference states liver and lung, not the spleen."""
+    from pet2rep.metrics.uptake import extract_uptake
+    from pet2rep.publish.view import organ_verdicts, segments
+
+    ref = "The liver shows normal FDG uptake. A nodule in the right upper lobe of the lung shows increased FDG uptake."
+    hyp = ("The liver shows normal FDG uptake. The lung shows no abnormal FDG uptake. "
+           "The spleen shows normal FDG uptake.")
+    ref_lab, hyp_lab = extract_uptake(ref, "en"), extract_uptake(hyp, "en")
+    assert set(ref_lab) == {"liver", "lung"} and {"liver", "lung", "spleen"} <= set(hyp_lab)
+    verdicts = organ_verdicts(hyp_lab, ref_lab)
+    assert verdicts["liver"] == "ok" and verdicts["lung"] == "bad" and verdicts["spleen"] == "extra"
+    segs = segments(hyp, "en", verdicts, hyp_lab, ref_lab)
+    assert "".join(s.text for s in segs) == hyp  # nothing lost or added
+    by_organ = {o: s.cls for s in segs if s.cls for o in s.organs}
+    assert by_organ == {"liver": "ok", "lung": "bad", "spleen": "nr"}
+    ref_segs = segments(ref, "en", None, ref_lab)
+    assert {s.cls for s in ref_segs if s.cls} == {"ref"}
