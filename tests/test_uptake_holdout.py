@@ -3,7 +3,8 @@ exists), clinician-written public text labelled by hand by someone who never ran
 
 First run on tests/data/uptake_holdout_*.yaml, 2026-12-02, before any rule was written from it (the honest
 generalisation figure of the extractor tuned on uptake_real_*): micro-F1 zh 0.863 (normal recall 0.846, 2 polarity
-flips), en 0.763 (normal recall 0.588, 2 flips). The floors below are what the extractor reaches now; when rules are
+flips), en 0.763 (normal recall 0.588, 2 flips). Rules were then written from its errors (tests/test_uptake.py
+HOLDOUT1_RULES): it is development data now (zh 0.898, en 0.837 after them). The floors below are what the extractor reaches now; when rules are
 later written from a set's errors, that set becomes development data and the figure to quote is the first run on a
 newer set. The target is F1 >= 0.95 and normal recall >= 0.95 with no flip (not reached).
 """
@@ -20,8 +21,8 @@ DATA = Path(__file__).parent / "data"
 
 # (file stem, language) -> (micro-F1 floor, normal-recall floor, most polarity flips allowed)
 FLOORS: dict[tuple[str, str], tuple[float, float, int]] = {
-    ("uptake_holdout", "zh"): (0.862, 0.845, 2),
-    ("uptake_holdout", "en"): (0.762, 0.587, 2),
+    ("uptake_holdout", "zh"): (0.897, 0.845, 2),
+    ("uptake_holdout", "en"): (0.836, 0.587, 2),
 }
 
 

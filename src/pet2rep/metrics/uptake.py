@@ -108,6 +108,7 @@ _LIST_MARKER_RE = re.compile(r"^[\s(（]*(?:\d{1,2}|[a-zA-Z]|[一二三四五六
 _F_HEAVY, _F_NODE, _F_CTX, _F_CMP, _F_DESC, _F_TIME, _F_MIX, _F_HIST, _F_STATE = 1, 2, 4, 8, 16, 32, 64, 128, 256
 # the roles the clause reader tests for every cue, as one tuple per phrase (see _role_tuple)
 _NO_ROLES: dict[str, Any] = {"heavy": False, "f": 0, "t": (False,) * 6 + (None, None) + (False,) * 10}
+_FINDING = "found-uptake"  # provisional: uptake wording alone after a finding verb ("PET showed FDG uptake in X"): increased
 _BARE = "bare-uptake"  # provisional: uptake wording alone; increased for Lexicon.bare_uptake organs, else nothing
 _LOWER = "lower-than:"  # provisional state: "lower than <organ>"; decreased for that organ's own lesion, else normal
 _NODE_NONE = "none"
@@ -179,7 +180,7 @@ class Lexicon:
     anatomy_after_re: re.Pattern[str] | None = None  # "lower" + this ("lower pole") is anatomy, not a level
     neg_re: re.Pattern[str] | None = None  # the negation words alone
     hom_keys: frozenset[str] = frozenset()  # surface forms of all homonyms (lowercase)
-    tissue_first: frozenset[str] = frozenset()  # characters tissue_after can start with
+    tissue_first: frozenset[str] | None = frozenset()  # characters tissue_after can start with (None: any)
     gone_link_re: re.Pattern[str] | None = None  # what may stand between an organ word and "缺如" / "is absent"
     gone_whole: frozenset[str] = frozenset()  # organ words that can be absent as a whole (lowercase)
     continuation_re: re.Pattern[str] | None = None  # a sentence start that goes on about the previous subject
@@ -188,7 +189,8 @@ class Lexicon:
     variant_table: dict[int, int] = dataclasses.field(default_factory=dict)
     list_tail_re: re.Pattern[str] | None = None  # a relative clause ending a list ("…, kidneys and stomach which are …")
     own_tissue: frozenset[str] = frozenset()  # organ terms (keys) that, compared with, place the lesion in that organ
-    bare_uptake: frozenset[str] = frozenset()  # organs for which uptake wording alone ("FDG uptake in X nodes") is increased
+    bare_uptake: frozenset[str] = frozenset()
+    finding_re: re.Pattern[str] | None = None  # "showed", "显示": uptake wording alone after these is a finding  # organs for which uptake wording alone ("FDG uptake in X nodes") is increased
 
 
 class _Tok:
@@ -588,6 +590,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     role(cues.get("history"), "history")
     role(cues.get("anatomy_adjectives"), "adj")
     role(cues.get("hypothetical"), "hypo")
+    role(cues.get("conditional"), "cond")
     desc = cues.get("descriptors") or {}
     if not isinstance(desc, dict):
         raise InputError(f"uptake lexicon ({lang}): descriptors must be a mapping (before_noun, alone, gap)")
@@ -695,7 +698,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         node_groups=frozenset(v for v in (ln.get("by_organ") or {}).values() if v in _ORGAN_RANK),
         homonyms_with=homonyms_with,
         hom_keys=frozenset(homonyms) | frozenset(homonyms_with),
-        tissue_first=frozenset((_regex_first_chars(str(organs["tissue_after"])) or "") if organs.get("tissue_after") else ""),
+        tissue_first=_tissue_first(organs.get("tissue_after")),
         neg_re=re.compile(_trie_regex(negs), re.IGNORECASE) if negs else None,
         location_before_re=(_compile_rx(_guarded(str(organs["location_before"])), lang, "location_before")
                             if organs.get("location_before") else None),
@@ -704,8 +707,18 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         variant_table=variant_table,
         list_tail_re=_compile_rx(str(cues["enumeration_tail"]), lang, "enumeration_tail") if cues.get("enumeration_tail") else None,
         bare_uptake=frozenset(_bare_uptake(cues.get("bare_uptake"), lang)),
+        finding_re=(re.compile(_guarded(_trie_regex(_as_list(cues["finding_verbs"], "finding_verbs"))), re.IGNORECASE)
+                    if cues.get("finding_verbs") else None),
         own_tissue=frozenset(_key(t) for t in _as_list(organs.get("own_tissue"), "own_tissue")),
     )
+
+
+def _tissue_first(rx: Any) -> frozenset[str] | None:
+    """The characters `tissue_after` can start with; None when any can (a character class such as CJK)."""
+    if not rx:
+        return frozenset()
+    first = _regex_first_chars(str(rx))
+    return None if first is None else frozenset(first)
 
 
 def _bare_uptake(v: Any, lang: str) -> list[str]:
@@ -885,7 +898,7 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
                 if target == _NODE_NONE:
                     kind, target = "non", ""
         # fat, vessels or a level beside an organ or a node station (肾周脂肪, 锁骨上脂肪, 肺门血管, 肾盂水平): not it
-        if nm is None and tissue_after is not None and end < n and text[end] in tissue_first \
+        if nm is None and tissue_after is not None and end < n and (tissue_first is None or text[end] in tissue_first) \
                 and tissue_after.match(text, end):
             kind, target = "non", ""
         if "+" in target:  # a group term ("gastrointestinal tract"): one mention per organ, same span
@@ -908,12 +921,14 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
         starts = [t.start for t in out]
         for m in lex.location_before_re.finditer(text):  # "brown fat in the supraclavicular region", "adjacent to the"
             i = bisect.bisect_left(starts, m.end())
-            if i < len(out) and out[i].start == m.end() and out[i].kind in ("organ", "site") and out[i].start not in placed:
+            if i < len(out) and out[i].kind in ("organ", "site") and out[i].start not in placed and (
+                    out[i].start == m.end() or _LATERAL_RE.fullmatch(text, m.end(), out[i].start)):
                 for t in _location_chain(text, out, i):
                     t.kind, t.target = "non", ""
     return out
 
 
+_LATERAL_RE = re.compile(r"(?:left|right|bilateral|both)[\s-]+", re.IGNORECASE)
 _OF_THE_RE = re.compile(r"[\s-]+of[\s-]+(?:the[\s-]+)?(?:(?:left|right)[\s-]+)?", re.IGNORECASE)
 
 
@@ -1202,7 +1217,8 @@ def _read_clause(
         noun = next((c for c in cues if c.roles.get("noun")), None)
         if noun is not None and any(m.kind in ("organ", "site") for m in ments) and not any(
                 m.kind == "non" and not text[m.end : noun.start].strip(" -") for m in ments):
-            desc = [(_BARE, noun.start, (noun.text,))]
+            found = lex.finding_re is not None and lex.finding_re.search(text, c0, c1) is not None
+            desc = [(_FINDING if found else _BARE, noun.start, (noun.text,))]
     weak_only = provisional = False
     if not states and weak:
         states, weak_only = weak, True
@@ -1510,11 +1526,14 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
     history_carry = False  # the subject carried out of this sentence came from a history clause
     any_history = bool(cue_flags & _F_HIST)
     hypo = [c.start for c in cues if c.roles.get("hypo")]  # "could be mistaken for", "误诊为": the rest is no finding
+    cond = [c.start for c in cues if c.roles.get("cond")]
     for s0, s1, para, clauses in _segments(text, lex, mask):
         if hypo:
             k = bisect.bisect_left(hypo, s0)
             if k < len(hypo) and hypo[k] < s1:
                 clauses = [(a, min(b, hypo[k])) for a, b in clauses if a < hypo[k]]
+        if cond:  # "If …,": a conditional clause states no finding (the main clause after it still does)
+            clauses = [(a, b) for a, b in clauses if not any(a <= p < b for p in cond)]
         if _LIST_MARKER_RE.match(text[s0:s1]):
             carried = []
             continue
@@ -1571,6 +1590,11 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                     prev_states, cands = None, []
                     carried, prev_ctx, tail = read.subjects, read.has_context, None
                     continue
+                if any(s.pos >= s0 for s in carried) and not any(s.organ or s.site for s in read.subjects):
+                    # a CT-only clause about a tissue that is none of the 19 ("…结节，见分叶及胸膜凹陷，FDG摄取增高")
+                    # describes the subject further: it keeps it
+                    prev_ctx = read.has_context
+                    continue
                 carried, prev_ctx, tail = read.subjects, read.has_context, None
                 cands.append((read, c0, c1))
                 continue
@@ -1583,6 +1607,8 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                 subjects = [
                     _Subj(s.organ or (s.site if read.has_node and s.site else ""), s.term, -1, s.site) for s in carried
                 ]
+                if read.has_node:  # "…食管癌…。转移淋巴结FDG摄取增高": nodes are not the organ named before
+                    subjects = [x for x in subjects if x.organ in lex.node_groups]
                 inherited = True
             if not read.states:
                 prev_states, cands = None, []
@@ -1651,6 +1677,8 @@ def _emit(
         if state == _BARE:
             if lex is None or subj.organ not in lex.bare_uptake:
                 continue
+            state = "increased"
+        elif state == _FINDING:
             state = "increased"
         if provisional:
             if state == "increased" and subj.organ in excreting:
