@@ -64,11 +64,15 @@ clause with several states takes its own state by position ("decreased uptake in
 skeletal muscle"); organs named between a history cue and a scope breaker of the same clause are history ("a patient
 with carcinoma of the X show …"); a `hypothetical` cue ("could be mistaken for", 误认为) ends what the sentence states.
 
-Rules from the second pass over both halves (guide 4.1, 5.5, 6.2, 6.5, 6.6): uptake wording alone is increased for a
-`bare_uptake` organ (lymph nodes) named in its clause; an organ's `own_tissue` compared with ("高于脑实质") places an
-unplaced lesion; a state right before a non-organ tissue and an uptake noun ("increased muscular uptake") is that
-tissue's; a list ends at an `enumeration_tail` ("which are …"); a sentence clearly in the other language is read with
-that language's lexicon (`_language_runs`).
+Version 4 — rules from the second pass over both halves and the first held-out set (guide 4.1, 5.5, 6.2, 6.5,
+6.6): uptake wording alone is increased for a `bare_uptake` organ (lymph nodes) named in its clause, and for any organ
+after a `finding_verbs` word ("PET/CT showed FDG uptake in X"); an organ's `own_tissue` compared with ("高于脑实质")
+places an unplaced lesion; a state right before a non-organ tissue and an uptake noun ("increased muscular uptake")
+is that tissue's; an attributive state binds to the organ right after it ("suppressed brain activity"); a list ends at
+an `enumeration_tail` ("which are …") and may end in a lesion noun; a `conditional` clause states nothing; a contrast
+clause keeps the sentence's uptake context; a CT-only clause about a non-organ tissue keeps the sentence's subject;
+nodes with no station do not inherit an organ; a sentence clearly in the other language is read with that language's
+lexicon (`_language_runs`).
 
 `evaluate_labelled(items)` scores the extractor against labelled texts (micro P/R/F1 overall, per language, state
 and organ, normal recall, polarity flips, every disagreement); `pet2rep uptake --eval LABELLED` prints it.
@@ -94,7 +98,7 @@ from typing import Any
 from pet2rep.errors import InputError, read_input_bytes, read_input_yaml
 from pet2rep.organs import ORGANS, STATES
 
-EXTRACTOR_VERSION = "3"
+EXTRACTOR_VERSION = "4"
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 LANGS: tuple[str, ...] = ("zh", "en")
 
