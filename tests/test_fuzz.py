@@ -128,6 +128,7 @@ class Fuzz:
     def run(self, argv: list[str], out: Path, what: str, input_file: Path | None = None) -> int:
         """Run `pet2rep ARGV` whose output is `out` (a folder or a file); check it; return the exit code."""
         cmd = argv[0]
+        existed = out.exists()
         outside_before = _digest(self.root, skip=(out,))
         out_before = _digest(out) if out.is_dir() else ({str(out): out.read_bytes().hex()} if out.is_file() else {})
         self.capsys.readouterr()
@@ -152,6 +153,7 @@ class Fuzz:
             assert len(err[-1]) < 2000, ctx  # one readable line, not a dump of the input
             now = _digest(out) if out.is_dir() else ({str(out): out.read_bytes().hex()} if out.is_file() else {})
             assert now == out_before, f"{ctx}: the previous output changed on a refusal"
+            assert existed or not out.exists(), f"{ctx}: a refusal left a new, empty {out}"
         elif rc == 1:
             assert err, f"{ctx}: exit 1 without a reason on stderr"
         outside_after = _digest(self.root, skip=(out,))

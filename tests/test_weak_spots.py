@@ -361,6 +361,37 @@ def test_merge_names_a_shard_whose_last_line_is_cut(tmp_path, seed_demo, capsys)
     assert [json.loads(r)["subject_id"] for r in merged] == ["p0", "p1", "p2"]
 
 
+def test_merge_refuses_a_damaged_shard_field_and_keeps_messages_short(tmp_path, seed_demo, capsys):
+    import shutil
+
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    for img in seed_demo.glob("*.jpg"):
+        shutil.copy(img, ds / img.name)
+    base = json.loads((seed_demo / "prompt_qwen25vl.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    _jsonl(ds / "prompts.jsonl", [base | {"patient_id": f"p{i}"} for i in range(2)])
+    shards = [tmp_path / f"s{k}" for k in range(2)]
+    for k, sh in enumerate(shards):
+        assert main(["generate", str(ds), "--model", "template", "--out", str(sh), "--shard", f"{k}/2"]) == 0
+    info_path = shards[1] / "run.json"
+    good = json.loads(info_path.read_text(encoding="utf-8"))
+    for shard in ("x", {"index": 1, "count": 10**12}, {"index": 3, "count": 2}, {"index": True, "count": 2}):
+        info_path.write_text(json.dumps(good | {"shard": shard}), encoding="utf-8")
+        capsys.readouterr()
+        assert main(["merge", *map(str, shards), "--out", str(tmp_path / "m")]) == 2
+        err = _err_of(capsys.readouterr())
+        assert len(err) == 1 and f"{info_path}: 'shard' is " in err[0] and "expected null or" in err[0], err
+    info_path.write_text(json.dumps(good | {"model": "重复" * 300_000}), encoding="utf-8")
+    assert main(["merge", *map(str, shards), "--out", str(tmp_path / "m")]) == 2
+    err = _err_of(capsys.readouterr())
+    assert len(err) == 1 and len(err[0]) < 400 and "a run of '重复重复" in err[0] and "...'" in err[0], err
+    assert not (tmp_path / "m").exists()
+    # any error line quoting a megabyte of input is cut by the CLI
+    assert main(["generate", str(ds), "--model", "x" * 100_000, "--out", str(tmp_path / "r")]) == 2
+    err = _err_of(capsys.readouterr())
+    assert len(err) == 1 and len(err[0]) < 1100 and err[0].endswith("more characters)"), err[0][-200:]
+
+
 # ------------------------------------------------------------------------------------------ leaderboard
 
 

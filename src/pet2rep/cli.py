@@ -91,8 +91,14 @@ def main(argv: list[str] | None = None) -> int:
 RESUMABLE = ("generate",)
 
 
+MAX_ERROR_CHARS = 1000  # an error line quoting a megabyte of input is cut (the input stays the place to look)
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split("\n")).strip() or "unknown error"
+    text = " ".join(text.split("\n")).strip() or "unknown error"
+    if len(text) > MAX_ERROR_CHARS:
+        text = f"{text[:MAX_ERROR_CHARS]}... ({len(text) - MAX_ERROR_CHARS:,} more characters)"
+    return text
 
 
 def os_error_message(exc: OSError) -> str:

@@ -77,6 +77,13 @@ def read_input_yaml(path: object, expected: str) -> object:
         raise InputError(f"{path}: invalid YAML{line} ({getattr(exc, 'problem', None) or 'syntax error'})") from None
 
 
+def short(value: object, limit: int = 80) -> str:
+    """A value read from a file, for a message: text as it is, anything else as repr(), cut to `limit`
+    characters (a megabyte-long model name in a damaged run.json must not become a megabyte-long error)."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def plain(value: object) -> str:
     """A number (or a sequence of numbers) as a message shows it: ``70``, ``0.5``, ``inf``, ``[0, 3]``; never
     ``np.float64(70.0)``. Other values are shown with repr()."""

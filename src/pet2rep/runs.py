@@ -46,7 +46,7 @@ from .backends.base import (
     load_card,
     stable_hash,
 )
-from .errors import InputError, out_folder
+from .errors import InputError, out_folder, short
 from .io import atomic_write_jsonl
 from .prompts.dataset import PromptRecord, dataset_file, image_problem, read_dataset, resolve_image
 from .prompts.messages import build_messages, image_parts
@@ -246,9 +246,9 @@ def _check_same_run(out: Path, card: dict[str, Any], parts: dict[str, Any], data
         return {}
     hint = "use another --out, or --restart to discard its predictions"
     if info.get("model") not in (None, card["name"]):
-        raise InputError(f"{out}: holds a run of model '{info['model']}', not '{card['name']}'; {hint}")
+        raise InputError(f"{out}: holds a run of model '{short(info['model'])}', not '{card['name']}'; {hint}")
     if info.get("dataset_sha256") not in (None, parts["dataset"]):
-        raise InputError(f"{out}: was run on another dataset ({info.get('dataset')}, different content from "
+        raise InputError(f"{out}: was run on another dataset ({short(info.get('dataset'), 300)}, different content from "
                          f"{dataset}); {hint}")
     old = info.get("key_parts")
     if not isinstance(old, dict):
@@ -259,7 +259,7 @@ def _check_same_run(out: Path, card: dict[str, Any], parts: dict[str, Any], data
         if old.get(k) != parts[k]:
             detail = ""
             if k in ("generation", "shard"):
-                detail = f" (this folder: {json.dumps(old.get(k))}; now: {json.dumps(parts[k])})"
+                detail = f" (this folder: {short(json.dumps(old.get(k)), 300)}; now: {json.dumps(parts[k])})"
             raise InputError(f"{out}: was run with {label}{detail}; {hint}")
     return info
 
@@ -550,6 +550,20 @@ def _finish(info: dict[str, Any], stats: dict[str, Any], done: list[dict[str, An
             info["output_tokens_per_s"] = round(stats["completion_tokens"] / gen_s, 2)
 
 
+MAX_SHARDS = 100_000
+
+
+def _check_shard_field(info_path: Path, shard: Any) -> None:
+    """run.json's `shard`: null (one run) or {"index": I, "count": N} with 0 <= I < N <= MAX_SHARDS."""
+    if shard is None:
+        return
+    ok = isinstance(shard, dict) and all(isinstance(shard.get(k), int) and not isinstance(shard.get(k), bool)
+                                         for k in ("index", "count"))
+    if not ok or not 0 <= shard["index"] < shard["count"] <= MAX_SHARDS:
+        raise InputError(f"{info_path}: 'shard' is {short(json.dumps(shard), 120)}; expected null or "
+                         f'{{"index": I, "count": N}} with 0 <= I < N <= {MAX_SHARDS:,}')
+
+
 def _torn(path: Path, n_records: int) -> bool:
     """Whether a predictions file holds more non-empty lines than the records read from it (a cut last line)."""
     with open(path, "rb") as fh:
@@ -587,6 +601,7 @@ def merge_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, warn: 
             raise InputError(f"{info_path}: invalid JSON") from None
         if not isinstance(info, dict) or not isinstance(info.get("key_parts"), dict):
             raise InputError(f"{info_path}: no resume key (made by an older pet2rep?); cannot check it")
+        _check_shard_field(info_path, info.get("shard"))
         infos.append((run, info))
         recs = read_predictions(run / PREDICTIONS)
         if warn is not None and _torn(run / PREDICTIONS, len(recs)):
@@ -597,7 +612,8 @@ def merge_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, warn: 
     same = {k: v for k, v in first["key_parts"].items() if k != "shard"}
     for run, info in infos[1:]:
         if info.get("model") != first.get("model"):
-            raise InputError(f"{run}: a run of '{info.get('model')}', but {run0} is of '{first.get('model')}'")
+            raise InputError(f"{run}: a run of '{short(info.get('model'))}', but {run0} is of "
+                             f"'{short(first.get('model'))}'")
         for k, v in same.items():
             if info["key_parts"].get(k) != v:
                 raise InputError(f"{run}: different {k} from {run0}; shards of one run must share model card, "
@@ -616,13 +632,13 @@ def merge_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, warn: 
         for r in recs:
             sid = str(r["subject_id"])
             if sid in by_id:
-                raise InputError(f"{run}: study '{sid}' is also in another shard; shards must not overlap")
+                raise InputError(f"{run}: study '{short(sid)}' is also in another shard; shards must not overlap")
             by_id[sid] = r
     count = counts.pop()
     missing = sorted(set(range(count)) - set(seen_shard))
-    dataset = Path(first.get("dataset", ""))
+    dataset = Path(first["dataset"]) if isinstance(first.get("dataset"), str) and first["dataset"] else None
     order: list[str] = []
-    if dataset.is_file():
+    if dataset is not None and dataset.is_file():
         order = [r.patient_id for r in read_dataset(dataset)]
     rank = {sid: i for i, sid in enumerate(order)}
     merged = sorted(by_id.values(), key=lambda r: (rank.get(str(r["subject_id"]), len(rank)), str(r["subject_id"])))
@@ -646,5 +662,7 @@ def merge_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, warn: 
         info.pop(key, None)
     write_json(out / RUN_JSON, info)
     if missing and warn is not None:
-        warn(f"warning: shard(s) {', '.join(f'{i}/{count}' for i in missing)} missing; the merged run is partial")
+        more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+        warn(f"warning: shard(s) {', '.join(f'{i}/{count}' for i in missing[:20])}{more} missing; the merged run is "
+             "partial")
     return out / PREDICTIONS
