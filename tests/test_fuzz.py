@@ -310,6 +310,12 @@ def test_fuzz_generate_dataset_and_merge_run_json(tmp_path, capsys, seed_demo):
             info = json.loads((outs[i] / "run.json").read_text(encoding="utf-8"))
             assert info["status"] == "complete", info  # never left "running"
 
+    # resume: the good run folder's run.json or predictions.jsonl damaged (a cut last line is a crash: repaired)
+    for name, n in (("run.json", 10), ("predictions.jsonl", 8)):
+        fz.each(good_run / name, n, rng, lambda i: ["generate", str(ds), "--model", "template", "--out", str(good_run)],
+                good_run, f"generate resume {name}")
+    _at_least(fz.codes_of("generate resume run.json"), 2, 3)
+
     # merge: shards of one run, one shard's run.json or predictions.jsonl damaged; a new --out each time
     shards = [tmp_path / "shards" / f"s{k}" for k in range(2)]
     for k, sh in enumerate(shards):
