@@ -142,6 +142,10 @@ def test_markdown_and_csv_hold_the_same_numbers(scored, tmp_path):
     assert csv_rows["copycat-7b"]["size_b"] == "8.29" and csv_rows["copycat-7b"]["output_tokens_per_study"] == "640.0"
     assert csv_rows["copycat-7b"]["s_per_study"] == "10.0"
     assert all(csv_rows[r]["fail_empty"] == "0" for r in csv_rows)
+    m = json.loads((scored / "template" / "metrics.json").read_text(encoding="utf-8"))
+    for key in ("bleu_2", "bleu_3"):  # every corpus metric of metrics.json is in the CSV, with its interval
+        assert float(csv_rows["template"][key]) == m[key]
+        assert [float(csv_rows["template"][f"{key}_{e}"]) for e in ("lo", "hi")] == m["ci"][key]
 
 
 def test_rows_not_better_than_the_template_are_marked(scored, tmp_path):

@@ -48,6 +48,8 @@ COST_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("output_tokens", "Out tok/study", 0),
     ("s_per_study", "s/study", 2),
 )
+# metrics.json's other corpus metrics: in the CSV only (after the table's columns)
+EXTRA_METRICS: tuple[str, ...] = ("bleu_2", "bleu_3")
 SIG_TESTS = {"ar": "paired approximate randomisation", "bootstrap": "paired bootstrap resampling"}
 SIG_LEVEL = 0.05
 DAGGER = "†"
@@ -98,7 +100,9 @@ def load_rows(paths: list[Path], skipped: list[str] | None = None) -> list[dict[
         for key, _, _ in COLUMNS:
             row[key] = m.get(key)
         cis = m.get("ci") if isinstance(m.get("ci"), dict) else {}
-        row["ci"] = {k: _pair(cis.get(k)) for k, _, _ in COLUMNS if _pair(cis.get(k))}
+        row["ci"] = {k: _pair(cis.get(k)) for k in (*[c[0] for c in COLUMNS], *EXTRA_METRICS) if _pair(cis.get(k))}
+        for k in EXTRA_METRICS:
+            row[k] = m.get(k)
         row["overall_ci"] = row["ci"].get("overall")
         row["failures"] = _failure_total(m.get("failures"))
         row["failure_counts"] = _failure_counts(m.get("failures"))
@@ -313,7 +317,8 @@ def to_csv(rows: list[dict[str, Any]], layout: Layout | None = None) -> str:
     w.writerow(["model", *keys, "overall_lo", "overall_hi", "n", "failures", "ce_states",
                 *[f"{k}_{e}" for k in ci_keys for e in ("lo", "hi")], "size_b", "prompt_tokens_per_study",
                 "output_tokens_per_study", "s_per_study", *[f"fail_{m}" for m in modes], "template", "run",
-                "p_vs_template", "better_than_template", "sig_test", *review])
+                "p_vs_template", "better_than_template", "sig_test", *review,
+                *[f"{k}{e}" for k in EXTRA_METRICS for e in ("", "_lo", "_hi")]])
     for r in rows:
         lo, hi = r["overall_ci"] or ("", "")
         cis = []
@@ -330,7 +335,8 @@ def to_csv(rows: list[dict[str, Any]], layout: Layout | None = None) -> str:
                     *[r["failure_counts"].get(m, "") if r["failure_counts"] else "" for m in modes],
                     "yes" if r.get("template") else "", r.get("run", ""),
                     "" if sig is None else sig["p"], "" if sig is None else ("yes" if sig["better"] else "no"),
-                    "" if sig is None else sig["test"], *rev])
+                    "" if sig is None else sig["test"], *rev,
+                    *[x for k in EXTRA_METRICS for x in (_csv_value(r.get(k)), *(r["ci"].get(k) or ("", "")))]])
     return buf.getvalue()
 
 
