@@ -695,8 +695,8 @@ def _candidates(
     return np.array(ncs, dtype=np.int64), a[:, 0], a[:, 3], a[:, 4], a[:, 2], a[:, 1]
 
 
-_TAB37 = np.zeros(37, dtype=np.int64)
-_TAB37[[(1 << b) % 37 for b in range(32)]] = np.arange(32)
+_TAB67 = np.zeros(67, dtype=np.int64)  # (1 << b) % 67 -> b for the 63 bits of a hypothesis word
+_TAB67[[(1 << b) % 67 for b in range(63)]] = np.arange(63)
 
 
 def _align(nh: int, nr: int, cs: np.ndarray, cj: np.ndarray, ci: np.ndarray, chl: np.ndarray,
@@ -725,7 +725,7 @@ def _align(nh: int, nr: int, cs: np.ndarray, cj: np.ndarray, ci: np.ndarray, chl
         hcov = np.cumsum(hcov)[:nh]
         rcov = np.cumsum(rcov)[:nr]
     fixed = np.full(nr, -1, dtype=np.int64)
-    wh = max(1, (nh + 31) >> 5)
+    wh = max(1, (nh + 62) // 63)
     uh0 = np.zeros(wh, dtype=np.int64)
     ur0 = np.zeros(max(1, (nr + 31) >> 5), dtype=np.int64)
     single = np.flatnonzero(np.diff(cs) == 1)
@@ -734,7 +734,7 @@ def _align(nh: int, nr: int, cs: np.ndarray, cj: np.ndarray, ci: np.ndarray, chl
         ok = (rcov[single] == 1) & (hcov[ci[ks]] == 1)
         fixed[single[ok]] = ks[ok]
         fi, fj = ci[ks[ok]], single[ok]
-        np.bitwise_or.at(uh0, fi >> 5, np.left_shift(1, fi & 31))
+        np.bitwise_or.at(uh0, fi // 63, np.left_shift(1, fi % 63))
         np.bitwise_or.at(ur0, fj >> 5, np.left_shift(1, fj & 31))
     else:
         for j, k in zip(single.tolist(), ks.tolist()):
@@ -742,7 +742,7 @@ def _align(nh: int, nr: int, cs: np.ndarray, cj: np.ndarray, ci: np.ndarray, chl
             if (rcov[j : j + rl] == 1).all() and (hcov[i : i + hl] == 1).all():
                 fixed[j] = k
                 for t in range(i, i + hl):
-                    uh0[t >> 5] |= 1 << (t & 31)
+                    uh0[t // 63] |= 1 << (t % 63)
                 for t in range(j, j + rl):
                     ur0[t >> 5] |= 1 << (t & 31)
     starts = cs[:-1]
@@ -780,25 +780,27 @@ def _align(nh: int, nr: int, cs: np.ndarray, cj: np.ndarray, ci: np.ndarray, chl
     if ng:
         inb = g_of >= 0
         pos = order[inb]
-        np.bitwise_or.at(kb, g_of[inb] * wh + (pos >> 5), np.left_shift(1, pos & 31))
+        np.bitwise_or.at(kb, g_of[inb] * wh + pos // 63, np.left_shift(1, pos % 63))
         ends = np.searchsorted(sk, sk[uniq], "right") - 1
-        gw0[:] = order[uniq] >> 5
-        gw1[:] = order[ends] >> 5
+        gw0[:] = order[uniq] // 63
+        gw1[:] = order[ends] // 63
     rkg[~plain] = 0
     fn = compiled()
     K = BEAM
     if fn is not None:
         sel = np.zeros(nr, dtype=np.int64)
         z = np.zeros
-        cnt = fn(nr, cs, ci, chl, crl, cval, same, fixed, uh0, ur0, K, z(nr * K, np.int64), z(nr * K, np.int64), sel,
-                 z(13 * K, np.int64), z(K * wh, np.int64), z(K * wh, np.int64), vmax, rkg, hrank, kb, gw0, gw1, _TAB37)
+        e = np.empty
+        cnt = fn(nr, cs, ci, chl, crl, cval, same, fixed, uh0, ur0, K, e(nr * K, np.int64), e(nr * K, np.int64), sel,
+                 z(13 * K, np.int64), z(K * wh, np.int64), z(K * wh, np.int64), vmax, rkg, hrank, kb, gw0, gw1, _TAB67,
+                 gw0.copy(), z(wh, np.int64))
         return sel[:cnt][::-1].tolist()
     out = [0] * nr
     cnt = beam_search(nr, cs.tolist(), ci.tolist(), chl.tolist(), crl.tolist(), cval.tolist(), same.tolist(),
                       fixed.tolist(), uh0.tolist(), ur0.tolist(), K, [0] * (nr * K), [0] * (nr * K), out,
                       [0] * (13 * K), [0] * (K * wh), [0] * (K * wh),
                       vmax.tolist(), rkg.tolist(), hrank.tolist(), kb.tolist(), gw0.tolist(), gw1.tolist(),
-                      _TAB37.tolist())
+                      _TAB67.tolist(), gw0.tolist(), [0] * wh)
     return out[:cnt][::-1]
 
 

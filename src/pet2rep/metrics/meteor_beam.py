@@ -66,19 +66,22 @@ def beam_search(
     gw0: Any,
     gw1: Any,
     tab: Any,
+    live0: Any,
+    common: Any,
 ) -> int:
     """Run the search; write the chosen candidate indices (by reference position) to ``sel_out``.
 
     ``cs`` (nr + 1 offsets) delimits the candidates of each reference position in ``ci`` (hyp start),
     ``chl``/``crl`` (hyp/ref length) and ``cval`` (search value); ``same[j]`` is 1 when all candidates
     at ``j`` share one value; ``fixed[j]`` is the candidate index of the definite match at ``j`` or -1;
-    ``uh0``/``ur0`` are the used-word bit sets of the start (definite matches). ``bp_par``/``bp_cand``
+    ``uh0``/``ur0`` are the used-word bit sets of the start (definite matches; hypothesis words 63 to an
+    int64, reference words 32). ``bp_par``/``bp_cand``
     are work arrays of at least ``nr * K`` items, ``work`` of ``13 * K`` and ``uh``/``nuh`` of
     ``K * len(uh0)``. ``vmax[j]`` is the best candidate value
     at ``j``. Where ``same[j]`` is 2 the candidates at ``j`` are exactly the one-word exact matches
     of the hypothesis words in group ``rkg[j]``, in hypothesis order: bit set ``kb[g * len(uh0):]``
     (non-zero words ``gw0[g]..gw1[g]``) holds their positions and ``hrank[i]`` is the rank of
-    position ``i`` in its group; ``tab[(1 << b) % 37] == b``. Returns the number of chosen matches.
+    position ``i`` in its group; ``tab[(1 << b) % 67] == b``. Returns the number of chosen matches.
     """
     WH = len(uh0)
     for w in range(13 * K):
@@ -99,6 +102,7 @@ def beam_search(
     le[0] = -1
     for w in range(WH):
         uh[w] = uh0[w]
+        common[w] = uh0[w]  # words used by every alignment of the beam (only grows)
     n = 1
     for j in range(nr):
         a = cs[j]
@@ -107,6 +111,13 @@ def beam_search(
         jw = j >> 5
         jb = 1 << (j & 31)
         sm = same[j]
+        if sm == 2:  # skip the leading words whose candidates every alignment has used already
+            g = rkg[j]
+            gb = g * WH
+            w = live0[g]
+            while w <= gw1[g] and kb[gb + w] & ~common[w] == 0:
+                w += 1
+            live0[g] = w
         m = 0
         for p in range(n):
             pn = negm[p]
@@ -138,7 +149,7 @@ def beam_search(
             if sm == 2:
                 g = rkg[j]
                 gb = g * WH
-                w = gw0[g] - 1
+                w = live0[g] - 1
                 w1 = gw1[g]
             refused = False  # a match child was refused: the skip child will be too
             stop = False  # (same values) later non-continuation children will be refused too
@@ -171,7 +182,7 @@ def beam_search(
                             continue
                         low = x & -x
                         x ^= low
-                        i = (w << 5) + tab[low % 37]
+                        i = w * 63 + tab[low % 67]
                         kk = a + hrank[i]
                     else:
                         i = ci[k]
@@ -179,7 +190,7 @@ def beam_search(
                         k += 1
                         used = False
                         for t in range(i, i + chl[kk]):
-                            if uh[p * WH + (t >> 5)] & (1 << (t & 31)):
+                            if uh[p * WH + t // 63] & (1 << (t % 63)):
                                 used = True
                                 break
                         if not used:
@@ -249,8 +260,8 @@ def beam_search(
                             break  # every later child of this parent is at least as bad
                         stop = True  # only a child continuing the chunk may still enter
                         if sm == 2:
-                            pw = pl >> 5
-                            if pw >= WH or ((kb[gb + pw] & ~uh[p * WH + pw]) >> (pl & 31)) & 1 == 0:
+                            pw = pl // 63
+                            if pw >= WH or ((kb[gb + pw] & ~uh[p * WH + pw]) >> (pl % 63)) & 1 == 0:
                                 break  # no free candidate continues the chunk
                     continue
                 if m < K:
@@ -290,11 +301,15 @@ def beam_search(
             p = xp[o]
             for w in range(WH):
                 nuh[q * WH + w] = uh[p * WH + w]
+                if q == 0:
+                    common[w] = nuh[w]
+                else:
+                    common[w] &= nuh[q * WH + w]
             k = xk[o]
             if k >= 0:
                 i = ci[k]
                 for t in range(i, i + chl[k]):
-                    nuh[q * WH + (t >> 5)] |= 1 << (t & 31)
+                    nuh[q * WH + t // 63] |= 1 << (t % 63)
             negm[q] = xn[o]
             ch[q] = xc[o]
             dist[q] = xd[o]
