@@ -55,10 +55,59 @@ def _nest(rng: np.random.Generator) -> bytes:
     return b'{"a": ' * k + b"1" + b"}" * k
 
 
+# What a value may be replaced with while the JSON stays valid: the wrong type, null, a huge string, deep nesting,
+# numbers out of range (1e400 is read as infinity), an empty container.
+_VALUES = (b"null", b"true", b'"x"', b"-1", b"0", b"1e400", b"-1e400", b'"NaN"', b"[]", b"{}", b"[1, 2, 3]",
+           b'{"a": {"b": [null]}}', b'"' + b"ab " * 400_000 + b'"', b"[" * 5_000 + b"]" * 5_000,
+           b'{"a": ' * 5_000 + b"1" + b"}" * 5_000)
+
+
+def _paths(obj: object, prefix: tuple = ()) -> list[tuple]:
+    """Every path (keys and indices) to a value inside `obj`."""
+    out = [prefix] if prefix else []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += _paths(v, prefix + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj[:20]):
+            out += _paths(v, prefix + (i,))
+    return out
+
+
+def _replace_value(doc: bytes, rng: np.random.Generator) -> bytes:
+    """A JSON document with one value (or the whole) replaced by one of _VALUES, still valid JSON."""
+    try:
+        obj = json.loads(doc)
+    except ValueError:
+        return doc
+    paths = _paths(obj)
+    new = _VALUES[int(rng.integers(0, len(_VALUES)))]
+    if not paths:
+        return new
+    *parents, last = paths[int(rng.integers(0, len(paths)))]
+    holder = obj
+    for key in parents:
+        holder = holder[key]
+    holder[last] = "__fuzz_value__"
+    return json.dumps(obj, ensure_ascii=False).encode().replace(b'"__fuzz_value__"', new)
+
+
 def damage(data: bytes, rng: np.random.Generator, kind: str) -> bytes:
     """`data` damaged one way: truncate, flip (1-8 bit flips), nest (a line replaced by deep nesting, or deep
-    nesting put inside a value), huge (a 2 MB string put in a value), or garbage (a line of random bytes)."""
+    nesting put inside a value), huge (a 2 MB string put in a value), garbage (a line of random bytes), or value
+    (valid JSON with one value of the wrong type or range: a JSON document, or one line of a JSONL file)."""
     buf = bytearray(data)
+    if kind == "value":
+        try:
+            json.loads(data)
+        except ValueError:  # JSONL: one line
+            lines = data.split(b"\n")
+            full = [k for k, ln in enumerate(lines) if ln.strip()]
+            if full:
+                k = full[int(rng.integers(0, len(full)))]
+                lines[k] = _replace_value(lines[k], rng)
+            return b"\n".join(lines)
+        return _replace_value(data, rng)
     if kind == "truncate":
         return bytes(buf[: int(rng.integers(0, max(1, len(buf))))])
     if kind == "flip":
@@ -85,7 +134,7 @@ def damage(data: bytes, rng: np.random.Generator, kind: str) -> bytes:
     return b"\n".join(lines)
 
 
-TEXT_KINDS = ("truncate", "flip", "nest", "huge", "garbage")
+TEXT_KINDS = ("truncate", "flip", "nest", "huge", "garbage", "value", "value")
 BINARY_KINDS = ("truncate", "flip")
 
 

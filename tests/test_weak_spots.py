@@ -239,7 +239,7 @@ def test_generate_refuses_image_paths_outside_the_dataset_folder(tmp_path, seed_
     (ds / "link.jpg").symlink_to(secret)
     base = json.loads((seed_demo / "prompt_qwen25vl.jsonl").read_text(encoding="utf-8").splitlines()[0])
     cases = {"ok": base["prompt_image_fuse"], "dotdot": ["../outside/secret.jpg"] * 3, "abs": [str(secret)] * 3,
-             "link": ["link.jpg"] * 3, "devzero": ["/dev/zero"] * 3}
+             "link": ["link.jpg"] * 3, "devzero": ["/dev/zero"] * 3, "long": ["ab " * 100_000] * 3}
     _jsonl(ds / "prompts.jsonl", [base | {"patient_id": pid, "prompt_image_fuse": imgs} for pid, imgs in cases.items()])
     run = tmp_path / "run"
     assert main(["generate", str(ds), "--model", "template", "--out", str(run)]) == 1
@@ -249,6 +249,7 @@ def test_generate_refuses_image_paths_outside_the_dataset_folder(tmp_path, seed_
         "abs": (3, f"image '{secret}' is an absolute path"),
         "link": (4, "image 'link.jpg' resolves outside the dataset folder"),
         "devzero": (5, "image '/dev/zero' is an absolute path"),
+        "long": (6, "image 'ab ab"),
     }
     for pid, (line, text) in want.items():
         assert sum(ln.startswith(f"pet2rep generate: error: {ds / 'prompts.jsonl'}:{line}: study '{pid}': {text}")
@@ -259,7 +260,9 @@ def test_generate_refuses_image_paths_outside_the_dataset_folder(tmp_path, seed_
         assert recs[pid]["error"].startswith(text) and recs[pid]["error"].endswith("; refused"), recs[pid]
         assert recs[pid]["llm_output"] == [""]
     info = json.loads((run / "run.json").read_text(encoding="utf-8"))
-    assert info["status"] == "complete" and info["n_errors"] == 4
+    assert info["status"] == "complete" and info["n_errors"] == 5
+    assert "is too long for a file path" in recs["long"]["error"] and len(recs["long"]["error"]) < 600
+    assert all(len(ln) < 1200 for ln in err), [len(ln) for ln in err]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "outside", "run"]
 
 

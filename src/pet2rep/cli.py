@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if exc.filename is None:
             raise
-        print(f"pet2rep {name}: error: {os_error_message(exc)}", file=sys.stderr)
+        print(f"pet2rep {name}: error: {_one_line(os_error_message(exc))}", file=sys.stderr)
         return 2
 
 

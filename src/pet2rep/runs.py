@@ -284,7 +284,8 @@ def _warn_refused_images(records: list[PromptRecord], file: Path, warn: Warn, sh
         seen.add(rec.patient_id)
         if len(seen) > shown:
             continue
-        warn(f"error: {file}:{rec.line}: study '{rec.patient_id}': image '{img}' {why}; refused, this study fails")
+        warn(f"error: {file}:{rec.line}: study '{short(rec.patient_id)}': image '{short(img, 120)}' {short(why, 300)}; "
+             "refused, this study fails")
     if len(seen) > shown:
         warn(f"error: {len(seen) - shown} more studies with a refused image path (each fails)")
 
@@ -500,8 +501,8 @@ def _requests(todo: list[PromptRecord], root: Path, config: GenerationConfig,
         refused = next((p for p in image_parts(req.messages) if p.problem), None)
         missing = req.missing_images if backend.needs_images else []
         if refused is not None:  # whatever the backend: a dataset may not point a run at files outside it
-            failed.append((req, Generation.failed(req.id, f"image '{refused.source}' {refused.problem}; refused"),
-                           0.0))
+            reason = f"image '{short(refused.source, 120)}' {short(refused.problem, 300)}; refused"
+            failed.append((req, Generation.failed(req.id, reason), 0.0))
         elif missing:
             reason = f"image '{missing[0]}' not found under {root}" + (
                 f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")

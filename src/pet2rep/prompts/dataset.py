@@ -165,17 +165,22 @@ def image_problem(root: Path, rel: str) -> str | None:
         return "is empty"
     if "\0" in rel:
         return "holds a NUL character"
+    if len(rel) > 4096 or any(len(part.encode("utf-8", "surrogatepass")) > 255 for part in Path(rel).parts):
+        return "is too long for a file path"
     if os.path.isabs(rel) or rel.startswith(("/", "\\")):
         return "is an absolute path; image paths are relative to the dataset folder"
     base = root.resolve()
     for cand in (root / rel, root / Path(rel).name):
         try:
             real = cand.resolve()
-        except (OSError, RuntimeError):  # a symbolic-link loop
+            there = cand.exists()
+        except RuntimeError:  # a symbolic-link loop
             return "is a symbolic-link loop"
+        except OSError as exc:
+            return f"cannot be looked up ({exc.strerror or exc})"
         if real != base and base not in real.parents:
             return f"resolves outside the dataset folder {root} (to {real})"
-        if cand.exists():
+        if there:
             break
     return None
 
