@@ -532,7 +532,10 @@ def _java_hash(word: str) -> int:
 
 
 def _keys(words: list[str]) -> np.ndarray:
-    return np.fromiter(map(_java_hash, words), dtype=np.int64, count=len(words))
+    try:
+        return np.fromiter(map(_JHASH.__getitem__, words), dtype=np.int64, count=len(words))
+    except KeyError:
+        return np.fromiter(map(_java_hash, words), dtype=np.int64, count=len(words))
 
 
 class RefSide:
@@ -820,35 +823,30 @@ def _stats_row(hyp: list[str], ref: list[str] | RefSide) -> np.ndarray:
     cs, cj, ci, chl, crl, cmod = _candidates(hyp, hkeys, rs, identical)
     chosen = _align(nh, nr, cs, cj, ci, chl, crl, cmod, hkeys, rs.keys)
     # sum matches by module and word type: module x (test content, ref content, test func, ref func)
-    m = [0] * 16
-    chunks = 0
-    last = -1
-    twm = rwm = 0
-    prev_rend = -1
+    m = np.zeros(16, dtype=np.int64)
+    chunks = twm = rwm = 0
     if chosen:
-        cj_l, ci_l = cj[chosen].tolist(), ci[chosen].tolist()
-        hl_l, rl_l, mod_l = chl[chosen].tolist(), crl[chosen].tolist(), cmod[chosen].tolist()
-    else:
-        cj_l = ci_l = hl_l = rl_l = mod_l = []
-    for j, rl, i, hl, mod in zip(cj_l, rl_l, ci_l, hl_l, mod_l):  # sorted by reference position
-        base = 4 * mod
+        sel = np.asarray(chosen, dtype=np.int64)
+        sj, si, shl, srl, smod = cj[sel], ci[sel], chl[sel], crl[sel], cmod[sel]
+        twm, rwm = int(shl.sum()), int(srl.sum())
+        if twm == len(sel) and rwm == len(sel):  # one-word matches
+            hpos_, rpos_, hmod, rmod = si, sj, smod, smod
+        else:
+            hpos_ = np.repeat(si - np.cumsum(shl) + shl, shl) + np.arange(twm)
+            rpos_ = np.repeat(sj - np.cumsum(srl) + srl, srl) + np.arange(rwm)
+            hmod, rmod = np.repeat(smod, shl), np.repeat(smod, srl)
+        hf = np.zeros(nh, dtype=np.int64)
         if hfun:
-            for k in range(i, i + hl):
-                m[base + (2 if k in hfun else 0)] += 1
-        else:
-            m[base] += hl
+            hf[list(hfun)] = 2
+        rf = np.ones(nr, dtype=np.int64)
         if rfun:
-            for k in range(j, j + rl):
-                m[base + (3 if k in rfun else 1)] += 1
-        else:
-            m[base + 1] += rl
-        twm += hl
-        rwm += rl
-        if i != last or j != prev_rend:
-            chunks += 1
-        last = i + hl
-        prev_rend = j + rl
-    row[4:20] = m
+            rf[list(rfun)] = 3
+        m += np.bincount(4 * hmod + hf[hpos_], minlength=16)
+        m += np.bincount(4 * rmod + rf[rpos_], minlength=16)
+        # a new chunk wherever a match does not continue the previous one on both sides
+        brk = (si[1:] != si[:-1] + shl[:-1]) | (sj[1:] != sj[:-1] + srl[:-1])
+        chunks = 1 + int(brk.sum())
+    row[4:20] = m[:16]
     row[_CHUNKS] = chunks
     row[_TWM], row[_RWM] = twm, rwm
     perfect = twm == nh and rwm == nr and chunks == 1
