@@ -336,6 +336,25 @@ def test_compare_names_an_unreadable_metrics_json_and_still_compares(tmp_path, c
     assert "3 shared samples" in cap.out
 
 
+def test_compare_refuses_per_sample_statistics_that_are_not_counts(tmp_path, capsys):
+    pred = _jsonl(tmp_path / "p.jsonl", [_pred(f"s{i}", REF_A[: 20 + i], REF_A) for i in range(3)])
+    a, b = tmp_path / "a", tmp_path / "b"
+    for run in (a, b):
+        assert main(["evaluate", str(pred), "--out", str(run), *FAST]) == 0
+    rows = (b / "per_sample.jsonl").read_text(encoding="utf-8").splitlines()
+    for field, value, needle in (("rouge_l", "1e400", "rouge_l is Infinity"), ("cider", "-1", "cider is -1"),
+                                 ("rouge_l", '"0.5"', "rouge_l is \"0.5\""), ("cider", "true", "cider is true")):
+        row = json.loads(rows[1])
+        row[field] = "__v__"
+        bad = rows[:1] + [json.dumps(row).replace('"__v__"', value)] + rows[2:]
+        (b / "per_sample.jsonl").write_text("\n".join(bad) + "\n", encoding="utf-8")
+        capsys.readouterr()
+        assert main(["compare", str(a), str(b), "--n", "20"]) == 2
+        err = _err_of(capsys.readouterr())
+        assert len(err) == 1 and f"{b / 'per_sample.jsonl'}:2: not a pet2rep per-sample record" in err[0], err
+        assert needle in err[0] and "expected a number >= 0" in err[0], err
+
+
 def _err_of(cap) -> list[str]:
     return [ln for ln in cap.err.splitlines() if ln.strip()]
 

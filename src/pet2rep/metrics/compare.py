@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from pet2rep.errors import InputError
+from pet2rep.errors import InputError, short
 from pet2rep.io import atomic_write_json
 from pet2rep.organs import STATES
 
@@ -146,12 +147,15 @@ def load_run(run: str | os.PathLike, ce_states: str = "all"):
                                      "the four-state CE); run 'pet2rep evaluate' again, or compare with "
                                      "--ce-states abnormal")
                 st["oua"]["normal"] = [0, 0, 0]  # not read by the abnormal definition
-            row_oua = [[int(x) for x in st["oua"][s]] for s in STATES]
+            row_oua = [[int(_stat(x, "an uptake count", whole=True)) for x in st["oua"][s]] for s in STATES]
+            row = ([_stat(x, "a BLEU statistic") for x in st["bleu"]], [_stat(x, "a METEOR statistic")
+                                                                        for x in st["meteor"]],
+                   _stat(r["rouge_l"], "rouge_l"), _stat(r["cider"], "cider"))
             ids.append(str(r["id"]))
-            bleu.append([float(x) for x in st["bleu"]])
-            met.append([float(x) for x in st["meteor"]])
-            rouge.append(float(r["rouge_l"]))
-            cider.append(float(r["cider"]))
+            bleu.append(row[0])
+            met.append(row[1])
+            rouge.append(row[2])
+            cider.append(row[3])
             oua.append(row_oua)
         except InputError:
             raise
@@ -175,6 +179,14 @@ def load_run(run: str | os.PathLike, ce_states: str = "all"):
                     np.asarray(oua, dtype=np.int64).reshape(len(ids), len(STATES), 3), ce_states)
     s.extra["path"] = str(path)
     return s
+
+
+def _stat(value: Any, what: str, whole: bool = False) -> float:
+    """A per-sample statistic: a finite number >= 0 (a whole one for counts); else ValueError naming it."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    if not ok or (whole and value != int(value)):
+        raise ValueError(f"{what} is {short(json.dumps(value))}, expected a {'whole ' if whole else ''}number >= 0")
+    return float(value)
 
 
 def resolve_ce_states(run_a: str | os.PathLike, run_b: str | os.PathLike, ce_states: str | None = None) -> str:
