@@ -291,9 +291,21 @@ def is_dicom_file(path: Path) -> bool:
 def _read(path: Path, stop_before_pixels: bool) -> Any:
     """dcmread, accepting bare data sets; gives the file meta a transfer syntax so pixels decode."""
     import pydicom
+    from pydicom.errors import InvalidDicomError
     from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-    ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=dicom_kind(path) == "raw")
+    with _pywarnings.catch_warnings():
+        _pywarnings.simplefilter("ignore")  # pydicom's remarks on values it reads leniently (a UID with a stray byte)
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=dicom_kind(path) == "raw")
+            _convert_all(ds)
+            if getattr(ds, "file_meta", None) is not None:
+                _convert_all(ds.file_meta)
+        except (InvalidDicomError, OSError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a damaged file fails in pydicom in many ways (struct.error,
+            # NotImplementedError for an unknown VR, ...): each is "this file cannot be read", named by the caller
+            raise ValueError(f"damaged data set: {_exc_line(exc, 100)}") from None
     meta = getattr(ds, "file_meta", None)
     if meta is not None and "TransferSyntaxUID" not in meta:
         implicit, little = ds.original_encoding
@@ -301,6 +313,15 @@ def _read(path: Path, stop_before_pixels: bool) -> Any:
             ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
         )
     return ds
+
+
+def _convert_all(ds: Any, depth: int = 0) -> None:
+    """Decode every element now (pydicom decodes lazily, so a damaged element would fail wherever it is first
+    read); sequences are followed a few levels down."""
+    for elem in ds:  # iterating converts each raw element
+        if elem.VR == "SQ" and depth < 4 and elem.value is not None:
+            for item in elem.value:
+                _convert_all(item, depth + 1)
 
 
 def _progress(iterable: Iterable, total: int, desc: str, progress: bool | None) -> Iterable:
@@ -635,11 +656,18 @@ JPEG_FAMILY = {
 JPEG_EXTRA_HINT = "pip install 'pet2rep[dicom-jpeg]' (pylibjpeg with its libjpeg and openjpeg plugins)"
 
 
-def _ts_text(ts: Any) -> str:
-    """'UID "name"' of a transfer syntax for messages."""
+def _uid(value: Any) -> Any:
+    """A pydicom UID, without pydicom's warning when the value is no valid UID (a damaged header)."""
     from pydicom.uid import UID
 
-    uid = UID(str(ts))
+    with _pywarnings.catch_warnings():
+        _pywarnings.simplefilter("ignore")
+        return UID(str(value))
+
+
+def _ts_text(ts: Any) -> str:
+    """'UID "name"' of a transfer syntax for messages."""
+    uid = _uid(ts)
     name = uid.name
     return str(uid) if name == str(uid) else f'{uid} "{name}"'
 
@@ -647,9 +675,7 @@ def _ts_text(ts: Any) -> str:
 def decoder_problem(ts: Any) -> str | None:
     """Why pixel data in transfer syntax `ts` cannot be decoded here (no decoder installed, or no image
     encoding pydicom knows), with what to install; None when it can (or pydicom < 3 cannot tell)."""
-    from pydicom.uid import UID
-
-    uid = UID(str(ts))
+    uid = _uid(ts)
     if not uid.is_transfer_syntax or not uid.is_encapsulated:  # native (or unknown: let pydicom try)
         return None
     try:
