@@ -434,6 +434,11 @@ def test_fuzz_ingest_nifti_and_study_json_for_render_and_prompts(tmp_path, capsy
     fz.each(study / "study.json", 12, rng, lambda i: ["prompts", str(study.parent), "--out", str(ds),
                                                       "--slices", "2,4,6"], ds, "prompts study.json")
     _at_least(fz.codes_of("render study.json"), 2, 4)
+    # render reads the study's own NIfTI files too
+    for name in ("pet_suv.nii.gz", "ct.nii.gz"):
+        fz.each(study / name, 8, rng, lambda i: ["render", str(study), "--out", str(views), "--slices", "3"],
+                views, f"render {name}", BINARY_KINDS)
+    _at_least(fz.codes_of("render pet_suv.nii.gz"), 2, 6)
 
 
 def test_fuzz_ingest_dicom(tmp_path, capsys):
