@@ -648,3 +648,22 @@ def test_output_file_in_a_missing_folder_is_named_not_its_temporary_file(tmp_pat
     assert main(["uptake", "--eval", str(labelled), "--json", str(target)]) == 2
     line = _one_error(capsys, f"{target}: its folder {target.parent} does not exist")
     assert ".part" not in line and not (tmp_path / "nowhere").exists()
+
+
+def test_nifti_header_claiming_a_huge_image_is_refused_naming_the_input(tmp_path, capsys):
+    """A .nii.gz whose header says 4000^3 voxels (256 GB) but holds 2 kB: refused from the stream's length,
+    naming the input file (not the hidden staging copy), and nothing is left beside --out."""
+    import gzip
+
+    hdr = nib.Nifti1Image(np.ones((8, 8, 8), np.float32), _affine((8, 8, 8))).header.copy()
+    hdr.set_data_shape((4000, 4000, 4000))
+    raw = gzip.compress(hdr.binaryblock + b"\0" * 4 + np.ones(512, np.float32).tobytes())
+    good_pet, good_ct = _nifti_pair(tmp_path / "in")
+    for role in ("pet", "ct"):
+        big = tmp_path / "in" / f"{role}_SUV_big.nii.gz"
+        big.write_bytes(raw)
+        pet, ct = (big, good_ct) if role == "pet" else (good_pet, big)
+        assert main(["ingest", "--pet-nifti", str(pet), "--ct-nifti", str(ct), "--out", str(tmp_path / "s")]) == 2
+        line = _one_error(capsys, f"{big}: truncated NIfTI data (need 256000000000 bytes")
+        assert ".new-" not in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]

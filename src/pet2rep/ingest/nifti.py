@@ -140,6 +140,15 @@ def _gzip_file(src: Path, dst: Path) -> None:
     atomic_write_bytes(dst, gz.compress(src.read_bytes(), compresslevel=1))
 
 
+def _check_copy(copy: Path, hdr: Any, src: Path, **kw: Any) -> Any:
+    """check_nifti_data on the study's copy of `src`; a problem is reported under the input's name (the copy
+    lies in a hidden staging folder the user never sees)."""
+    try:
+        return check_nifti_data(copy, hdr, **kw)
+    except InputError as exc:
+        raise InputError(str(exc).replace(str(copy), str(src))) from None
+
+
 def _is_gz(path: Path) -> bool:
     return path.name.lower().endswith(".gz")
 
@@ -149,7 +158,7 @@ def _place_ct(src: Path, hdr: Any, dst: Path) -> str:
     a .nii read to its end, then gzipped. Returns how."""
     if _is_gz(src):
         how = copy_file(src, dst)
-        check_nifti_data(dst, hdr)
+        _check_copy(dst, hdr, src)
         return how
     check_nifti_data(src, hdr)
     _gzip_file(src, dst)
@@ -295,7 +304,7 @@ def ingest_nifti(
                 scaled = slope is not None and not (slope == 1 and (inter is None or inter == 0))
                 if _is_gz(pet_path) and pet_hdr.get_data_dtype() == np.dtype("<f4") and not scaled:
                     pet_how = copy_file(pet_path, pet_dst)  # never a hard link: the study must not share the input
-                    found = check_nifti_data(pet_dst, pet_hdr, count_nonfinite=True)  # the copy, read to its end
+                    found = _check_copy(pet_dst, pet_hdr, pet_path, count_nonfinite=True)  # the copy, to its end
                     if found.nonfinite:
                         vol = _load_quiet(pet_dst, np.float32)
                         save_nifti(Volume(finite_pet(vol.data, pet_path, warnings), vol.affine), pet_dst)
