@@ -245,6 +245,18 @@ class _Paraphrases:
             self._memo[phrase] = got
         return got
 
+    def prefetch(self, phrases: set[str]) -> None:
+        """Look the phrases not seen yet up in one query per 500 (the scan then reads the memo)."""
+        memo = self._memo
+        todo = [p for p in phrases if p not in memo]
+        for s in range(0, len(todo), 500):
+            part = todo[s : s + 500]
+            for p in part:
+                memo[p] = ()
+            q = f"SELECT r, p FROM para WHERE r IN ({','.join('?' * len(part))})"
+            for r, p in self._db.execute(q, part).fetchall():
+                memo[r] = tuple(tuple(x.split(" ")) for x in p.split("\t"))
+
 
 _PARA: _Paraphrases | None = None
 
@@ -619,6 +631,16 @@ def _extra_matches(hyp: list[str], ref: list[str], hpos: dict[str, list[int]]) -
     for j in lat_r:
         rpos.setdefault(ref[j], []).append(j)
 
+    def phrases(line: list[str], starts: list[int]) -> set[str]:
+        n = len(line)
+        got = set()
+        for a in starts:
+            for ln in range(1, min(para.maxlen, n - a) + 1):
+                if line[a + ln - 1] not in vocab:
+                    break
+                got.add(" ".join(line[a : a + ln]))
+        return got
+
     def scan(
         line: list[str], starts: list[int], other: list[str], opos: dict[str, list[int]], swap: bool
     ) -> None:
@@ -635,6 +657,7 @@ def _extra_matches(hyp: list[str], ref: list[str], hpos: dict[str, list[int]]) -
                         if other[b : b + k] == list(p):
                             out.append((PARA, b, k, a, ln) if swap else (PARA, a, ln, b, k))
 
+    para.prefetch(phrases(ref, lat_r) | phrases(hyp, lat_h))
     scan(ref, lat_r, hyp, hpos, False)
     scan(hyp, lat_h, ref, rpos, True)
     return out
