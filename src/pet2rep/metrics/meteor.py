@@ -717,8 +717,8 @@ def _candidates(
         rows.extend((j, EXACT, 1, i, 1) for i in ci_l[cs_l[j] : cs_l[j + 1]])
         rows.extend((j, *x) for x in per[j])
         ncs[j + 1] = len(rows)
-    a = np.array(rows, dtype=np.int64).reshape(-1, 5)
-    return np.array(ncs, dtype=np.int64), a[:, 0], a[:, 3], a[:, 4], a[:, 2], a[:, 1]
+    a = np.array(rows, dtype=np.int64).reshape(-1, 5).T.copy()  # contiguous columns: one compiled signature
+    return np.array(ncs, dtype=np.int64), a[0], a[3], a[4], a[2], a[1]
 
 
 _TAB67 = np.zeros(67, dtype=np.int64)  # (1 << b) % 67 -> b for the 63 bits of a hypothesis word

@@ -354,22 +354,48 @@ _JIT: Any = None
 _JIT_TRIED = False
 
 
+def _trial(fn: Any) -> bool:
+    """Compile (or load from numba's cache) and run ``fn`` on a one-word problem; True if it answers right."""
+    import numpy as np
+
+    def a(*v: int) -> Any:
+        return np.array(v, dtype=np.int64)
+
+    z = np.zeros
+    tab = np.zeros(67, dtype=np.int64)
+    for b in range(63):
+        tab[(1 << b) % 67] = b
+    K = BEAM
+    sel = z(1, np.int64)
+    cnt = fn(1, a(0, 1), a(0), a(1), a(1), a(2), a(2), a(-1), a(0), a(0), K, z(K, np.int64), z(K, np.int64), sel,
+             z(13 * K, np.int64), z(K, np.int64), z(K, np.int64), a(2), a(0), a(0), a(1), a(0), a(0), tab, a(0), a(0))
+    return cnt == 1 and int(sel[0]) == 0
+
+
 def compiled() -> Any:
-    """The numba-compiled :func:`beam_search`, or None (numba missing or ``PET2REP_NO_JIT=1``)."""
+    """The numba-compiled :func:`beam_search`, or None (numba missing or unusable, or ``PET2REP_NO_JIT=1``).
+
+    numba's on-disk cache is used when a cache folder is writable, else the kernel is compiled in memory.
+    """
     global _JIT, _JIT_TRIED
     if _JIT_TRIED:
         return _JIT
     with _LOCK:
         if not _JIT_TRIED:
-            if os.environ.get("PET2REP_NO_JIT", "") not in ("", "0"):
-                _JIT = None
-            else:
+            _JIT = None
+            if os.environ.get("PET2REP_NO_JIT", "") in ("", "0"):
                 try:
                     import numba
                 except ImportError:
-                    _JIT = None
-                else:
-                    _JIT = numba.njit(cache=True, nogil=True)(beam_search)
+                    numba = None
+                for cache in (True, False) if numba is not None else ():
+                    try:
+                        fn = numba.njit(cache=cache, nogil=True)(beam_search)
+                        if _trial(fn):
+                            _JIT = fn
+                            break
+                    except Exception:  # noqa: BLE001 - no usable compiler/cache: the Python copy gives the same numbers
+                        continue
             _JIT_TRIED = True
     return _JIT
 
