@@ -6,7 +6,9 @@ generalisation figure of the extractor tuned on uptake_real_*): micro-F1 zh 0.86
 flips), en 0.763 (normal recall 0.588, 2 flips). Rules were then written from its errors (tests/test_uptake.py
 HOLDOUT1_RULES): it is development data now (zh 0.898, en 0.837 after them). The floors below are what the extractor reaches now; when rules are
 later written from a set's errors, that set becomes development data and the figure to quote is the first run on a
-newer set. The target is F1 >= 0.95 and normal recall >= 0.95 with no flip (not reached).
+newer set. First run on tests/data/uptake_holdout2_*.yaml (2026-12-02, extractor version 4, never tuned on): zh 0.875
+(36 texts, 31 labels), en 0.658 (82 texts, 77 labels, mostly case reports; 34 items tagged ambiguous); normal recall
+1.000 on both (2 and 4 normal labels only). The target is F1 >= 0.95 and normal recall >= 0.95 with no flip (not reached).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ DATA = Path(__file__).parent / "data"
 FLOORS: dict[tuple[str, str], tuple[float, float, int]] = {
     ("uptake_holdout", "zh"): (0.897, 0.845, 2),
     ("uptake_holdout", "en"): (0.836, 0.587, 2),
+    ("uptake_holdout2", "zh"): (0.874, 0.999, 0),
+    ("uptake_holdout2", "en"): (0.657, 0.999, 1),
 }
 
 
@@ -30,7 +34,7 @@ FLOORS: dict[tuple[str, str], tuple[float, float, int]] = {
 def test_holdout_does_not_regress(key: tuple[str, str]) -> None:
     stem, lang = key
     items = read_labelled(str(DATA / f"{stem}_{lang}.yaml"))
-    assert len(items) >= 70
+    assert len(items) >= 30
     r = evaluate_labelled(items)
     f1_floor, nr_floor, max_flips = FLOORS[key]
     table = (f"{key}: F1 {r['micro']['f1']:.3f} (floor {f1_floor}), normal recall {r['normal_recall']:.3f} "
