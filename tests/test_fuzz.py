@@ -317,8 +317,6 @@ def test_fuzz_uptake_eval(tmp_path, capsys):
     _at_least(codes, 2, 3)
 
 
-@pytest.mark.xfail(strict=True, reason="metrics/uptake.py read_labelled lets json's RecursionError out (a traceback "
-                   "on a deeply nested line); uptake.py is outside this test's owner's files: reported to the lead")
 def test_fuzz_uptake_eval_deeply_nested_line(tmp_path, capsys):
     fz = Fuzz(tmp_path, capsys)
     labelled = _labelled(tmp_path)

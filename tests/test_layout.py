@@ -48,7 +48,6 @@ SEPARATE_LAYERS = {2}
 KNOWN_PRIVATE_IMPORTS: set[tuple[str, str]] = {
     ("metrics.compare", "metrics.predictions._read_lines"),
     ("metrics.evaluate", "metrics.meteor._with_aggregate_chunks"),
-    ("publish.view", "publish.leaderboard._ce_note"),
     ("publish.results", "metrics.predictions._read_lines"),
 }
 

@@ -1814,6 +1814,8 @@ def read_labelled(path: str) -> list[LabelledItem]:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            except RecursionError:
+                raise InputError(f"{path}:{n}: JSON nested too deeply") from None
             items.append(_as_item(obj, f"{path}:{n}", len(items)))
         return items
     import yaml

@@ -233,7 +233,7 @@ def _name(r: dict[str, Any]) -> str:
     return str(r["model"]) + (f" {DAGGER}" if sig is not None and not sig["better"] else "")
 
 
-def _cells(row: dict[str, Any], layout: Layout | None = None) -> list[str]:
+def row_cells(row: dict[str, Any], layout: Layout | None = None) -> list[str]:
     """The markdown cells of a row: every metric with its interval, then cost, failures, review, n, Failures."""
     layout = layout or Layout([row])
     cells = [_name(row)]
@@ -248,7 +248,7 @@ def _cells(row: dict[str, Any], layout: Layout | None = None) -> list[str]:
     return cells
 
 
-def _ce_note(rows: list[dict[str, Any]]) -> str:
+def ce_note(rows: list[dict[str, Any]]) -> str:
     kinds = {r.get("ce_states") if r.get("ce_states") in CE_NOTES else None for r in rows}
     if len(kinds) == 1:
         (kind,) = kinds
@@ -274,7 +274,7 @@ def _sig_note(rows: list[dict[str, Any]]) -> str | None:
             f"higher Overall needed) on the studies both runs share, as in pet2rep compare --test {s['test']}.")
 
 
-def _notes(rows: list[dict[str, Any]], layout: Layout) -> list[str]:
+def table_notes(rows: list[dict[str, Any]], layout: Layout) -> list[str]:
     notes = []
     if layout.cost:
         notes.append("Size: billions of parameters from the model card; Out tok/study: mean output tokens per "
@@ -289,7 +289,7 @@ def _notes(rows: list[dict[str, Any]], layout: Layout) -> list[str]:
         notes.append(sig)
     # last, as before: the line that says what CE means
     notes.append("Overall = mean of BLEU-4, METEOR, ROUGE-L, CE-P, CE-R, CE-F1 in percent; bootstrap 95% "
-                 f"intervals in brackets. {_ce_note(rows)}")
+                 f"intervals in brackets. {ce_note(rows)}")
     return notes
 
 
@@ -297,8 +297,8 @@ def to_markdown(rows: list[dict[str, Any]], layout: Layout | None = None) -> str
     layout = layout or Layout(rows)
     header = layout.header()
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    lines += ["| " + " | ".join(_cells(r, layout)) + " |" for r in rows]
-    return "\n".join(lines) + "\n\n" + "\n\n".join(_notes(rows, layout)) + "\n"
+    lines += ["| " + " | ".join(row_cells(r, layout)) + " |" for r in rows]
+    return "\n".join(lines) + "\n\n" + "\n\n".join(table_notes(rows, layout)) + "\n"
 
 
 def _csv_value(v: Any) -> Any:
@@ -383,7 +383,7 @@ def to_latex(rows: list[dict[str, Any]], layout: Layout | None = None) -> str:
         cells += ["" if r["n"] is None else str(r["n"]), "" if r["failures"] is None else str(r["failures"])]
         out.append(" & ".join(cells) + r" \\")
     out.append(r"\bottomrule")
-    for note in _notes(rows, layout):
+    for note in table_notes(rows, layout):
         text = tex_escape(note).replace(DAGGER, r"$^\dagger$")
         out.append(r"\multicolumn{" + str(len(header)) + r"}{@{}p{\linewidth}@{}}{\footnotesize " + text + r"} \\")
     out += [r"\end{tabular}", ""]

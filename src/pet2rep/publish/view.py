@@ -266,20 +266,20 @@ def _asset(name: str) -> str:
 def _board(runs: list[RunResult], say: Warn) -> tuple[list[str], list[dict[str, Any]], list[str]]:
     """(header, rows, notes) of the index's leaderboard: the same rows, numbers, † marks and notes as
     `pet2rep leaderboard`."""
-    from .leaderboard import COLUMNS, Layout, _cells, _notes, add_significance, load_rows
+    from .leaderboard import COLUMNS, Layout, add_significance, load_rows, row_cells, table_notes
 
     rows = load_rows([r.metrics_path for r in runs], [])
     add_significance(rows, warn=say)
     layout = Layout(rows)
     out = []
     for row in rows:
-        cells = _cells(row, layout)
+        cells = row_cells(row, layout)
         split = []
         for k, cell in enumerate(cells[1:], start=1):
             value, _, ci = cell.partition(" [") if k <= len(COLUMNS) else (cell, "", "")
             split.append({"value": value, "ci": f"[{ci}" if ci else ""})
         out.append({"name": row["run"], "label": cells[0], "cells": split, "template": row["template"]})
-    return layout.header()[1:], out, _notes(rows, layout)
+    return layout.header()[1:], out, table_notes(rows, layout)
 
 
 def write_site(runs_dir: str | os.PathLike, out: str | os.PathLike, *, warn: Warn | None = None,
