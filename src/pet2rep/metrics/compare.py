@@ -117,7 +117,7 @@ def load_run(run: str | os.PathLike, ce_states: str = "all"):
     """Read a run's per-sample statistics into a :class:`~pet2rep.metrics.stats.SampleStats` whose CE scores
     follow the definition `ce_states` ("all" or "abnormal")."""
     from pet2rep.metrics.clinical import ce_definition
-    from pet2rep.metrics.predictions import _read_lines
+    from pet2rep.metrics.predictions import read_lines
     from pet2rep.metrics.stats import SampleStats
 
     try:
@@ -131,7 +131,7 @@ def load_run(run: str | os.PathLike, ce_states: str = "all"):
     rouge: list[float] = []
     cider: list[float] = []
     oua: list[list[list[int]]] = []
-    for lineno, line in _read_lines(path):
+    for lineno, line in read_lines(path):
         if not line.strip():
             continue
         try:

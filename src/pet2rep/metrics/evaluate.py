@@ -353,14 +353,14 @@ def _run_samples(state: dict[str, Any], n: int, workers: int) -> tuple[list[dict
 
 def _jar_meteor(state: dict[str, Any], recs: list[dict[str, Any]]) -> None:
     """METEOR statistics from the real METEOR 1.5 jar (one persistent JVM), as pycocoevalcap feeds it."""
-    from pet2rep.metrics.meteor import _with_aggregate_chunks
+    from pet2rep.metrics.meteor import with_aggregate_chunks
     from pet2rep.metrics.meteor_jar import MeteorJar
 
     tokens, hyp_tid, ref_tid = state["tokens"], state["hyp_tid"], state["ref_tid"]
     with MeteorJar() as jar:
         lines = [jar.stats_line(" ".join(tokens[hyp_tid[r["i"]]]), " ".join(tokens[ref_tid[r["i"]]]))
                  for r in recs]
-    rows = _with_aggregate_chunks(np.array([[float(x) for x in ln.split()] for ln in lines], dtype=np.float64)
+    rows = with_aggregate_chunks(np.array([[float(x) for x in ln.split()] for ln in lines], dtype=np.float64)
                                   .reshape(len(lines), -1))
     for rec, row in zip(recs, rows):
         rec["meteor"] = row

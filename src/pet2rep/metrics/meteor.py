@@ -941,7 +941,7 @@ def meteor_segment(stats_row: np.ndarray) -> float:
     return _score(s, float(s[_CHUNKS]))
 
 
-def _with_aggregate_chunks(jar_rows: np.ndarray) -> np.ndarray:
+def with_aggregate_chunks(jar_rows: np.ndarray) -> np.ndarray:
     """(n, 23) jar stats lines -> (n, 24) rows with the aggregate chunk column added."""
     rows = np.zeros((jar_rows.shape[0], N_STATS))
     rows[:, :N_JAR_STATS] = jar_rows
@@ -965,7 +965,7 @@ def meteor_from_stats(stats: np.ndarray) -> float:
         if s.shape[0] == 0:
             return 0.0
         if s.shape[1] == N_JAR_STATS:
-            s = _with_aggregate_chunks(s)
+            s = with_aggregate_chunks(s)
         s = s.sum(axis=0)
     if s.shape[-1] != N_STATS:
         raise Pet2RepError(f"METEOR stats must have {N_STATS} columns, got {s.shape[-1]}")
@@ -1028,6 +1028,7 @@ __all__ = [
     "meteor_from_stats_batch",
     "meteor_segment",
     "meteor_signature",
+    "with_aggregate_chunks",
     "meteor_stats",
     "meteor_tokens",
     "normalize_line",

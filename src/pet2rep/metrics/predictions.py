@@ -128,7 +128,7 @@ _MAGIC = ((b"\x1f\x8b", "a gzip file"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8
           (b"PK\x03\x04", "a zip file"), (b"\xff\xfe", "UTF-16 text"), (b"\xfe\xff", "UTF-16 text"))
 
 
-def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield (line number, decoded line); a line that is not UTF-8 raises a one-line InputError naming it."""
     for lineno, line, problem in _lines(path):
         if line is None:

@@ -137,9 +137,9 @@ class RunResult:
             rows: list[dict[str, Any]] = []
             path = self.per_sample_path
             if path.is_file():
-                from ..metrics.predictions import _read_lines
+                from ..metrics.predictions import read_lines
 
-                for lineno, line in _read_lines(path):
+                for lineno, line in read_lines(path):
                     if not line.strip():
                         continue
                     try:
