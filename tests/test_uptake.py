@@ -20,6 +20,7 @@ from pet2rep.metrics.uptake import (
     evaluate_labelled,
     extract_statements,
     extract_uptake,
+    labels_from_statements,
     lexicon_signature,
     load_lexicon,
     read_labelled,
@@ -854,6 +855,8 @@ def test_mixed_language_report_is_read_whole(lang: str) -> None:
         assert st.clause in text[st.span[0] : st.span[1]]
     assert extract_uptake("The liver shows increased uptake. 脾脏代谢未见异常。", "en") == {
         "liver": ["increased"], "spleen": ["normal"]}
+    # also with a lexicon given (pet2rep uptake --eval, --lexicon): the other language gets its own lexicon
+    assert labels_from_statements(extract_statements(text, "zh", load_lexicon("zh"))) == extract_uptake(text, "zh")
     # Latin words inside a Chinese sentence (FDG, SUVmax, CT) do not make it English
     assert extract_uptake("肝脏SUVmax 5.2，CT示低密度影，FDG avid。", "zh") == {"liver": ["increased"]}
 

@@ -467,7 +467,7 @@ def _load_lexicon(lang: str, extra: tuple[str, ...]) -> Lexicon:
         org_part = {k: v for k, v in data.items()
                     if k in ("organs", "sites", "non_organs", "references", "lymph_nodes", "excretory", "resected",
                              "tissue_after", "homonyms", "char_variants", "groups", "location_before",
-                             "organ_references")}
+                             "organ_references", "own_tissue")}
         _merge(organs, org_part)
         _merge(cues, {k: v for k, v in data.items() if k not in org_part and k != "version"})
     sig = f"oua-{lang}-x{EXTRACTOR_VERSION}-lex{versions}{'+' if extra else ''}-{h.hexdigest()[:12]}"
@@ -1495,14 +1495,20 @@ def extract_statements(text: str, lang: str = "auto", lexicon: Lexicon | None = 
         return []
     if lexicon is None:
         lang = detect_lang(text) if lang in ("auto", "", None) else _norm_lang(lang)
-        runs = _language_runs(text, lang)
-        if len(runs) > 1:  # sentences in the other language are read with that language's lexicon
-            out: list[Statement] = []
-            for a, b, run_lang in runs:
-                out.extend(dataclasses.replace(st, span=(st.span[0] + a, st.span[1] + a))
-                           for st in extract_statements(text[a:b], run_lang, load_lexicon(run_lang)))
-            return out
         lexicon = load_lexicon(lang)
+    runs = _language_runs(text, lexicon.lang)
+    if len(runs) == 1:
+        return _extract_memo(text, lexicon)
+    # sentences in the other language are read with that language's lexicon (with the same extra lexicon files)
+    out: list[Statement] = []
+    for a, b, run_lang in runs:
+        lex = lexicon if run_lang == lexicon.lang else load_lexicon(run_lang, lexicon.files[2:])
+        out.extend(dataclasses.replace(st, span=(st.span[0] + a, st.span[1] + a)) for st in _extract_memo(text[a:b], lex))
+    return out
+
+
+def _extract_memo(text: str, lexicon: Lexicon) -> list[Statement]:
+    """The statements of a text in one language, memoised per (text, lexicon object)."""
     key = (text, id(lexicon))
     hit = _cache.get(key)
     if hit is not None and hit[0] is lexicon:
