@@ -110,9 +110,8 @@ class RefCache:
             raise
         return db
 
-    def get_many(self, texts: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Rows of the given texts that are present and well-formed: text -> entry."""
-        keys = {text_key(t): t for t in texts}
+    def _rows(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Well-formed stored rows of these keys: key -> entry (in queries of 500 keys)."""
         out: dict[str, dict[str, Any]] = {}
         items = list(keys)
         for s in range(0, len(items), 500):
@@ -124,7 +123,13 @@ class RefCache:
                 except (ValueError, TypeError, RecursionError):
                     continue
                 if _valid(entry):
-                    out[keys[k]] = entry
+                    out[k] = entry
+        return out
+
+    def get_many(self, texts: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Rows of the given texts that are present and well-formed: text -> entry."""
+        keys = {text_key(t): t for t in texts}
+        out = {keys[k]: entry for k, entry in self._rows(keys).items()}
         self.hits += len(out)
         self.misses += len(keys) - len(out)
         return out
@@ -135,18 +140,7 @@ class RefCache:
             return
         now = time.time()
         keys = {text_key(t): t for t in entries}
-        old = {}
-        items = list(keys)
-        for s in range(0, len(items), 500):
-            part = items[s : s + 500]
-            q = f"SELECT k, v FROM refs WHERE k IN ({','.join('?' * len(part))})"
-            for k, v in self._db.execute(q, part).fetchall():
-                try:
-                    e = json.loads(v)
-                except (ValueError, TypeError, RecursionError):
-                    continue
-                if _valid(e):
-                    old[k] = e
+        old = self._rows(keys)
         rows = []
         for k, text in keys.items():
             new = entries[text]
