@@ -214,7 +214,15 @@ def _bad(report: ReadReport, say: _Warner, msg: str) -> None:
     say("malformed", msg)
 
 
-def _duplicate(report: ReadReport, say: _Warner, msg: str, conflict: bool) -> None:
+def _duplicate(report: ReadReport, say: _Warner, where: str, field: str, key: str, first_line: int,
+               differs: str | None) -> None:
+    """Count and report a repeated id; `differs` names the field whose text differs (a conflict), None if same."""
+    conflict = differs is not None
+    if conflict:
+        msg = (f"{where}: duplicate {field} {key!r} conflicts with line {first_line} (different {differs}); "
+               f"line {first_line} is kept, this line ignored")
+    else:
+        msg = f"{where}: duplicate {field} {key!r} (same as line {first_line}); ignored"
     report.n_duplicates += 1
     if len(report.duplicates) < LISTED_PER_KIND:
         report.duplicates.append(msg)
@@ -286,14 +294,8 @@ def read_predictions(path: str | os.PathLike, warn: Warn | None = None) -> tuple
                 continue
         if sid in seen:
             first = seen[sid]
-            if (first.hyp, first.ref) != (hyp or "", ref):
-                what = "llm_output" if first.hyp != (hyp or "") else "ground_truth"
-                msg = (f"{path}:{lineno}: duplicate subject_id {sid!r} conflicts with line {first.line} (different "
-                       f"{what}); line {first.line} is kept, this line ignored")
-                _duplicate(report, say, msg, conflict=True)
-            else:
-                _duplicate(report, say, f"{path}:{lineno}: duplicate subject_id {sid!r} (same as line {first.line}); "
-                           "ignored", conflict=False)
+            differs = ("llm_output" if first.hyp != (hyp or "") else "ground_truth" if first.ref != ref else None)
+            _duplicate(report, say, f"{path}:{lineno}", "subject_id", sid, first.line, differs)
             continue
         pred = Prediction(
             id=sid, hyp=hyp or "", ref=ref, prompt=_opt_str(obj.get("prompt_user_text")),
@@ -334,13 +336,8 @@ def read_references(path: str | os.PathLike, warn: Warn | None = None) -> tuple[
             continue
         if rid in refs:
             first = refs[rid]
-            if first.answer != answer:
-                msg = (f"{path}:{lineno}: duplicate patient_id {rid!r} conflicts with line {first.line} (different "
-                       f"answer); line {first.line} is kept, this line ignored")
-                _duplicate(report, say, msg, conflict=True)
-            else:
-                _duplicate(report, say, f"{path}:{lineno}: duplicate patient_id {rid!r} (same as line {first.line}); "
-                           "ignored", conflict=False)
+            _duplicate(report, say, f"{path}:{lineno}", "patient_id", rid, first.line,
+                       "answer" if first.answer != answer else None)
             continue
         refs[rid] = Reference(id=rid, answer=answer, prompt=_opt_str(obj.get("prompt_user_text")),
                               lang=_opt_str(obj.get("lang")), line=lineno)
