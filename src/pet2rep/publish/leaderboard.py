@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import InputError, out_folder
 from ..io import atomic_write_text
-from .results import find_metrics, is_finite, read_json_object, run_dir_of, size_b
+from .results import is_finite, read_json_object, run_dir_of, scored_runs, size_b
 
 # (metrics.json key, column title, digits); the paper reports 0-1 scores with 3 decimals, Overall in %.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -71,10 +71,6 @@ def ce_states_of(m: dict[str, Any]) -> str | None:
     return "abnormal" if "states:increased,decreased,absent|" in sig else None
 
 
-def _run_dir(metrics_path: Path) -> Path:
-    return run_dir_of(metrics_path)
-
-
 def load_rows(paths: list[Path], skipped: list[str] | None = None) -> list[dict[str, Any]]:
     """One row per run: its name, the metric values with their intervals, cost and failure counts, best first.
 
@@ -90,7 +86,7 @@ def load_rows(paths: list[Path], skipped: list[str] | None = None) -> list[dict[
                 raise
             skipped.append(str(exc))
             continue
-        run = _run_dir(path)
+        run = run_dir_of(path)
         info = _run_json(run) or (m["run"] if isinstance(m.get("run"), dict) else {})
         card = info.get("card") if isinstance(info.get("card"), dict) else {}
         row: dict[str, Any] = {"model": m.get("model") or run.name, "n": m.get("n"), "run": run.name,
@@ -474,25 +470,13 @@ def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike,
     template ("ar", "bootstrap", or None for none).
     """
     runs_dir, out = Path(runs_dir), Path(out)
-    if not runs_dir.exists():
-        raise InputError(f"{runs_dir}: no such folder")
-    if not runs_dir.is_dir():
-        raise InputError(f"{runs_dir}: is a file; expected a folder of run folders")
+    paths = scored_runs(runs_dir, only)
     if not formats:
         raise InputError("--format: give at least one of md, csv, tex")
     criteria: list[str] = []
     ratings: dict[str, dict[str, dict[str, Any]]] = {}
     if review is not None:
         criteria, ratings = read_review(review)
-    paths = find_metrics(runs_dir)
-    if only is not None:
-        keep = set(only)
-        paths = [p for p in paths if _run_dir(p).name in keep]
-    if not paths:
-        if (runs_dir / "metrics.json").is_file() or (runs_dir / "eval" / "metrics.json").is_file():
-            raise InputError(f"{runs_dir}: is itself a scored run; give the folder that holds the run folders "
-                             f"(e.g. {runs_dir.parent})")
-        raise InputError(f"{runs_dir}: no scored runs (no */metrics.json); run 'pet2rep evaluate' first")
     bad: list[str] = []
     rows = load_rows(paths, bad if warn is not None or skipped is not None else None)
     for msg in bad:

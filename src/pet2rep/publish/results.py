@@ -47,6 +47,25 @@ def run_dir_of(metrics_path: Path) -> Path:
     return metrics_path.parent.parent if metrics_path.parent.name == "eval" else metrics_path.parent
 
 
+def scored_runs(runs_dir: Path, only: list[str] | None = None) -> list[Path]:
+    """metrics.json of the scored runs under `runs_dir` (those named in `only`, when given); InputError naming
+    the folder when it is missing, a file, a scored run itself, or holds none."""
+    if not runs_dir.exists():
+        raise InputError(f"{runs_dir}: no such folder")
+    if not runs_dir.is_dir():
+        raise InputError(f"{runs_dir}: is a file; expected a folder of run folders")
+    paths = find_metrics(runs_dir)
+    if only is not None:
+        keep = set(only)
+        paths = [p for p in paths if run_dir_of(p).name in keep]
+    if not paths:
+        if (runs_dir / "metrics.json").is_file() or (runs_dir / "eval" / "metrics.json").is_file():
+            raise InputError(f"{runs_dir}: is itself a scored run; give the folder that holds the run folders "
+                             f"(e.g. {runs_dir.parent})")
+        raise InputError(f"{runs_dir}: no scored runs (no */metrics.json); run 'pet2rep evaluate' first")
+    return paths
+
+
 def read_json_object(path: Path, what: str) -> dict[str, Any]:
     """A JSON object from `path`; a one-line InputError when it cannot be read or is not an object."""
     try:
@@ -176,20 +195,7 @@ def load_runs(runs_dir: str | Path, warn: Warn | None = None, only: list[str] | 
     A metrics.json that cannot be read is left out with one line through `warn` (and appended to `skipped`);
     when none can be read, or there are none, InputError.
     """
-    runs_dir = Path(runs_dir)
-    if not runs_dir.exists():
-        raise InputError(f"{runs_dir}: no such folder")
-    if not runs_dir.is_dir():
-        raise InputError(f"{runs_dir}: is a file; expected a folder of run folders")
-    paths = find_metrics(runs_dir)
-    if only is not None:
-        keep = set(only)
-        paths = [p for p in paths if run_dir_of(p).name in keep]
-    if not paths:
-        if (runs_dir / "metrics.json").is_file() or (runs_dir / "eval" / "metrics.json").is_file():
-            raise InputError(f"{runs_dir}: is itself a scored run; give the folder that holds the run folders "
-                             f"(e.g. {runs_dir.parent})")
-        raise InputError(f"{runs_dir}: no scored runs (no */metrics.json); run 'pet2rep evaluate' first")
+    paths = scored_runs(Path(runs_dir), only)
     runs: list[RunResult] = []
     bad: list[str] = []
     for path in paths:
