@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_uptake_real import assert_floors
 
 from pet2rep.metrics.uptake import evaluate_labelled, read_labelled
 
@@ -35,11 +36,4 @@ def test_holdout_does_not_regress(key: tuple[str, str]) -> None:
     stem, lang = key
     items = read_labelled(str(DATA / f"{stem}_{lang}.yaml"))
     assert len(items) >= 30
-    r = evaluate_labelled(items)
-    f1_floor, nr_floor, max_flips = FLOORS[key]
-    table = (f"{key}: F1 {r['micro']['f1']:.3f} (floor {f1_floor}), normal recall {r['normal_recall']:.3f} "
-             f"(floor {nr_floor}), flips {r['negation_errors']['total']} (max {max_flips})")
-    print(table)
-    assert r["micro"]["f1"] >= f1_floor, table
-    assert r["normal_recall"] >= nr_floor, table
-    assert r["negation_errors"]["total"] <= max_flips, table
+    assert_floors(key, evaluate_labelled(items), FLOORS[key])
