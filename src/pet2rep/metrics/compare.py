@@ -24,7 +24,7 @@ import numpy as np
 
 from pet2rep.errors import InputError, short
 from pet2rep.io import atomic_write_json
-from pet2rep.organs import STATES
+from pet2rep.metrics.registry import METRICS
 
 PER_SAMPLE = "per_sample.jsonl"
 
@@ -59,7 +59,7 @@ def scored_ce_states(run: str | os.PathLike) -> str | None:
 
 
 # metrics.json signatures that must agree between two compared runs (the OUA one: its lexicons, per language)
-SAME_SIGNATURES = ("tokenizer", "bleu", "meteor", "rouge_l", "cider")
+SAME_SIGNATURES = ("tokenizer", *(name for name, m in METRICS.items() if m.same_signature))
 
 
 def scored_signatures(run: str | os.PathLike, warn: Any = None) -> dict[str, str] | None:
@@ -125,12 +125,9 @@ def load_run(run: str | os.PathLike, ce_states: str = "all"):
     except ValueError as exc:
         raise InputError(str(exc)) from None
     path = find_per_sample(run)
+    metrics = list(METRICS.values())
     ids: list[str] = []
-    bleu: list[list[float]] = []
-    met: list[list[float]] = []
-    rouge: list[float] = []
-    cider: list[float] = []
-    oua: list[list[list[int]]] = []
+    rows: dict[str, list[list[float]]] = {m.name: [] for m in metrics}
     for lineno, line in read_lines(path):
         if not line.strip():
             continue
@@ -147,16 +144,10 @@ def load_run(run: str | os.PathLike, ce_states: str = "all"):
                                      "the four-state CE); run 'pet2rep evaluate' again, or compare with "
                                      "--ce-states abnormal")
                 st["oua"]["normal"] = [0, 0, 0]  # not read by the abnormal definition
-            row_oua = [[int(_stat(x, "an uptake count", whole=True)) for x in st["oua"][s]] for s in STATES]
-            row = ([_stat(x, "a BLEU statistic") for x in st["bleu"]], [_stat(x, "a METEOR statistic")
-                                                                        for x in st["meteor"]],
-                   _stat(r["rouge_l"], "rouge_l"), _stat(r["cider"], "cider"))
+            got = {m.name: m.from_record(r, _check) for m in metrics}
             ids.append(str(r["id"]))
-            bleu.append(row[0])
-            met.append(row[1])
-            rouge.append(row[2])
-            cider.append(row[3])
-            oua.append(row_oua)
+            for name, row in got.items():
+                rows[name].append(row)
         except InputError:
             raise
         except json.JSONDecodeError as exc:
@@ -169,16 +160,19 @@ def load_run(run: str | os.PathLike, ce_states: str = "all"):
             raise InputError(f"{path}:{lineno}: not a pet2rep per-sample record ({type(exc).__name__}: {exc})") from None
     if not ids:
         raise InputError(f"{path}: no per-sample records (the file is empty)")
-    if len({len(b) for b in bleu}) > 1 or len({len(m) for m in met}) > 1:
+    if any(len({len(x) for x in v}) > 1 for v in rows.values()):
         raise InputError(f"{path}: per-sample statistics have inconsistent lengths")
     if len(set(ids)) != len(ids):
         raise InputError(f"{path}: duplicate sample ids")
-    s = SampleStats(ids, np.asarray(bleu, dtype=np.float64).reshape(len(ids), -1),
-                    np.asarray(met, dtype=np.float64).reshape(len(ids), -1),
-                    np.asarray(rouge, dtype=np.float64), np.asarray(cider, dtype=np.float64),
-                    np.asarray(oua, dtype=np.int64).reshape(len(ids), len(STATES), 3), ce_states)
+    s = SampleStats(ids, ce_states=ce_states,
+                    stats={k: np.asarray(v, dtype=np.float64).reshape(len(ids), -1) for k, v in rows.items()})
     s.extra["path"] = str(path)
     return s
+
+
+def _check(value: Any, what: str) -> float:
+    """A per-sample statistic (counts of the uptake states must be whole numbers)."""
+    return _stat(value, what, whole=what == "an uptake count")
 
 
 def _stat(value: Any, what: str, whole: bool = False) -> float:

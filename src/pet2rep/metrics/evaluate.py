@@ -23,7 +23,6 @@ import numpy as np
 
 from pet2rep.errors import InputError, out_folder
 from pet2rep.io import atomic_write_text
-from pet2rep.organs import STATES
 
 METRICS_FILE = "metrics.json"
 PER_SAMPLE_FILE = "per_sample.jsonl"
@@ -175,15 +174,13 @@ def _tokenize_range(bounds: tuple[int, int]) -> list[list[str]]:
     return out
 
 
-def _cider_task() -> np.ndarray:
-    """Per-sample CIDEr-D over the whole set (document frequencies from all its references)."""
-    from pet2rep.metrics.nlg import cider_d
+def _set_task(name: str) -> np.ndarray:
+    """(n, width) statistics of a metric computed over the whole set (CIDEr-D: document frequencies from all
+    its references)."""
+    from pet2rep.metrics.registry import METRICS
 
     tokens, hyp_tid, ref_tid = _W["tokens"], _W["hyp_tid"], _W["ref_tid"]
-    if not hyp_tid:
-        return np.zeros(0)
-    _, per = cider_d([tokens[t] for t in hyp_tid], [tokens[t] for t in ref_tid])
-    return np.asarray(per, dtype=np.float64).reshape(len(hyp_tid))
+    return METRICS[name].set_stats([tokens[t] for t in hyp_tid], [tokens[t] for t in ref_tid], _W["opts"])
 
 
 def _labels(tid: int, lang: str | None) -> dict[str, list[str]]:
@@ -229,15 +226,15 @@ def _ref_side(tid: int, rtok: list[str], i: int) -> Any:
 
 
 def _score_range(bounds: tuple[int, int]) -> list[dict[str, Any]]:
-    """Per-sample statistics for samples [start, stop)."""
-    from pet2rep.metrics.clinical import mentioned_organs, oua_counts
+    """Per-sample statistics for samples [start, stop): every registered per-pair metric, labels, failures."""
+    from pet2rep.metrics.clinical import mentioned_organs
     from pet2rep.metrics.failures import detect_failures
-    from pet2rep.metrics.meteor import meteor_stats
-    from pet2rep.metrics.nlg import bleu_stats_batch, rouge_l
+    from pet2rep.metrics.registry import METRICS, Pair
 
     out: list[dict[str, Any]] = []
-    toks: tuple[list[list[str]], list[list[str]]] = ([], [])
+    pairs: list[Pair] = []
     w = _W
+    native = w.get("meteor_impl", "native") == "native"
     for i in range(*bounds):
         h, r, p = w["hyp_tid"][i], w["ref_tid"][i], w["prompt_tid"][i]
         htok, rtok = _tokens(h), _tokens(r)
@@ -255,12 +252,10 @@ def _score_range(bounds: tuple[int, int]) -> list[dict[str, Any]]:
             error=w["error"][i], expected_lang=expected, hyp_lang=hyp_lang, hyp_labels=hlab,
             ref_labels=rlab, template_labels=tlab,
         )
+        pairs.append(Pair(htok, rtok, hlab, rlab, {"meteor": _ref_side(r, rtok, i)} if native else {}))
         rec: dict[str, Any] = {
             "i": i,
-            "meteor": (np.asarray(meteor_stats(htok, _ref_side(r, rtok, i)), dtype=np.float64)
-                       if w.get("meteor_impl", "native") == "native" else None),
-            "rouge_l": float(rouge_l(htok, rtok)),
-            "oua": oua_counts(hlab, rlab),
+            "stats": {},
             "hyp_labels": hlab,
             "ref_labels": rlab,
             "ref_lab_key": expected or "auto",
@@ -274,12 +269,12 @@ def _score_range(bounds: tuple[int, int]) -> list[dict[str, Any]]:
         if i in w["met_new"]:
             rec["ref_met"] = w["met_new"].pop(i)
         out.append(rec)
-        toks[0].append(htok)
-        toks[1].append(rtok)
     if out:
-        bleu = bleu_stats_batch(toks[0], toks[1]).astype(np.float64)
-        for rec, row in zip(out, bleu):
-            rec["bleu"] = row
+        for name, metric in METRICS.items():
+            if metric.per_set or (name == "meteor" and not native):  # the jar's METEOR comes later, in the parent
+                continue
+            for rec, row in zip(out, metric.chunk_stats(pairs, w["opts"])):
+                rec["stats"][name] = row
     return out
 
 
@@ -297,18 +292,21 @@ def _chunks(n: int, workers: int) -> list[tuple[int, int]]:
     return [(s, min(n, s + size)) for s in range(0, n, size)]
 
 
-def _run_samples(state: dict[str, Any], n: int, workers: int) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """Per-sample statistics and per-sample CIDEr-D for all samples, in process pools when it pays off.
+def _run_samples(state: dict[str, Any], n: int,
+                 workers: int) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Per-sample records (with every per-pair metric's statistics) and the statistics of the whole-set metrics
+    (CIDEr-D), in process pools when it pays off.
 
     Stage 1 tokenises every distinct hypothesis/reference text once (in parallel). Stage 2 forks workers
-    that inherit the tokens: one task computes CIDEr-D over the whole set (its document frequencies need
-    every reference) while the other workers go through chunks of samples.
+    that inherit the tokens: one task per whole-set metric (CIDEr-D's document frequencies need every
+    reference) while the other workers go through chunks of samples.
     """
     # Import (and load the lexicons of) the scorers before forking so that workers inherit them.
     from concurrent.futures import ProcessPoolExecutor
 
     from pet2rep.metrics import meteor, nlg, uptake  # noqa: F401
     from pet2rep.metrics.failures import lexicon
+    from pet2rep.metrics.registry import METRICS
 
     lexicon()
     if state.get("meteor_impl", "native") == "native":
@@ -331,24 +329,25 @@ def _run_samples(state: dict[str, Any], n: int, workers: int) -> tuple[list[dict
             toks = [t for part in pool.map(_tokenize_range, tok_chunks) for t in part]
     for tid, t in zip(need, toks):
         tokens[tid] = t
+    per_set = [name for name, m in METRICS.items() if m.per_set]
     if serial:
         _init_worker(state)
         try:
-            cider = _cider_task()
+            set_stats = {name: _set_task(name) for name in per_set}
             recs = [rec for c in chunks for rec in _score_range(c)]
         finally:
             _W.clear()
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(chunks) + 1), mp_context=_fork_context(),
                                  initializer=_init_worker, initargs=(state,)) as pool:
-            fut_cider = pool.submit(_cider_task)
+            fut_set = {name: pool.submit(_set_task, name) for name in per_set}
             parts = [pool.submit(_score_range, c) for c in chunks]
             recs = [rec for f in parts for rec in f.result()]
-            cider = fut_cider.result()
+            set_stats = {name: f.result() for name, f in fut_set.items()}
     _ref_cache_store(state, recs)
     if state.get("meteor_impl") == "jar":
         _jar_meteor(state, recs)
-    return recs, cider
+    return recs, set_stats
 
 
 def _jar_meteor(state: dict[str, Any], recs: list[dict[str, Any]]) -> None:
@@ -363,7 +362,7 @@ def _jar_meteor(state: dict[str, Any], recs: list[dict[str, Any]]) -> None:
     rows = with_aggregate_chunks(np.array([[float(x) for x in ln.split()] for ln in lines], dtype=np.float64)
                                   .reshape(len(lines), -1))
     for rec, row in zip(recs, rows):
-        rec["meteor"] = row
+        rec["stats"]["meteor"] = row
 
 
 # Longest text scored, in characters (reports are 0.5-3k; a model stuck in a repetition loop writes megabytes).
@@ -382,41 +381,28 @@ def _as_text(x: Any) -> str:
     return str(x)
 
 
-def _signatures(segmenter: str | None, bootstrap: int, seed: int, lang: str,
-                meteor_impl: str = "native", ce_states: str = "all") -> dict[str, str]:
-    from pet2rep.metrics import meteor, nlg, uptake
-    from pet2rep.metrics.clinical import ce_signature
-    from pet2rep.metrics.failures import failures_signature
-    from pet2rep.metrics.stats import bootstrap_signature
+def _options(segmenter: str | None, lang: str, meteor_impl: str, ce_states: str) -> Any:
+    """The registry's scoring options of one run."""
+    from pet2rep.metrics.registry import Options
     from pet2rep.metrics.tokenize import tokenizer_signature
 
-    tok = tokenizer_signature(segmenter)
-    sigs: dict[str, str] = {"tokenizer": tok}
-    sigs["bleu"] = nlg.bleu_signature(4, segmenter)
-    sigs["meteor"] = _call_sig(meteor, "meteor_signature", segmenter, tok)
-    if meteor_impl == "jar":
-        sigs["meteor"] = sigs["meteor"].replace(meteor.METEOR_TAG, "v:1.5-jar")
-    sigs["rouge_l"] = nlg.rouge_signature(segmenter=segmenter)
-    sigs["cider"] = nlg.cider_signature(segmenter=segmenter) + "|bootstrap:per-sample-scores-df-fixed-on-full-set"
-    langs = ("zh", "en") if lang == "auto" else (lang,)
-    lex = "+".join(str(uptake.lexicon_signature(lg)) for lg in langs)
-    sigs["oua"] = f"{ce_signature(ce_states)}|{lex}"
+    return Options(segmenter, tokenizer_signature(segmenter), lang, meteor_impl, ce_states)
+
+
+def _signatures(segmenter: str | None, bootstrap: int, seed: int, lang: str,
+                meteor_impl: str = "native", ce_states: str = "all") -> dict[str, str]:
+    """metrics.json's signatures: the tokenizer's, every registered metric's, the failure modes' and the
+    bootstrap's."""
+    from pet2rep.metrics.failures import failures_signature
+    from pet2rep.metrics.registry import METRICS
+    from pet2rep.metrics.stats import bootstrap_signature
+
+    opts = _options(segmenter, lang, meteor_impl, ce_states)
+    sigs: dict[str, str] = {"tokenizer": opts.tokenizer}
+    sigs.update((name, m.signature(opts)) for name, m in METRICS.items())
     sigs["failures"] = failures_signature()
     sigs["bootstrap"] = bootstrap_signature(bootstrap, seed) if bootstrap > 0 else "bootstrap:off"
     return sigs
-
-
-def _call_sig(mod: Any, name: str, segmenter: str | None, tok: str) -> str:
-    """A module's signature function, called with the segmenter when it takes one."""
-    import inspect
-
-    fn = getattr(mod, name)
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        params = {}
-    sig = str(fn(segmenter=segmenter)) if "segmenter" in params else str(fn())
-    return sig if "tok:" in sig else f"{sig}|{tok}"
 
 
 def score_pairs(
@@ -448,9 +434,8 @@ def score_pairs(
     :mod:`pet2rep.metrics.clinical`). `cache` reads and writes the persistent reference cache
     (:mod:`pet2rep.metrics.cache`: tokens, labels and METEOR tables of references, kept across runs).
     """
-    from pet2rep.metrics.clinical import CE_STATES, coverage, oua_summary
-    from pet2rep.metrics.failures import FAILURE_MODES, summarize
-    from pet2rep.metrics.nlg import bleu_per_sample
+    from pet2rep.metrics.clinical import CE_STATES, oua_summary
+    from pet2rep.metrics.failures import summarize
     from pet2rep.metrics.stats import SampleStats, bootstrap_ci, corpus_scores
 
     t0 = time.perf_counter()
@@ -498,23 +483,16 @@ def score_pairs(
         "texts": texts, "segmenter": segmenter, "multi": multi, "hyp_tid": hyp_tid, "ref_tid": ref_tid,
         "prompt_tid": prompt_tid, "expected": expected, "finish": finish_l, "error": errors_l,
         "meteor_impl": meteor_impl, "ref_cache": cache, "warn": _stderr,
+        "opts": _options(segmenter, lang, meteor_impl, ce_states),
     }
     workers = int(workers) if workers else (os.cpu_count() or 1)
-    recs, cider = _run_samples(state, n, workers) if n else ([], np.zeros(0))
+    recs, set_stats = _run_samples(state, n, workers) if n else ([], {})
     del state
     t1 = time.perf_counter()
 
-    kb = len(recs[0]["bleu"]) if recs else 0
-    km = len(recs[0]["meteor"]) if recs else 0
-    s = SampleStats(
-        ids=ids,
-        bleu=np.stack([r["bleu"] for r in recs]) if recs else np.zeros((0, kb)),
-        meteor=np.stack([r["meteor"] for r in recs]) if recs else np.zeros((0, km)),
-        rouge_l=np.asarray([r["rouge_l"] for r in recs], dtype=np.float64),
-        cider=cider,
-        oua=np.stack([r["oua"] for r in recs]) if recs else np.zeros((0, len(STATES), 3), dtype=np.int64),
-        ce_states=ce_states,
-    )
+    stats = {name: np.stack([r["stats"][name] for r in recs]) for name in (recs[0]["stats"] if recs else ())}
+    stats.update(set_stats)
+    s = SampleStats(ids, ce_states=ce_states, stats=stats)
     metrics: dict[str, Any] = corpus_scores(s)
     metrics["n"] = n
     metrics["n_truncated_for_scoring"] = sum(cut)
@@ -541,23 +519,33 @@ def score_pairs(
         "ms_per_pair": round(1000 * (time.perf_counter() - t0) / n, 3) if n else None,
     }
 
-    per_sample: list[dict[str, Any]] = []
-    bleu_ps = bleu_per_sample(s.bleu) if n else np.zeros((0, 4))
-    for rec, sid, c, b in zip(recs, ids, cider, bleu_ps.tolist()):
+    return metrics, _per_sample_rows(recs, ids, s, notes_l, cut)
+
+
+def _per_sample_rows(recs: list[dict[str, Any]], ids: list[str], s: Any, notes: list[Any],
+                     cut: list[bool]) -> list[dict[str, Any]]:
+    """per_sample.jsonl's rows: every registered metric's per-sample scores and statistics, uptake labels,
+    coverage, failure modes, languages and token counts."""
+    from pet2rep.metrics.clinical import coverage
+    from pet2rep.metrics.failures import FAILURE_MODES
+    from pet2rep.metrics.registry import METRICS
+
+    opts = s.options
+    per = {name: {k: v.tolist() for k, v in m.per_sample(s.stats[name], opts).items()}
+           for name, m in METRICS.items() if name in s.stats and len(s)}
+    out: list[dict[str, Any]] = []
+    for j, (rec, sid) in enumerate(zip(recs, ids)):
         i = rec["i"]
         flags = rec["failures"]["flags"]
-        row: dict[str, Any] = {"id": sid}
-        row.update({f"bleu_{k + 1}": b[k] for k in range(4)})
+        scored: dict[str, Any] = {}
+        for name, m in METRICS.items():
+            if name in per:
+                m.record(scored, s.stats[name][j], {k: v[j] for k, v in per[name].items()})
+        row: dict[str, Any] = {"id": sid, **scored}
+        row.pop("stats", None)
+        row["coverage"] = coverage(rec["hyp_labels"])
+        row["stats"] = scored.get("stats", {})
         row.update({
-            "meteor": _meteor_segment(rec["meteor"]),
-            "rouge_l": rec["rouge_l"],
-            "cider": float(c),
-            "coverage": coverage(rec["hyp_labels"]),
-            "stats": {
-                "bleu": _num_list(rec["bleu"]),
-                "meteor": _num_list(rec["meteor"]),
-                "oua": {st: [int(x) for x in rec["oua"][k]] for k, st in enumerate(STATES)},
-            },
             "labels": {"hyp": rec["hyp_labels"], "ref": rec["ref_labels"]},
             "failures": [m for m in FAILURE_MODES if flags.get(m)],
             "failure_details": rec["failures"]["details"],
@@ -565,22 +553,12 @@ def score_pairs(
             "expected_lang": rec["expected_lang"],
             "n_tokens": {"hyp": rec["n_tokens"][0], "ref": rec["n_tokens"][1]},
         })
-        if notes_l[i]:
-            row["notes"] = list(notes_l[i])
+        if notes[i]:
+            row["notes"] = list(notes[i])
         if cut[i]:
             row["truncated_for_scoring"] = True
-        per_sample.append(row)
-    return metrics, per_sample
-
-
-def _meteor_segment(stats: np.ndarray) -> float:
-    from pet2rep.metrics.meteor import meteor_segment
-
-    return float(meteor_segment(stats))
-
-
-def _num_list(a: np.ndarray) -> list[float | int]:
-    return [int(x) if float(x).is_integer() else float(x) for x in np.asarray(a).tolist()]
+        out.append(row)
+    return out
 
 
 # ----------------------------------------------------------------------------- files
@@ -749,11 +727,11 @@ def _id_list(ids: Sequence[str], limit: int = 20) -> str:
 
 def format_summary(metrics: dict[str, Any]) -> str:
     """A short plain-text table of the corpus metrics, failure counts and signatures."""
-    from pet2rep.metrics.stats import CORPUS_METRICS
+    from pet2rep.metrics.registry import score_keys
 
     ci = metrics.get("ci", {})
     lines = [f"{'metric':<14}{'value':>10}   95% CI", "-" * 44]
-    for k in CORPUS_METRICS:
+    for k in score_keys():
         v = metrics.get(k, 0.0)
         lo_hi = ci.get(k)
         ci_s = f"[{lo_hi[0]:.4f}, {lo_hi[1]:.4f}]" if lo_hi else ""

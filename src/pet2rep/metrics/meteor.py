@@ -941,6 +941,15 @@ def meteor_segment(stats_row: np.ndarray) -> float:
     return _score(s, float(s[_CHUNKS]))
 
 
+def meteor_segment_batch(stats_rows: np.ndarray) -> np.ndarray:
+    """Segment METEOR of each row of an (n, 24) stats matrix (as :func:`meteor_segment`, vectorised)."""
+    s = np.array(stats_rows, dtype=np.float64, ndmin=2)
+    if s.shape[0] == 0:
+        return np.zeros(0)
+    s[:, _AGGCH] = s[:, _CHUNKS]  # a segment's own chunk count in place of the aggregate column
+    return meteor_from_stats_batch(s)
+
+
 def with_aggregate_chunks(jar_rows: np.ndarray) -> np.ndarray:
     """(n, 23) jar stats lines -> (n, 24) rows with the aggregate chunk column added."""
     rows = np.zeros((jar_rows.shape[0], N_STATS))
@@ -1027,6 +1036,7 @@ __all__ = [
     "meteor_from_stats",
     "meteor_from_stats_batch",
     "meteor_segment",
+    "meteor_segment_batch",
     "meteor_signature",
     "with_aggregate_chunks",
     "meteor_stats",

@@ -17,17 +17,16 @@ p = (count + 1) / (trials + 1). Counts use ``>=`` so that a system compared with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-CORPUS_METRICS: tuple[str, ...] = (
-    "bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider",
-    "ce_precision", "ce_recall", "ce_f1", "overall",
-)
-OVERALL_PARTS: tuple[str, ...] = ("bleu_4", "meteor", "rouge_l", "ce_precision", "ce_recall", "ce_f1")
+from pet2rep.metrics.registry import METRICS, MeanOfScores, Options, overall_parts, score_keys
+
+CORPUS_METRICS: tuple[str, ...] = score_keys()  # the scores of the metrics registered at import, then "overall"
+OVERALL_PARTS: tuple[str, ...] = overall_parts()
 BLOCK = 250  # bootstrap draws per matrix product (bounds memory for large sets)
 
 
@@ -36,66 +35,83 @@ def overall_score(values: dict[str, Any]) -> Any:
     return sum(np.asarray(values[k], dtype=np.float64) for k in OVERALL_PARTS) / len(OVERALL_PARTS) * 100.0
 
 
-@dataclass
+@dataclass(init=False)
 class SampleStats:
-    """Per-sample sufficient statistics of one scored run, rows in `ids` order."""
+    """Per-sample sufficient statistics of one scored run, rows in `ids` order.
+
+    ``stats[name]`` is the (n, width) statistics matrix of registered metric `name`
+    (:data:`pet2rep.metrics.registry.METRICS`). The built-in metrics may also be given by keyword, in the
+    layouts evaluate has always used: ``bleu`` (n, kb), ``meteor`` (n, 24), ``rouge_l`` and ``cider`` (n,)
+    per-sample scores, ``oua`` (n, 4, 3) TP/FP/FN per uptake state; they read back the same way.
+    """
 
     ids: list[str]
-    bleu: np.ndarray  # (n, kb) BLEU statistics (pet2rep.metrics.nlg.bleu_stats layout)
-    meteor: np.ndarray  # (n, km) METEOR statistics (pet2rep.metrics.meteor.meteor_stats layout)
-    rouge_l: np.ndarray  # (n,)
-    cider: np.ndarray  # (n,) CIDEr-D per sample (df from the full set)
-    oua: np.ndarray  # (n, 4, 3) [TP, FP, FN] per uptake state (pet2rep.organs.STATES order)
-    ce_states: str = "all"  # the CE definition (pet2rep.metrics.clinical.CE_DEFINITIONS)
-    extra: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, np.ndarray]
+    ce_states: str  # the CE definition (pet2rep.metrics.clinical.CE_DEFINITIONS)
+    extra: dict[str, Any]
+
+    def __init__(self, ids: Sequence[str], bleu: Any = None, meteor: Any = None, rouge_l: Any = None,
+                 cider: Any = None, oua: Any = None, ce_states: str = "all", extra: dict[str, Any] | None = None,
+                 stats: dict[str, np.ndarray] | None = None) -> None:
+        self.ids = list(ids)
+        self.ce_states = ce_states
+        self.extra = {} if extra is None else extra
+        self.stats = dict(stats or {})
+        n = len(self.ids)
+        for name, v in (("bleu", bleu), ("meteor", meteor), ("rouge_l", rouge_l), ("cider", cider), ("oua", oua)):
+            if v is None:
+                continue
+            a = np.asarray(v, dtype=np.float64).reshape(n, -1)
+            if isinstance(METRICS[name], MeanOfScores) and a.shape[1] == 1:
+                a = np.concatenate([a, np.ones((n, 1))], axis=1)  # a per-sample score: the row [score, 1]
+            self.stats[name] = a
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def options(self) -> Options:
+        return Options(ce_states=self.ce_states)
+
+    @property
+    def bleu(self) -> np.ndarray:
+        return self.stats["bleu"]
+
+    @property
+    def meteor(self) -> np.ndarray:
+        return self.stats["meteor"]
+
+    @property
+    def rouge_l(self) -> np.ndarray:
+        return self.stats["rouge_l"][:, 0]
+
+    @property
+    def cider(self) -> np.ndarray:
+        return self.stats["cider"][:, 0]
+
+    @property
+    def oua(self) -> np.ndarray:
+        return self.stats["oua"].reshape(len(self), -1, 3)
+
     def take(self, idx: Sequence[int]) -> SampleStats:
         """The rows `idx` (in that order)."""
         ix = np.asarray(idx, dtype=np.int64)
-        return SampleStats([self.ids[i] for i in ix], self.bleu[ix], self.meteor[ix], self.rouge_l[ix],
-                           self.cider[ix], self.oua[ix], self.ce_states)
-
-
-def _rows(fn: Callable[[np.ndarray], Any], sums: np.ndarray) -> np.ndarray:
-    return np.asarray([np.asarray(fn(row), dtype=np.float64) for row in sums], dtype=np.float64)
-
-
-def bleu_batch(sums: np.ndarray) -> np.ndarray:
-    """BLEU-1..4 for each row of summed BLEU statistics: (B, kb) -> (B, 4)."""
-    from pet2rep.metrics.nlg import bleu_scores
-
-    return np.asarray(bleu_scores(np.asarray(sums, dtype=np.float64)), dtype=np.float64)[:, :4]
-
-
-def meteor_batch(sums: np.ndarray) -> np.ndarray:
-    """Corpus METEOR for each row of summed METEOR statistics: (B, km) -> (B,)."""
-    from pet2rep.metrics import meteor
-
-    batch = getattr(meteor, "meteor_from_stats_batch", None)
-    if batch is not None:
-        return np.asarray(batch(sums), dtype=np.float64).reshape(len(sums))
-    return _rows(meteor.meteor_from_stats, sums).reshape(len(sums))
+        return SampleStats([self.ids[i] for i in ix], ce_states=self.ce_states,
+                           stats={k: v[ix] for k, v in self.stats.items()})
 
 
 def scores_from_weights(s: SampleStats, w: np.ndarray) -> dict[str, np.ndarray]:
-    """Corpus scores for each row of the weight matrix `w` (B, n): {metric: (B,)}."""
-    from pet2rep.metrics.clinical import ce_scores
+    """Corpus scores for each row of the weight matrix `w` (B, n): {metric: (B,)}.
 
+    Each registered metric's statistics are summed with the weights (one matrix product) and its corpus
+    formula applied to every row; then Overall.
+    """
     w = np.asarray(w, dtype=np.float64)
-    tot = w.sum(axis=1)
-    tot[tot == 0] = 1.0
+    opts = s.options
     out: dict[str, np.ndarray] = {}
-    bleu = bleu_batch(w @ s.bleu)
-    for k in range(4):
-        out[f"bleu_{k + 1}"] = bleu[:, k]
-    out["meteor"] = meteor_batch(w @ s.meteor)
-    out["rouge_l"] = (w @ s.rouge_l) / tot
-    out["cider"] = (w @ s.cider) / tot
-    oua = (w @ s.oua.reshape(len(s), -1)).reshape(len(w), *s.oua.shape[1:])
-    out.update(ce_scores(oua, s.ce_states))
+    for name, metric in METRICS.items():
+        if name in s.stats:
+            out.update(metric.corpus(w @ s.stats[name], opts))
     out["overall"] = overall_score(out)
     return out
 
@@ -103,7 +119,7 @@ def scores_from_weights(s: SampleStats, w: np.ndarray) -> dict[str, np.ndarray]:
 def corpus_scores(s: SampleStats) -> dict[str, float]:
     """Point estimates of every corpus metric."""
     if len(s) == 0:
-        return dict.fromkeys(CORPUS_METRICS, 0.0)
+        return dict.fromkeys(score_keys(), 0.0)
     return {k: float(v[0]) for k, v in scores_from_weights(s, np.ones((1, len(s)))).items()}
 
 
@@ -173,8 +189,9 @@ def paired_test(a: SampleStats, b: SampleStats, *, test: str = "bootstrap", n: i
     for w in _draw_blocks(rng, n, m):
         bs_a.append(scores_from_weights(a, w))
         bs_b.append(scores_from_weights(b, w))
-    cat_a = {k: np.concatenate([x[k] for x in bs_a]) for k in CORPUS_METRICS}
-    cat_b = {k: np.concatenate([x[k] for x in bs_b]) for k in CORPUS_METRICS}
+    keys = [k for k in score_keys() if k in point_a]
+    cat_a = {k: np.concatenate([x[k] for x in bs_a]) for k in keys}
+    cat_b = {k: np.concatenate([x[k] for x in bs_b]) for k in keys}
     if test == "ar":
         ar_a: list[dict[str, np.ndarray]] = []
         ar_b: list[dict[str, np.ndarray]] = []
@@ -189,10 +206,10 @@ def paired_test(a: SampleStats, b: SampleStats, *, test: str = "bootstrap", n: i
             ar_a.append(x)
             ar_b.append(y)
             done += t
-        shuf_a = {k: np.concatenate([x[k] for x in ar_a]) for k in CORPUS_METRICS}
-        shuf_b = {k: np.concatenate([x[k] for x in ar_b]) for k in CORPUS_METRICS}
+        shuf_a = {k: np.concatenate([x[k] for x in ar_a]) for k in keys}
+        shuf_b = {k: np.concatenate([x[k] for x in ar_b]) for k in keys}
     out: dict[str, dict[str, Any]] = {}
-    for k in CORPUS_METRICS:
+    for k in keys:
         delta = point_b[k] - point_a[k]
         d = cat_b[k] - cat_a[k]
         observed = abs(delta)
@@ -207,7 +224,6 @@ def paired_test(a: SampleStats, b: SampleStats, *, test: str = "bootstrap", n: i
 
 def _mix(a: SampleStats, b: SampleStats, wa: np.ndarray, wb: np.ndarray) -> dict[str, np.ndarray]:
     """Scores of pseudo-systems taking sample i from A with weight wa[t, i] and from B with wb[t, i]."""
-    both = SampleStats(a.ids + b.ids, np.concatenate([a.bleu, b.bleu]), np.concatenate([a.meteor, b.meteor]),
-                       np.concatenate([a.rouge_l, b.rouge_l]), np.concatenate([a.cider, b.cider]),
-                       np.concatenate([a.oua, b.oua]), a.ce_states)
+    both = SampleStats(a.ids + b.ids, ce_states=a.ce_states,
+                       stats={k: np.concatenate([a.stats[k], b.stats[k]]) for k in a.stats if k in b.stats})
     return scores_from_weights(both, np.concatenate([wa, wb], axis=1))

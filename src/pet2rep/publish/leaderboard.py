@@ -23,20 +23,12 @@ from typing import Any
 
 from ..errors import InputError, out_folder
 from ..io import atomic_write_text
+from ..metrics.registry import SCORES, score_of, table_scores
 from .results import is_finite, read_json_object, run_dir_of, scored_runs, size_b
 
-# (metrics.json key, column title, digits); the paper reports 0-1 scores with 3 decimals, Overall in %.
-COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("bleu_1", "BLEU-1", 3),
-    ("bleu_4", "BLEU-4", 3),
-    ("meteor", "METEOR", 3),
-    ("rouge_l", "ROUGE-L", 3),
-    ("cider", "CIDEr", 3),
-    ("ce_precision", "CE-P", 3),
-    ("ce_recall", "CE-R", 3),
-    ("ce_f1", "CE-F1", 3),
-    ("overall", "Overall", 1),
-)
+# (metrics.json key, column title, digits) of the registered metrics' table scores, Overall last; the paper reports
+# 0-1 scores with 3 decimals, Overall in %.
+COLUMNS: tuple[tuple[str, str, int], ...] = tuple((s.key, s.title, s.digits) for s in table_scores())
 FAILURE_ORDER: tuple[str, ...] = ("empty", "refusal", "template_ignored", "invented_demographics", "truncated",
                                   "wrong_language", "error", "missing_prediction")
 FAILURE_TITLES = {"empty": "Empty", "refusal": "Refusal", "template_ignored": "Tmpl. ignored",
@@ -49,7 +41,7 @@ COST_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("s_per_study", "s/study", 2),
 )
 # metrics.json's other corpus metrics: in the CSV only (after the table's columns)
-EXTRA_METRICS: tuple[str, ...] = ("bleu_2", "bleu_3")
+EXTRA_METRICS: tuple[str, ...] = tuple(s.key for s in SCORES if not s.in_table)
 SIG_TESTS = {"ar": "paired approximate randomisation", "bootstrap": "paired bootstrap resampling"}
 SIG_LEVEL = 0.05
 DAGGER = "†"
@@ -346,12 +338,13 @@ def tex_escape(s: str) -> str:
 
 
 def _best(rows: list[dict[str, Any]]) -> dict[str, float]:
-    """The best (highest) finite value of each metric column among the contenders (not the oracle)."""
+    """The best finite value of each metric column among the contenders (not the oracle): the highest, or the
+    lowest for a score whose registry entry says lower is better."""
     best = {}
     for k, _, d in COLUMNS:
         vals = [round(r[k], d) for r in rows if not r.get("oracle") and is_finite(r[k])]
         if vals:
-            best[k] = max(vals)
+            best[k] = max(vals) if score_of(k).higher_is_better else min(vals)
     return best
 
 

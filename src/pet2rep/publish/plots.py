@@ -19,13 +19,11 @@ from typing import Any
 
 from ..errors import InputError, out_folder
 from ..io import atomic_open
+from ..metrics.registry import overall_parts, score_of
 from ..organs import ORGANS
 from .results import RunResult, Warn, is_finite, is_num, load_runs, size_warning
 
-BAR_METRICS: tuple[tuple[str, str], ...] = (
-    ("bleu_4", "BLEU-4"), ("meteor", "METEOR"), ("rouge_l", "ROUGE-L"),
-    ("ce_precision", "CE-P"), ("ce_recall", "CE-R"), ("ce_f1", "CE-F1"),
-)
+BAR_METRICS: tuple[tuple[str, str], ...] = tuple((k, score_of(k).title) for k in overall_parts())
 FAILURE_ORDER: tuple[str, ...] = ("empty", "refusal", "template_ignored", "invented_demographics", "truncated",
                                   "wrong_language", "error", "missing_prediction")
 FORMATS = ("png", "svg")

@@ -132,6 +132,7 @@ def study_scores(row: dict[str, Any], ce_states: str) -> dict[str, float]:
     import numpy as np
 
     from ..metrics.clinical import ce_scores
+    from ..metrics.stats import overall_score
 
     out = {k: float(row[k]) if is_finite(row.get(k)) else 0.0 for k in ("bleu_4", "meteor", "rouge_l")}
     oua = ((row.get("stats") or {}).get("oua") or {}) if isinstance(row.get("stats"), dict) else {}
@@ -141,8 +142,7 @@ def study_scores(row: dict[str, Any], ce_states: str) -> dict[str, float]:
         out.update({k: float(v) for k, v in ce.items()})
     except (TypeError, ValueError):
         out.update({"ce_precision": 0.0, "ce_recall": 0.0, "ce_f1": 0.0})
-    parts = ("bleu_4", "meteor", "rouge_l", "ce_precision", "ce_recall", "ce_f1")
-    out["overall"] = sum(out[k] for k in parts) / len(parts) * 100.0
+    out["overall"] = float(overall_score(out))
     return out
 
 
