@@ -17,7 +17,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pet2rep.metrics.registry import METRICS, SCORES, MeanOfScores, Options, Pair, Score, overall_parts, register
+from pet2rep.metrics.registry import (
+    METRICS,
+    SCORES,
+    Options,
+    Pair,
+    overall_parts,
+    register,
+)
 from pet2rep.metrics.stats import CORPUS_METRICS, OVERALL_PARTS, SampleStats, corpus_scores
 
 
