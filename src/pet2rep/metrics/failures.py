@@ -42,6 +42,7 @@ class _Lexicon:
     short_output: int
     not_refusal: tuple[str, ...]
     demographics: tuple[re.Pattern[str], ...]
+    demographics_any: re.Pattern[str]  # matches where any of `demographics` does (one scan rules most texts out)
     final_punct: frozenset[str]
     brackets: tuple[tuple[str, str], ...]
     impression: tuple[str, ...]
@@ -77,11 +78,20 @@ def lexicon() -> _Lexicon:
         short_output=int(ref.get("short_output", 200)),
         not_refusal=both(ref.get("not_refusal", {})),
         demographics=pats,
+        demographics_any=re.compile("|".join(_unnamed(p.pattern) for p in pats) or "(?!)"),
         final_punct=frozenset(_norm(tr["final_punct"])),
         brackets=tuple((b[0], b[1]) for b in tr["brackets"]),
         impression=both(tr["impression"]),
         empty_re=re.compile(rf"[\s{empty}]*"),
     )
+
+
+def _unnamed(pattern: str) -> str:
+    """One pattern as an alternative of a combined one: its named groups unnamed, a leading (?i) scoped."""
+    pattern = pattern.replace("(?P<v>", "(?:")
+    if pattern.startswith("(?i)"):
+        return f"(?i:{pattern[4:]})"
+    return f"(?:{pattern})"
 
 
 def failures_signature() -> str:
@@ -122,9 +132,12 @@ def _squeezed(text: str) -> str:
 def invented_demographics(text: str, prompt: str | None) -> list[str]:
     """Patient details (name, age, sex, id, date) in `text` that are not in `prompt`."""
     norm = _norm(text)
+    lex = lexicon()
+    if lex.demographics_any.search(norm) is None:
+        return []
     prompt_n = _squeezed(prompt or "")
     out: list[str] = []
-    for pat in lexicon().demographics:
+    for pat in lex.demographics:
         for m in pat.finditer(norm):
             whole = re.sub(r"\s+", "", m.group(0)).lower()
             val = re.sub(r"\s+", "", m.groupdict().get("v") or "").lower()
