@@ -434,57 +434,23 @@ def score_pairs(
     :mod:`pet2rep.metrics.clinical`). `cache` reads and writes the persistent reference cache
     (:mod:`pet2rep.metrics.cache`: tokens, labels and METEOR tables of references, kept across runs).
     """
-    from pet2rep.metrics.clinical import CE_STATES, oua_summary
-    from pet2rep.metrics.failures import summarize
     from pet2rep.metrics.stats import SampleStats, bootstrap_ci, corpus_scores
 
     t0 = time.perf_counter()
-    if lang not in LANGS:
-        raise InputError(f"unknown language {lang!r}; choose auto, zh or en")
-    if meteor_impl not in METEOR_IMPLS:
-        raise InputError(f"unknown METEOR implementation {meteor_impl!r}; choose native or jar")
-    if ce_states not in CE_STATES:
-        raise InputError(f"unknown CE states {ce_states!r}; choose {' or '.join(CE_STATES)}")
+    _check_options(lang, meteor_impl, ce_states)
     n = len(hyps)
     if len(refs) != n:
         raise ValueError(f"score_pairs: {n} hypotheses but {len(refs)} references")
     ids = [str(x) for x in ids] if ids is not None else [str(i) for i in range(n)]
-
-    def col(xs: Sequence[Any] | None) -> list[Any]:
-        if xs is None:
-            return [None] * n
-        if len(xs) != n:
-            raise ValueError(f"score_pairs: a per-sample list has {len(xs)} items, expected {n}")
-        return list(xs)
-
-    prompts_l, langs_l = col(prompts), col(langs)
-    finish_l, errors_l, notes_l = col(finish_reasons), col(errors), col(notes)
-
-    # Unique text table: every distinct text is tokenised / labelled once.
-    table: dict[str, int] = {}
-    uses: Counter[int] = Counter()
-
-    def tid(text: Any) -> int:
-        t = _as_text(text)
-        k = table.setdefault(t, len(table))
-        uses[k] += 1
-        return k
-
-    hyps_t, refs_t = [_as_text(h) for h in hyps], [_as_text(r) for r in refs]
-    cut = [len(h) > MAX_SCORED_CHARS or len(r) > MAX_SCORED_CHARS for h, r in zip(hyps_t, refs_t)]
-    hyp_tid = [tid(h[:MAX_SCORED_CHARS]) for h in hyps_t]
-    ref_tid = [tid(r[:MAX_SCORED_CHARS]) for r in refs_t]
-    del hyps_t, refs_t
-    prompt_tid = [tid(p) if p else -1 for p in prompts_l]
-    texts = list(table)
-    multi = [uses[k] > 1 for k in range(len(texts))]
-    expected = [(lg if lg in ("zh", "en") else None) or (lang if lang != "auto" else None) for lg in langs_l]
-    state = {
-        "texts": texts, "segmenter": segmenter, "multi": multi, "hyp_tid": hyp_tid, "ref_tid": ref_tid,
-        "prompt_tid": prompt_tid, "expected": expected, "finish": finish_l, "error": errors_l,
-        "meteor_impl": meteor_impl, "ref_cache": cache, "warn": _stderr,
-        "opts": _options(segmenter, lang, meteor_impl, ce_states),
-    }
+    cols = {k: _column(v, n) for k, v in (("prompts", prompts), ("langs", langs), ("finish", finish_reasons),
+                                           ("errors", errors), ("notes", notes))}
+    state, cut = _text_table(hyps, refs, cols["prompts"])
+    state.update({
+        "segmenter": segmenter, "finish": cols["finish"], "error": cols["errors"], "meteor_impl": meteor_impl,
+        "ref_cache": cache, "warn": _stderr, "opts": _options(segmenter, lang, meteor_impl, ce_states),
+        "expected": [(lg if lg in ("zh", "en") else None) or (lang if lang != "auto" else None)
+                     for lg in cols["langs"]],
+    })
     workers = int(workers) if workers else (os.cpu_count() or 1)
     recs, set_stats = _run_samples(state, n, workers) if n else ([], {})
     del state
@@ -499,27 +465,73 @@ def score_pairs(
     t3 = time.perf_counter()
     metrics["ci"] = bootstrap_ci(s, bootstrap, seed) if n else {}
     t4 = time.perf_counter()
-
-    oua = oua_summary([r["hyp_labels"] for r in recs], [r["ref_labels"] for r in recs], ce_states)
-    flag_rows = [r["failures"]["flags"] for r in recs]
-    detected = Counter(r["expected_lang"] for r in recs if r["expected_lang"])
-    run_lang = lang if lang != "auto" else (detected.most_common(1)[0][0] if detected else "auto")
     metrics["signatures"] = _signatures(segmenter, bootstrap, seed, lang, meteor_impl, ce_states)
-    metrics["ce_states"] = ce_states
-    metrics["per_state"] = oua["per_state"]
-    metrics["per_organ"] = oua["per_organ"]
-    metrics["confusion"] = oua["confusion"]
-    metrics["coverage"] = oua["coverage"]
-    metrics["coverage_reference"] = oua["coverage_reference"]
-    metrics["failures"] = summarize(flag_rows)
-    metrics["lang"] = run_lang
+    metrics.update(_run_summary(recs, lang, ce_states))
     metrics["timing"] = {
         "per_sample_s": round(t1 - t0, 4), "corpus_s": round(t3 - t1, 4),
         "bootstrap_s": round(t4 - t3, 4), "total_s": round(time.perf_counter() - t0, 4), "workers": workers,
         "ms_per_pair": round(1000 * (time.perf_counter() - t0) / n, 3) if n else None,
     }
+    return metrics, _per_sample_rows(recs, ids, s, cols["notes"], cut)
 
-    return metrics, _per_sample_rows(recs, ids, s, notes_l, cut)
+
+def _check_options(lang: str, meteor_impl: str, ce_states: str) -> None:
+    """InputError naming the value when a scoring option is not one of its choices."""
+    from pet2rep.metrics.clinical import CE_STATES
+
+    if lang not in LANGS:
+        raise InputError(f"unknown language {lang!r}; choose auto, zh or en")
+    if meteor_impl not in METEOR_IMPLS:
+        raise InputError(f"unknown METEOR implementation {meteor_impl!r}; choose native or jar")
+    if ce_states not in CE_STATES:
+        raise InputError(f"unknown CE states {ce_states!r}; choose {' or '.join(CE_STATES)}")
+
+
+def _column(xs: Sequence[Any] | None, n: int) -> list[Any]:
+    """A per-sample list of length n (None: n Nones)."""
+    if xs is None:
+        return [None] * n
+    if len(xs) != n:
+        raise ValueError(f"score_pairs: a per-sample list has {len(xs)} items, expected {n}")
+    return list(xs)
+
+
+def _text_table(hyps: Sequence[Any], refs: Sequence[Any], prompts: list[Any]) -> tuple[dict[str, Any], list[bool]]:
+    """The distinct texts (each is tokenised and labelled once) and each sample's text ids, as the worker state;
+    and which samples had a text cut to MAX_SCORED_CHARS."""
+    table: dict[str, int] = {}
+    uses: Counter[int] = Counter()
+
+    def tid(text: Any) -> int:
+        k = table.setdefault(text, len(table))
+        uses[k] += 1
+        return k
+
+    hyps_t, refs_t = [_as_text(h) for h in hyps], [_as_text(r) for r in refs]
+    cut = [len(h) > MAX_SCORED_CHARS or len(r) > MAX_SCORED_CHARS for h, r in zip(hyps_t, refs_t)]
+    state: dict[str, Any] = {
+        "hyp_tid": [tid(h[:MAX_SCORED_CHARS]) for h in hyps_t],
+        "ref_tid": [tid(r[:MAX_SCORED_CHARS]) for r in refs_t],
+        "prompt_tid": [tid(_as_text(p)) if p else -1 for p in prompts],
+    }
+    state["texts"] = list(table)
+    state["multi"] = [uses[k] > 1 for k in range(len(table))]
+    return state, cut
+
+
+def _run_summary(recs: list[dict[str, Any]], lang: str, ce_states: str) -> dict[str, Any]:
+    """metrics.json's OUA tables (per state, per organ, confusion, coverage), failure counts and run language."""
+    from pet2rep.metrics.clinical import oua_summary
+    from pet2rep.metrics.failures import summarize
+
+    oua = oua_summary([r["hyp_labels"] for r in recs], [r["ref_labels"] for r in recs], ce_states)
+    detected = Counter(r["expected_lang"] for r in recs if r["expected_lang"])
+    return {
+        "ce_states": ce_states,
+        **{k: oua[k] for k in ("per_state", "per_organ", "confusion", "coverage", "coverage_reference")},
+        "failures": summarize([r["failures"]["flags"] for r in recs]),
+        "lang": lang if lang != "auto" else (detected.most_common(1)[0][0] if detected else "auto"),
+    }
 
 
 def _per_sample_rows(recs: list[dict[str, Any]], ids: list[str], s: Any, notes: list[Any],
