@@ -644,25 +644,9 @@ def evaluate_predictions(
         notes=[s.notes for s in samples], segmenter=segmenter, workers=workers, bootstrap=bootstrap, seed=seed,
         meteor_impl=meteor_impl, ce_states=ce_states, cache=cache,
     )
-    for row, s in zip(per_sample, samples):
-        if s.missing_prediction:
-            row["missing_prediction"] = True
-            if "missing_prediction" not in row["failures"]:
-                row["failures"].append("missing_prediction")
-        if s.model:
-            row["model"] = s.model
-    metrics["failures"]["counts"]["missing_prediction"] = len(missing_pred)
-    metrics["failures"]["rates"]["missing_prediction"] = len(missing_pred) / len(samples) if samples else 0.0
-    models = sorted({s.model for s in samples if s.model})
+    _mark_missing(per_sample, samples, metrics)
     multi_out = sum(1 for s in samples if s.n_outputs > 1)
-    metrics["source"] = str(Path(pred_path).resolve())
-    if refs_path is not None:
-        metrics["references"] = str(Path(refs_path).resolve())
-    if models:
-        metrics["model"] = models[0] if len(models) == 1 else models
-    run = _run_info(Path(pred_path))
-    if run:
-        metrics["run"] = run
+    metrics.update(_provenance(pred_path, refs_path, samples))
     metrics["ids"] = {
         "missing_predictions": missing_pred,
         "without_reference": joined.without_reference,
@@ -675,6 +659,43 @@ def evaluate_predictions(
     }
     metrics["timing"]["wall_s"] = round(time.perf_counter() - t0, 4)
     write_outputs(out_dir, metrics, per_sample)
+    _warn_input(warn, pred_path, preds, report, ref_report, missing_pred, empty_ref, joined.without_reference,
+                multi_out)
+    return metrics
+
+
+def _mark_missing(per_sample: list[dict[str, Any]], samples: list[Any], metrics: dict[str, Any]) -> None:
+    """Flag the references scored without a prediction (``missing_prediction``) and name each row's model."""
+    n_missing = 0
+    for row, s in zip(per_sample, samples):
+        if s.missing_prediction:
+            n_missing += 1
+            row["missing_prediction"] = True
+            if "missing_prediction" not in row["failures"]:
+                row["failures"].append("missing_prediction")
+        if s.model:
+            row["model"] = s.model
+    metrics["failures"]["counts"]["missing_prediction"] = n_missing
+    metrics["failures"]["rates"]["missing_prediction"] = n_missing / len(samples) if samples else 0.0
+
+
+def _provenance(pred_path: Any, refs_path: Any, samples: list[Any]) -> dict[str, Any]:
+    """metrics.json's source, references, model and run (from the run folder's run.json) keys."""
+    out: dict[str, Any] = {"source": str(Path(pred_path).resolve())}
+    if refs_path is not None:
+        out["references"] = str(Path(refs_path).resolve())
+    models = sorted({s.model for s in samples if s.model})
+    if models:
+        out["model"] = models[0] if len(models) == 1 else models
+    run = _run_info(Path(pred_path))
+    if run:
+        out["run"] = run
+    return out
+
+
+def _warn_input(warn: Callable[[str], None], pred_path: Any, preds: list[Any], report: Any, ref_report: Any,
+                missing_pred: list[str], empty_ref: list[str], without_ref: list[str], multi_out: int) -> None:
+    """One warning line per kind of input problem that was skipped, excluded or scored as empty."""
     n_bad = report.n_malformed + (ref_report.n_malformed if ref_report else 0)
     if n_bad:
         warn(f"{n_bad} malformed line(s) skipped")
@@ -688,9 +709,8 @@ def evaluate_predictions(
     if empty_ref:
         warn(f"{len(empty_ref)} sample(s) with an empty reference (nothing to score against; excluded): "
              + _id_list(empty_ref))
-    if joined.without_reference:
-        warn(f"{len(joined.without_reference)} prediction(s) without a reference (excluded): "
-             + _id_list(joined.without_reference))
+    if without_ref:
+        warn(f"{len(without_ref)} prediction(s) without a reference (excluded): " + _id_list(without_ref))
     if multi_out:
         warn(f"{multi_out} prediction(s) have several outputs in llm_output; the first of each was scored")
     no_output = [p for p in preds if p.no_output]
@@ -698,7 +718,6 @@ def evaluate_predictions(
         more = f" (and {len(no_output) - 1} more)" if len(no_output) > 1 else ""
         warn(f"{len(no_output)} prediction(s) without an llm_output field, scored as empty: "
              f"{pred_path}:{no_output[0].line} (subject_id {no_output[0].id!r}){more}")
-    return metrics
 
 
 def _has_tokens(text: str | None) -> bool:
