@@ -271,16 +271,23 @@ def test_generate_warns_once_about_missing_images(tmp_path, seed_demo, capsys):
     assert not [ln for ln in _err_lines(capsys) if "warning" in ln]
 
 
+# A backend that answers BLOCK_AFTER requests, then waits until it is interrupted (no BLOCK_AFTER: answers all):
+# the interrupt always lands after exactly that many answers, whatever the machine's speed.
 SLOW_RUNNER = '''
-import sys, time
+import os, sys, time
 from pet2rep.backends import base
 from pet2rep.backends.base import Backend, Generation
+
+DONE = [0]
 
 class Slow(Backend):
     needs_images = False
     def generate(self, reqs):
+        block_after = int(os.environ.get("BLOCK_AFTER") or 0)
         for r in reqs:
-            time.sleep(0.15)
+            while block_after and DONE[0] >= block_after:
+                time.sleep(0.05)  # waits for SIGINT
+            DONE[0] += 1
             yield Generation(r.id, "answer " + r.id)
 
 sys.modules["slowmod"] = sys.modules[__name__]
@@ -302,9 +309,9 @@ def test_ctrl_c_mid_generate_then_resume(tmp_path):
     argv = [sys.executable, str(runner), "generate", str(ds), "--model", str(card), "--out", str(run),
             "--batch-size", "2"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**env, "BLOCK_AFTER": "4"})
     pred = run / "predictions.jsonl"
-    deadline = time.time() + 60
+    deadline = time.time() + 120  # a state that will be reached (the backend then blocks), not a race
     while time.time() < deadline and (not pred.exists() or pred.read_bytes().count(b"\n") < 4):
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
@@ -314,7 +321,7 @@ def test_ctrl_c_mid_generate_then_resume(tmp_path):
     assert "Traceback" not in err
     assert "pet2rep generate: interrupted; files already written are kept; run the same command again to resume" in err
     done = [json.loads(x)["subject_id"] for x in pred.read_text().splitlines()]
-    assert 4 <= len(done) < 24 and done == [f"s{i:02d}" for i in range(len(done))]
+    assert done == [f"s{i:02d}" for i in range(4)]  # exactly the answers given before the interrupt
     assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
     res = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
