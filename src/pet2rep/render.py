@@ -91,6 +91,13 @@ class _CT:
     slope: float | None = None
     inter: float | None = None
 
+    @property
+    def zooms(self) -> np.ndarray:
+        """Voxel sizes in mm (nibabel's, from the affine)."""
+        from nibabel.affines import voxel_sizes
+
+        return voxel_sizes(self.affine)
+
     def hu(self, raw: np.ndarray) -> np.ndarray:
         raw = raw.astype(np.float32, copy=False)
         if self.slope is not None:
@@ -214,7 +221,7 @@ def _body_range(pet: Volume, ct: _CT | None, normal: str) -> tuple[float, float]
     hit = np.nonzero((pet.data > BODY_PET_SUV).any(axis=others))[0]
     lo, hi = (float(hit[0]), float(hit[-1])) if hit.size else (np.inf, -np.inf)
     if ct is not None:
-        step = [max(1, int(round(4.0 / z))) for z in np.sqrt((ct.affine[:3, :3] ** 2).sum(axis=0))]
+        step = [max(1, int(round(4.0 / z))) for z in ct.zooms]
         sub = ct.data[:: step[0], :: step[1], :: step[2]]
         ijk = np.nonzero(ct.hu(sub) > BODY_CT_HU)
         if ijk[0].size:
@@ -493,7 +500,7 @@ def render_study(
         "pet": {"shape": list(pet.shape), "zooms_mm": [round(float(z), 4) for z in pet.zooms]},
         "ct": None if ct is None else {
             "shape": list(ct.data.shape),
-            "zooms_mm": [round(float(z), 4) for z in np.sqrt((ct.affine[:3, :3] ** 2).sum(axis=0))],
+            "zooms_mm": [round(float(z), 4) for z in ct.zooms],
             "sampling": "linear, PET plane pixels only",
         },
         "pet2rep_version": __version__,

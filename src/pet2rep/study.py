@@ -51,7 +51,9 @@ class Volume:
     @property
     def zooms(self) -> np.ndarray:
         """Voxel sizes in mm along i, j, k."""
-        return np.sqrt((self.affine[:3, :3] ** 2).sum(axis=0))
+        from nibabel.affines import voxel_sizes
+
+        return voxel_sizes(self.affine)
 
 
 @dataclass

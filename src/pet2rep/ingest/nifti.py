@@ -320,7 +320,9 @@ def ingest_nifti(
                 ct_how = ct_job.result()
 
         meta["pet_shape"] = list(pet_shape)
-        meta["pet_zooms_mm"] = [round(float(z), 5) for z in np.sqrt((pet_aff[:3, :3] ** 2).sum(axis=0))]
+        from nibabel.affines import voxel_sizes
+
+        meta["pet_zooms_mm"] = [round(float(z), 5) for z in voxel_sizes(pet_aff)]
         meta["provenance"] = {
             "source": "nifti",
             "pet_path": str(pet_path.resolve()),
