@@ -26,6 +26,3 @@ ORGANS: tuple[str, ...] = (
 
 STATES: tuple[str, ...] = ("increased", "decreased", "absent", "normal")
 ABNORMAL_STATES: tuple[str, ...] = ("increased", "decreased", "absent")
-
-# Map organ id -> set of uptake states, the form every stage uses for uptake labels.
-UptakeLabels = dict[str, list[str]]

@@ -59,11 +59,6 @@ def cider_signature(sigma: float = CIDER_SIGMA, segmenter: str | None = None) ->
 
 
 # --------------------------------------------------------------------------- BLEU formula
-def bleu_stats_width(max_n: int = 4) -> int:
-    """Number of columns of a BLEU statistics row."""
-    return 2 + 2 * max_n
-
-
 def _max_n_of(stats: np.ndarray) -> int:
     width = stats.shape[-1]
     if width < 4 or width % 2:
