@@ -728,7 +728,7 @@ _TAB67[[(1 << b) % 67 for b in range(63)]] = np.arange(63)
 def _align(nh: int, nr: int, cs: np.ndarray, cj: np.ndarray, ci: np.ndarray, chl: np.ndarray,
            crl: np.ndarray, cmod: np.ndarray, hkeys: np.ndarray, rkeys: np.ndarray) -> list[int]:
     """Indices of the candidates the jar's beam search chooses (by reference position)."""
-    from pet2rep.metrics.meteor_beam import BEAM, beam_search, compiled
+    from pet2rep.metrics.meteor_beam import BEAM, MAXBITS, WORK, beam_search, compiled
 
     total = len(ci)
     if total == 0:
@@ -818,15 +818,16 @@ def _align(nh: int, nr: int, cs: np.ndarray, cj: np.ndarray, ci: np.ndarray, chl
         z = np.zeros
         e = np.empty
         cnt = fn(nr, cs, ci, chl, crl, cval, same, fixed, uh0, ur0, K, e(nr * K, np.int64), e(nr * K, np.int64), sel,
-                 z(13 * K, np.int64), z(K * wh, np.int64), z(K * wh, np.int64), vmax, rkg, hrank, kb, gw0, gw1, _TAB67,
-                 gw0.copy(), z(wh, np.int64))
-        return sel[:cnt][::-1].tolist()
+                 e(WORK * K, np.int64), e(K * wh, np.int64), vmax, rkg, hrank, kb, gw0, gw1, _TAB67,
+                 gw0.copy(), z(wh, np.int64), MAXBITS)
+        if cnt >= 0:
+            return sel[:cnt][::-1].tolist()
+    # the Python copy (no numba, or sort keys too wide for int64)
     out = [0] * nr
     cnt = beam_search(nr, cs.tolist(), ci.tolist(), chl.tolist(), crl.tolist(), cval.tolist(), same.tolist(),
                       fixed.tolist(), uh0.tolist(), ur0.tolist(), K, [0] * (nr * K), [0] * (nr * K), out,
-                      [0] * (13 * K), [0] * (K * wh), [0] * (K * wh),
-                      vmax.tolist(), rkg.tolist(), hrank.tolist(), kb.tolist(), gw0.tolist(), gw1.tolist(),
-                      _TAB67.tolist(), gw0.tolist(), [0] * wh)
+                      [0] * (WORK * K), [0] * (K * wh), vmax.tolist(), rkg.tolist(), hrank.tolist(), kb.tolist(),
+                      gw0.tolist(), gw1.tolist(), _TAB67.tolist(), gw0.tolist(), [0] * wh, 0)
     return out[:cnt][::-1]
 
 

@@ -39,6 +39,8 @@ import threading
 from typing import Any
 
 BEAM = 40
+WORK = 14  # work items per beam slot (``work`` holds WORK * BEAM)
+MAXBITS = 62  # widest packed sort key the compiled copy (int64) may use
 
 
 def beam_search(
@@ -58,7 +60,6 @@ def beam_search(
     sel_out: Any,
     work: Any,
     uh: Any,
-    nuh: Any,
     vmax: Any,
     rkg: Any,
     hrank: Any,
@@ -68,6 +69,7 @@ def beam_search(
     tab: Any,
     live0: Any,
     common: Any,
+    maxbits: int,
 ) -> int:
     """Run the search; write the chosen candidate indices (by reference position) to ``sel_out``.
 
@@ -75,39 +77,68 @@ def beam_search(
     ``chl``/``crl`` (hyp/ref length) and ``cval`` (search value); ``same[j]`` is 1 when all candidates
     at ``j`` share one value; ``fixed[j]`` is the candidate index of the definite match at ``j`` or -1;
     ``uh0``/``ur0`` are the used-word bit sets of the start (definite matches; hypothesis words 63 to an
-    int64, reference words 32). ``bp_par``/``bp_cand``
-    are work arrays of at least ``nr * K`` items, ``work`` of ``13 * K`` and ``uh``/``nuh`` of
-    ``K * len(uh0)``. ``vmax[j]`` is the best candidate value
-    at ``j``. Where ``same[j]`` is 2 the candidates at ``j`` are exactly the one-word exact matches
-    of the hypothesis words in group ``rkg[j]``, in hypothesis order: bit set ``kb[g * len(uh0):]``
-    (non-zero words ``gw0[g]..gw1[g]``) holds their positions and ``hrank[i]`` is the rank of
-    position ``i`` in its group; ``tab[(1 << b) % 67] == b``. Returns the number of chosen matches.
+    int64, reference words 32). ``bp_par``/``bp_cand`` are work arrays of at least ``nr * K`` items,
+    ``work`` of ``WORK * K``, ``uh`` of ``K * len(uh0)`` and ``common`` of ``len(uh0)``. ``vmax[j]`` is the
+    best candidate value at ``j``. Where ``same[j]`` is 2 the candidates at ``j`` are exactly the one-word
+    exact matches of the hypothesis words in group ``rkg[j]``, in hypothesis order: bit set
+    ``kb[g * len(uh0):]`` (non-zero words ``gw0[g]..gw1[g]``) holds their positions and ``hrank[i]`` is the
+    rank of position ``i`` in its group; ``tab[(1 << b) % 67] == b``; ``live0`` starts as a copy of
+    ``gw0``. Returns the number of chosen matches, or -1 when the packed sort keys would need more than
+    ``maxbits`` bits (``maxbits`` 0: no limit, for Python's integers).
     """
     WH = len(uh0)
-    for w in range(13 * K):
+    # sort keys packed in one integer: (matches offset, chunks, distance), each field wide enough for
+    # every value a path can reach (distance: at most the sum of |j - i| over all candidates)
+    noff = 0
+    dmax = 0
+    hmax = 0
+    for j in range(nr):
+        noff += vmax[j]
+        for k in range(cs[j], cs[j + 1]):
+            dd = j - ci[k]
+            dmax += dd if dd >= 0 else -dd
+            if ci[k] + chl[k] > hmax:
+                hmax = ci[k] + chl[k]
+    dmax += nr * (nr + hmax)  # (a definite match's distance, counted apart)
+    bd = 1
+    while (1 << bd) <= dmax:
+        bd += 1
+    bc = 1
+    while (1 << bc) <= nr + 1:
+        bc += 1
+    bn = 1
+    while (1 << bn) <= noff:
+        bn += 1
+    if maxbits > 0 and bd + bc + bn > maxbits:
+        return -1
+    SD = 1 << bd  # one chunk
+    SC = 1 << (bd + bc)  # one match value
+    for w in range(WORK * K):
         work[w] = 0
-    negm = work[0:K]
-    ch = work[K : 2 * K]
-    dist = work[2 * K : 3 * K]
-    idx = work[3 * K : 4 * K]
-    le = work[4 * K : 5 * K]
-    xn = work[5 * K : 6 * K]
-    xc = work[6 * K : 7 * K]
-    xd = work[7 * K : 8 * K]
-    xi = work[8 * K : 9 * K]
-    xl = work[9 * K : 10 * K]
-    xp = work[10 * K : 11 * K]
-    xk = work[11 * K : 12 * K]
-    order = work[12 * K : 13 * K]  # slots of the next beam, best first
+    key = work[0:K]  # the beam, best first: packed keys, next reference position, last hyp end, bit set block
+    idx = work[K : 2 * K]
+    le = work[2 * K : 3 * K]
+    buf = work[3 * K : 4 * K]
+    xi = work[4 * K : 5 * K]  # the next beam's slots
+    xl = work[5 * K : 6 * K]
+    xp = work[6 * K : 7 * K]
+    xk = work[7 * K : 8 * K]
+    order = work[8 * K : 9 * K]  # slots of the next beam, best first
+    okey = work[9 * K : 10 * K]  # their keys
+    nbuf = work[10 * K : 11 * K]
+    taken = work[11 * K : 12 * K]
+    own = work[12 * K : 13 * K]
+    free = work[13 * K : 14 * K]
+    key[0] = noff * SC
     le[0] = -1
     for w in range(WH):
         uh[w] = uh0[w]
-        common[w] = uh0[w]  # words used by every alignment of the beam (only grows)
+        common[w] = uh0[w]  # words used by every alignment of the beam (only grows; refreshed now and then)
     n = 1
     for j in range(nr):
         a = cs[j]
         b = cs[j + 1]
-        maxval = vmax[j]
+        maxsc = vmax[j] * SC
         jw = j >> 5
         jb = 1 << (j & 31)
         sm = same[j]
@@ -119,17 +150,13 @@ def beam_search(
                 w += 1
             live0[g] = w
         m = 0
+        last = 0  # key of the last of a full next beam
         for p in range(n):
-            pn = negm[p]
-            pc = ch[p]
-            pd = dist[p]
-            if m == K:
-                bn = pn - maxval
-                o = order[K - 1]
-                wn = xn[o]
-                if bn > wn or (bn == wn and (pc > xc[o] or (pc == xc[o] and pd >= xd[o]))):
-                    break  # no child of this or any later parent can enter the beam
+            pk = key[p]
+            if m == K and pk - maxsc >= last:
+                break  # no child of this or any later parent can enter the beam
             pl = le[p]
+            pb = buf[p] * WH
             mode = 0  # 0: candidates then skip, 1: pass through, 2: definite match, 3: dropped
             if j < idx[p]:
                 mode = 1
@@ -154,29 +181,28 @@ def beam_search(
             refused = False  # a match child was refused: the skip child will be too
             stop = False  # (same values) later non-continuation children will be refused too
             while True:
-                # ---- next child of this parent: key (cn, cc, cd), state (ci_, cl_), candidate ck
+                # ---- next child of this parent: key ck, chunk increment inc, state (ci_, cl_), candidate cand
+                inc = 0
                 if mode == 1:
-                    cn = pn
-                    cc = pc
-                    cd = pd
+                    ck = pk
                     ci_ = idx[p]
                     cl_ = pl
-                    ck = -1
+                    cand = -1
                 elif mode == 2:
                     f = fixed[idx[p]]
                     fi = ci[f]
-                    cn = pn - cval[f]
-                    cc = pc + 1 if (pl != -1 and fi != pl) else pc
+                    if pl != -1 and fi != pl:
+                        inc = 1
                     dd = j - fi
-                    cd = pd + (dd if dd >= 0 else -dd)
+                    ck = pk - cval[f] * SC + inc * SD + (dd if dd >= 0 else -dd)
                     ci_ = j + crl[f]
                     cl_ = fi + chl[f]
-                    ck = f
+                    cand = f
                 elif k < b:
                     if sm == 2:  # free exact candidates straight from the bit sets
                         while x == 0 and w < w1:
                             w += 1
-                            x = kb[gb + w] & ~uh[p * WH + w]
+                            x = kb[gb + w] & ~uh[pb + w]
                         if x == 0:
                             k = b
                             continue
@@ -190,7 +216,7 @@ def beam_search(
                         k += 1
                         used = False
                         for t in range(i, i + chl[kk]):
-                            if uh[p * WH + t // 63] & (1 << (t % 63)):
+                            if uh[pb + t // 63] & (1 << (t % 63)):
                                 used = True
                                 break
                         if not used:
@@ -209,59 +235,39 @@ def beam_search(
                         if sm == 2:
                             if i > pl:
                                 break  # the continuation lies behind: not free
-                            bn = pn - cval[kk]
-                            o = order[K - 1]
-                            if bn > xn[o] or (bn == xn[o] and (pc > xc[o] or (pc == xc[o] and pd + acc >= xd[o]))):
+                            if pk - cval[kk] * SC + acc >= last:
                                 break  # even the continuation would be refused
                         continue
-                    cn = pn - cval[kk]
-                    cc = pc + 1 if (pl != -1 and not cont) else pc
-                    cd = pd + acc
+                    if pl != -1 and not cont:
+                        inc = 1
+                    ck = pk - cval[kk] * SC + inc * SD + acc
                     ci_ = j + crl[kk]
                     cl_ = i + chl[kk]
-                    ck = kk
+                    cand = kk
                     acc += dd
                 else:
                     if refused:
                         break
-                    cn = pn
-                    cc = pc + 1 if pl != -1 else pc
-                    cd = pd + acc
+                    if pl != -1:
+                        inc = 1
+                    ck = pk + inc * SD + acc
                     ci_ = j + 1
                     cl_ = -1
-                    ck = -1
+                    cand = -1
                     k = b + 1  # marks: skip child offered
                 # ---- stable insertion into the sorted next beam (after every equal key)
-                if m == K:
-                    o = order[K - 1]
-                    on = xn[o]
-                    q = K if (on < cn or (on == cn and (xc[o] < cc or (xc[o] == cc and xd[o] <= cd)))) else 0
-                else:
-                    q = 0
-                if q < K:
-                    lo = 0
-                    hi = m
-                    while lo < hi:
-                        mid = (lo + hi) >> 1
-                        o = order[mid]
-                        on = xn[o]
-                        if on < cn or (on == cn and (xc[o] < cc or (xc[o] == cc and xd[o] <= cd))):
-                            lo = mid + 1
-                        else:
-                            hi = mid
-                    q = lo
-                if q >= K:
+                if m == K and ck >= last:
                     # refused: sorted past the beam
                     if mode != 0 or k > b:
                         break
                     refused = True
                     if sm != 0:
-                        if pl == -1 or cc == pc:
+                        if inc == 0:
                             break  # every later child of this parent is at least as bad
                         stop = True  # only a child continuing the chunk may still enter
                         if sm == 2:
                             pw = pl // 63
-                            if pw >= WH or ((kb[gb + pw] & ~uh[p * WH + pw]) >> (pl % 63)) & 1 == 0:
+                            if pw >= WH or ((kb[gb + pw] & ~uh[pb + pw]) >> (pl % 63)) & 1 == 0:
                                 break  # no free candidate continues the chunk
                     continue
                 if m < K:
@@ -271,68 +277,86 @@ def beam_search(
                 else:
                     slot = order[K - 1]
                     r = K - 1
-                while r > q:
+                while r > 0 and okey[r - 1] > ck:
+                    okey[r] = okey[r - 1]
                     order[r] = order[r - 1]
                     r -= 1
-                order[q] = slot
-                xn[slot] = cn
-                xc[slot] = cc
-                xd[slot] = cd
+                okey[r] = ck
+                order[r] = slot
+                if m == K:
+                    last = okey[K - 1]
                 xi[slot] = ci_
                 xl[slot] = cl_
                 xp[slot] = p
-                xk[slot] = ck
+                xk[slot] = cand
                 if mode != 0 or k > b:
                     break
         if m == 0:  # every alignment was dropped: the jar carries its best one on unchanged
-            xn[0] = negm[0]
-            xc[0] = ch[0]
-            xd[0] = dist[0]
+            okey[0] = key[0]
             xi[0] = idx[0]
             xl[0] = le[0]
             xp[0] = 0
             xk[0] = -1
             order[0] = 0
             m = 1
-        # materialise the new beam: used words from the parent plus the chosen match
+        # materialise the new beam. Used-word bit sets are copied on write: the first child of a
+        # parent takes over the parent's block, each further child copies it into a block no survivor uses
+        for q in range(K):
+            own[q] = 0
+        for p in range(n):
+            taken[p] = 0
+        for q in range(m):
+            own[buf[xp[order[q]]]] = 1
+        nf = 0
+        for q in range(K):
+            if own[q] == 0:
+                free[nf] = q
+                nf += 1
+        nf = 0
+        for q in range(m):
+            p = xp[order[q]]
+            if taken[p] == 0:
+                taken[p] = 1
+                nbuf[q] = buf[p]
+            else:
+                blk = free[nf]
+                nf += 1
+                nbuf[q] = blk
+                src = buf[p] * WH
+                dst = blk * WH
+                for w in range(WH):
+                    uh[dst + w] = uh[src + w]
         base = j * K
         for q in range(m):
             o = order[q]
-            p = xp[o]
-            for w in range(WH):
-                nuh[q * WH + w] = uh[p * WH + w]
-                if q == 0:
-                    common[w] = nuh[w]
-                else:
-                    common[w] &= nuh[q * WH + w]
             k = xk[o]
             if k >= 0:
                 i = ci[k]
+                dst = nbuf[q] * WH
                 for t in range(i, i + chl[k]):
-                    nuh[q * WH + t // 63] |= 1 << (t % 63)
-            negm[q] = xn[o]
-            ch[q] = xc[o]
-            dist[q] = xd[o]
+                    uh[dst + t // 63] |= 1 << (t % 63)
+            key[q] = okey[q]
             idx[q] = xi[o]
             le[q] = xl[o]
-            bp_par[base + q] = p
+            buf[q] = nbuf[q]
+            bp_par[base + q] = xp[o]
             bp_cand[base + q] = k
-        uh, nuh = nuh, uh
         n = m
+        if j & 7 == 7:  # refresh the words every alignment has used
+            for w in range(WH):
+                common[w] = uh[buf[0] * WH + w]
+            for q in range(1, n):
+                src = buf[q] * WH
+                for w in range(WH):
+                    common[w] &= uh[src + w]
     # close open chunks, take the best (first on ties)
     best = 0
-    bn = 0
-    bc = 0
-    bd = 0
+    bk = 0
     for q in range(n):
-        cn = negm[q]
-        cc = ch[q] + 1 if le[q] != -1 else ch[q]
-        cd = dist[q]
-        if q == 0 or cn < bn or (cn == bn and (cc < bc or (cc == bc and cd < bd))):
+        ck = key[q] + SD if le[q] != -1 else key[q]
+        if q == 0 or ck < bk:
             best = q
-            bn = cn
-            bc = cc
-            bd = cd
+            bk = ck
     cnt = 0
     s = best
     j = nr - 1
@@ -368,7 +392,7 @@ def _trial(fn: Any) -> bool:
     K = BEAM
     sel = z(1, np.int64)
     cnt = fn(1, a(0, 1), a(0), a(1), a(1), a(2), a(2), a(-1), a(0), a(0), K, z(K, np.int64), z(K, np.int64), sel,
-             z(13 * K, np.int64), z(K, np.int64), z(K, np.int64), a(2), a(0), a(0), a(1), a(0), a(0), tab, a(0), a(0))
+             z(WORK * K, np.int64), z(K, np.int64), a(2), a(0), a(0), a(1), a(0), a(0), tab, a(0), a(0), MAXBITS)
     return cnt == 1 and int(sel[0]) == 0
 
 
