@@ -153,7 +153,10 @@ def test_meteor_matches_jar(tmp_path: Path, corpus: dict) -> None:
     assert m["meteor"] == pytest.approx(float(score), abs=0.02)
 
 
-def test_score_pairs_workers_agree(corpus: dict) -> None:
+def test_score_pairs_workers_agree(corpus: dict, monkeypatch) -> None:
+    from pet2rep.metrics import evaluate
+
+    monkeypatch.setattr(evaluate, "PARALLEL_MIN_CHARS", 0)  # a small set too goes through the process pool
     hyps, refs = corpus["good"][:20] + [""], corpus["refs"][:20] + [corpus["refs"][0]]
     m1, ps1 = score_pairs(hyps, refs, lang="zh", bootstrap=100, workers=1)
     m2, ps2 = score_pairs(hyps, refs, lang="zh", bootstrap=100, workers=2)
@@ -163,8 +166,6 @@ def test_score_pairs_workers_agree(corpus: dict) -> None:
     assert [p["failures"] for p in ps1] == [p["failures"] for p in ps2]
     assert ps1[-1]["failures"][:1] == ["empty"]
     # the references are cached between calls; a cold cache gives the same numbers
-    from pet2rep.metrics import evaluate
-
     assert corpus["refs"][0] in evaluate._REF_CACHE
     evaluate._REF_CACHE.clear()
     m3, ps3 = score_pairs(hyps, refs, lang="zh", bootstrap=100, workers=2)

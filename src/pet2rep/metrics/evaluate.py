@@ -287,6 +287,11 @@ def _fork_context():
     return mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
 
 
+# Below this many characters of distinct hypothesis and reference text, scoring takes a few tenths of a second
+# and starting worker processes costs more than it saves: the samples are scored in this process.
+PARALLEL_MIN_CHARS = 60_000
+
+
 def _chunks(n: int, workers: int) -> list[tuple[int, int]]:
     size = max(16, min(512, -(-n // max(1, workers * 4))))
     return [(s, min(n, s + size)) for s in range(0, n, size)]
@@ -317,7 +322,9 @@ def _run_samples(state: dict[str, Any], n: int,
     state["need"] = need
     tok_chunks = _chunks(len(need), workers)
     chunks = _chunks(n, workers)
-    serial = workers <= 1 or len(chunks) <= 1
+    texts = state["texts"]
+    work = sum(len(texts[t]) for t in set(state["hyp_tid"]) | set(state["ref_tid"]))
+    serial = workers <= 1 or len(chunks) <= 1 or work < PARALLEL_MIN_CHARS
     if not tok_chunks:  # every text already tokenised (e.g. all cached): nothing to do
         toks = []
     elif serial:
