@@ -43,6 +43,7 @@ import threading
 import zipfile
 from collections.abc import Sequence
 from functools import cache, lru_cache
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -553,18 +554,14 @@ def _keys(words: list[str]) -> np.ndarray:
 class RefSide:
     """What METEOR needs of a reference, computed once per reference text (and cacheable).
 
-    ``tokens``: the reference as the jar sees it after ``-norm``; ``keys`` their word keys;
-    ``order``/``sorted_keys``: a stable sort of the keys; ``fun``: function-word positions.
+    ``tokens``: the reference as the jar sees it after ``-norm``; ``keys`` their word keys; ``fun``:
+    function-word positions, ``fflags`` the same as 0/1 per position; ``latin``: any Latin-script word.
     """
 
-    __slots__ = ("tokens", "keys", "sorted_keys", "fun", "latin")
+    __slots__ = ("tokens", "keys", "fun", "fflags", "latin")
 
     def __init__(self, tokens: list[str]) -> None:
-        self.tokens = tokens
-        self.keys = _keys(tokens)
-        self.sorted_keys = np.sort(self.keys, kind="stable")
-        self.fun = _function_positions(tokens, function_words())
-        self.latin = any(t[0] < "\u3000" for t in tokens)
+        self.__setstate__((tokens, _function_positions(tokens, function_words()), any(t[0] < "\u3000" for t in tokens)))
 
     @classmethod
     def from_parts(cls, tokens: list[str], fun: Sequence[int]) -> RefSide:
@@ -579,7 +576,9 @@ class RefSide:
     def __setstate__(self, state: tuple) -> None:
         self.tokens, self.fun, self.latin = state
         self.keys = _keys(self.tokens)
-        self.sorted_keys = np.sort(self.keys, kind="stable")
+        self.fflags = np.zeros(len(self.tokens), dtype=np.int64)
+        if self.fun:
+            self.fflags[list(self.fun)] = 1
 
 
 def reference_side(ref_tokens: Sequence[str]) -> RefSide:
@@ -671,212 +670,51 @@ def _function_positions(words: list[str], fw: frozenset[str]) -> set[int]:
     return {k for k, t in enumerate(words) if t in present}
 
 
-def _candidates(
-    hyp: list[str], hkeys: np.ndarray, rs: RefSide, identical: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate matches in the jar's order, as flat arrays.
+_EMPTY = np.zeros(0, dtype=np.int64)
+_NO_EXTRA = (_EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY)
+_WTS = np.asarray(SEARCH_WEIGHTS, dtype=np.float64)
 
-    Returns ``cs`` (offsets per reference position), and per candidate: ref position, hyp start,
-    hyp length, ref length, module. Exact matches (equal word keys, hyp positions ascending) come
-    first at each position, then stem, synonym and paraphrase matches.
-    """
-    nr = len(rs.tokens)
-    order = np.argsort(hkeys, kind="stable")
-    sk = hkeys[order]
-    lo = np.searchsorted(sk, rs.keys, "left")
-    cnt = np.searchsorted(sk, rs.keys, "right") - lo
-    cs = np.zeros(nr + 1, dtype=np.int64)
-    np.cumsum(cnt, out=cs[1:])
-    total = int(cs[-1])
-    ci = order[np.arange(total, dtype=np.int64) - np.repeat(cs[:-1] - lo, cnt)]
-    extra: list[tuple] = []
-    if not identical and rs.latin:
-        hpos: dict[str, list[int]] = {}  # Latin words only: CJK never stem/synonym/paraphrase-match
-        for i, t in enumerate(hyp):
-            if t[0] < "\u3000":
-                if t in hpos:
-                    hpos[t].append(i)
-                else:
-                    hpos[t] = [i]
-        if hpos:
-            extra = _extra_matches(hyp, rs.tokens, hpos)
+
+def _extra_arrays(hyp: list[str], rs: RefSide) -> tuple[np.ndarray, ...]:
+    """Stem, synonym and paraphrase candidates as arrays (ref start, hyp start, hyp length, ref length,
+    module), sorted by reference start, then module, then the order :func:`_extra_matches` found them."""
+    hpos: dict[str, list[int]] = {}  # Latin words only: CJK never stem/synonym/paraphrase-match
+    for i, t in enumerate(hyp):
+        if t[0] < "\u3000":
+            if t in hpos:
+                hpos[t].append(i)
+            else:
+                hpos[t] = [i]
+    if not hpos:
+        return _NO_EXTRA
+    extra = _extra_matches(hyp, rs.tokens, hpos)
     if not extra:
-        cj = np.repeat(np.arange(nr, dtype=np.int64), cnt)
-        ones = np.ones(total, dtype=np.int64)
-        return cs, cj, ci, ones, ones, np.zeros(total, dtype=np.int64)
-    per: list[list[tuple[int, int, int, int]]] = [[] for _ in range(nr)]
-    for want in (STEM, SYN, PARA):
-        for mod, j, rl, i, hl in extra:
-            if mod == want:
-                per[j].append((mod, rl, i, hl))
-    ci_l = ci.tolist()
-    cs_l = cs.tolist()
-    rows: list[tuple[int, int, int, int, int]] = []
-    ncs = [0] * (nr + 1)
-    for j in range(nr):
-        rows.extend((j, EXACT, 1, i, 1) for i in ci_l[cs_l[j] : cs_l[j + 1]])
-        rows.extend((j, *x) for x in per[j])
-        ncs[j + 1] = len(rows)
-    a = np.array(rows, dtype=np.int64).reshape(-1, 5).T.copy()  # contiguous columns: one compiled signature
-    return np.array(ncs, dtype=np.int64), a[0], a[3], a[4], a[2], a[1]
-
-
-_TAB67 = np.zeros(67, dtype=np.int64)  # (1 << b) % 67 -> b for the 63 bits of a hypothesis word
-_TAB67[[(1 << b) % 67 for b in range(63)]] = np.arange(63)
-
-
-def _align(nh: int, nr: int, cs: np.ndarray, cj: np.ndarray, ci: np.ndarray, chl: np.ndarray,
-           crl: np.ndarray, cmod: np.ndarray, hkeys: np.ndarray, rkeys: np.ndarray) -> list[int]:
-    """Indices of the candidates the jar's beam search chooses (by reference position)."""
-    from pet2rep.metrics.meteor_beam import BEAM, MAXBITS, WORK, beam_search, compiled
-
-    total = len(ci)
-    if total == 0:
-        return []
-    wt = np.asarray(SEARCH_WEIGHTS)[cmod]
-    cval = (np.floor(chl * wt) + np.floor(crl * wt)).astype(np.int64)
-    # the jar's definite matches: the only candidate at its position, covering words no other
-    # candidate covers
-    one_to_one = bool((chl == 1).all() and (crl == 1).all())
-    if one_to_one:
-        hcov = np.bincount(ci, minlength=nh)
-        rcov = np.diff(cs)
-    else:
-        hcov = np.zeros(nh + 1, dtype=np.int64)
-        rcov = np.zeros(nr + 1, dtype=np.int64)
-        np.add.at(hcov, ci, 1)
-        np.add.at(hcov, ci + chl, -1)
-        np.add.at(rcov, cj, 1)
-        np.add.at(rcov, cj + crl, -1)
-        hcov = np.cumsum(hcov)[:nh]
-        rcov = np.cumsum(rcov)[:nr]
-    fixed = np.full(nr, -1, dtype=np.int64)
-    wh = max(1, (nh + 62) // 63)
-    uh0 = np.zeros(wh, dtype=np.int64)
-    ur0 = np.zeros(max(1, (nr + 31) >> 5), dtype=np.int64)
-    single = np.flatnonzero(np.diff(cs) == 1)
-    ks = cs[single]
-    if one_to_one:
-        ok = (rcov[single] == 1) & (hcov[ci[ks]] == 1)
-        fixed[single[ok]] = ks[ok]
-        fi, fj = ci[ks[ok]], single[ok]
-        np.bitwise_or.at(uh0, fi // 63, np.left_shift(1, fi % 63))
-        np.bitwise_or.at(ur0, fj >> 5, np.left_shift(1, fj & 31))
-    else:
-        for j, k in zip(single.tolist(), ks.tolist()):
-            i, hl, rl = int(ci[k]), int(chl[k]), int(crl[k])
-            if (rcov[j : j + rl] == 1).all() and (hcov[i : i + hl] == 1).all():
-                fixed[j] = k
-                for t in range(i, i + hl):
-                    uh0[t // 63] |= 1 << (t % 63)
-                for t in range(j, j + rl):
-                    ur0[t >> 5] |= 1 << (t & 31)
-    starts = cs[:-1]
-    nonempty = cs[1:] > starts
-    vmax = np.zeros(nr, dtype=np.int64)
-    vmin = np.zeros(nr, dtype=np.int64)
-    if nonempty.any():
-        vmax[nonempty] = np.maximum.reduceat(cval, starts[nonempty])
-        vmin[nonempty] = np.minimum.reduceat(cval, starts[nonempty])
-    same = (vmax == vmin).astype(np.int64)
-    # positions whose candidates are just the exact one-word matches: the kernel takes the free ones
-    # from one bit set per hypothesis word (group), in hypothesis order
-    ncand = np.diff(cs)
-    order = np.argsort(hkeys, kind="stable")
-    sk = hkeys[order]
-    lo = np.searchsorted(sk, rkeys, "left")
-    n_exact = np.searchsorted(sk, rkeys, "right") - lo
-    plain = (ncand > 0) & (ncand == n_exact)
-    same[plain] = 2
-    hrank = np.zeros(nh, dtype=np.int64)
-    run0 = np.searchsorted(sk, sk, "left")
-    hrank[order] = np.arange(nh) - run0
-    uniq, rkg = np.unique(np.where(plain, lo, -1), return_inverse=True)
-    rkg = rkg.astype(np.int64).ravel()
-    if uniq.size and uniq[0] == -1:
-        uniq = uniq[1:]
-        rkg -= 1
-    ng = uniq.size
-    gid = np.full(nh, -1, dtype=np.int64)
-    gid[uniq] = np.arange(ng)
-    g_of = gid[run0]  # group of each hyp position in sorted order
-    kb = np.zeros(max(1, ng) * wh, dtype=np.int64)
-    gw0 = np.zeros(max(1, ng), dtype=np.int64)
-    gw1 = np.zeros(max(1, ng), dtype=np.int64)
-    if ng:
-        inb = g_of >= 0
-        pos = order[inb]
-        np.bitwise_or.at(kb, g_of[inb] * wh + pos // 63, np.left_shift(1, pos % 63))
-        ends = np.searchsorted(sk, sk[uniq], "right") - 1
-        gw0[:] = order[uniq] // 63
-        gw1[:] = order[ends] // 63
-    rkg[~plain] = 0
-    fn = compiled()
-    K = BEAM
-    if fn is not None:
-        sel = np.zeros(nr, dtype=np.int64)
-        z = np.zeros
-        e = np.empty
-        cnt = fn(nr, cs, ci, chl, crl, cval, same, fixed, uh0, ur0, K, e(nr * K, np.int64), e(nr * K, np.int64), sel,
-                 e(WORK * K, np.int64), e(K * wh, np.int64), vmax, rkg, hrank, kb, gw0, gw1, _TAB67,
-                 gw0.copy(), z(wh, np.int64), MAXBITS)
-        if cnt >= 0:
-            return sel[:cnt][::-1].tolist()
-    # the Python copy (no numba, or sort keys too wide for int64)
-    out = [0] * nr
-    cnt = beam_search(nr, cs.tolist(), ci.tolist(), chl.tolist(), crl.tolist(), cval.tolist(), same.tolist(),
-                      fixed.tolist(), uh0.tolist(), ur0.tolist(), K, [0] * (nr * K), [0] * (nr * K), out,
-                      [0] * (WORK * K), [0] * (K * wh), vmax.tolist(), rkg.tolist(), hrank.tolist(), kb.tolist(),
-                      gw0.tolist(), gw1.tolist(), _TAB67.tolist(), gw0.tolist(), [0] * wh, 0)
-    return out[:cnt][::-1]
+        return _NO_EXTRA
+    extra.sort(key=itemgetter(1, 0))
+    a = np.array(extra, dtype=np.int64).T.copy()  # rows: module, ref start, ref length, hyp start, hyp length
+    return a[1], a[3], a[4], a[2], a[0]
 
 
 def _stats_row(hyp: list[str], ref: list[str] | RefSide) -> np.ndarray:
     """The 24-number stats vector for one (normalised) hypothesis/reference pair."""
+    from pet2rep.metrics.meteor_beam import score_pair
+
     rs = ref if isinstance(ref, RefSide) else RefSide(ref)
     nh, nr = len(hyp), len(rs.tokens)
     row = np.zeros(N_STATS, dtype=np.float64)
     hfun = _function_positions(hyp, function_words())
-    rfun = rs.fun
     row[_TLEN], row[_RLEN] = nh, nr
-    row[_TFW], row[_RFW] = len(hfun), len(rfun)
+    row[_TFW], row[_RFW] = len(hfun), len(rs.fun)
     if nh == 0 or nr == 0:
         return row
     hkeys = _keys(hyp)
     identical = nh == nr and bool(np.array_equal(hkeys, rs.keys))
-    cs, cj, ci, chl, crl, cmod = _candidates(hyp, hkeys, rs, identical)
-    chosen = _align(nh, nr, cs, cj, ci, chl, crl, cmod, hkeys, rs.keys)
-    # sum matches by module and word type: module x (test content, ref content, test func, ref func)
-    m = np.zeros(16, dtype=np.int64)
-    chunks = twm = rwm = 0
-    if chosen:
-        sel = np.asarray(chosen, dtype=np.int64)
-        sj, si, shl, srl, smod = cj[sel], ci[sel], chl[sel], crl[sel], cmod[sel]
-        twm, rwm = int(shl.sum()), int(srl.sum())
-        if twm == len(sel) and rwm == len(sel):  # one-word matches
-            hpos_, rpos_, hmod, rmod = si, sj, smod, smod
-        else:
-            hpos_ = np.repeat(si - np.cumsum(shl) + shl, shl) + np.arange(twm)
-            rpos_ = np.repeat(sj - np.cumsum(srl) + srl, srl) + np.arange(rwm)
-            hmod, rmod = np.repeat(smod, shl), np.repeat(smod, srl)
-        hf = np.zeros(nh, dtype=np.int64)
-        if hfun:
-            hf[list(hfun)] = 2
-        rf = np.ones(nr, dtype=np.int64)
-        if rfun:
-            rf[list(rfun)] = 3
-        m += np.bincount(4 * hmod + hf[hpos_], minlength=16)
-        m += np.bincount(4 * rmod + rf[rpos_], minlength=16)
-        # a new chunk wherever a match does not continue the previous one on both sides
-        brk = (si[1:] != si[:-1] + shl[:-1]) | (sj[1:] != sj[:-1] + srl[:-1])
-        chunks = 1 + int(brk.sum())
-    row[4:20] = m[:16]
-    row[_CHUNKS] = chunks
-    row[_TWM], row[_RWM] = twm, rwm
-    perfect = twm == nh and rwm == nr and chunks == 1
-    row[_AGGCH] = 0 if perfect else chunks
+    extra = _extra_arrays(hyp, rs) if rs.latin and not identical else _NO_EXTRA
+    hf = np.zeros(nh, dtype=np.int64)
+    if hfun:
+        hf[list(hfun)] = 1
+    score_pair(hkeys, rs.keys, *extra, _WTS, hf, rs.fflags, row)
     return row
-
 
 
 # ---------------------------------------------------------------------------------------------

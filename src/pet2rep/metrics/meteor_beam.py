@@ -34,12 +34,16 @@ same numbers), without it the plain Python one.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from typing import Any
 
+import numpy as np
+
 BEAM = 40
 WORK = 14  # work items per beam slot (``work`` holds WORK * BEAM)
+DEBRUIJN = 0x03F79D71B4CB0A89  # (x & -x) * DEBRUIJN >> 58 & 63 tells which bit x has lowest
 MAXBITS = 62  # widest packed sort key the compiled copy (int64) may use
 
 
@@ -82,7 +86,7 @@ def beam_search(
     best candidate value at ``j``. Where ``same[j]`` is 2 the candidates at ``j`` are exactly the one-word
     exact matches of the hypothesis words in group ``rkg[j]``, in hypothesis order: bit set
     ``kb[g * len(uh0):]`` (non-zero words ``gw0[g]..gw1[g]``) holds their positions and ``hrank[i]`` is the
-    rank of position ``i`` in its group; ``tab[(1 << b) % 67] == b``; ``live0`` starts as a copy of
+    rank of position ``i`` in its group; ``tab`` is :func:`bit_table`; ``live0`` starts as a copy of
     ``gw0``. Returns the number of chosen matches, or -1 when the packed sort keys would need more than
     ``maxbits`` bits (``maxbits`` 0: no limit, for Python's integers).
     """
@@ -208,8 +212,9 @@ def beam_search(
                             continue
                         low = x & -x
                         x ^= low
-                        i = w * 63 + tab[low % 67]
-                        kk = a + hrank[i]
+                        i = w * 63 + tab[((low * DEBRUIJN) >> 58) & 63]
+                        kk = -1  # (its index a + hrank[i] is looked up only if it enters the beam)
+                        cv = maxsc  # every candidate here is worth the best value
                     else:
                         i = ci[k]
                         kk = k
@@ -226,6 +231,7 @@ def beam_search(
                                     break
                         if used:
                             continue
+                        cv = cval[kk] * SC
                     dd = j - i
                     if dd < 0:
                         dd = -dd
@@ -235,14 +241,18 @@ def beam_search(
                         if sm == 2:
                             if i > pl:
                                 break  # the continuation lies behind: not free
-                            if pk - cval[kk] * SC + acc >= last:
+                            if pk - cv + acc >= last:
                                 break  # even the continuation would be refused
                         continue
                     if pl != -1 and not cont:
                         inc = 1
-                    ck = pk - cval[kk] * SC + inc * SD + acc
-                    ci_ = j + crl[kk]
-                    cl_ = i + chl[kk]
+                    ck = pk - cv + inc * SD + acc
+                    if kk < 0:
+                        ci_ = j + 1
+                        cl_ = i + 1
+                    else:
+                        ci_ = j + crl[kk]
+                        cl_ = i + chl[kk]
                     cand = kk
                     acc += dd
                 else:
@@ -288,7 +298,7 @@ def beam_search(
                 xi[slot] = ci_
                 xl[slot] = cl_
                 xp[slot] = p
-                xk[slot] = cand
+                xk[slot] = cand if (cand >= 0 or mode != 0 or k > b) else a + hrank[i]
                 if mode != 0 or k > b:
                     break
         if m == 0:  # every alignment was dropped: the jar carries its best one on unchanged
@@ -370,6 +380,210 @@ def beam_search(
     return cnt
 
 
+def prepare(hk: Any, rk: Any, xj: Any, xi: Any, xhl: Any, xrl: Any, xmod: Any, wts: Any) -> Any:
+    """Candidate matches in the jar's order and the tables :func:`beam_search` reads.
+
+    ``hk``/``rk``: word keys of the hypothesis and the reference; ``xj``, ``xi``, ``xhl``, ``xrl``, ``xmod``:
+    the stem/synonym/paraphrase candidates (reference start, hypothesis start, lengths, module), sorted by
+    reference start then module; ``wts``: the search weight of each module. At each reference position the
+    exact matches (hypothesis positions ascending) come first, then that position's extra candidates.
+    Returns ``cs, cj, ci, chl, crl, cmod, cval, same, fixed, uh0, ur0, vmax, rkg, hrank, kb, gw0, gw1``.
+    """
+    nh = len(hk)
+    nr = len(rk)
+    nx = len(xj)
+    order = np.argsort(hk, kind="mergesort")
+    sk = hk[order]
+    lo = np.searchsorted(sk, rk, side="left")
+    hi = np.searchsorted(sk, rk, side="right")
+    total = nx
+    for j in range(nr):
+        total += hi[j] - lo[j]
+    cs = np.zeros(nr + 1, dtype=np.int64)
+    cj = np.empty(total, dtype=np.int64)
+    ci = np.empty(total, dtype=np.int64)
+    chl = np.empty(total, dtype=np.int64)
+    crl = np.empty(total, dtype=np.int64)
+    cmod = np.empty(total, dtype=np.int64)
+    cval = np.empty(total, dtype=np.int64)
+    v0 = math.floor(wts[0]) + math.floor(wts[0])
+    k = 0
+    e = 0
+    for j in range(nr):
+        cs[j] = k
+        for s in range(lo[j], hi[j]):
+            cj[k] = j
+            ci[k] = order[s]
+            chl[k] = 1
+            crl[k] = 1
+            cmod[k] = 0
+            cval[k] = v0
+            k += 1
+        while e < nx and xj[e] == j:
+            cj[k] = j
+            ci[k] = xi[e]
+            chl[k] = xhl[e]
+            crl[k] = xrl[e]
+            cmod[k] = xmod[e]
+            w = wts[xmod[e]]
+            cval[k] = math.floor(xhl[e] * w) + math.floor(xrl[e] * w)
+            k += 1
+            e += 1
+    cs[nr] = k
+    # the jar's definite matches: the only candidate at its position, covering words no other candidate covers
+    hcov = np.zeros(nh + 1, dtype=np.int64)
+    rcov = np.zeros(nr + 1, dtype=np.int64)
+    for k in range(total):
+        for t in range(ci[k], ci[k] + chl[k]):
+            hcov[t] += 1
+        for t in range(cj[k], cj[k] + crl[k]):
+            rcov[t] += 1
+    wh = (nh + 62) // 63 if nh > 0 else 1
+    fixed = np.full(nr, -1, dtype=np.int64)
+    uh0 = np.zeros(wh, dtype=np.int64)
+    ur0 = np.zeros((nr + 31) >> 5 if nr > 0 else 1, dtype=np.int64)
+    vmax = np.zeros(nr, dtype=np.int64)
+    same = np.ones(nr, dtype=np.int64)
+    for j in range(nr):
+        a = cs[j]
+        b = cs[j + 1]
+        if b == a:
+            continue
+        if b - a == 1:
+            i = ci[a]
+            ok = True
+            for t in range(j, j + crl[a]):
+                if rcov[t] != 1:
+                    ok = False
+            for t in range(i, i + chl[a]):
+                if hcov[t] != 1:
+                    ok = False
+            if ok:
+                fixed[j] = a
+                for t in range(i, i + chl[a]):
+                    uh0[t // 63] |= 1 << (t % 63)
+                for t in range(j, j + crl[a]):
+                    ur0[t >> 5] |= 1 << (t & 31)
+        hv = cval[a]
+        lv = cval[a]
+        for k in range(a + 1, b):
+            if cval[k] > hv:
+                hv = cval[k]
+            if cval[k] < lv:
+                lv = cval[k]
+        vmax[j] = hv
+        if hv != lv:
+            same[j] = 0
+        if b - a == hi[j] - lo[j]:
+            same[j] = 2  # just the exact one-word matches: taken from the bit sets of their word's group
+    # rank of each hypothesis position among the positions of its word; groups of the words of such positions
+    hrank = np.zeros(nh, dtype=np.int64)
+    r0 = 0
+    for s in range(nh):
+        if s > 0 and sk[s] != sk[s - 1]:
+            r0 = s
+        hrank[order[s]] = s - r0
+    gid = np.full(nh + 1, -1, dtype=np.int64)  # group of the word whose positions start at sorted index s
+    rkg = np.zeros(nr, dtype=np.int64)
+    ng = 0
+    for j in range(nr):
+        if same[j] == 2:
+            s = lo[j]
+            if gid[s] < 0:
+                gid[s] = ng
+                ng += 1
+            rkg[j] = gid[s]
+    kb = np.zeros((ng if ng > 0 else 1) * wh, dtype=np.int64)
+    gw0 = np.zeros(ng if ng > 0 else 1, dtype=np.int64)
+    gw1 = np.full(ng if ng > 0 else 1, -1, dtype=np.int64)
+    for j in range(nr):
+        g = rkg[j]
+        if same[j] == 2 and gw1[g] < 0:
+            for s in range(lo[j], hi[j]):
+                t = order[s]
+                kb[g * wh + t // 63] |= 1 << (t % 63)
+            gw0[g] = order[lo[j]] // 63
+            gw1[g] = order[hi[j] - 1] // 63
+    return cs, cj, ci, chl, crl, cmod, cval, same, fixed, uh0, ur0, vmax, rkg, hrank, kb, gw0, gw1
+
+
+def row_stats(sel: Any, cnt: int, cj: Any, ci: Any, chl: Any, crl: Any, cmod: Any, hf: Any, rf: Any, row: Any) -> None:
+    """Columns 4-23 of the statistics row from the chosen candidates ``sel[cnt - 1], ..., sel[0]`` (by reference
+    position): matched words per module and word kind (``hf``/``rf`` 1 for function words), chunks, matched
+    word counts, and the chunk count of the corpus aggregate (0 for a perfect alignment)."""
+    twm = 0
+    rwm = 0
+    chunks = 0
+    pi = -1
+    pj = -1
+    for q in range(cnt - 1, -1, -1):
+        k = sel[q]
+        i = ci[k]
+        j = cj[k]
+        base = 4 + 4 * cmod[k]
+        for t in range(i, i + chl[k]):
+            row[base + 2 * hf[t]] += 1
+        for t in range(j, j + crl[k]):
+            row[base + 1 + 2 * rf[t]] += 1
+        if i != pi or j != pj:
+            chunks += 1  # a new chunk wherever a match does not continue the previous one on both sides
+        twm += chl[k]
+        rwm += crl[k]
+        pi = i + chl[k]
+        pj = j + crl[k]
+    row[20] = chunks
+    row[21] = twm
+    row[22] = rwm
+    row[23] = 0 if (twm == len(hf) and rwm == len(rf) and chunks == 1) else chunks
+
+
+def pair_row(hk: Any, rk: Any, xj: Any, xi: Any, xhl: Any, xrl: Any, xmod: Any, wts: Any, hf: Any, rf: Any,
+             tab: Any, row: Any, K: int, maxbits: int) -> int:
+    """Candidates, search and statistics of one pair in one call (the compiled path); ``row[4:]`` is filled.
+
+    Returns the number of chosen matches, or -1 (``row`` untouched) when the sort keys are too wide."""
+    t = prepare(hk, rk, xj, xi, xhl, xrl, xmod, wts)
+    cs, cj, ci, chl, crl, cmod, cval, same, fixed, uh0, ur0, vmax, rkg, hrank, kb, gw0, gw1 = t
+    nr = len(rk)
+    wh = len(uh0)
+    sel = np.zeros(nr, dtype=np.int64)
+    cnt = 0
+    if cs[nr] > 0:
+        cnt = beam_search(nr, cs, ci, chl, crl, cval, same, fixed, uh0, ur0, K, np.empty(nr * K, dtype=np.int64),
+                          np.empty(nr * K, dtype=np.int64), sel, np.empty(WORK * K, dtype=np.int64),
+                          np.empty(K * wh, dtype=np.int64), vmax, rkg, hrank, kb, gw0, gw1, tab, gw0.copy(),
+                          np.zeros(wh, dtype=np.int64), maxbits)
+        if cnt < 0:
+            return -1
+    row_stats(sel, cnt, cj, ci, chl, crl, cmod, hf, rf, row)
+    return cnt
+
+
+def pair_row_python(hk: Any, rk: Any, xj: Any, xi: Any, xhl: Any, xrl: Any, xmod: Any, wts: Any, hf: Any,
+                    rf: Any, tab: Any, row: Any, K: int) -> int:
+    """:func:`pair_row` in plain Python (no numba, or keys too wide for int64): the same functions, on lists."""
+    t = [x.tolist() for x in prepare(hk, rk, xj, xi, xhl, xrl, xmod, wts)]
+    cs, cj, ci, chl, crl, cmod, cval, same, fixed, uh0, ur0, vmax, rkg, hrank, kb, gw0, gw1 = t
+    nr = len(rk)
+    wh = len(uh0)
+    sel = [0] * nr
+    cnt = 0
+    if cs[nr] > 0:
+        cnt = beam_search(nr, cs, ci, chl, crl, cval, same, fixed, uh0, ur0, K, [0] * (nr * K), [0] * (nr * K), sel,
+                          [0] * (WORK * K), [0] * (K * wh), vmax, rkg, hrank, kb, gw0, gw1, tab.tolist(), gw0[:],
+                          [0] * wh, 0)
+    row_stats(sel, cnt, cj, ci, chl, crl, cmod, hf.tolist(), rf.tolist(), row)
+    return cnt
+
+
+def bit_table() -> Any:
+    """``tab[((1 << b) * DEBRUIJN) >> 58 & 63] == b`` for the 63 bits of a hypothesis word."""
+    tab = np.zeros(64, dtype=np.int64)
+    for b in range(63):
+        tab[(((1 << b) * DEBRUIJN) >> 58) & 63] = b
+    return tab
+
+
 # ---------------------------------------------------------------------------------------------
 # compiled copy (numba, when installed)
 
@@ -379,25 +593,17 @@ _JIT_TRIED = False
 
 
 def _trial(fn: Any) -> bool:
-    """Compile (or load from numba's cache) and run ``fn`` on a one-word problem; True if it answers right."""
-    import numpy as np
-
-    def a(*v: int) -> Any:
-        return np.array(v, dtype=np.int64)
-
-    z = np.zeros
-    tab = np.zeros(67, dtype=np.int64)
-    for b in range(63):
-        tab[(1 << b) % 67] = b
-    K = BEAM
-    sel = z(1, np.int64)
-    cnt = fn(1, a(0, 1), a(0), a(1), a(1), a(2), a(2), a(-1), a(0), a(0), K, z(K, np.int64), z(K, np.int64), sel,
-             z(WORK * K, np.int64), z(K, np.int64), a(2), a(0), a(0), a(1), a(0), a(0), tab, a(0), a(0), MAXBITS)
-    return cnt == 1 and int(sel[0]) == 0
+    """Compile (or load from numba's cache) and run ``fn`` on a two-word problem; True if it answers right."""
+    row = np.zeros(24)
+    e = np.zeros(0, dtype=np.int64)
+    one = np.ones(2, dtype=np.int64)
+    cnt = fn(np.array([7, 5], dtype=np.int64), np.array([5, 7], dtype=np.int64), e, e, e, e, e,
+             np.array([1.0, 0.5, 0.5, 0.5]), one, one, _TAB, row, BEAM, MAXBITS)
+    return cnt == 2 and row[4:24].tolist() == [0, 0, 2, 2] + [0] * 12 + [2, 2, 2, 2]  # crossed: two chunks
 
 
 def compiled() -> Any:
-    """The numba-compiled :func:`beam_search`, or None (numba missing or unusable, or ``PET2REP_NO_JIT=1``).
+    """The numba-compiled :func:`pair_row`, or None (numba missing or unusable, or ``PET2REP_NO_JIT=1``).
 
     numba's on-disk cache is used when a cache folder is writable, else the kernel is compiled in memory.
     """
@@ -410,11 +616,14 @@ def compiled() -> Any:
             if os.environ.get("PET2REP_NO_JIT", "") in ("", "0"):
                 try:
                     import numba
+                    from numba.extending import register_jitable
                 except ImportError:
                     numba = None
                 for cache in (True, False) if numba is not None else ():
                     try:
-                        fn = numba.njit(cache=cache, nogil=True)(beam_search)
+                        for f in (prepare, beam_search, row_stats):  # callable from pair_row's compiled code
+                            register_jitable(f)
+                        fn = numba.njit(cache=cache, nogil=True)(pair_row)
                         if _trial(fn):
                             _JIT = fn
                             break
@@ -424,9 +633,19 @@ def compiled() -> Any:
     return _JIT
 
 
+def score_pair(hk: Any, rk: Any, xj: Any, xi: Any, xhl: Any, xrl: Any, xmod: Any, wts: Any, hf: Any, rf: Any,
+               row: Any) -> None:
+    """Fill ``row[4:24]`` for one pair (arguments as :func:`pair_row`), compiled when possible."""
+    fn = compiled()
+    if fn is None or fn(hk, rk, xj, xi, xhl, xrl, xmod, wts, hf, rf, _TAB, row, BEAM, MAXBITS) < 0:
+        pair_row_python(hk, rk, xj, xi, xhl, xrl, xmod, wts, hf, rf, _TAB, row, BEAM)
+
+
 def kernel_name() -> str:
     """'numba' or 'python': which copy of the search runs in this process."""
     return "numba" if compiled() is not None else "python"
 
 
-__all__ = ["BEAM", "beam_search", "compiled", "kernel_name"]
+_TAB = bit_table()
+
+__all__ = ["BEAM", "beam_search", "compiled", "kernel_name", "pair_row", "prepare", "row_stats", "score_pair"]
