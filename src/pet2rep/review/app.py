@@ -18,12 +18,16 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import auth
 from .catalog import CatalogItem, media_type
 from .store import COMMENT_MAX, CRITERIA, Store
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY = 256 * 1024
@@ -112,241 +116,311 @@ async def _plain(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(store: Store, catalog: list[CatalogItem], *, base_url: str | None = None,
-               show_reference: bool = False) -> Any:
-    """The ASGI app of one reader study over `catalog` (items from catalog.build_catalog)."""
-    import jinja2
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-    from starlette.routing import Route
+def parse_scores(get: Any) -> dict[str, int] | None:
+    """The three 1-5 scores read through `get` (form.get or dict.get); None when any is missing or not 1-5."""
+    scores = {}
+    for c in CRITERIA:
+        v = get(c)
+        if isinstance(v, bool):
+            return None
+        if isinstance(v, int) and 1 <= v <= 5:
+            scores[c] = v
+        elif isinstance(v, str) and re.fullmatch(r"[1-5]", v.strip()):
+            scores[c] = int(v)
+        else:
+            return None
+    return scores
 
-    prefix, secure = base_prefix(base_url)
-    ids = store.sync_items((c.run, c.model, c.study) for c in catalog)
-    by_id: dict[int, CatalogItem] = {ids[(c.run, c.study)]: c for c in catalog}
-    active = sorted(by_id)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
-                             autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-                             undefined=jinja2.StrictUndefined)
-    css = (HERE / "templates" / "review.css").read_bytes()
 
-    def page(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-        html = env.get_template(name).render(prefix=prefix, criteria=CRITERIA, criteria_text=CRITERIA_TEXT,
-                                             scale=SCALE, **ctx)
+def _read_image(path: Path) -> bytes | None:
+    """The table's real path, opened without following a link planted there since startup (None: gone)."""
+    try:
+        if os.path.realpath(path) != str(path):
+            raise OSError("moved")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read(64 << 20)
+    except OSError:
+        return None
+
+
+def _text(body: str, status: int = 200) -> Response:
+    from starlette.responses import Response
+
+    return Response(body, status_code=status, media_type="text/plain")
+
+
+def _refuse_api(status: int = 401, what: str = "not signed in") -> JSONResponse:
+    from starlette.responses import JSONResponse
+
+    return JSONResponse({"error": what}, status_code=status)
+
+
+class _Study:
+    """The state of one reader study (store, items, templates) and its route handlers."""
+
+    def __init__(self, store: Store, catalog: list[CatalogItem], *, base_url: str | None,
+                 show_reference: bool):
+        import jinja2
+
+        self.store, self.show_reference = store, show_reference
+        self.prefix, self.secure = base_prefix(base_url)
+        ids = store.sync_items((c.run, c.model, c.study) for c in catalog)
+        self.by_id: dict[int, CatalogItem] = {ids[(c.run, c.study)]: c for c in catalog}
+        self.active = sorted(self.by_id)
+        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+                                      autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+                                      undefined=jinja2.StrictUndefined)
+        self.css = (HERE / "templates" / "review.css").read_bytes()
+
+    # helpers
+
+    def page(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        """The template `name` rendered with the study's common context."""
+        from starlette.responses import HTMLResponse
+
+        html = self.env.get_template(name).render(prefix=self.prefix, criteria=CRITERIA,
+                                                  criteria_text=CRITERIA_TEXT, scale=SCALE, **ctx)
         return HTMLResponse(html, status_code=status)
 
-    def who(request: Request) -> dict[str, Any] | None:
-        return store.session(request.cookies.get(auth.COOKIE_NAME))
+    def who(self, request: Request) -> dict[str, Any] | None:
+        """The live session of the request's cookie, or None."""
+        return self.store.session(request.cookies.get(auth.COOKIE_NAME))
 
-    def refuse_page() -> HTMLResponse:
-        return page("message.html", 401, title="Not signed in", reviewer=None,
-                    message="Open the personal link from your invitation to take part in this reader study.")
+    def refuse_page(self) -> HTMLResponse:
+        return self.page("message.html", 401, title="Not signed in", reviewer=None,
+                         message="Open the personal link from your invitation to take part in this reader study.")
 
-    def refuse_api(status: int = 401, what: str = "not signed in") -> JSONResponse:
-        return JSONResponse({"error": what}, status_code=status)
+    def not_found_page(self, sess: dict[str, Any]) -> HTMLResponse:
+        return self.page("message.html", 404, title="Not found", reviewer=sess["name"],
+                         message="There is no such item in your list.")
 
-    def order(sess: dict[str, Any]) -> list[dict[str, Any]]:
-        store.ensure_order(sess["reviewer_id"], active)
-        return store.assignments(sess["reviewer_id"], active)
+    def order(self, sess: dict[str, Any]) -> list[dict[str, Any]]:
+        """The reviewer's assignments in their own order (drawn on first use)."""
+        self.store.ensure_order(sess["reviewer_id"], self.active)
+        return self.store.assignments(sess["reviewer_id"], self.active)
 
-    def go(path: str) -> RedirectResponse:
-        return RedirectResponse(prefix + path, status_code=303)
+    def go(self, path: str) -> RedirectResponse:
+        from starlette.responses import RedirectResponse
 
-    async def healthz(request: Request) -> Response:
-        return Response("ok\n", media_type="text/plain")
+        return RedirectResponse(self.prefix + path, status_code=303)
 
-    async def stylesheet(request: Request) -> Response:
-        return Response(css, media_type="text/css")
+    def own_assignment(self, sess: dict[str, Any], aid: str) -> dict[str, Any] | None:
+        """The reviewer's assignment `aid` when it is one of the study's items, else None."""
+        a = self.store.assignment(sess["reviewer_id"], aid)
+        return None if a is None or a["item_id"] not in self.by_id else a
 
-    async def login(request: Request) -> Response:
-        row = store.reviewer_for_token(request.path_params["token"])
+    # pages
+
+    async def healthz(self, request: Request) -> Response:
+        return _text("ok\n")
+
+    async def stylesheet(self, request: Request) -> Response:
+        from starlette.responses import Response
+
+        return Response(self.css, media_type="text/css")
+
+    async def login(self, request: Request) -> Response:
+        row = self.store.reviewer_for_token(request.path_params["token"])
         if row is None:
-            return page("message.html", 403, title="Link not valid", reviewer=None,
-                        message="This link is not valid: it was mistyped, replaced or revoked. "
-                                "Ask the study coordinator for a new one.")
-        sid, _ = store.new_session(row["id"])
+            return self.page("message.html", 403, title="Link not valid", reviewer=None,
+                             message="This link is not valid: it was mistyped, replaced or revoked. "
+                                     "Ask the study coordinator for a new one.")
+        sid, _ = self.store.new_session(row["id"])
         # a page, not a redirect: a SameSite=Strict cookie set on a navigation that came from another site
         # (the link in an e-mail) is sent on the next same-site request, which this page's refresh is
-        resp = page("login.html", title="Signed in", reviewer=row["name"])
-        resp.headers.append("set-cookie", auth.cookie_header(sid, path=prefix or "/", secure=secure))
+        resp = self.page("login.html", title="Signed in", reviewer=row["name"])
+        resp.headers.append("set-cookie", auth.cookie_header(sid, path=self.prefix or "/", secure=self.secure))
         return resp
 
-    async def logout(request: Request) -> Response:
-        sess = who(request)
+    async def logout(self, request: Request) -> Response:
+        sess = self.who(request)
         form = await request.form()
         if sess is None or not auth.same(form.get("csrf"), sess["csrf"]):
-            return page("message.html", 403, title="Not allowed", reviewer=None, message="Missing or wrong form token.")
-        store.end_session(request.cookies.get(auth.COOKIE_NAME, ""))
-        resp = page("message.html", title="Signed out", reviewer=None,
-                    message="You are signed out. Your ratings are saved; your link signs you in again.")
-        resp.headers.append("set-cookie", auth.cookie_header("", path=prefix or "/", secure=secure, max_age=0))
+            return self.page("message.html", 403, title="Not allowed", reviewer=None,
+                             message="Missing or wrong form token.")
+        self.store.end_session(request.cookies.get(auth.COOKIE_NAME, ""))
+        resp = self.page("message.html", title="Signed out", reviewer=None,
+                         message="You are signed out. Your ratings are saved; your link signs you in again.")
+        resp.headers.append("set-cookie", auth.cookie_header("", path=self.prefix or "/", secure=self.secure,
+                                                             max_age=0))
         return resp
 
-    async def home(request: Request) -> Response:
-        sess = who(request)
+    async def home(self, request: Request) -> Response:
+        sess = self.who(request)
         if sess is None:
-            return refuse_page()
-        items = order(sess)
+            return self.refuse_page()
+        items = self.order(sess)
         first = next((a for a in items if not a["rated"]), None)
         if first is not None:
-            return go(f"/a/{first['id']}")
-        return page("done.html", title="All rated", reviewer=sess["name"], total=len(items),
-                    first=items[0]["id"] if items else None, csrf=sess["csrf"])
+            return self.go(f"/a/{first['id']}")
+        return self.page("done.html", title="All rated", reviewer=sess["name"], total=len(items),
+                         first=items[0]["id"] if items else None, csrf=sess["csrf"])
 
-    async def item_page(request: Request) -> Response:
-        sess = who(request)
+    async def item_page(self, request: Request) -> Response:
+        sess = self.who(request)
         if sess is None:
-            return refuse_page()
-        items = order(sess)
+            return self.refuse_page()
+        items = self.order(sess)
         aid = request.path_params["aid"]
         k = next((i for i, a in enumerate(items) if a["id"] == aid), None)
         if k is None:
-            return page("message.html", 404, title="Not found", reviewer=sess["name"],
-                        message="There is no such item in your list.")
+            return self.not_found_page(sess)
         a = items[k]
-        item = by_id[a["item_id"]]
-        store.mark_shown(sess["reviewer_id"], aid)
+        item = self.by_id[a["item_id"]]
+        self.store.mark_shown(sess["reviewer_id"], aid)
         rated = sum(1 for x in items if x["rated"])
         resume = next((x["id"] for x in items if not x["rated"]), None)
-        return page("item.html", title=f"Item {k + 1} of {len(items)}", reviewer=sess["name"], aid=aid,
-                    number=k + 1, total=len(items), rated=rated, csrf=sess["csrf"],
-                    prev=items[k - 1]["id"] if k > 0 else None,
-                    next=items[k + 1]["id"] if k + 1 < len(items) else None, resume=resume,
-                    n_images=len(item.images), text=item.text[:MAX_SHOWN],
-                    cut=max(0, len(item.text) - MAX_SHOWN),
-                    reference=item.reference if show_reference else None,
-                    rating=store.rating(sess["reviewer_id"], a["item_id"]) or {}, comment_max=COMMENT_MAX,
-                    error=request.query_params.get("error") == "1")
+        return self.page("item.html", title=f"Item {k + 1} of {len(items)}", reviewer=sess["name"], aid=aid,
+                         number=k + 1, total=len(items), rated=rated, csrf=sess["csrf"],
+                         prev=items[k - 1]["id"] if k > 0 else None,
+                         next=items[k + 1]["id"] if k + 1 < len(items) else None, resume=resume,
+                         n_images=len(item.images), text=item.text[:MAX_SHOWN],
+                         cut=max(0, len(item.text) - MAX_SHOWN),
+                         reference=item.reference if self.show_reference else None,
+                         rating=self.store.rating(sess["reviewer_id"], a["item_id"]) or {},
+                         comment_max=COMMENT_MAX, error=request.query_params.get("error") == "1")
 
-    def parse_scores(get: Any) -> dict[str, int] | None:
-        scores = {}
-        for c in CRITERIA:
-            v = get(c)
-            if isinstance(v, bool):
-                return None
-            if isinstance(v, int) and 1 <= v <= 5:
-                scores[c] = v
-            elif isinstance(v, str) and re.fullmatch(r"[1-5]", v.strip()):
-                scores[c] = int(v)
-            else:
-                return None
-        return scores
-
-    async def rate(request: Request) -> Response:
-        sess = who(request)
+    async def rate(self, request: Request) -> Response:
+        sess = self.who(request)
         if sess is None:
-            return refuse_page()
+            return self.refuse_page()
         form = await request.form()
         if not auth.same(form.get("csrf"), sess["csrf"]):
-            return page("message.html", 403, title="Not allowed", reviewer=sess["name"],
-                        message="The form token is missing or wrong: reload the page and try again.")
-        a = store.assignment(sess["reviewer_id"], str(form.get("a") or ""))
-        if a is None or a["item_id"] not in by_id:
-            return page("message.html", 404, title="Not found", reviewer=sess["name"],
-                        message="There is no such item in your list.")
+            return self.page("message.html", 403, title="Not allowed", reviewer=sess["name"],
+                             message="The form token is missing or wrong: reload the page and try again.")
+        a = self.own_assignment(sess, str(form.get("a") or ""))
+        if a is None:
+            return self.not_found_page(sess)
         scores = parse_scores(form.get)
         comment = form.get("comment") or ""
         if scores is None or not isinstance(comment, str):
-            return go(f"/a/{a['id']}?error=1")
-        store.save_rating(sess["reviewer_id"], a["item_id"], scores, comment.strip())
-        items = order(sess)
+            return self.go(f"/a/{a['id']}?error=1")
+        self.store.save_rating(sess["reviewer_id"], a["item_id"], scores, comment.strip())
+        items = self.order(sess)
         k = next(i for i, x in enumerate(items) if x["id"] == a["id"])
-        return go(f"/a/{items[k + 1]['id']}" if k + 1 < len(items) else "/")
+        return self.go(f"/a/{items[k + 1]['id']}" if k + 1 < len(items) else "/")
 
-    async def image(request: Request) -> Response:
-        sess = who(request)
+    async def image(self, request: Request) -> Response:
+        from starlette.responses import Response
+
+        sess = self.who(request)
         if sess is None:
-            return Response("not signed in\n", status_code=401, media_type="text/plain")
-        a = store.assignment(sess["reviewer_id"], request.path_params["aid"])
+            return _text("not signed in\n", 401)
+        a = self.store.assignment(sess["reviewer_id"], request.path_params["aid"])
         k = request.path_params["k"]
-        item = by_id.get(a["item_id"]) if a else None
+        item = self.by_id.get(a["item_id"]) if a else None
         if item is None or not k.isdigit() or len(k) > 4 or int(k) >= len(item.images):
-            return Response("not found\n", status_code=404, media_type="text/plain")
+            return _text("not found\n", 404)
         path = item.images[int(k)]
-        try:  # the table's real path, opened without following a link planted there since startup
-            if os.path.realpath(path) != str(path):
-                raise OSError("moved")
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-            with os.fdopen(fd, "rb") as fh:
-                data = fh.read(64 << 20)
-        except OSError:
-            return Response("not found\n", status_code=404, media_type="text/plain")
+        data = _read_image(path)
+        if data is None:
+            return _text("not found\n", 404)
         return Response(data, media_type=media_type(path) or "application/octet-stream",
                         headers={"cache-control": "private, no-store"})
 
-    async def api_session(request: Request) -> Response:
-        sess = who(request)
+    # JSON API
+
+    async def api_session(self, request: Request) -> Response:
+        from starlette.responses import JSONResponse
+
+        sess = self.who(request)
         if sess is None:
-            return refuse_api()
+            return _refuse_api()
         return JSONResponse({"reviewer": sess["name"], "csrf": sess["csrf"]})
 
-    async def api_progress(request: Request) -> Response:
-        sess = who(request)
+    async def api_progress(self, request: Request) -> Response:
+        from starlette.responses import JSONResponse
+
+        sess = self.who(request)
         if sess is None:
-            return refuse_api()
-        items = order(sess)
+            return _refuse_api()
+        items = self.order(sess)
         resume = next((a["id"] for a in items if not a["rated"]), None)
         return JSONResponse({"rated": sum(1 for a in items if a["rated"]), "total": len(items), "next": resume})
 
-    async def api_assignments(request: Request) -> Response:
-        sess = who(request)
+    async def api_assignments(self, request: Request) -> Response:
+        from starlette.responses import JSONResponse
+
+        sess = self.who(request)
         if sess is None:
-            return refuse_api()
+            return _refuse_api()
         return JSONResponse({"assignments": [
             {"id": a["id"], "number": i + 1, "rated": bool(a["rated"]),
-             "report": by_id[a["item_id"]].text, "images": len(by_id[a["item_id"]].images)}
-            for i, a in enumerate(order(sess))]})
+             "report": self.by_id[a["item_id"]].text, "images": len(self.by_id[a["item_id"]].images)}
+            for i, a in enumerate(self.order(sess))]})
 
-    async def api_ratings(request: Request) -> Response:
-        sess = who(request)
+    async def api_ratings(self, request: Request) -> Response:
+        sess = self.who(request)
         if sess is None:
-            return refuse_api()
+            return _refuse_api()
         if request.method == "GET":
-            out = []
-            for i, a in enumerate(order(sess)):
-                r = store.rating(sess["reviewer_id"], a["item_id"]) if a["rated"] else None
-                if r is not None:
-                    out.append({"assignment": a["id"], "number": i + 1, **r})
-            return JSONResponse({"ratings": out})
+            return self.own_ratings(sess)
+        return await self.post_rating(request, sess)
+
+    def own_ratings(self, sess: dict[str, Any]) -> JSONResponse:
+        """GET /api/ratings: the reviewer's saved ratings, numbered as in their list."""
+        from starlette.responses import JSONResponse
+
+        out = []
+        for i, a in enumerate(self.order(sess)):
+            r = self.store.rating(sess["reviewer_id"], a["item_id"]) if a["rated"] else None
+            if r is not None:
+                out.append({"assignment": a["id"], "number": i + 1, **r})
+        return JSONResponse({"ratings": out})
+
+    async def post_rating(self, request: Request, sess: dict[str, Any]) -> JSONResponse:
+        """POST /api/ratings: one rating as a JSON object, checked like the form."""
+        from starlette.responses import JSONResponse
+
         if not auth.same(request.headers.get("x-csrf-token"), sess["csrf"]):
-            return refuse_api(403, "missing or wrong X-CSRF-Token header")
+            return _refuse_api(403, "missing or wrong X-CSRF-Token header")
         try:
             body = json.loads(await request.body())
         except (ValueError, UnicodeDecodeError):
-            return refuse_api(400, "the body must be a JSON object")
+            return _refuse_api(400, "the body must be a JSON object")
         if not isinstance(body, dict):
-            return refuse_api(400, "the body must be a JSON object")
-        a = store.assignment(sess["reviewer_id"], str(body.get("assignment") or ""))
-        if a is None or a["item_id"] not in by_id:
-            return refuse_api(404, "no such assignment in your list")
+            return _refuse_api(400, "the body must be a JSON object")
+        a = self.own_assignment(sess, str(body.get("assignment") or ""))
+        if a is None:
+            return _refuse_api(404, "no such assignment in your list")
         scores = parse_scores(body.get)
         comment = body.get("comment", "")
         if scores is None:
-            return refuse_api(400, "accuracy, completeness and usability must each be a whole number 1-5")
+            return _refuse_api(400, "accuracy, completeness and usability must each be a whole number 1-5")
         if not isinstance(comment, str):
-            return refuse_api(400, "comment must be text")
-        store.save_rating(sess["reviewer_id"], a["item_id"], scores, comment.strip())
+            return _refuse_api(400, "comment must be text")
+        self.store.save_rating(sess["reviewer_id"], a["item_id"], scores, comment.strip())
         return JSONResponse({"saved": a["id"]})
 
-    routes = [
-        Route("/healthz", healthz),
-        Route("/static/review.css", stylesheet),
-        Route("/login/{token}", login),
-        Route("/logout", logout, methods=["POST"]),
-        Route("/", home),
-        Route("/a/{aid}", item_page),
-        Route("/rate", rate, methods=["POST"]),
-        Route("/img/{aid}/{k}", image),
-        Route("/api/session", api_session),
-        Route("/api/progress", api_progress),
-        Route("/api/assignments", api_assignments),
-        Route("/api/ratings", api_ratings, methods=["GET", "POST"]),
-    ]
-    async def too_large(request: Request, exc: Exception) -> Response:
-        return Response("request too large\n", status_code=413, media_type="text/plain")
 
-    app = Starlette(routes=routes, exception_handlers={_TooLarge: too_large})
-    return _Guard(app, prefix)
+async def _too_large(request: Request, exc: Exception) -> Response:
+    return _text("request too large\n", 413)
+
+
+def create_app(store: Store, catalog: list[CatalogItem], *, base_url: str | None = None,
+               show_reference: bool = False) -> Any:
+    """The ASGI app of one reader study over `catalog` (items from catalog.build_catalog)."""
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    s = _Study(store, catalog, base_url=base_url, show_reference=show_reference)
+    routes = [
+        Route("/healthz", s.healthz),
+        Route("/static/review.css", s.stylesheet),
+        Route("/login/{token}", s.login),
+        Route("/logout", s.logout, methods=["POST"]),
+        Route("/", s.home),
+        Route("/a/{aid}", s.item_page),
+        Route("/rate", s.rate, methods=["POST"]),
+        Route("/img/{aid}/{k}", s.image),
+        Route("/api/session", s.api_session),
+        Route("/api/progress", s.api_progress),
+        Route("/api/assignments", s.api_assignments),
+        Route("/api/ratings", s.api_ratings, methods=["GET", "POST"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={_TooLarge: _too_large})
+    return _Guard(app, s.prefix)
 
 
 class _RedactTokens(logging.Filter):
