@@ -296,9 +296,35 @@ def write_site(runs_dir: str | os.PathLike, out: str | os.PathLike, *, warn: War
     data = [_read_run(r, say) for r in runs]
     tmpl = template_run(runs)
     t_idx = runs.index(tmpl) if tmpl is not None else None
-    datasets = _Datasets(say)
+    ids = _study_ids(data, runs_dir, say)
+    _write_assets(out)
 
-    # the studies: every id scored by some run, in the order the runs list them
+    labels = [r.label for r in runs]
+    pages = _StudyPages(out, data, _Datasets(say), env.get_template("study.html"), ids, labels)
+    index_studies = [pages.write(k) for k in range(len(ids))]
+    _remove_stale_pages(out, ids)
+    if pages.missing_images:
+        say(f"warning: {pages.missing_images} image(s) named by the datasets were not found (or are not image "
+            "files inside the dataset folder); shown as missing")
+
+    _write_index_data(out, {"models": labels, "runs": [r.name for r in runs], "template": t_idx,
+                            "organs": list(ORGANS), "modes": list(FAILURE_MODES), "studies": index_studies})
+    figures = []
+    if plots:
+        figures = _plots(runs_dir, runs, out / "plots", say)
+    header, board, notes = _board(runs, say)
+    html = env.get_template("index.html").render(
+        header=header, board=board, notes=notes, figures=figures, n_studies=len(ids), organs=ORGANS, modes=FAILURE_MODES,
+        labels=labels, template=labels[t_idx] if t_idx is not None else None,
+        size_warning=msg,
+    )
+    atomic_write_text(out / "index.html", html)
+    return out / "index.html"
+
+
+def _study_ids(data: list[RunData], runs_dir: Any, say: Warn) -> list[str]:
+    """Every study id scored by some run, in the order the runs list them, less the ids that cannot name a
+    page (the first five said); InputError when none is left."""
     ids: list[str] = []
     seen: set[str] = set()
     for d in data:
@@ -312,23 +338,115 @@ def write_site(runs_dir: str | os.PathLike, out: str | os.PathLike, *, warn: War
     ids = [s for s in ids if id_problem(s) is None]
     if not ids:
         raise InputError(f"{runs_dir}: no study to show (no per_sample.jsonl rows); run 'pet2rep evaluate' first")
+    return ids
 
+
+def _write_assets(out: Path) -> None:
+    """The viewer's stylesheet and script, and the studies/ and data/ folders."""
     for name in ASSETS:
         (out / "assets").mkdir(exist_ok=True)
         atomic_write_text(out / "assets" / name, _asset(name))
     (out / "studies").mkdir(exist_ok=True)
     (out / "data").mkdir(exist_ok=True)
 
-    labels = [r.label for r in runs]
-    index_studies: list[list[Any]] = []
-    study_tmpl = env.get_template("study.html")
-    missing_images = 0
-    for k, sid in enumerate(ids):
+
+def _remove_stale_pages(out: Path, ids: list[str]) -> None:
+    """Delete the pages of studies an earlier run of view wrote that are not shown now."""
+    keep = {f"{sid}.html" for sid in ids}
+    for stale in (out / "studies").glob("*.html"):
+        if stale.name not in keep and stale.is_file() and not stale.is_symlink():
+            stale.unlink()
+
+
+def _write_index_data(out: Path, index: dict[str, Any]) -> None:
+    """data/index.js: the study list, loaded as a script (file:// forbids fetch)."""
+    atomic_write_text(out / "data" / "index.js",
+                      "window.PET2REP_INDEX = " + json.dumps(index, ensure_ascii=True, separators=(",", ":"),
+                                                             allow_nan=False) + ";\n")
+
+
+@dataclass
+class _ModelColumn:
+    """One model's column on a study page and its entries in index.js."""
+
+    model: dict[str, Any]
+    fail_mask: int = -1
+    wrong_mask: int = 0
+    overall: float | None = None
+    verdicts: dict[str, str] = field(default_factory=dict)
+
+
+def _model_column(d: RunData, sid: str) -> _ModelColumn:
+    """What run `d` said about study `sid`: its report in segments, failures, scores and organ verdicts."""
+    row = d.rows.get(sid)
+    if row is None:
+        return _ModelColumn({"label": d.run.label, "missing": True})
+    lab = row.get("labels") or {}
+    hyp, ref = lab.get("hyp") or {}, lab.get("ref") or {}
+    verdicts = organ_verdicts(hyp, ref)
+    text = d.outputs.get(sid, "")
+    no_text = sid not in d.outputs
+    fails = [m for m in row.get("failures") or [] if isinstance(m, str)]
+    scores = study_scores(row, str(d.run.metrics.get("ce_states") or "all"))
+    model = {
+        "label": d.run.label, "missing": False, "failures": fails,
+        "details": _details(row.get("failure_details")) if fails else [],
+        "segments": segments(text, row.get("lang"), verdicts, hyp, ref),
+        "cut": max(0, len(text) - MAX_SHOWN_CHARS), "empty": not text.strip() and not no_text,
+        "no_text": no_text,
+        "scores": scores, "template": d.run.is_template,
+    }
+    return _ModelColumn(
+        model,
+        fail_mask=sum(1 << FAILURE_MODES.index(m) for m in fails if m in FAILURE_MODES),
+        wrong_mask=sum(1 << ORGANS.index(o) for o, v in verdicts.items() if v in (BAD, MISSED)),
+        overall=round(scores["overall"], 2), verdicts=verdicts)
+
+
+@dataclass
+class _StudyPages:
+    """Writes studies/<id>.html (and copies its images) one study at a time; counts the images not found."""
+
+    out: Path
+    data: list[RunData]
+    datasets: _Datasets
+    template: Any
+    ids: list[str]
+    labels: list[str]
+    missing_images: int = 0
+
+    def write(self, k: int) -> list[Any]:
+        """Write the page of the k-th study; returns its index.js record [id, fail masks, wrong masks, overall]."""
+        sid, data = self.ids[k], self.data
         ref_text = next((d.refs[sid] for d in data if sid in d.refs), None)
-        # images, grouped by the dataset each run was generated from
+        groups, ref_text = self._image_groups(sid, ref_text)
+        image_groups = self._copy_images(sid, groups)
+        ref_row = next((d.rows[sid] for d in data if sid in d.rows), {})
+        ref_labels = (ref_row.get("labels") or {}).get("ref") or {}
+        ref_lang = ref_row.get("expected_lang")
+        columns = [_model_column(d, sid) for d in data]
+        grid: dict[str, list[str | None]] = {}
+        for j, col in enumerate(columns):
+            for organ, v in col.verdicts.items():
+                grid.setdefault(organ, [None] * len(data))[j] = v
+        grid_rows = [{"organ": o, "ref": ", ".join(ref_labels.get(o) or []) or "not stated",
+                      "cells": grid[o]} for o in ORGANS if o in grid]
+        ids = self.ids
+        page = self.template.render(
+            sid=sid, prev_id=ids[k - 1] if k else None, next_id=ids[k + 1] if k + 1 < len(ids) else None,
+            ref_segments=segments(ref_text or "", ref_lang, None, ref_labels) if ref_text else [],
+            ref_missing=ref_text is None, image_groups=image_groups, models=[c.model for c in columns],
+            grid=grid_rows, labels=self.labels, position=k + 1, total=len(ids),
+        )
+        atomic_write_text(safe_join(self.out, "studies", f"{sid}.html"), page)
+        return [sid, [c.fail_mask for c in columns], [c.wrong_mask for c in columns], [c.overall for c in columns]]
+
+    def _image_groups(self, sid: str, ref_text: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """The study's images grouped by the dataset each run was generated from (the models that saw each
+        group), and the reference text, taken from a dataset's answer when no run had one."""
         groups: dict[tuple[str, ...], dict[str, Any]] = {}
-        for d in data:
-            ds = datasets.get(d.dataset)
+        for d in self.data:
+            ds = self.datasets.get(d.dataset)
             if ds is None or sid not in ds[1]:
                 continue
             root, recs = ds
@@ -338,92 +456,28 @@ def write_site(runs_dir: str | os.PathLike, out: str | os.PathLike, *, warn: War
             key = tuple(rec.images)
             g = groups.setdefault(key, {"root": root, "images": list(rec.images), "models": []})
             g["models"].append(d.run.label)
+        return list(groups.values()), ref_text
+
+    def _copy_images(self, sid: str, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Copy each group's images under img/<id>/ and describe them for the page (src None: not found)."""
         image_groups = []
         taken: set[str] = set()
-        for g in groups.values():
+        for g in groups:
             shown = []
             for j, rel in enumerate(g["images"]):
                 src = _image_source(g["root"], rel)
                 if src is None:
-                    missing_images += 1
+                    self.missing_images += 1
                     shown.append({"src": None, "name": Path(str(rel)).name})
                     continue
                 name = _image_name(j, rel, taken)
-                dst = safe_join(out, "img", sid, name)
+                dst = safe_join(self.out, "img", sid, name)
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 copy_file(src, dst)
                 shown.append({"src": f"../img/{quote(sid, safe='')}/{quote(name, safe='')}", "name": Path(rel).name})
             image_groups.append({"images": shown, "models": g["models"],
-                                 "all": len(groups) == 1 and len(g["models"]) == len(data)})
-
-        ref_row = next((d.rows[sid] for d in data if sid in d.rows), {})
-        ref_labels = (ref_row.get("labels") or {}).get("ref") or {}
-        ref_lang = ref_row.get("expected_lang")
-        models = []
-        fail_masks, wrong_masks, overall = [], [], []
-        grid: dict[str, list[str | None]] = {}
-        for j, d in enumerate(data):
-            row = d.rows.get(sid)
-            if row is None:
-                models.append({"label": d.run.label, "missing": True})
-                fail_masks.append(-1)
-                wrong_masks.append(0)
-                overall.append(None)
-                continue
-            lab = row.get("labels") or {}
-            hyp, ref = lab.get("hyp") or {}, lab.get("ref") or {}
-            verdicts = organ_verdicts(hyp, ref)
-            text = d.outputs.get(sid, "")
-            no_text = sid not in d.outputs
-            fails = [m for m in row.get("failures") or [] if isinstance(m, str)]
-            scores = study_scores(row, str(d.run.metrics.get("ce_states") or "all"))
-            models.append({
-                "label": d.run.label, "missing": False, "failures": fails,
-                "details": _details(row.get("failure_details")) if fails else [],
-                "segments": segments(text, row.get("lang"), verdicts, hyp, ref),
-                "cut": max(0, len(text) - MAX_SHOWN_CHARS), "empty": not text.strip() and not no_text,
-                "no_text": no_text,
-                "scores": scores, "template": d.run.is_template,
-            })
-            fail_masks.append(sum(1 << FAILURE_MODES.index(m) for m in fails if m in FAILURE_MODES))
-            wrong_masks.append(sum(1 << ORGANS.index(o) for o, v in verdicts.items() if v in (BAD, MISSED)))
-            overall.append(round(scores["overall"], 2))
-            for organ, v in verdicts.items():
-                grid.setdefault(organ, [None] * len(data))[j] = v
-        grid_rows = [{"organ": o, "ref": ", ".join(ref_labels.get(o) or []) or "not stated",
-                      "cells": grid[o]} for o in ORGANS if o in grid]
-        page = study_tmpl.render(
-            sid=sid, prev_id=ids[k - 1] if k else None, next_id=ids[k + 1] if k + 1 < len(ids) else None,
-            ref_segments=segments(ref_text or "", ref_lang, None, ref_labels) if ref_text else [],
-            ref_missing=ref_text is None, image_groups=image_groups, models=models, grid=grid_rows,
-            labels=labels, position=k + 1, total=len(ids),
-        )
-        atomic_write_text(safe_join(out, "studies", f"{sid}.html"), page)
-        index_studies.append([sid, fail_masks, wrong_masks, overall])
-    keep = {f"{sid}.html" for sid in ids}
-    for stale in (out / "studies").glob("*.html"):  # pages of studies an earlier run of view wrote
-        if stale.name not in keep and stale.is_file() and not stale.is_symlink():
-            stale.unlink()
-    if missing_images:
-        say(f"warning: {missing_images} image(s) named by the datasets were not found (or are not image files "
-            "inside the dataset folder); shown as missing")
-
-    index = {"models": labels, "runs": [r.name for r in runs], "template": t_idx, "organs": list(ORGANS),
-             "modes": list(FAILURE_MODES), "studies": index_studies}
-    atomic_write_text(out / "data" / "index.js",
-                      "window.PET2REP_INDEX = " + json.dumps(index, ensure_ascii=True, separators=(",", ":"),
-                                                             allow_nan=False) + ";\n")
-    figures = []
-    if plots:
-        figures = _plots(runs_dir, runs, out / "plots", say)
-    header, board, notes = _board(runs, say)
-    html = env.get_template("index.html").render(
-        header=header, board=board, notes=notes, figures=figures, n_studies=len(ids), organs=ORGANS, modes=FAILURE_MODES,
-        labels=labels, template=labels[t_idx] if t_idx is not None else None,
-        size_warning=msg,
-    )
-    atomic_write_text(out / "index.html", html)
-    return out / "index.html"
+                                 "all": len(groups) == 1 and len(g["models"]) == len(self.data)})
+        return image_groups
 
 
 def _details(details: Any) -> list[str]:
