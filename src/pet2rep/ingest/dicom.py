@@ -546,23 +546,52 @@ def slice_geometry(series: Series) -> Geometry:
     duplicate positions, missing slices (gaps) and otherwise non-uniform spacing, each naming the series
     and the files (and frames) concerned.
     """
-    label = series.label()
-    hdrs = series.headers
     check_volume_kind(series)
-    iop = _floats(hdrs[0], "ImageOrientationPatient", 6, f"{label}: {series.slice_name(0)}")
+    iop, spacing, (rows, cols) = _first_slice_grid(series)
     row_cos, col_cos = iop[:3], iop[3:]
     normal = np.cross(row_cos, col_cos)
+    pos = _slice_positions(series, iop, spacing, rows, cols)
+    s = pos @ normal
+    order = [int(i) for i in np.argsort(s, kind="stable")]
+    pos_sorted = pos[order]
+    warnings: list[str] = []
+    step = _slice_step(series, order, pos_sorted, s[order], normal, spacing, warnings)
+    lps = np.eye(4)
+    lps[:3, 0] = row_cos * spacing[1]  # i: along a row, i.e. column index, spacing between columns
+    lps[:3, 1] = col_cos * spacing[0]  # j: down a column, i.e. row index, spacing between rows
+    lps[:3, 2] = step
+    lps[:3, 3] = pos_sorted[0]
+    affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
+    spacing_k = float(np.linalg.norm(step))
+    return Geometry(order, affine, (cols, rows, len(order)), spacing_k, warnings)
+
+
+def _first_slice_grid(series: Series) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """(ImageOrientationPatient, PixelSpacing, (Rows, Columns)) of the first slice, checked: two orthonormal
+    vectors, two positive distances, a non-empty image."""
+    label = series.label()
+    hdr = series.headers[0]
+    iop = _floats(hdr, "ImageOrientationPatient", 6, f"{label}: {series.slice_name(0)}")
+    row_cos, col_cos = iop[:3], iop[3:]
     if abs(np.linalg.norm(row_cos) - 1) > 1e-3 or abs(np.linalg.norm(col_cos) - 1) > 1e-3 or abs(
         float(row_cos @ col_cos)
     ) > 1e-3:
         raise InputError(f"{label}: {_tag('ImageOrientationPatient')} {plain(iop)} is not two orthonormal vectors")
-    spacing = _floats(hdrs[0], "PixelSpacing", 2, f"{label}: {series.slice_name(0)}")
+    spacing = _floats(hdr, "PixelSpacing", 2, f"{label}: {series.slice_name(0)}")
     if not np.all(spacing > 0):
         raise InputError(f"{label}: {series.slice_name(0)}: {_tag('PixelSpacing')} {plain(spacing)} must be two "
                          "positive distances in mm; slice geometry unknown")
-    rows, cols = int(hdrs[0].get("Rows", 0) or 0), int(hdrs[0].get("Columns", 0) or 0)
+    rows, cols = int(hdr.get("Rows", 0) or 0), int(hdr.get("Columns", 0) or 0)
     if rows <= 0 or cols <= 0:
         raise InputError(f"{label}: {series.slice_name(0)} has no Rows/Columns (0028,0010/0011)")
+    return iop, spacing, (rows, cols)
+
+
+def _slice_positions(series: Series, iop: np.ndarray, spacing: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """ImagePositionPatient of every slice (one row each), after checking each slice has the first one's
+    orientation, size and pixel spacing."""
+    label = series.label()
+    hdrs = series.headers
     pos = np.zeros((len(hdrs), 3))
     for idx, ds in enumerate(hdrs):
         name = series.slice_name(idx)
@@ -579,59 +608,64 @@ def slice_geometry(series: Series) -> Geometry:
         if np.max(np.abs(ps - spacing)) > 1e-4:
             raise InputError(f"{label}: {name} has PixelSpacing {plain(ps)}, others {plain(spacing)}; mixed pixel spacing")
         pos[idx] = _floats(ds, "ImagePositionPatient", 3, f"{label}: {name}")
-    s = pos @ normal
-    order = [int(i) for i in np.argsort(s, kind="stable")]
-    pos_sorted, s_sorted = pos[order], s[order]
+    return pos
+
+
+def _slice_step(series: Series, order: list[int], pos_sorted: np.ndarray, s_sorted: np.ndarray,
+                normal: np.ndarray, spacing: np.ndarray, warnings: list[str]) -> np.ndarray:
+    """The step in mm from one sorted slice to the next (one slice: the normal times its thickness), after
+    checking the slices are evenly spaced on a straight line; a single slice or a gantry tilt is warned of."""
+    label = series.label()
     n = len(order)
-    warnings: list[str] = []
     if n == 1:
-        thick = float(hdrs[0].get("SpacingBetweenSlices", 0) or hdrs[0].get("SliceThickness", 0) or 1.0)
-        step = normal * thick
+        hdr = series.headers[0]
+        thick = float(hdr.get("SpacingBetweenSlices", 0) or hdr.get("SliceThickness", 0) or 1.0)
         warnings.append(f"{label}: a single slice; slice spacing taken as {thick:g} mm")
-    else:
-        diffs = np.diff(s_sorted)
-        dup = np.flatnonzero(diffs < 1e-3)
-        if dup.size:
-            a, b = series.slice_name(order[dup[0]]), series.slice_name(order[dup[0] + 1])
+        return normal * thick
+    tol = _check_even_spacing(series, order, s_sorted)
+    step = (pos_sorted[-1] - pos_sorted[0]) / (n - 1)
+    dev = np.abs(pos_sorted - (pos_sorted[0] + np.outer(np.arange(n), step))).max()
+    if dev > max(tol, 0.01 * float(spacing.min())):
+        raise InputError(
+            f"{label}: slice positions do not lie on a straight line (off by {dev:.3g} mm); irregular series"
+        )
+    if abs(float(step @ normal) - np.linalg.norm(step)) > 1e-3 * np.linalg.norm(step):
+        warnings.append(f"{label}: slices are sheared (gantry tilt); the affine keeps the tilt")
+    return step
+
+
+def _check_even_spacing(series: Series, order: list[int], s_sorted: np.ndarray) -> float:
+    """Refuse duplicate positions, missing slices and uneven steps along the normal (`s_sorted`: the sorted
+    slices' distances along it); returns the tolerance in mm a step may differ from the median step."""
+    label = series.label()
+    diffs = np.diff(s_sorted)
+    dup = np.flatnonzero(diffs < 1e-3)
+    if dup.size:
+        a, b = series.slice_name(order[dup[0]]), series.slice_name(order[dup[0] + 1])
+        raise InputError(
+            f"{label}: {dup.size} duplicate slice position(s), e.g. {a} and {b} both at {s_sorted[dup[0]]:.3f} mm "
+            "along the slice normal (dynamic/gated frames or a mixed series?)"
+        )
+    step_len = float(np.median(diffs))
+    tol = max(1e-3, 0.01 * step_len)
+    bad = np.flatnonzero(np.abs(diffs - step_len) > tol)
+    if bad.size:
+        first = bad[0]
+        ratio = diffs[first] / step_len
+        where = (
+            f"between {series.slice_name(order[first])} ({s_sorted[first]:.3f} mm) and "
+            f"{series.slice_name(order[first + 1])} ({s_sorted[first + 1]:.3f} mm)"
+        )
+        if abs(ratio - round(ratio)) * step_len <= tol and round(ratio) >= 2:
             raise InputError(
-                f"{label}: {dup.size} duplicate slice position(s), e.g. {a} and {b} both at {s_sorted[dup[0]]:.3f} mm "
-                "along the slice normal (dynamic/gated frames or a mixed series?)"
+                f"{label}: {int(round(ratio)) - 1} slice(s) missing {where} (spacing {step_len:.4g} mm elsewhere); "
+                "the series is incomplete"
             )
-        step_len = float(np.median(diffs))
-        tol = max(1e-3, 0.01 * step_len)
-        bad = np.flatnonzero(np.abs(diffs - step_len) > tol)
-        if bad.size:
-            first = bad[0]
-            ratio = diffs[first] / step_len
-            where = (
-                f"between {series.slice_name(order[first])} ({s_sorted[first]:.3f} mm) and "
-                f"{series.slice_name(order[first + 1])} ({s_sorted[first + 1]:.3f} mm)"
-            )
-            if abs(ratio - round(ratio)) * step_len <= tol and round(ratio) >= 2:
-                raise InputError(
-                    f"{label}: {int(round(ratio)) - 1} slice(s) missing {where} (spacing {step_len:.4g} mm elsewhere); "
-                    "the series is incomplete"
-                )
-            raise InputError(
-                f"{label}: non-uniform slice spacing: {diffs[first]:.4g} mm {where}, {step_len:.4g} mm elsewhere "
-                f"({bad.size} irregular step(s))"
-            )
-        step = (pos_sorted[-1] - pos_sorted[0]) / (n - 1)
-        dev = np.abs(pos_sorted - (pos_sorted[0] + np.outer(np.arange(n), step))).max()
-        if dev > max(tol, 0.01 * float(spacing.min())):
-            raise InputError(
-                f"{label}: slice positions do not lie on a straight line (off by {dev:.3g} mm); irregular series"
-            )
-        if abs(float(step @ normal) - np.linalg.norm(step)) > 1e-3 * np.linalg.norm(step):
-            warnings.append(f"{label}: slices are sheared (gantry tilt); the affine keeps the tilt")
-    lps = np.eye(4)
-    lps[:3, 0] = row_cos * spacing[1]  # i: along a row, i.e. column index, spacing between columns
-    lps[:3, 1] = col_cos * spacing[0]  # j: down a column, i.e. row index, spacing between rows
-    lps[:3, 2] = step
-    lps[:3, 3] = pos_sorted[0]
-    affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
-    spacing_k = float(np.linalg.norm(step))
-    return Geometry(order, affine, (cols, rows, n), spacing_k, warnings)
+        raise InputError(
+            f"{label}: non-uniform slice spacing: {diffs[first]:.4g} mm {where}, {step_len:.4g} mm elsewhere "
+            f"({bad.size} irregular step(s))"
+        )
+    return tol
 
 
 # ------------------------------------------------------------------------------------ pixels
