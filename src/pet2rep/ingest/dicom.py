@@ -1317,13 +1317,64 @@ def ingest_dicom(
     Writes pet_suv.nii.gz (SUVbw float32), ct.nii.gz (HU) and, last, study.json, so a crash never
     leaves a folder that looks complete. Warnings go to `warn` (stderr by default) and study.json.
     """
-    from .. import __version__
-
     warn = warn or (lambda msg: print(f"pet2rep ingest: warning: {msg}", file=sys.stderr))
     out = Path(out)
     sid = study_id_for(out, study_id)
     check_facts(weight_kg, dose_mbq, half_life_s)
     unreadable: list[str] = []
+    found = _find_series(dicom_dir, pet_dir, ct_dir, pet_series, ct_series, allow_no_ct, progress, unreadable)
+    pet, ct = found.pet, found.ct
+
+    warnings: list[str] = []
+    if found.skipped:
+        named = f": unreadable DICOM {_names(unreadable)}" if unreadable else ""
+        warnings.append(f"{found.where}: {found.skipped} file(s) skipped (not DICOM images){named}")
+    geom = _geometry(pet, unreadable)
+    warnings += geom.warnings
+    suv = suv_parameters(
+        pet, geom.order, weight_kg=weight_kg, dose_mbq=dose_mbq, injection_time=injection_time, half_life_s=half_life_s
+    )
+    warnings += suv.warnings
+    ct_geom = None
+    if ct is not None:  # the CT's geometry is checked against the PET's before any pixel is read
+        ct_geom = _geometry(ct, unreadable)
+        warnings += ct_geom.warnings
+        check_overlap(geom.shape, geom.affine, ct_geom.shape, ct_geom.affine, ct.label())
+    pet_vol = _pet_volume(pet, geom, suv, progress, warnings)
+    ct_vol = None
+    if ct is not None and ct_geom is not None:
+        ct_vol = _ct_volume(ct, ct_geom, pet, progress, warnings)
+
+    meta = _study_meta(sid, pet.headers[geom.order[0]], suv.meta)
+    meta["provenance"] = _provenance(pet, ct, suv.meta, found.choice)
+    meta["warnings"] = warnings
+    for w in warnings:
+        warn(w)
+
+    study = Study(study_id=sid, pet=pet_vol, ct=ct_vol, meta=meta)
+    # written beside `out` and swapped in when complete: a failure leaves an existing study there as it was
+    with staged_folder(out, drop=(CT_FILE,)) as stage:
+        write_study(study, stage)
+    study.folder = out
+    return out
+
+
+@dataclass
+class _Found:
+    """The PET and CT series chosen for an exam, how they were chosen, and what the scan skipped."""
+
+    pet: Series
+    ct: Series | None
+    choice: dict[str, Any]
+    skipped: int
+    where: str
+
+
+def _find_series(dicom_dir: str | os.PathLike | None, pet_dir: str | os.PathLike | None,
+                 ct_dir: str | os.PathLike | None, pet_series: str | None, ct_series: str | None,
+                 allow_no_ct: bool, progress: bool | None, unreadable: list[str]) -> _Found:
+    """Scan the given folders and pick the PET series (and the CT unless `allow_no_ct` and none is there);
+    files that could not be read are added to `unreadable`."""
     if dicom_dir is not None:
         if pet_dir is not None or ct_dir is not None:
             raise InputError("give either a DICOM folder or --pet/--ct folders, not both")
@@ -1342,41 +1393,36 @@ def ingest_dicom(
                                   pet_pool=pet_all, ct_pool=ct_all)
     else:
         raise InputError("no input: give --dicom DIR, or --pet PET_DIR --ct CT_DIR")
+    return _Found(pet, ct, choice, skipped, where)
 
-    warnings: list[str] = []
-    if skipped:
-        named = f": unreadable DICOM {_names(unreadable)}" if unreadable else ""
-        warnings.append(f"{where}: {skipped} file(s) skipped (not DICOM images){named}")
-    geom = _geometry(pet, unreadable)
-    warnings += geom.warnings
-    suv = suv_parameters(
-        pet, geom.order, weight_kg=weight_kg, dose_mbq=dose_mbq, injection_time=injection_time, half_life_s=half_life_s
-    )
-    warnings += suv.warnings
-    ct_geom = None
-    if ct is not None:  # the CT's geometry is checked against the PET's before any pixel is read
-        ct_geom = _geometry(ct, unreadable)
-        warnings += ct_geom.warnings
-        check_overlap(geom.shape, geom.affine, ct_geom.shape, ct_geom.affine, ct.label())
+
+def _pet_volume(pet: Series, geom: Geometry, suv: SuvParams, progress: bool | None,
+                warnings: list[str]) -> Volume:
+    """The PET's pixels in SUV (float32); InputError when any voxel is not a finite number."""
     pet_data = read_pixels(pet, geom, factors=suv.factors, progress=progress, desc="reading PET", warnings=warnings)
     if not np.all(np.isfinite(pet_data)):
         n_bad = int(np.count_nonzero(~np.isfinite(pet_data)))
         raise InputError(f"{pet.label()}: {n_bad} SUV voxels are not finite numbers (NaN or infinite pixel values, "
                          "or a rescale that overflows)")
-    pet_vol = Volume(pet_data.astype(np.float32, copy=False), geom.affine)
-    ct_vol = None
-    if ct is not None and ct_geom is not None:
-        ct_data = read_pixels(ct, ct_geom, integer_ok=True, progress=progress, desc="reading CT", warnings=warnings)
-        ct_vol = Volume(ct_data, ct_geom.affine)
-        if ct.frame_of_reference and pet.frame_of_reference and ct.frame_of_reference != pet.frame_of_reference:
-            warnings.append(
-                f"{ct.label()}: FrameOfReferenceUID differs from the PET's; PET and CT may not be registered"
-            )
+    return Volume(pet_data.astype(np.float32, copy=False), geom.affine)
 
-    first = pet.headers[geom.order[0]]
+
+def _ct_volume(ct: Series, ct_geom: Geometry, pet: Series, progress: bool | None, warnings: list[str]) -> Volume:
+    """The CT's pixels in HU; warns when its frame of reference is not the PET's."""
+    ct_data = read_pixels(ct, ct_geom, integer_ok=True, progress=progress, desc="reading CT", warnings=warnings)
+    ct_vol = Volume(ct_data, ct_geom.affine)
+    if ct.frame_of_reference and pet.frame_of_reference and ct.frame_of_reference != pet.frame_of_reference:
+        warnings.append(
+            f"{ct.label()}: FrameOfReferenceUID differs from the PET's; PET and CT may not be registered"
+        )
+    return ct_vol
+
+
+def _study_meta(sid: str, first: Any, sm: dict[str, Any]) -> dict[str, Any]:
+    """study.json's patient and SUV fields, in their order (`first`: the first PET slice's header, `sm`: the
+    SUV parameters' meta); the optional decay fields only where known."""
     meta: dict[str, Any] = {"study_id": sid}
     meta.update(_patient_meta(first))
-    sm = suv.meta
     meta.update(
         weight_kg=sm.get("weight_kg"),
         height_m=meta.pop("height_m"),
@@ -1397,8 +1443,14 @@ def ingest_dicom(
         decay_reference_datetime=sm.get("decay_reference_datetime"),
     )
     optional = ("decay_factor", "uptake_time_s", "decay_reference_datetime", "decay_correction")
-    meta = {k: v for k, v in meta.items() if v is not None or k not in optional}
-    meta["provenance"] = {
+    return {k: v for k, v in meta.items() if v is not None or k not in optional}
+
+
+def _provenance(pet: Series, ct: Series | None, sm: dict[str, Any], choice: dict[str, Any]) -> dict[str, Any]:
+    """study.json's provenance: the series and files read, the overrides given, how the series were chosen."""
+    from .. import __version__
+
+    return {
         "source": "dicom",
         "pet_series_uid": pet.uid,
         "ct_series_uid": ct.uid if ct is not None else None,
@@ -1411,16 +1463,6 @@ def ingest_dicom(
         "overrides": sm.get("overrides", {}),
         "series_choice": choice,
     }
-    meta["warnings"] = warnings
-    for w in warnings:
-        warn(w)
-
-    study = Study(study_id=sid, pet=pet_vol, ct=ct_vol, meta=meta)
-    # written beside `out` and swapped in when complete: a failure leaves an existing study there as it was
-    with staged_folder(out, drop=(CT_FILE,)) as stage:
-        write_study(study, stage)
-    study.folder = out
-    return out
 
 
 def _names(items: Sequence[str], limit: int = 3) -> str:
