@@ -864,3 +864,37 @@ def test_mixed_language_report_is_read_whole(lang: str) -> None:
 @pytest.mark.parametrize(("lang", "text", "want"), REAL_DEV_RULES)
 def test_real_dev_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
+
+
+# rules of extractor version 5 (issue 8: the real sets' and held-out sets 1-2's remaining errors); each sentence is
+# written for this test
+V5_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    # a non-organ tissue listed after the uptake noun does not make the uptake its own ("…见于甲状腺、胸膜")
+    ("zh", "本病的FDG摄取亦可见于甲状腺、胸膜及心包。", {"thyroid": ["increased"]}),
+    ("en", "PET showed FDG uptake in the spleen and the pleura.", {"spleen": ["increased"]}),
+    # 摄取阳性 / FDG阳性 (FDG-positive) is increased (guide 4.1)
+    ("zh", "胰头占位FDG摄取阳性。", {"pancreas": ["increased"]}),
+    ("zh", "左肾上腺结节PET阳性，考虑转移。", {"adrenal": ["increased"]}),
+    # the normal-study frame: levels stated about the normal organs it names compare them with each other
+    ("en", "Normal biodistribution of FDG in a child. Intense activity is seen in the brain and lower activity in "
+           "the liver and spleen.", {"brain": ["normal"], "liver": ["normal"], "spleen": ["normal"]}),
+    ("en", "In healthy volunteers, uptake in the tonsils is higher than in the salivary glands.",
+     {"pharynx": ["normal"]}),
+    ("zh", "正常成人脑葡萄糖代谢影像示皮质明显浓聚，白质较低。", {"brain": ["normal"]}),
+    ("zh", "结果正常志愿者中肝脏摄取较高，脾脏摄取较低。", {"liver": ["normal"], "spleen": ["normal"]}),
+    # … but not a lesion named in the frame's line, nor the next line, nor a normal distribution said mid-sentence
+    ("en", "Normal distribution of FDG elsewhere. Intense uptake in a right hilar node.",
+     {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Normal distribution of FDG.\nIntense activity in the liver.", {"liver": ["increased"]}),
+    ("zh", "脑实质放射性呈正常生理性分布，右侧颞叶见放射性浓聚。", {"brain": ["increased", "normal"]}),
+    ("zh", "正常人群对照。右肺结节代谢增高。", {"lung": ["increased"]}),
+    # a texture word inside a focal pattern ("nodular and homogeneous uptake") is no normal level; diffuse stays
+    ("en", "Punctate homogeneous FDG uptake in the right thyroid lobe.", {"thyroid": ["increased"]}),
+    ("en", "Diffuse homogeneous FDG uptake in the spleen.", {"spleen": ["normal"]}),
+    ("zh", "右肾上腺见结节样均匀FDG摄取。", {"adrenal": ["increased"]}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V5_RULES)
+def test_v5_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want

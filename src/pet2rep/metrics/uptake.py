@@ -122,6 +122,7 @@ _NOT_IN_GAP = ("state", "state_weak", "neg", "post_neg", "break", "interp", "nor
                "cmp_after", "suv", "desc_alone")
 _LETTER_RE = re.compile(r"[^\W_]")  # a word character other than "_"
 _NO_DESC: dict[int, tuple[str, tuple[str, ...]]] = {}  # read only
+_TEXTURE: tuple[str, tuple[str, ...]] = ("", ())  # _descriptors: a texture word inside a focal descriptor's phrase
 _BRACKET_RE = re.compile(r"\[[^\[\]\n]*\]|［[^［］\n]*］|【[^【】\n]*】|\([^()\n]*\)|（[^（）\n]*）")
 
 
@@ -195,6 +196,8 @@ class Lexicon:
     own_tissue: frozenset[str] = frozenset()  # organ terms (keys) that, compared with, place the lesion in that organ
     bare_uptake: frozenset[str] = frozenset()
     finding_re: re.Pattern[str] | None = None  # "showed", "显示": uptake wording alone after these is a finding  # organs for which uptake wording alone ("FDG uptake in X nodes") is increased
+    normal_frame_re: re.Pattern[str] | None = None  # "Normal distribution of FDG.", "正常腹部消化器官…": normal organs
+    frame_keep_re: re.Pattern[str] | None = None  # a lesion or abnormality word: the level stated beside it stands
 
 
 class _Tok:
@@ -604,6 +607,8 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
                 raise InputError(f"uptake lexicon ({lang}): unknown uptake state {state!r} in descriptors.{sect}")
             role(lst, name, state)
     role((desc.get("before_noun") or {}).get("increased"), "qual")  # "no diffuse uptake": normal, not absent
+    role(desc.get("focal"), "desc_focal")  # a focus is a lesion's uptake: a texture word inside it states no level
+    role(desc.get("texture"), "texture")
     role((desc.get("alone") or {}).get("increased"), "qual")  # "without obvious accumulation": normal (like 未见浓聚)
     role(node_words, "node")
     comp = cues.get("comparison") or {}
@@ -714,6 +719,9 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         finding_re=(re.compile(_guarded(_trie_regex(_as_list(cues["finding_verbs"], "finding_verbs"))), re.IGNORECASE)
                     if cues.get("finding_verbs") else None),
         own_tissue=frozenset(_key(t) for t in _as_list(organs.get("own_tissue"), "own_tissue")),
+        normal_frame_re=_compile_rx(str(cues["normal_frame"]), lang, "normal_frame") if cues.get("normal_frame") else None,
+        frame_keep_re=(_compile_rx(str(cues["normal_frame_keep"]), lang, "normal_frame_keep")
+                       if cues.get("normal_frame_keep") else None),
     )
 
 
@@ -1166,9 +1174,9 @@ def _read_clause(
                     physio = True
                     physio_pos = c.start if physio_pos < 0 else physio_pos
                     physio_states = [*(physio_states or ()), c.start]
-        elif r_weak and valid:
+        elif r_weak and valid and desc_at.get(c.start) is not _TEXTURE:
             weak.append(("normal", c.start, (c.text,)))
-        if desc_at and valid and neg is None and norm is None and c.start in desc_at:
+        if desc_at and valid and neg is None and norm is None and c.start in desc_at and desc_at[c.start] is not _TEXTURE:
             d_state, d_words = desc_at[c.start]
             desc.append((d_state, c.start, d_words))
         if r_noun:
@@ -1220,7 +1228,7 @@ def _read_clause(
         # uptake is not another tissue's ("brown fat uptake", "muscular uptake")
         noun = next((c for c in cues if c.roles.get("noun")), None)
         if noun is not None and any(m.kind in ("organ", "site") for m in ments) and not any(
-                m.kind == "non" and not text[m.end : noun.start].strip(" -") for m in ments):
+                m.kind == "non" and m.end <= noun.start and not text[m.end : noun.start].strip(" -") for m in ments):
             found = lex.finding_re is not None and lex.finding_re.search(text, c0, c1) is not None
             desc = [(_FINDING if found else _BARE, noun.start, (noun.text,))]
     weak_only = provisional = False
@@ -1344,13 +1352,19 @@ def _descriptors(text: str, cues: list[_Tok], ments: list[_Tok], lex: Lexicon) -
             continue
         if not r.get("desc"):
             continue
+        texture: list[int] = []
         for j in range(i + 1, n):
             d = cues[j]
             if d.roles.get("noun"):
                 if _gap_ok(text, c.end, d.start, ments, cues[i + 1 : j], lex):
                     out[c.start] = (r["desc"], (c.text, d.text))
                     used.add(j)
+                    for t in texture:  # "nodular and homogeneous uptake": the texture of a focus is no normal level
+                        out[t] = _TEXTURE
                 break
+            if r.get("desc_focal") and d.roles.get("texture") and not d.roles.get("state"):
+                texture.append(d.start)
+                continue
             if not (d.roles.get("gap") or d.roles.get("node")):
                 break
     return out
@@ -1656,7 +1670,30 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
             prev_states, prev_prov, prev_node, prev_lower = read.states, read.provisional, read.has_node, read.lower
         if tail is not None:
             carried = tail
+    if out and lex.normal_frame_re is not None:
+        return _in_normal_frame(text, out, lex)
     return out
+
+
+def _in_normal_frame(text: str, out: list[Statement], lex: Lexicon) -> list[Statement]:
+    """Levels stated about normal organs compare them with each other: normal (guide: the normal-study frame).
+
+    A sentence or clause that opens by naming the normal distribution or the normal organs it describes ("Normal
+    distribution of FDG. Intense activity is present in the brain …", "正常腹部消化器官…摄取较高者依次为…") makes
+    the increased/decreased statements from there to the end of its line normal, except in a clause that names a
+    lesion or an abnormality (`normal_frame_keep`).
+    """
+    frames = [(m.start(), m.group().strip()) for m in lex.normal_frame_re.finditer(text)]  # type: ignore[union-attr]
+    if not frames:
+        return out
+    res = []
+    for st in out:
+        if st.state in ("increased", "decreased"):
+            frame = next((f for f in frames if f[0] < st.span[1] and "\n" not in text[f[0] : st.span[0]]), None)
+            if frame is not None and not (lex.frame_keep_re is not None and lex.frame_keep_re.search(st.clause)):
+                st = dataclasses.replace(st, state="normal", cues=(*st.cues, frame[1]))
+        res.append(st)
+    return res
 
 
 def _emit(
