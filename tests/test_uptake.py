@@ -892,6 +892,10 @@ V5_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Punctate homogeneous FDG uptake in the right thyroid lobe.", {"thyroid": ["increased"]}),
     ("en", "Diffuse homogeneous FDG uptake in the spleen.", {"spleen": ["normal"]}),
     ("zh", "右肾上腺见结节样均匀FDG摄取。", {"adrenal": ["increased"]}),
+    # a denied change of metabolism (未见…代谢变化/代谢改变) is normal; an undenied one states no level
+    ("zh", "双侧额叶未见明显代谢改变。", {"brain": ["normal"]}),
+    ("zh", "右侧丘脑无代谢变化。", {"brain": ["normal"]}),
+    ("zh", "治疗后纵隔淋巴结代谢变化不大。", {}),
 ]
 
 

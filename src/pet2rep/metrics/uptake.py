@@ -1226,7 +1226,8 @@ def _read_clause(
         # nodes show no uptake of their own), nothing for the others; provisional like a descriptor
         # only where the clause names the organ itself (a template slot "淋巴结，FDG摄取" states no level) and the
         # uptake is not another tissue's ("brown fat uptake", "muscular uptake")
-        noun = next((c for c in cues if c.roles.get("noun")), None)
+        # (a noun that is also a qualifier, "代谢变化", speaks of a change only where a negation denies it)
+        noun = next((c for c in cues if c.roles.get("noun") and not c.roles.get("qual")), None)
         if noun is not None and any(m.kind in ("organ", "site") for m in ments) and not any(
                 m.kind == "non" and m.end <= noun.start and not text[m.end : noun.start].strip(" -") for m in ments):
             found = lex.finding_re is not None and lex.finding_re.search(text, c0, c1) is not None
