@@ -896,6 +896,12 @@ V5_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "双侧额叶未见明显代谢改变。", {"brain": ["normal"]}),
     ("zh", "右侧丘脑无代谢变化。", {"brain": ["normal"]}),
     ("zh", "治疗后纵隔淋巴结代谢变化不大。", {}),
+    # a switch to what PET shows ends a negation's scope (PET上/PET示)
+    ("zh", "胆总管不扩张以及PET上胰头高摄取。", {"pancreas": ["increased"]}),
+    ("zh", "胰腺未见肿大，PET示胰腺未见异常浓聚。", {"pancreas": ["normal"]}),
+    # 异常 said of another modality (MR异常, CT异常) is no uptake state
+    ("zh", "脑代谢减低，MR异常率为5/9。", {"brain": ["decreased"]}),
+    ("zh", "12例MRI异常，其中额叶代谢减低8例。", {"brain": ["decreased"]}),
 ]
 
 
