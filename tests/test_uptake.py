@@ -902,6 +902,12 @@ V5_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # 异常 said of another modality (MR异常, CT异常) is no uptake state
     ("zh", "脑代谢减低，MR异常率为5/9。", {"brain": ["decreased"]}),
     ("zh", "12例MRI异常，其中额叶代谢减低8例。", {"brain": ["decreased"]}),
+    # soft tissue near the tip of a bone, the subcutaneous plane over it and skeletal musculature are not bone
+    ("en", "Increased uptake in the soft tissues near the tip of the left scapula.", {}),
+    ("en", "Increased uptake in the subcutaneous plane of the skull.", {}),
+    ("en", "Diffuse uptake in the skeletal musculature.", {}),
+    # "other organs" are not the subject carried from before
+    ("en", "Hypermetabolic nodule in the right lung, without abnormality in other organs.", {"lung": ["increased"]}),
 ]
 
 
