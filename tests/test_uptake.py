@@ -908,6 +908,11 @@ V5_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Diffuse uptake in the skeletal musculature.", {}),
     # "other organs" are not the subject carried from before
     ("en", "Hypermetabolic nodule in the right lung, without abnormality in other organs.", {"lung": ["increased"]}),
+    # "normal" right before an organ word, beside another level, describes the organ, not its uptake
+    ("en", "Intense focal FDG uptake of a normal spleen.", {"spleen": ["increased"]}),
+    ("zh", "正常脾脏可见局灶性FDG浓聚。", {"spleen": ["increased"]}),
+    ("en", "Normal FDG uptake in the spleen, increased uptake in the liver.",
+     {"liver": ["increased"], "spleen": ["normal"]}),
 ]
 
 

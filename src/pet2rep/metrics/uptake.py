@@ -1216,6 +1216,8 @@ def _read_clause(
                 continue
             if value >= lex.suv_threshold:
                 weak.append(("increased", m.start(), (m.group(),)))
+    if len(states) > 1 and any(st[0] != "normal" for st in states):
+        states = _drop_organ_adjectives(text, states, ments)
     owned = False
     if states and any(m.kind == "non" for m in ments):  # "increased muscular uptake": the muscle's, no organ's
         kept_states = _not_owned(text, states, cues, ments)
@@ -1276,6 +1278,23 @@ def _not_owned(text: str, states: list[tuple[str, int, tuple[str, ...]]], cues: 
         m = non_at.get(skip(end)) if end is not None else None
         if m is not None and skip(m.end) in noun_at:
             continue
+        out.append(st)
+    return out
+
+
+def _drop_organ_adjectives(text: str, states: list[tuple[str, int, tuple[str, ...]]], ments: list[_Tok]
+                           ) -> list[tuple[str, int, tuple[str, ...]]]:
+    """`states` less a normal word that is an organ's adjective beside another level ("intense focal uptake of
+    normal spleen", "正常脾脏内见浓聚灶"): it says the organ is otherwise normal, not how its uptake stands."""
+    starts = {m.start for m in ments if m.kind in ("organ", "site")}
+    out = []
+    for st in states:
+        if st[0] == "normal" and len(st[2]) == 1:
+            end = st[1] + len(st[2][0])
+            while end < len(text) and text[end] in " -\t":
+                end += 1
+            if end in starts:
+                continue
         out.append(st)
     return out
 
