@@ -201,7 +201,7 @@ class _Paraphrases:
         row = self._db.execute("SELECT v FROM meta WHERE k='maxlen'").fetchone()
         self.maxlen = int(row[0])
         self.vocab = frozenset(r[0] for r in self._db.execute("SELECT w FROM vocab"))
-        self._memo: dict[str, tuple[tuple[str, ...], ...]] = {}
+        self._memo: dict[str, tuple[tuple[str, int], ...]] = {}
 
     @staticmethod
     def _build(src: Path, dst: Path) -> None:
@@ -237,26 +237,31 @@ class _Paraphrases:
         db.close()
         os.replace(tmp, dst)
 
-    def lookup(self, phrase: str) -> tuple[tuple[str, ...], ...]:
-        """Paraphrases (as word tuples) of a space-joined reference phrase, in table order."""
+    def lookup(self, phrase: str) -> tuple[tuple[str, int], ...]:
+        """Paraphrases (space-joined, with their word counts) of a space-joined phrase, in table order."""
         got = self._memo.get(phrase)
         if got is None:
             row = self._db.execute("SELECT p FROM para WHERE r=?", (phrase,)).fetchone()
-            got = tuple(tuple(p.split(" ")) for p in row[0].split("\t")) if row else ()
+            got = self._parse(row[0]) if row else ()
             self._memo[phrase] = got
         return got
 
-    def prefetch(self, phrases: set[str]) -> None:
-        """Look the phrases not seen yet up in one query per 500 (the scan then reads the memo)."""
+    @staticmethod
+    def _parse(value: str) -> tuple[tuple[str, int], ...]:
+        return tuple((p, p.count(" ") + 1) for p in value.split("\t"))
+
+    def prefetch(self, phrases: set[str]) -> dict[str, tuple[tuple[str, int], ...]]:
+        """Look the phrases not seen yet up in one query per 500; returns the memo (phrase -> :meth:`lookup`)."""
         memo = self._memo
-        todo = [p for p in phrases if p not in memo]
+        todo = list(phrases - memo.keys())
         for s in range(0, len(todo), 500):
             part = todo[s : s + 500]
             for p in part:
                 memo[p] = ()
             q = f"SELECT r, p FROM para WHERE r IN ({','.join('?' * len(part))})"
             for r, p in self._db.execute(q, part).fetchall():
-                memo[r] = tuple(tuple(x.split(" ")) for x in p.split("\t"))
+                memo[r] = self._parse(p)
+        return memo
 
 
 _PARA: _Paraphrases | None = None
@@ -625,41 +630,52 @@ def _extra_matches(hyp: list[str], ref: list[str], hpos: dict[str, list[int]]) -
                 out.append((SYN, j, 1, i, 1))
     # paraphrase: a table phrase at one side, its paraphrase at the other
     para = _paraphrases()
-    vocab = para.vocab
-    rpos: dict[str, list[int]] = {}
-    for j in lat_r:
-        rpos.setdefault(ref[j], []).append(j)
-
-    def phrases(line: list[str], starts: list[int]) -> set[str]:
-        n = len(line)
-        got = set()
-        for a in starts:
-            for ln in range(1, min(para.maxlen, n - a) + 1):
-                if line[a + ln - 1] not in vocab:
-                    break
-                got.add(" ".join(line[a : a + ln]))
-        return got
-
-    def scan(
-        line: list[str], starts: list[int], other: list[str], opos: dict[str, list[int]], swap: bool
-    ) -> None:
-        n = len(line)
-        for a in starts:
-            if line[a] not in vocab:
-                continue
-            for ln in range(1, min(para.maxlen, n - a) + 1):
-                if line[a + ln - 1] not in vocab:
-                    break
-                for p in para.lookup(" ".join(line[a : a + ln])):
-                    k = len(p)
-                    for b in opos.get(p[0], ()):
-                        if other[b : b + k] == list(p):
-                            out.append((PARA, b, k, a, ln) if swap else (PARA, a, ln, b, k))
-
-    para.prefetch(phrases(ref, lat_r) | phrases(hyp, lat_h))
-    scan(ref, lat_r, hyp, hpos, False)
-    scan(hyp, lat_h, ref, rpos, True)
+    maxlen = para.maxlen
+    rseq, rgrams = _ngrams(ref, lat_r, para.vocab, maxlen)
+    hseq, hgrams = _ngrams(hyp, lat_h, para.vocab, maxlen)
+    memo = para.prefetch(rgrams.keys() | hgrams.keys())
+    for a, ln, phrase in rseq:  # reference phrases whose paraphrase is in the hypothesis
+        for p, k in memo[phrase]:
+            for b in hgrams.get(p, ()) if k <= maxlen else _find(hyp, lat_h, p):
+                out.append((PARA, a, ln, b, k))
+    for a, ln, phrase in hseq:  # and the other way round
+        for p, k in memo[phrase]:
+            for b in rgrams.get(p, ()) if k <= maxlen else _find(ref, lat_r, p):
+                out.append((PARA, b, k, a, ln))
     return out
+
+
+def _ngrams(line: list[str], starts: list[int], vocab: frozenset[str],
+            maxlen: int) -> tuple[list[tuple[int, int, str]], dict[str, list[int]]]:
+    """Phrases of up to ``maxlen`` paraphrase-table words from each start: (start, length, text) in order,
+    and text -> starts (ascending)."""
+    seq: list[tuple[int, int, str]] = []
+    index: dict[str, list[int]] = {}
+    n = len(line)
+    for a in starts:
+        s = line[a]
+        if s not in vocab:
+            continue
+        ln = 1
+        while True:
+            seq.append((a, ln, s))
+            got = index.get(s)
+            if got is None:
+                index[s] = [a]
+            else:
+                got.append(a)
+            if ln == maxlen or a + ln == n or line[a + ln] not in vocab:
+                break
+            s = f"{s} {line[a + ln]}"
+            ln += 1
+    return seq, index
+
+
+def _find(line: list[str], starts: list[int], phrase: str) -> list[int]:
+    """Those of ``starts`` where ``line`` reads ``phrase`` (a paraphrase longer than the table's phrases)."""
+    words = phrase.split(" ")
+    k = len(words)
+    return [b for b in starts if line[b : b + k] == words]
 
 
 def _function_positions(words: list[str], fw: frozenset[str]) -> set[int]:
