@@ -198,6 +198,7 @@ class Lexicon:
     finding_re: re.Pattern[str] | None = None  # "showed", "显示": uptake wording alone after these is a finding  # organs for which uptake wording alone ("FDG uptake in X nodes") is increased
     normal_frame_re: re.Pattern[str] | None = None  # "Normal distribution of FDG.", "正常腹部消化器官…": normal organs
     frame_keep_re: re.Pattern[str] | None = None  # a lesion or abnormality word: the level stated beside it stands
+    frame_lead_re: re.Pattern[str] | None = None  # what may stand before a frame in its clause ("结果", "In")
 
 
 class _Tok:
@@ -722,6 +723,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         normal_frame_re=_compile_rx(str(cues["normal_frame"]), lang, "normal_frame") if cues.get("normal_frame") else None,
         frame_keep_re=(_compile_rx(str(cues["normal_frame_keep"]), lang, "normal_frame_keep")
                        if cues.get("normal_frame_keep") else None),
+        frame_lead_re=_compile_rx(str(cues.get("normal_frame_lead") or r"\s*"), lang, "normal_frame_lead"),
     )
 
 
@@ -1701,9 +1703,16 @@ def _in_normal_frame(text: str, out: list[Statement], lex: Lexicon) -> list[Stat
     A sentence or clause that opens by naming the normal distribution or the normal organs it describes ("Normal
     distribution of FDG. Intense activity is present in the brain …", "正常腹部消化器官…摄取较高者依次为…") makes
     the increased/decreased statements from there to the end of its line normal, except in a clause that names a
-    lesion or an abnormality (`normal_frame_keep`).
+    lesion or an abnormality (`normal_frame_keep`). Only `normal_frame_lead` ("结果", "In") may stand before the
+    frame in its clause.
     """
-    frames = [(m.start(), m.group().strip()) for m in lex.normal_frame_re.finditer(text)]  # type: ignore[union-attr]
+    frames = []
+    for m in lex.normal_frame_re.finditer(text):  # type: ignore[union-attr]
+        j = m.start()
+        while j > 0 and text[j - 1] != "." and text[j - 1] not in lex.sentence_end and text[j - 1] not in lex.clause_sep:
+            j -= 1
+        if lex.frame_lead_re is None or lex.frame_lead_re.fullmatch(text, j, m.start()):
+            frames.append((m.start(), m.group()))
     if not frames:
         return out
     res = []
