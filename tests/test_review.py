@@ -754,7 +754,7 @@ def test_cli_bad_database_is_one_line(tmp_path, capsys):
 
 def test_review_commands_other_than_serve_stay_light(tmp_path):
     """invite/list/revoke/export import neither the web stack nor Jinja2; the database is in WAL mode."""
-    code = ("import sys, pet2rep.review.cli, pet2rep.review.store, pet2rep.review.export, pet2rep.review.catalog; "
+    code = ("import sys, pet2rep.cli.review, pet2rep.review.store, pet2rep.review.export, pet2rep.review.catalog; "
             "print([m for m in ('starlette', 'fastapi', 'uvicorn', 'jinja2', 'httpx') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

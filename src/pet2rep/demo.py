@@ -1,4 +1,4 @@
-"""`pet2rep demo`: the whole pipeline on a small synthetic cohort, offline.
+"""The whole pipeline (`pet2rep demo`) on a small synthetic cohort, offline.
 
     DIR/studies/<id>/            synth: PET (SUV) + CT NIfTI, study.json, reports, labels
     DIR/dataset/                 prompts.jsonl + slice_prompt/<id>/*.jpg (fused coronal 90/100/110)
@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 import time
@@ -95,35 +94,3 @@ def publish_results(out: Path, names: list[str], step) -> Path | None:
     step(f"viewer: {index}")
     return index
 
-
-def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, help="demo folder to write")
-    p.add_argument("-n", type=int, default=20, help="number of synthetic studies (default 20)")
-    p.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
-    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="prompt and report language (default zh)")
-    p.add_argument("--models", default=",".join(DEFAULT_MODELS),
-                   help=f"comma list of model SPECs: card names, card .yaml files, hf:PATH_OR_ID, vllm:PATH_OR_ID, "
-                        f"openai:MODEL (default {','.join(DEFAULT_MODELS)})")
-    p.add_argument("--max-new-tokens", type=int, metavar="N", help="new tokens per report for model runs")
-    p.add_argument("--batch-size", type=int, metavar="N", help="hf: requests per forward pass")
-    p.add_argument("--base-url", metavar="URL", help="openai: the chat-completions endpoint's base URL")
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    from .errors import InputError
-
-    models = tuple(m.strip() for m in args.models.split(",") if m.strip())
-    if args.max_new_tokens is not None and args.max_new_tokens < 1:
-        raise InputError(f"--max-new-tokens {args.max_new_tokens}: must be >= 1")
-    if args.batch_size is not None and args.batch_size < 1:
-        raise InputError(f"--batch-size {args.batch_size}: must be at least 1")
-    gen = {"max_new_tokens": args.max_new_tokens} if args.max_new_tokens else None
-    md = run_demo(args.out, n=args.n, seed=args.seed, lang=args.lang, models=models, generation=gen,
-                  batch_size=args.batch_size, base_url=args.base_url)
-    print(md.read_text(encoding="utf-8"))
-    viewer = md.parent / "viewer" / "index.html"
-    if viewer.is_file():
-        print(f"open {viewer.resolve().as_uri()}  (the case viewer; figures in {md.parent / 'plots'})")
-    else:
-        print(f"open {md}  (install 'pet2rep[viz]' for the figures and the case viewer)")
-    return 0

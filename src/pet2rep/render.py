@@ -32,9 +32,7 @@ Files: fused `{prefix}_{index}_coronal.{fmt}` (as the demo's `demo_90_coronal.jp
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +48,6 @@ from .study import (
     Volume,
     read_nifti_raw,
     read_study,
-    study_folders,
 )
 
 MODES = ("fused", "separate", "mip", "axial")
@@ -509,47 +506,6 @@ def render_study(
     return record
 
 
-# ------------------------------------------------------------------------------------ CLI
-
-
-def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
-    try:
-        vals = tuple(float(x) for x in text.split(","))
-    except ValueError:
-        raise InputError(f"{what} {text!r}: expected {n} comma-separated numbers") from None
-    if len(vals) != n:
-        raise InputError(f"{what} {text!r}: expected {n} comma-separated numbers")
-    return vals
-
-
-def parse_list(text: str | None, cast: Any, what: str) -> list | None:
-    """A comma list of `cast` numbers from option `what` (None when not given); one-line errors."""
-    if text is None:
-        return None
-    try:
-        vals = [cast(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        kind = "whole numbers (PET-grid indices)" if cast is int else "numbers"
-        raise InputError(f"{what} {text!r}: expected comma-separated {kind}") from None
-    if not vals:
-        raise InputError(f"{what} {text!r}: empty")
-    return vals
-
-
-def _size(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    try:
-        w, h = (int(x) for x in text.lower().split("x"))
-    except ValueError:
-        raise InputError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 200x219") from None
-    if w < 1 or h < 1:
-        raise InputError(f"--size {text!r}: must be positive")
-    if w > MAX_SIZE or h > MAX_SIZE:
-        raise InputError(f"--size {text!r}: at most {MAX_SIZE}x{MAX_SIZE} pixels")
-    return w, h
-
-
 def check_prefix(prefix: str | None) -> None:
     """An image-name prefix must be a plain name, with the syntax of a study id (`pet2rep.io.check_id`)."""
     if prefix is None:
@@ -557,68 +513,3 @@ def check_prefix(prefix: str | None) -> None:
     problem = id_problem(prefix)
     if problem is not None:
         raise InputError(f"--prefix {prefix[:80]!r}: must be a plain file-name prefix: it {problem} ({ID_RULE})")
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `pet2rep render`."""
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = __doc__.split("\n\n", 1)[1] if __doc__ else None
-    parser.add_argument("study", metavar="STUDY_DIR", help="study folder, or a folder of study folders")
-    parser.add_argument("--out", required=True, metavar="VIEWS_DIR", help="folder for the images and views.json")
-    parser.add_argument("--mode", choices=MODES, default="fused", help="what to draw (default fused)")
-    sel = parser.add_mutually_exclusive_group()
-    sel.add_argument("--slices", metavar="I,J,K", help="PET-grid plane indices (default 90,100,110 coronal)")
-    sel.add_argument("--fractions", metavar="F,G,H", help="positions within the body extent, 0..1")
-    parser.add_argument("--format", choices=("jpg", "png"), default="jpg", help="image format (default jpg)")
-    parser.add_argument("--suv-window", default="0,10", metavar="LO,HI", help="SUV display window (default 0,10)")
-    parser.add_argument("--ct-window", default="400,40", metavar="W,L", help="CT width,level in HU (default 400,40)")
-    parser.add_argument("--alpha", type=float, default=0.5, help="PET weight in fused images (default 0.5)")
-    parser.add_argument("--size", metavar="WxH", help="output image size in pixels (default: square mm pixels)")
-    parser.add_argument("--prefix", help="image name prefix (default: the study id)")
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """Run `pet2rep render`; 0 when every study rendered, 1 when some failed (their errors printed)."""
-    from .errors import Pet2RepError
-
-    kwargs: dict[str, Any] = dict(
-        mode=args.mode,
-        slices=parse_list(args.slices, int, "--slices"),
-        fractions=parse_list(args.fractions, float, "--fractions"),
-        fmt=args.format,
-        suv_window=_floats(args.suv_window, 2, "--suv-window"),
-        ct_window=_floats(args.ct_window, 2, "--ct-window"),
-        size=_size(args.size),
-        alpha=args.alpha,
-    )
-    check_prefix(args.prefix)
-    root, out = Path(args.study), Path(args.out)
-    studies = study_folders(root, out, "render")
-    if studies == [root]:
-        rec = render_study(root, out, prefix=args.prefix, **kwargs)
-        print(f"{out}: {_n_images(rec)}")
-        return 0
-    failed = 0
-    used: dict[str, Path] = {}
-    for folder in studies:
-        try:
-            sid = read_study(folder, arrays=False).study_id  # a valid id: checked where study.json is read
-            if sid in used:
-                raise InputError(f"study id {sid!r} is also the id of {used[sid]}; each study needs its own id "
-                                 f"(it names the folder {out / sid})")
-            used[sid] = folder
-            rec = render_study(folder, safe_join(out, sid), prefix=args.prefix, **kwargs)
-            print(f"{out / sid}: {_n_images(rec)}")
-        except (Pet2RepError, OSError, ValueError) as exc:
-            failed += 1
-            print(f"pet2rep render: {folder}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-                  file=sys.stderr)
-    if failed:
-        print(f"pet2rep render: {failed} of {len(studies)} studies failed", file=sys.stderr)
-    return 1 if failed else 0
-
-
-def _n_images(rec: dict[str, Any]) -> str:
-    n = len(rec["images"])
-    return f"{n} image" + ("" if n == 1 else "s")
-

@@ -1,15 +1,12 @@
-"""`pet2rep models`: the packaged model cards as a table (or JSON) — name, backend, hub id, size, image limits,
-whether the model is one of the PET2Rep paper's, and where it has been run end to end.
+"""The packaged model cards as rows (shown by `pet2rep models`, pet2rep.cli.models) — name, backend, hub id, size,
+image limits, whether the model is one of the PET2Rep paper's, and where it has been run end to end.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from typing import Any
 
-from .base import BACKENDS, list_cards
+from .base import list_cards
 
 COLUMNS = ("name", "backend", "model", "size", "images", "paper", "verified")
 NONE = "—"
@@ -77,20 +74,3 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 
-
-def configure_models_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", choices=sorted(BACKENDS), help="only the cards of this backend")
-    p.add_argument("--json", action="store_true", help="print the rows as JSON")
-    p.epilog = ("Run any card with --model NAME; hf:NAME or vllm:NAME runs an open model's card on the other "
-                "engine. hf:PATH_OR_ID and vllm:PATH_OR_ID need no card.")
-
-
-def run_models_cli(args: argparse.Namespace) -> int:
-    rows = list_models(args.backend)
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-    elif rows:
-        print(format_table(rows))
-    else:
-        print(f"no packaged cards for backend {args.backend}", file=sys.stderr)
-    return 0

@@ -6,7 +6,7 @@
     order.py    the per-reviewer randomised, balanced order over (study, model)
     app.py      the web app (Starlette + Jinja2, served by uvicorn); imported only by `review serve`
     export.py   ratings.csv, agreement (weighted kappa, Krippendorff's alpha), per-model means with intervals
-    cli.py      `pet2rep review serve | invite | list | revoke | export`
 
+The command, `pet2rep review serve | invite | list | revoke | export`, is pet2rep.cli.review.
 Only app.py imports the web stack (the `[review]` extra); the rest needs the standard library and numpy.
 """

@@ -1,4 +1,9 @@
-"""The `pet2rep` command: thin argument parsing; each sub-command lives in its stage's module.
+"""The `pet2rep` command: the command-line layer over the library stages.
+
+Every sub-command's argument parsing lives in this package, one module per stage (`pet2rep.cli.ingest`,
+`pet2rep.cli.render`, ...): it turns flags into the keyword arguments of a library function, and names the flag
+when a value is refused. The library below takes and raises in Python terms and never imports this package.
+(evaluate, compare and uptake still keep their parsers in their metrics modules.)
 
 Only the module of the chosen sub-command is imported, so `pet2rep --help` and every command start fast.
 A sub-command module defines `configure_parser(parser)` and `run_cli(args) -> int`; an entry
@@ -13,26 +18,26 @@ import sys
 
 # name -> (module, one-line help). Order is the pipeline's order.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "ingest": ("pet2rep.ingest.cli", "read a PET/CT exam (DICOM or NIfTI) into a study folder with PET in SUVbw"),
-    "synth": ("pet2rep.ingest.synth", "make a synthetic whole-body PET/CT cohort with ground-truth reports"),
-    "render": ("pet2rep.render", "draw model-ready views (fused, separate, mip, axial) from a study folder"),
-    "prompts": ("pet2rep.prompts.build", "build a PET2Rep prompt dataset (JSONL + images) from studies"),
-    "models": ("pet2rep.backends.models:models", "list the packaged model cards (name, backend, hub id, size)"),
-    "generate": ("pet2rep.runs_cli", "run a model (card, hf:, vllm:, openai:) over a prompt dataset into a run folder"),
-    "merge": ("pet2rep.runs_cli:merge", "join the shard run folders of one run into one run folder"),
+    "ingest": ("pet2rep.cli.ingest", "read a PET/CT exam (DICOM or NIfTI) into a study folder with PET in SUVbw"),
+    "synth": ("pet2rep.cli.synth", "make a synthetic whole-body PET/CT cohort with ground-truth reports"),
+    "render": ("pet2rep.cli.render", "draw model-ready views (fused, separate, mip, axial) from a study folder"),
+    "prompts": ("pet2rep.cli.prompts", "build a PET2Rep prompt dataset (JSONL + images) from studies"),
+    "models": ("pet2rep.cli.models", "list the packaged model cards (name, backend, hub id, size)"),
+    "generate": ("pet2rep.cli.runs", "run a model (card, hf:, vllm:, openai:) over a prompt dataset into a run folder"),
+    "merge": ("pet2rep.cli.runs:merge", "join the shard run folders of one run into one run folder"),
     "evaluate": ("pet2rep.metrics.evaluate", "score predictions: BLEU, METEOR, ROUGE-L, CIDEr-D, organ uptake"),
     "compare": ("pet2rep.metrics.compare", "paired significance test between two scored runs"),
     "uptake": ("pet2rep.metrics.uptake", "print the organ uptake statements found in a report"),
-    "leaderboard": ("pet2rep.publish.leaderboard", "tabulate scored runs as markdown/csv/tex"),
-    "plots": ("pet2rep.publish.plots", "draw the paper's figures (metrics, organ heat map, size, failures, lengths)"),
-    "view": ("pet2rep.publish.view", "write a static case viewer (HTML, opens from files): reports, organ ✓/✗, filters"),
-    "review": ("pet2rep.review.cli:review", "blind reader study: serve, invite, list, revoke, export ratings"),
-    "demo": ("pet2rep.demo", "synth -> render -> prompts -> generate -> evaluate -> leaderboard, offline"),
+    "leaderboard": ("pet2rep.cli.leaderboard", "tabulate scored runs as markdown/csv/tex"),
+    "plots": ("pet2rep.cli.plots", "draw the paper's figures (metrics, organ heat map, size, failures, lengths)"),
+    "view": ("pet2rep.cli.view", "write a static case viewer (HTML, opens from files): reports, organ ✓/✗, filters"),
+    "review": ("pet2rep.cli.review", "blind reader study: serve, invite, list, revoke, export ratings"),
+    "demo": ("pet2rep.cli.demo", "synth -> render -> prompts -> generate -> evaluate -> leaderboard, offline"),
 }
 
 
 def _top_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     epilog = "commands:\n" + "\n".join(f"  {n:<12} {h}" for n, (_, h) in COMMANDS.items())
     p = argparse.ArgumentParser(
@@ -56,7 +61,7 @@ def command_functions(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
-    from .errors import Pet2RepError
+    from ..errors import Pet2RepError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:

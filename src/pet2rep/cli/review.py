@@ -11,7 +11,7 @@ DEFAULT_DB = "review.sqlite"
 DEFAULT_BASE = "http://127.0.0.1:8765"
 
 
-def configure_review_parser(p: argparse.ArgumentParser) -> None:
+def configure_parser(p: argparse.ArgumentParser) -> None:
     p.description = ("A reader study: invited radiologists rate generated reports blind (1-5 on accuracy, "
                      "completeness and clinical usability) in a small web app; export gives the ratings "
                      "unblinded, agreement statistics and per-model means.")
@@ -56,7 +56,7 @@ def configure_review_parser(p: argparse.ArgumentParser) -> None:
     e.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
 
 
-def run_review_cli(args: argparse.Namespace) -> int:
+def run_cli(args: argparse.Namespace) -> int:
     return {"serve": _serve, "invite": _invite, "list": _list, "revoke": _revoke, "export": _export}[args.action](args)
 
 
@@ -70,7 +70,7 @@ def _base_url(text: str) -> str:
 
 
 def _invite(args: argparse.Namespace) -> int:
-    from .store import Store
+    from ..review.store import Store
 
     store = Store(args.db, create=True)
     base = _base_url(args.base_url) if args.base_url else (store.meta("base_url") or DEFAULT_BASE)
@@ -84,7 +84,7 @@ def _invite(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .store import Store
+    from ..review.store import Store
 
     rows = Store(args.db).reviewers()
     if not rows:
@@ -100,7 +100,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    from .store import Store
+    from ..review.store import Store
 
     Store(args.db).revoke(args.name)
     print(f"pet2rep review: '{args.name}' revoked (link and sessions no longer work; ratings kept)", file=sys.stderr)
@@ -108,7 +108,7 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .export import export_study
+    from ..review.export import export_study
 
     if args.bootstrap < 0:
         raise InputError(f"--bootstrap {args.bootstrap}: must be >= 0")
@@ -128,9 +128,9 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise Pet2RepError(f"review serve needs the web parts ({exc.name} is missing): "
                            "pip install 'pet2rep[review]'") from None
-    from .app import create_app, serve
-    from .catalog import build_catalog, study_subset
-    from .store import Store
+    from ..review.app import create_app, serve
+    from ..review.catalog import build_catalog, study_subset
+    from ..review.store import Store
 
     if not 0 < args.port < 65536:
         raise InputError(f"--port {args.port}: must be 1-65535")

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 # flag -> (GenerationConfig field, type, lowest allowed value, strictly greater?)
 GEN_FLAGS = {
@@ -71,7 +71,7 @@ def _check(args: argparse.Namespace, table: dict) -> dict:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from .runs import RUN_JSON, run_model
+    from ..runs import RUN_JSON, run_model
 
     generation = _check(args, GEN_FLAGS)
     if generation.get("top_p", 0) > 1:
@@ -100,7 +100,7 @@ def configure_merge_parser(p: argparse.ArgumentParser) -> None:
 
 
 def run_merge_cli(args: argparse.Namespace) -> int:
-    from .runs import merge_runs
+    from ..runs import merge_runs
 
     warned: list[str] = []
 

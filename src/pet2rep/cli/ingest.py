@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError, out_folder
+from ..ingest import check_facts
 from ..io import check_id
-from . import check_facts
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -84,7 +84,7 @@ def run_cli(args: argparse.Namespace) -> int:
     if mode == "--pet-nifti":
         return _run_nifti(args)
 
-    from .dicom import ingest_batch, ingest_dicom
+    from ..ingest.dicom import ingest_batch, ingest_dicom
 
     if args.batch:
         extra = [n for n, v in (("--pet-series", args.pet_series), ("--ct-series", args.ct_series),
@@ -126,14 +126,9 @@ def _run_nifti(args: argparse.Namespace) -> int:
         raise InputError("--pet-nifti needs --ct-nifti (or --allow-no-ct)")
     if args.pet_series or args.ct_series:
         raise InputError("--pet-series/--ct-series go with DICOM input")
-    try:
-        from . import nifti
-    except ImportError:  # pragma: no cover - only while nifti.py is being written
-        nifti = None
-    fn = getattr(nifti, "ingest_nifti", None)
-    if fn is None:  # pragma: no cover
-        raise InputError("NIfTI ingest is not available in this build (pet2rep.ingest.nifti.ingest_nifti missing)")
-    out = fn(
+    from ..ingest.nifti import ingest_nifti
+
+    out = ingest_nifti(
         Path(args.pet_nifti),
         Path(args.ct_nifti) if args.ct_nifti else None,
         Path(args.out),
