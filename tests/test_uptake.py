@@ -913,6 +913,13 @@ V5_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "正常脾脏可见局灶性FDG浓聚。", {"spleen": ["increased"]}),
     ("en", "Normal FDG uptake in the spleen, increased uptake in the liver.",
      {"liver": ["increased"], "spleen": ["normal"]}),
+    # an uptake that went away is normal: "spontaneous / complete resolution", "resolution of FDG uptake"
+    ("en", "Focal uptake in the thyroid showed spontaneous resolution on a repeat scan.",
+     {"thyroid": ["increased", "normal"]}),
+    ("en", "Follow-up PET showed complete resolution of FDG uptake in the spleen.", {"spleen": ["normal"]}),
+    # T1/T2 before "signal", "weighted", "hyperintense" is an MRI sequence, not a vertebra
+    ("en", "The adrenal mass had a high T2 signal. PET showed resolution of FDG uptake.", {"adrenal": ["normal"]}),
+    ("en", "Increased uptake in T2 and L4.", {"bone": ["increased"]}),
 ]
 
 
