@@ -920,6 +920,11 @@ V5_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # T1/T2 before "signal", "weighted", "hyperintense" is an MRI sequence, not a vertebra
     ("en", "The adrenal mass had a high T2 signal. PET showed resolution of FDG uptake.", {"adrenal": ["normal"]}),
     ("en", "Increased uptake in T2 and L4.", {"bone": ["increased"]}),
+    # after a negated uptake noun, "、" + a degree word starts a new category of a list; elsewhere the negation
+    # covers the list ("未见肝、脾摄取增高", "未见结节、明显…增高灶")
+    ("zh", "肺结节按摄取分为无摄取、轻度摄取增高和明显摄取增高三类。", {"lung": ["increased", "absent"]}),
+    ("zh", "未见肝、脾摄取增高。", {"liver": ["normal"], "spleen": ["normal"]}),
+    ("zh", "双肺未见结节、明显FDG摄取增高灶。", {"lung": ["normal"]}),
 ]
 
 

@@ -1117,6 +1117,8 @@ def _read_clause(
             first_state_pos = c.start if first_state_pos is None else first_state_pos
             stated = True
             continue
+        if r_break and c.text[:1] == "、" and not (noun is not None and noun.end == c.start):
+            r_break = False  # "、明显…" starts a new category only after a negated uptake noun ("没有摄取、轻度摄取增高")
         if r_break:
             if neg is not None and noun is not None and not state_since_neg:
                 states.append(("normal" if qual else "absent", noun.start, (neg.text, noun.text)))
