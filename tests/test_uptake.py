@@ -925,6 +925,9 @@ V5_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "肺结节按摄取分为无摄取、轻度摄取增高和明显摄取增高三类。", {"lung": ["increased", "absent"]}),
     ("zh", "未见肝、脾摄取增高。", {"liver": ["normal"], "spleen": ["normal"]}),
     ("zh", "双肺未见结节、明显FDG摄取增高灶。", {"lung": ["normal"]}),
+    # 非 before a noun is a prefix ("non-tumour bone"); before an uptake word it negates
+    ("zh", "肿瘤骨呈低摄取，而非瘤骨区FDG摄取明显增高。", {"bone": ["increased", "decreased"]}),
+    ("zh", "右肺结节呈非高代谢。", {"lung": ["normal"]}),
 ]
 
 
