@@ -928,6 +928,14 @@ V5_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # 非 before a noun is a prefix ("non-tumour bone"); before an uptake word it negates
     ("zh", "肿瘤骨呈低摄取，而非瘤骨区FDG摄取明显增高。", {"bone": ["increased", "decreased"]}),
     ("zh", "右肺结节呈非高代谢。", {"lung": ["normal"]}),
+    # beside the spine (脊柱旁/椎旁) is a paravertebral tissue, not bone
+    ("zh", "右侧脊柱旁软组织肿块FDG摄取增高。", {}),
+    ("zh", "椎旁见高代谢灶，T6椎体骨质破坏伴摄取增高。", {"bone": ["increased"]}),
+    # 是否 (whether) states no finding in its clause
+    ("zh", "随访需关注胰腺是否有代谢异常。", {}),
+    ("zh", "肝脏是否转移需结合MRI，肝内见高代谢灶。", {"liver": ["increased"]}),
+    # 代谢较活跃 is increased like 代谢活跃
+    ("zh", "腹、盆腔多个淋巴结，部分伴钙化，代谢较活跃。", {"abdominal_lymph_nodes": ["increased"]}),
 ]
 
 
