@@ -936,6 +936,9 @@ V5_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "肝脏是否转移需结合MRI，肝内见高代谢灶。", {"liver": ["increased"]}),
     # 代谢较活跃 is increased like 代谢活跃
     ("zh", "腹、盆腔多个淋巴结，部分伴钙化，代谢较活跃。", {"abdominal_lymph_nodes": ["increased"]}),
+    # "incidental uptake" is a pattern word like "focal": increased unless called physiological
+    ("en", "Incidental colonic FDG uptake was seen in 12 patients.", {"intestine": ["increased"]}),
+    ("en", "Incidental FDG uptake in the thyroid, likely physiologic.", {"thyroid": ["normal"]}),
 ]
 
 
