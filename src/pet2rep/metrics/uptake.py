@@ -720,11 +720,17 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         finding_re=(re.compile(_guarded(_trie_regex(_as_list(cues["finding_verbs"], "finding_verbs"))), re.IGNORECASE)
                     if cues.get("finding_verbs") else None),
         own_tissue=frozenset(_key(t) for t in _as_list(organs.get("own_tissue"), "own_tissue")),
-        normal_frame_re=_compile_rx(str(cues["normal_frame"]), lang, "normal_frame") if cues.get("normal_frame") else None,
+        normal_frame_re=(_compile_rx(_frame_rx(str(cues["normal_frame"])), lang, "normal_frame")
+                         if cues.get("normal_frame") else None),
         frame_keep_re=(_compile_rx(str(cues["normal_frame_keep"]), lang, "normal_frame_keep")
                        if cues.get("normal_frame_keep") else None),
         frame_lead_re=_compile_rx(str(cues.get("normal_frame_lead") or r"\s*"), lang, "normal_frame_lead"),
     )
+
+
+def _frame_rx(rx: str) -> str:
+    """`rx` behind a first-character guard, unless it starts with one literal (the regex engine scans for that)."""
+    return rx if len(_regex_first_chars(rx) or "") <= 2 else _guarded(rx)
 
 
 def _tissue_first(rx: Any) -> frozenset[str] | None:
