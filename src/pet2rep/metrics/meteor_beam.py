@@ -15,21 +15,28 @@ Semantics reproduced (what the jar does, described in our words):
 
 Speed comes from never building children that cannot enter the beam (the result is unchanged):
 
-* the next beam is filled by stable insertion into a sorted buffer of ``beam`` slots, children
-  offered in the jar's creation order; a child whose key is not smaller than the last of a full
-  buffer is discarded (it would have been sorted past the beam);
+* the next beam is a sorted buffer of ``beam`` slots; children are ordered by (key, parent, rank among
+  their siblings), which is the jar's stable sort of children made in creation order, so they may be
+  offered in any order; one that sorts past a full buffer is discarded;
 * parents are visited in beam order and every child of a parent is at least (its matches plus the
   best candidate value at this position, its chunks, its distance): once that bound is past the
   last of a full buffer, no later parent can place a child, and the step ends;
-* when every candidate at a position has the same value, a parent's children other than the one
-  continuing its chunk come in non-decreasing key order, so after the first refused one only the
-  continuation (and the distances) are still looked at; the skip child is never better than any
-  of its siblings, so it is refused as soon as one of them was.
+* at a position whose candidates are just exact one-word matches (most positions of Chinese text),
+  each parent's best child (the one continuing its chunk, else its first free candidate) is offered
+  in a first pass over the parents and the other children in a second, where a buffer already full of
+  good children refuses most at once: a parent's other children come in non-decreasing key order and
+  the skip child is worse than all of them, so after one refusal the parent is done;
+* elsewhere, when every candidate at a position has the same value, a parent's children other than
+  the one continuing its chunk come in non-decreasing key order, so after the first refused one only
+  the continuation (and the distances) are still looked at.
 
-Used words are bit sets (32 bits per int64 word) per alignment; chosen matches are kept as back
-pointers (one parent slot and one candidate per step and slot). :func:`beam_search` is written in
-the subset of Python that numba compiles; with numba installed the compiled copy runs (same code,
-same numbers), without it the plain Python one.
+Sort keys are packed into one integer (matches, chunks, distance; each field as wide as any path can
+need). Used words are bit sets per alignment (63 hypothesis words to an int64), copied on write: a
+parent's first surviving child takes over its block. Chosen matches are kept as back pointers (one
+parent slot and one candidate per step and slot). :func:`prepare` (candidates in the jar's order and
+the search's tables), :func:`beam_search` and :func:`row_stats` (the statistics row) are written in the
+subset of Python that numba compiles; with numba installed :func:`pair_row` runs them compiled in one
+call per pair (same code, same numbers), without it :func:`pair_row_python` runs the plain Python copy.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from typing import Any
 import numpy as np
 
 BEAM = 40
-WORK = 14  # work items per beam slot (``work`` holds WORK * BEAM)
+WORK = 16  # work items per beam slot (``work`` holds WORK * BEAM)
 DEBRUIJN = 0x03F79D71B4CB0A89  # (x & -x) * DEBRUIJN >> 58 & 63 tells which bit x has lowest
 MAXBITS = 62  # widest packed sort key the compiled copy (int64) may use
 
@@ -104,6 +111,10 @@ def beam_search(
             if ci[k] + chl[k] > hmax:
                 hmax = ci[k] + chl[k]
     dmax += nr * (nr + hmax)  # (a definite match's distance, counted apart)
+    TBS = 1  # tie-break of a child: parent * TBS + its rank among its siblings (the skip child last)
+    for j in range(nr):
+        if cs[j + 1] - cs[j] + 1 > TBS:
+            TBS = cs[j + 1] - cs[j] + 1
     bd = 1
     while (1 << bd) <= dmax:
         bd += 1
@@ -133,6 +144,8 @@ def beam_search(
     taken = work[11 * K : 12 * K]
     own = work[12 * K : 13 * K]
     free = work[13 * K : 14 * K]
+    otb = work[14 * K : 15 * K]  # tie-breaks of the next beam, best first
+    prim = work[15 * K : 16 * K]  # hypothesis position of each parent's best child (two-pass steps)
     key[0] = noff * SC
     le[0] = -1
     for w in range(WH):
@@ -154,68 +167,242 @@ def beam_search(
                 w += 1
             live0[g] = w
         m = 0
-        last = 0  # key of the last of a full next beam
-        for p in range(n):
-            pk = key[p]
-            if m == K and pk - maxsc >= last:
-                break  # no child of this or any later parent can enter the beam
-            pl = le[p]
-            pb = buf[p] * WH
-            mode = 0  # 0: candidates then skip, 1: pass through, 2: definite match, 3: dropped
-            if j < idx[p]:
-                mode = 1
-            elif ur0[jw] & jb:
-                if fixed[idx[p]] >= 0:
-                    mode = 2
-                else:
-                    mode = 3
-            if mode == 3:
-                continue
-            k = a
-            acc = 0
-            x = 0
-            w = 0
-            w1 = -1
-            gb = 0
-            if sm == 2:
-                g = rkg[j]
-                gb = g * WH
-                w = live0[g] - 1
-                w1 = gw1[g]
-            refused = False  # a match child was refused: the skip child will be too
-            stop = False  # (same values) later non-continuation children will be refused too
-            while True:
-                # ---- next child of this parent: key ck, chunk increment inc, state (ci_, cl_), candidate cand
-                inc = 0
-                if mode == 1:
+        last = 0  # key and tie-break (parent, rank among its siblings) of the last of a full next beam
+        ltb = 0
+        nb = b - a  # the skip child's rank
+        if sm == 2:
+            # Every candidate has the best value and comes from the bit sets. Two passes over the parents: each
+            # parent's best child first, then its other children (which a full beam of good children mostly
+            # refuses at once). Ties are broken by (parent, rank), i.e. in the jar's creation order, so the beam
+            # is the same as offering every child in that order.
+            g = rkg[j]
+            gb = g * WH
+            l0 = live0[g] - 1
+            w1 = gw1[g]
+            na = n
+            for p in range(n):
+                pk = key[p]
+                if m == K and pk - maxsc >= last:
+                    na = p
+                    break  # no child of this or any later parent can enter the beam (in either pass)
+                prim[p] = -2
+                pl = le[p]
+                ctb = p * TBS
+                if j < idx[p]:  # inside its own match: passes through
                     ck = pk
                     ci_ = idx[p]
                     cl_ = pl
                     cand = -1
-                elif mode == 2:
+                elif ur0[jw] & jb:
                     f = fixed[idx[p]]
-                    fi = ci[f]
-                    if pl != -1 and fi != pl:
-                        inc = 1
+                    if f < 0:
+                        continue  # dropped
+                    fi = ci[f]  # the definite match
                     dd = j - fi
-                    ck = pk - cval[f] * SC + inc * SD + (dd if dd >= 0 else -dd)
+                    ck = pk - cval[f] * SC + (SD if (pl != -1 and fi != pl) else 0) + (dd if dd >= 0 else -dd)
                     ci_ = j + crl[f]
                     cl_ = fi + chl[f]
                     cand = f
-                elif k < b:
-                    if sm == 2:  # free exact candidates straight from the bit sets
+                else:
+                    # best child: the one continuing the chunk if its candidate is free (distance: the free
+                    # candidates before it), else the first free candidate, else the skip child
+                    pb = buf[p] * WH
+                    w = l0
+                    x = 0
+                    acc = 0
+                    first = -1
+                    cont = False
+                    while True:
                         while x == 0 and w < w1:
                             w += 1
                             x = kb[gb + w] & ~uh[pb + w]
                         if x == 0:
-                            k = b
-                            continue
+                            break
                         low = x & -x
                         x ^= low
                         i = w * 63 + tab[((low * DEBRUIJN) >> 58) & 63]
-                        kk = -1  # (its index a + hrank[i] is looked up only if it enters the beam)
-                        cv = maxsc  # every candidate here is worth the best value
+                        if first < 0:
+                            first = i
+                        if i >= pl:
+                            cont = i == pl
+                            break
+                        dd = j - i
+                        acc += dd if dd >= 0 else -dd
+                    ci_ = j + 1
+                    if cont:
+                        i = pl
+                        ck = pk - maxsc + acc
+                    elif first >= 0:
+                        i = first
+                        ck = pk - maxsc + (SD if pl != -1 else 0)
                     else:
+                        i = -1
+                        ck = pk + (SD if pl != -1 else 0)
+                    prim[p] = i
+                    if i >= 0:
+                        cl_ = i + 1
+                        cand = a + hrank[i]
+                        ctb += hrank[i]
+                    else:
+                        cl_ = -1
+                        cand = -1
+                        ctb += nb
+                # (insert into the sorted next beam; slot -1: refused, past a full beam)
+                if m == K:
+                    r = K - 1
+                    slot = -1 if (okey[r] < ck or (okey[r] == ck and otb[r] < ctb)) else order[r]
+                else:
+                    slot = m
+                    r = m
+                    m += 1
+                if slot >= 0:
+                    while r > 0 and (okey[r - 1] > ck or (okey[r - 1] == ck and otb[r - 1] > ctb)):
+                        okey[r] = okey[r - 1]
+                        otb[r] = otb[r - 1]
+                        order[r] = order[r - 1]
+                        r -= 1
+                    okey[r] = ck
+                    otb[r] = ctb
+                    order[r] = slot
+                if slot >= 0:
+                    xi[slot] = ci_
+                    xl[slot] = cl_
+                    xp[slot] = p
+                    xk[slot] = cand
+                    if m == K:
+                        last = okey[K - 1]
+                        ltb = otb[K - 1]
+            for p in range(na):  # the other children
+                q = prim[p]
+                if q < 0:
+                    continue  # (a single child, or no free candidate)
+                pk = key[p]
+                if m == K:
+                    bk = pk - maxsc
+                    if bk > last or (bk == last and p * TBS >= ltb):
+                        break
+                pl = le[p]
+                pb = buf[p] * WH
+                inc = SD if pl != -1 else 0
+                w = l0
+                x = 0
+                acc = 0
+                refused = False
+                while True:
+                    while x == 0 and w < w1:
+                        w += 1
+                        x = kb[gb + w] & ~uh[pb + w]
+                    if x == 0:
+                        break
+                    low = x & -x
+                    x ^= low
+                    i = w * 63 + tab[((low * DEBRUIJN) >> 58) & 63]
+                    dd = j - i
+                    if dd < 0:
+                        dd = -dd
+                    if i == q:
+                        acc += dd
+                        continue
+                    # keys grow with the distance: once one sibling is refused, all later ones are
+                    ck = pk - maxsc + inc + acc
+                    ctb = p * TBS + hrank[i]
+                    # (insert into the sorted next beam; slot -1: refused, past a full beam)
+                    if m == K:
+                        r = K - 1
+                        slot = -1 if (okey[r] < ck or (okey[r] == ck and otb[r] < ctb)) else order[r]
+                    else:
+                        slot = m
+                        r = m
+                        m += 1
+                    if slot >= 0:
+                        while r > 0 and (okey[r - 1] > ck or (okey[r - 1] == ck and otb[r - 1] > ctb)):
+                            okey[r] = okey[r - 1]
+                            otb[r] = otb[r - 1]
+                            order[r] = order[r - 1]
+                            r -= 1
+                        okey[r] = ck
+                        otb[r] = ctb
+                        order[r] = slot
+                    acc += dd
+                    if slot < 0:
+                        refused = True
+                        break
+                    xi[slot] = j + 1
+                    xl[slot] = i + 1
+                    xp[slot] = p
+                    xk[slot] = a + hrank[i]
+                    if m == K:
+                        last = okey[K - 1]
+                        ltb = otb[K - 1]
+                if not refused:  # the skip child
+                    ck = pk + inc + acc
+                    ctb = p * TBS + nb
+                    # (insert into the sorted next beam; slot -1: refused, past a full beam)
+                    if m == K:
+                        r = K - 1
+                        slot = -1 if (okey[r] < ck or (okey[r] == ck and otb[r] < ctb)) else order[r]
+                    else:
+                        slot = m
+                        r = m
+                        m += 1
+                    if slot >= 0:
+                        while r > 0 and (okey[r - 1] > ck or (okey[r - 1] == ck and otb[r - 1] > ctb)):
+                            okey[r] = okey[r - 1]
+                            otb[r] = otb[r - 1]
+                            order[r] = order[r - 1]
+                            r -= 1
+                        okey[r] = ck
+                        otb[r] = ctb
+                        order[r] = slot
+                    if slot >= 0:
+                        xi[slot] = j + 1
+                        xl[slot] = -1
+                        xp[slot] = p
+                        xk[slot] = -1
+                        if m == K:
+                            last = okey[K - 1]
+                            ltb = otb[K - 1]
+        else:
+            for p in range(n):
+                pk = key[p]
+                if m == K and pk - maxsc >= last:
+                    break  # no child of this or any later parent can enter the beam
+                pl = le[p]
+                pb = buf[p] * WH
+                mode = 0  # 0: candidates then skip, 1: pass through, 2: definite match, 3: dropped
+                if j < idx[p]:
+                    mode = 1
+                elif ur0[jw] & jb:
+                    if fixed[idx[p]] >= 0:
+                        mode = 2
+                    else:
+                        mode = 3
+                if mode == 3:
+                    continue
+                k = a
+                acc = 0
+                refused = False  # a match child was refused: the skip child will be too
+                stop = False  # (same values) later non-continuation children will be refused too
+                while True:
+                    # ---- next child of this parent: key ck, rank ctb, chunk increment inc, state (ci_, cl_), cand
+                    inc = 0
+                    ctb = p * TBS
+                    if mode == 1:
+                        ck = pk
+                        ci_ = idx[p]
+                        cl_ = pl
+                        cand = -1
+                    elif mode == 2:
+                        f = fixed[idx[p]]
+                        fi = ci[f]
+                        if pl != -1 and fi != pl:
+                            inc = 1
+                        dd = j - fi
+                        ck = pk - cval[f] * SC + inc * SD + (dd if dd >= 0 else -dd)
+                        ci_ = j + crl[f]
+                        cl_ = fi + chl[f]
+                        cand = f
+                    elif k < b:
                         i = ci[k]
                         kk = k
                         k += 1
@@ -231,76 +418,69 @@ def beam_search(
                                     break
                         if used:
                             continue
-                        cv = cval[kk] * SC
-                    dd = j - i
-                    if dd < 0:
-                        dd = -dd
-                    cont = pl != -1 and i == pl
-                    if stop and not cont:
-                        acc += dd
-                        if sm == 2:
-                            if i > pl:
-                                break  # the continuation lies behind: not free
-                            if pk - cv + acc >= last:
-                                break  # even the continuation would be refused
-                        continue
-                    if pl != -1 and not cont:
-                        inc = 1
-                    ck = pk - cv + inc * SD + acc
-                    if kk < 0:
-                        ci_ = j + 1
-                        cl_ = i + 1
-                    else:
+                        dd = j - i
+                        if dd < 0:
+                            dd = -dd
+                        cont = pl != -1 and i == pl
+                        if stop and not cont:
+                            acc += dd
+                            continue
+                        if pl != -1 and not cont:
+                            inc = 1
+                        ck = pk - cval[kk] * SC + inc * SD + acc
+                        ctb += kk - a
                         ci_ = j + crl[kk]
                         cl_ = i + chl[kk]
-                    cand = kk
-                    acc += dd
-                else:
-                    if refused:
-                        break
-                    if pl != -1:
-                        inc = 1
-                    ck = pk + inc * SD + acc
-                    ci_ = j + 1
-                    cl_ = -1
-                    cand = -1
-                    k = b + 1  # marks: skip child offered
-                # ---- stable insertion into the sorted next beam (after every equal key)
-                if m == K and ck >= last:
-                    # refused: sorted past the beam
+                        cand = kk
+                        acc += dd
+                    else:
+                        if refused:
+                            break
+                        if pl != -1:
+                            inc = 1
+                        ck = pk + inc * SD + acc
+                        ctb += nb
+                        ci_ = j + 1
+                        cl_ = -1
+                        cand = -1
+                        k = b + 1  # marks: skip child offered
+                    # ---- stable insertion into the sorted next beam (creation order breaks ties)
+                    # (insert into the sorted next beam; slot -1: refused, past a full beam)
+                    if m == K:
+                        r = K - 1
+                        slot = -1 if (okey[r] < ck or (okey[r] == ck and otb[r] < ctb)) else order[r]
+                    else:
+                        slot = m
+                        r = m
+                        m += 1
+                    if slot >= 0:
+                        while r > 0 and (okey[r - 1] > ck or (okey[r - 1] == ck and otb[r - 1] > ctb)):
+                            okey[r] = okey[r - 1]
+                            otb[r] = otb[r - 1]
+                            order[r] = order[r - 1]
+                            r -= 1
+                        okey[r] = ck
+                        otb[r] = ctb
+                        order[r] = slot
+                    if slot < 0:
+                        # refused: sorted past the beam
+                        if mode != 0 or k > b:
+                            break
+                        refused = True
+                        if sm != 0:
+                            if inc == 0:
+                                break  # every later child of this parent is at least as bad
+                            stop = True  # only a child continuing the chunk may still enter
+                        continue
+                    xi[slot] = ci_
+                    xl[slot] = cl_
+                    xp[slot] = p
+                    xk[slot] = cand
+                    if m == K:
+                        last = okey[K - 1]
+                        ltb = otb[K - 1]
                     if mode != 0 or k > b:
                         break
-                    refused = True
-                    if sm != 0:
-                        if inc == 0:
-                            break  # every later child of this parent is at least as bad
-                        stop = True  # only a child continuing the chunk may still enter
-                        if sm == 2:
-                            pw = pl // 63
-                            if pw >= WH or ((kb[gb + pw] & ~uh[pb + pw]) >> (pl % 63)) & 1 == 0:
-                                break  # no free candidate continues the chunk
-                    continue
-                if m < K:
-                    slot = m
-                    r = m
-                    m += 1
-                else:
-                    slot = order[K - 1]
-                    r = K - 1
-                while r > 0 and okey[r - 1] > ck:
-                    okey[r] = okey[r - 1]
-                    order[r] = order[r - 1]
-                    r -= 1
-                okey[r] = ck
-                order[r] = slot
-                if m == K:
-                    last = okey[K - 1]
-                xi[slot] = ci_
-                xl[slot] = cl_
-                xp[slot] = p
-                xk[slot] = cand if (cand >= 0 or mode != 0 or k > b) else a + hrank[i]
-                if mode != 0 or k > b:
-                    break
         if m == 0:  # every alignment was dropped: the jar carries its best one on unchanged
             okey[0] = key[0]
             xi[0] = idx[0]
