@@ -939,6 +939,10 @@ V5_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # "incidental uptake" is a pattern word like "focal": increased unless called physiological
     ("en", "Incidental colonic FDG uptake was seen in 12 patients.", {"intestine": ["increased"]}),
     ("en", "Incidental FDG uptake in the thyroid, likely physiologic.", {"thyroid": ["normal"]}),
+    # SPN (solitary pulmonary nodule) is the lung; "even if" concedes a finding and is no condition
+    ("en", "The SPN was FDG avid.", {"lung": ["increased"]}),
+    ("en", "Even if hypermetabolic retroperitoneal nodes are seen, the ovarian uptake may be inflammatory.",
+     {"abdominal_lymph_nodes": ["increased"]}),
 ]
 
 
