@@ -941,6 +941,10 @@ V5_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Incidental FDG uptake in the thyroid, likely physiologic.", {"thyroid": ["normal"]}),
     # SPN (solitary pulmonary nodule) is the lung; "even if" concedes a finding and is no condition
     ("en", "The SPN was FDG avid.", {"lung": ["increased"]}),
+    # the spinal / vertebral column is bone, Th10 is T10 (European notation); a list item may name both
+    ("en", "Increased uptake in the thyroid, the spinal column (vertebra Th10), the terminal ileum.",
+     {"thyroid": ["increased"], "intestine": ["increased"], "bone": ["increased"]}),
+    ("en", "Increased uptake in Th10.", {"bone": ["increased"]}),
     ("en", "Even if hypermetabolic retroperitoneal nodes are seen, the ovarian uptake may be inflammatory.",
      {"abdominal_lymph_nodes": ["increased"]}),
 ]
