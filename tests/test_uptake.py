@@ -945,6 +945,10 @@ V5_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Increased uptake in the thyroid, the spinal column (vertebra Th10), the terminal ileum.",
      {"thyroid": ["increased"], "intestine": ["increased"], "bone": ["increased"]}),
     ("en", "Increased uptake in Th10.", {"bone": ["increased"]}),
+    # a dementia named alone (AD, 阿尔茨海默病, dementia) is the brain it affects; ADC is no AD
+    ("zh", "轻度AD患者可见代谢减低。", {"brain": ["decreased"]}),
+    ("zh", "ADC值减低。", {}),
+    ("en", "Mild dementia with decreased FDG uptake.", {"brain": ["decreased"]}),
     ("en", "Even if hypermetabolic retroperitoneal nodes are seen, the ovarian uptake may be inflammatory.",
      {"abdominal_lymph_nodes": ["increased"]}),
 ]
