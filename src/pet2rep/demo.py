@@ -35,18 +35,18 @@ def run_demo(out: str | Path, *, n: int = 20, seed: int = 0, lang: str = "zh",
     from .runs import run_model
 
     if n < 1:
-        raise InputError(f"-n {n}: need at least one study")
+        raise InputError(f"n={n}: need at least one study")
     if seed < 0:
-        raise InputError(f"--seed {seed}: must be >= 0")
+        raise InputError(f"seed={seed}: must be >= 0")
     if not models:
-        raise InputError("--models: give at least one model card, e.g. template,oracle")
+        raise InputError("models=: give at least one model card, e.g. template,oracle")
     cards = [load_card(m) for m in models]  # unknown models fail now, not after synth
     names = [c["name"] for c in cards]
     for name in names:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@+-]*", name):
             raise InputError(f"model name '{name}': not usable as a run folder name (letters, digits, ._@+-)")
     if len(set(names)) != len(names):
-        raise InputError(f"--models: the same model twice ({', '.join(names)})")
+        raise InputError(f"models=: the same model twice ({', '.join(names)})")
     out = out_folder(out)
     t0 = time.perf_counter()
 

@@ -58,7 +58,7 @@ BODY_CT_HU = -500.0
 BODY_PET_SUV = 0.3
 AIR_HU = -1024.0
 VIEWS_FILE = "views.json"
-MAX_SIZE = 8192  # --size limit per side (pixels)
+MAX_SIZE = 8192  # image size limit per side (pixels)
 _WORLD = {"lr": 0, "ap": 1, "si": 2}  # RAS+ world axes
 
 
@@ -242,7 +242,7 @@ def _select(
     n = pet.shape[axis[normal]]
     plane = "coronal" if normal == "ap" else "axial"
     if slices is not None and fractions is not None:
-        raise InputError("give --slices or --fractions, not both")
+        raise InputError("give slices= or fractions=, not both")
     selection: dict[str, Any]
     if slices is None and fractions is None:
         if normal == "ap" and max(DEFAULT_SLICES) < n:
@@ -321,7 +321,7 @@ def _render(
 
     if mode == "mip":
         if slices is not None or fractions is not None:
-            raise InputError("--slices/--fractions do not apply to --mode mip")
+            raise InputError("slices= and fractions= do not apply to mode=mip")
         a = axis["ap"]
         proj = pet.data.max(axis=a)
         coords, _ = _plane_grid(pet, "ap", 0, size)
@@ -512,4 +512,4 @@ def check_prefix(prefix: str | None) -> None:
         return
     problem = id_problem(prefix)
     if problem is not None:
-        raise InputError(f"--prefix {prefix[:80]!r}: must be a plain file-name prefix: it {problem} ({ID_RULE})")
+        raise InputError(f"prefix={prefix[:80]!r}: must be a plain file-name prefix: it {problem} ({ID_RULE})")

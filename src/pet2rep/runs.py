@@ -241,10 +241,10 @@ def _check_same_run(out: Path, card: dict[str, Any], parts: dict[str, Any], data
         info = json.loads(info_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise InputError(f"{info_path}: invalid JSON; cannot tell what this run folder holds "
-                         "(use another --out, or --restart to discard it)") from None
+                         "(use another out=, or restart=True to discard it)") from None
     if not isinstance(info, dict):
         return {}
-    hint = "use another --out, or --restart to discard its predictions"
+    hint = "use another out=, or restart=True to discard its predictions"
     if info.get("model") not in (None, card["name"]):
         raise InputError(f"{out}: holds a run of model '{short(info['model'])}', not '{card['name']}'; {hint}")
     if info.get("dataset_sha256") not in (None, parts["dataset"]):
@@ -270,7 +270,7 @@ def _check_same_revision(out: Path, old: dict[str, Any], facts: dict[str, Any]) 
     now = facts.get("revision")
     if before and now and before != now:
         raise InputError(f"{out}: was run with model revision {before}, but the model now resolves to {now} "
-                         "(its files changed); use another --out, or --restart to discard its predictions")
+                         "(its files changed); use another out=, or restart=True to discard its predictions")
 
 
 def _warn_refused_images(records: list[PromptRecord], file: Path, warn: Warn, shown: int = 10) -> None:
@@ -377,10 +377,10 @@ def run_model(
 
     if batch_size is not None:
         if batch_size < 1:
-            raise InputError(f"--batch-size {batch_size}: must be at least 1")
+            raise InputError(f"batch_size={batch_size}: must be at least 1")
         card_overrides["batch_size"] = batch_size
     if limit is not None and limit < 1:
-        raise InputError(f"--limit {limit}: must be at least 1")
+        raise InputError(f"limit={limit}: must be at least 1")
     card = load_card(model) if not isinstance(model, dict) else dict(model)
     card.update({k: v for k, v in card_overrides.items() if v is not None})
     config = resolve_generation(card, preset, generation)
@@ -645,7 +645,7 @@ def merge_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, warn: 
     merged = sorted(by_id.values(), key=lambda r: (rank.get(str(r["subject_id"]), len(rank)), str(r["subject_id"])))
     out = out_folder(out)
     if out.resolve() in {Path(r).resolve() for r, _ in infos}:
-        raise InputError(f"{out}: --out is one of the shards; give a new folder")
+        raise InputError(f"{out}: out= is one of the shards; give a new folder")
     if (out / PREDICTIONS).exists():
         raise InputError(f"{out}: already holds {PREDICTIONS}; give a new folder")
     out.mkdir(parents=True, exist_ok=True)

@@ -349,12 +349,12 @@ def load_card(spec: str) -> dict[str, Any]:
     prefix, sep, target = spec.partition(":")
     if sep and prefix in SPEC_PREFIXES and not Path(spec).exists():
         if not target:
-            raise InputError(f"--model {spec}: give a model after '{prefix}:' (a folder or hub id)")
+            raise InputError(f"model={spec}: give a model after '{prefix}:' (a folder or hub id)")
         return _prefixed_card(prefix, target)
     path = Path(spec)
     if path.suffix in (".yaml", ".yml") or os.sep in spec or "/" in spec:
         if path.is_dir():
-            raise InputError(f"{spec}: is a folder; for a model folder use --model hf:{spec} (or vllm:{spec})")
+            raise InputError(f"{spec}: is a folder; for a model folder use model=hf:{spec} (or vllm:{spec})")
         card = _card_file(path)
     else:
         cards = list_cards()

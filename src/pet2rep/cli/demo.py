@@ -6,6 +6,11 @@ import argparse
 
 from ..demo import DEFAULT_MODELS, run_demo
 from ..errors import InputError
+from .flags import flag_names
+
+# run_demo's (and its model runs') parameters as the user gives them
+FLAGS = {"n": "-n", "seed": "--seed", "models": "--models", "model": "--models", "lang": "--lang",
+         "max_new_tokens": "--max-new-tokens", "batch_size": "--batch-size", "base_url": "--base-url"}
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -28,8 +33,9 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.batch_size is not None and args.batch_size < 1:
         raise InputError(f"--batch-size {args.batch_size}: must be at least 1")
     gen = {"max_new_tokens": args.max_new_tokens} if args.max_new_tokens else None
-    md = run_demo(args.out, n=args.n, seed=args.seed, lang=args.lang, models=models, generation=gen,
-                  batch_size=args.batch_size, base_url=args.base_url)
+    with flag_names(FLAGS):
+        md = run_demo(args.out, n=args.n, seed=args.seed, lang=args.lang, models=models, generation=gen,
+                      batch_size=args.batch_size, base_url=args.base_url)
     print(md.read_text(encoding="utf-8"))
     viewer = md.parent / "viewer" / "index.html"
     if viewer.is_file():

@@ -17,6 +17,15 @@ from pathlib import Path
 from ..errors import InputError, out_folder
 from ..ingest import check_facts
 from ..io import check_id
+from .flags import as_flags, flag_names
+
+# the ingest functions' parameters as the user gives them (library errors name them as `name=`)
+FLAGS = {
+    "out": "--out", "study_id": "--study-id", "dicom_dir": "--dicom", "pet_dir": "--pet", "ct_dir": "--ct",
+    "pet_series": "--pet-series", "ct_series": "--ct-series", "allow_no_ct": "--allow-no-ct", "batch": "--batch",
+    "weight_kg": "--weight", "dose_mbq": "--dose", "injection_time": "--injection-time", "scan_time": "--scan-time",
+    "half_life_s": "--half-life", "pet_units": "--pet-units", "sex": "--sex", "age": "--age",
+}
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +69,11 @@ def _number(text: str | None, flag: str) -> float | None:
 
 def run_cli(args: argparse.Namespace) -> int:
     """Run `pet2rep ingest`; returns the exit code (0 ok, 1 some batch exams failed)."""
+    with flag_names(FLAGS):
+        return _ingest(args)
+
+
+def _ingest(args: argparse.Namespace) -> int:
     progress = False if args.no_progress else None  # None: bars only when stderr is a terminal
     for name in ("weight", "dose", "half_life", "age"):
         setattr(args, name, _number(getattr(args, name), f"--{name.replace('_', '-')}"))
@@ -95,7 +109,7 @@ def run_cli(args: argparse.Namespace) -> int:
             raise InputError(f"{', '.join(extra)} apply to one exam, not to --batch")
         done, failed = ingest_batch(
             args.dicom, args.out, skip_existing=args.skip_existing, allow_no_ct=args.allow_no_ct, progress=progress,
-            report=lambda line: print(f"pet2rep ingest: {line}", file=sys.stderr),
+            report=lambda line: print(f"pet2rep ingest: {as_flags(line, FLAGS)}", file=sys.stderr),
         )
         total = len(done) + len(failed)
         print(f"pet2rep ingest: {len(done)} of {total} exams ingested into {args.out}, {len(failed)} failed",
@@ -116,6 +130,7 @@ def run_cli(args: argparse.Namespace) -> int:
         study_id=args.study_id,
         allow_no_ct=args.allow_no_ct,
         progress=progress,
+        warn=_warn,
     )
     print(out)
     return 0
@@ -141,6 +156,11 @@ def _run_nifti(args: argparse.Namespace) -> int:
         study_id=args.study_id,
         sex=args.sex,
         age=args.age,
+        warn=_warn,
     )
     print(out)
     return 0
+
+
+def _warn(msg: str) -> None:
+    print(f"pet2rep ingest: warning: {as_flags(msg, FLAGS)}", file=sys.stderr)

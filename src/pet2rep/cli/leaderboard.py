@@ -7,6 +7,10 @@ import sys
 
 from ..errors import InputError
 from ..publish.leaderboard import SIG_TESTS, WRITERS, write_leaderboard
+from .flags import as_flags, flag_names
+
+# write_leaderboard's parameters as the user gives them
+FLAGS = {"formats": "--format", "review": "--review", "sig_test": "--test", "sig_trials": "--trials", "out": "--out"}
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -29,10 +33,14 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.trials < 1:
         raise InputError(f"--trials {args.trials}: must be >= 1")
     skipped: list[str] = []
-    written = write_leaderboard(args.runs, args.out or args.runs, formats, skipped=skipped,
-                                warn=lambda msg: print(f"pet2rep leaderboard: {msg}", file=sys.stderr),
-                                review=args.review, sig_test=None if args.test == "none" else args.test,
-                                sig_trials=args.trials)
+
+    def warn(msg: str) -> None:
+        print(f"pet2rep leaderboard: {as_flags(msg, FLAGS)}", file=sys.stderr)
+
+    with flag_names(FLAGS):
+        written = write_leaderboard(args.runs, args.out or args.runs, formats, skipped=skipped, warn=warn,
+                                    review=args.review, sig_test=None if args.test == "none" else args.test,
+                                    sig_trials=args.trials)
     if "md" in written:
         print(written["md"].read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in written.values()))

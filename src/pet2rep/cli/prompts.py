@@ -8,7 +8,10 @@ from pathlib import Path
 
 from ..prompts.build import LANGS, build_dataset
 from ..study import study_folders
+from .flags import as_flags, flag_names
 from .values import parse_list
+
+FLAGS = {"slices": "--slices", "fractions": "--fractions", "mode": "--mode", "lang": "--lang"}
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -25,14 +28,20 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    with flag_names(FLAGS):
+        return _build(args)
+
+
+def _build(args: argparse.Namespace) -> int:
     slices = parse_list(args.slices, int, "--slices")
     fractions = parse_list(args.fractions, float, "--fractions")
     studies = study_folders(args.studies, args.out, "prompts")
     out = Path(args.out)
     path, errors = build_dataset(
         studies, out, lang=args.lang, mode=args.mode, slices=slices, fractions=fractions, fmt=args.format,
-        on_error=(lambda line: print(f"pet2rep prompts: {line}", file=sys.stderr)) if len(studies) > 1 else None,
-        on_warning=lambda line: print(f"pet2rep prompts: warning: {line}", file=sys.stderr),
+        on_error=(lambda line: print(f"pet2rep prompts: {as_flags(line, FLAGS)}", file=sys.stderr))
+        if len(studies) > 1 else None,
+        on_warning=lambda line: print(f"pet2rep prompts: warning: {as_flags(line, FLAGS)}", file=sys.stderr),
     )
     if errors:
         print(f"pet2rep prompts: {len(errors)} of {len(studies)} studies failed", file=sys.stderr)

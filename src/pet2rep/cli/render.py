@@ -12,7 +12,11 @@ from ..errors import InputError, Pet2RepError
 from ..io import safe_join
 from ..render import check_prefix, render_study
 from ..study import read_study, study_folders
+from .flags import as_flags, flag_names
 from .values import parse_list
+
+# render_study's parameters that the user gives as flags (library errors name them as `name=`)
+FLAGS = {"slices": "--slices", "fractions": "--fractions", "mode": "--mode", "prefix": "--prefix"}
 
 
 def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
@@ -59,6 +63,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run_cli(args: argparse.Namespace) -> int:
     """Run `pet2rep render`; 0 when every study rendered, 1 when some failed (their errors printed)."""
+    with flag_names(FLAGS):
+        return _render(args)
+
+
+def _render(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = dict(
         mode=args.mode,
         slices=parse_list(args.slices, int, "--slices"),
@@ -89,7 +98,8 @@ def run_cli(args: argparse.Namespace) -> int:
             print(f"{out / sid}: {_n_images(rec)}")
         except (Pet2RepError, OSError, ValueError) as exc:
             failed += 1
-            print(f"pet2rep render: {folder}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            text = as_flags(str(exc), FLAGS)
+            print(f"pet2rep render: {folder}: {text.splitlines()[0] if text else type(exc).__name__}",
                   file=sys.stderr)
     if failed:
         print(f"pet2rep render: {failed} of {len(studies)} studies failed", file=sys.stderr)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from .flags import as_flags, flag_names
 
 # flag -> (GenerationConfig field, type, lowest allowed value, strictly greater?)
 GEN_FLAGS = {
@@ -23,6 +24,13 @@ RUNTIME_FLAGS = {
     "timeout": ("--timeout", 0.0, True),
     "max_retries": ("--max-retries", 0, False),
     "tensor_parallel": ("--tensor-parallel", 1, False),
+}
+
+# run_model's / merge_runs' parameters as the user gives them (library errors name them as `name=`)
+FLAGS = {
+    "model": "--model", "out": "--out", "restart": "--restart", "retry_errors": "--retry-errors", "limit": "--limit",
+    "batch_size": "--batch-size", "shard": "--shard", "preset": "--preset", "base_url": "--base-url",
+    **{key: flag for key, (flag, _, _) in {**GEN_FLAGS, **RUNTIME_FLAGS}.items()},
 }
 
 
@@ -71,6 +79,11 @@ def _check(args: argparse.Namespace, table: dict) -> dict:
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    with flag_names(FLAGS):
+        return _generate(args)
+
+
+def _generate(args: argparse.Namespace) -> int:
     from ..runs import RUN_JSON, run_model
 
     generation = _check(args, GEN_FLAGS)
@@ -80,7 +93,7 @@ def run_cli(args: argparse.Namespace) -> int:
     path = run_model(args.dataset, args.model, args.out, batch_size=args.batch_size, limit=args.limit,
                      retry_errors=args.retry_errors, restart=args.restart, preset=args.preset,
                      generation=generation, shard=args.shard, base_url=args.base_url,
-                     warn=lambda msg: print(f"pet2rep generate: {msg}", file=sys.stderr), **runtime)
+                     warn=lambda msg: print(f"pet2rep generate: {as_flags(msg, FLAGS)}", file=sys.stderr), **runtime)
     info = json.loads((Path(args.out) / RUN_JSON).read_text(encoding="utf-8"))
     n, new, err = info.get("n_predictions"), info.get("n_new"), info.get("n_errors")
     speed = ""
@@ -108,7 +121,8 @@ def run_merge_cli(args: argparse.Namespace) -> int:
         warned.append(msg)
         print(f"pet2rep merge: {msg}", file=sys.stderr)
 
-    path = merge_runs(args.runs, args.out, warn=warn)
+    with flag_names(FLAGS):
+        path = merge_runs(args.runs, args.out, warn=warn)
     n = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
     print(f"wrote {path}: {n} prediction{'' if n == 1 else 's'} from {len(args.runs)} run "
           f"folder{'s' if len(args.runs) > 1 else ''}")

@@ -183,7 +183,7 @@ def parse_clock(text: str) -> timedelta:
     """A command-line clock time 'HH:MM' or 'HH:MM:SS' to a time of day."""
     m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?", text.strip())
     if not m or int(m[1]) > 23 or int(m[2]) > 59:
-        raise InputError(f"--injection-time {text!r}: expected HH:MM or HH:MM:SS")
+        raise InputError(f"injection_time={text!r}: expected HH:MM or HH:MM:SS")
     return timedelta(hours=int(m[1]), minutes=int(m[2]), seconds=float(m[3] or 0))
 
 
@@ -482,7 +482,7 @@ def select_series(
         )
     else:
         if need_ct:
-            raise InputError(f"{where}: no CT series (Modality CT) found (use --allow-no-ct for PET only)")
+            raise InputError(f"{where}: no CT series (Modality CT) found (use allow_no_ct=True for PET only)")
         ct = None
         choice["ct_reason"] = "no CT series"
     if ct is not None:
@@ -1104,15 +1104,15 @@ def suv_parameters(
     else:
         raw = ds.get("PatientWeight")
         if raw is None or str(raw).strip() in ("", "0", "0.0"):
-            raise need(f"{_tag('PatientWeight')} missing or zero; SUVbw needs the body weight (give --weight KG)")
+            raise need(f"{_tag('PatientWeight')} missing or zero; SUVbw needs the body weight (give weight_kg=KG)")
         try:
             weight = float(raw)
         except (TypeError, ValueError):
             raise need(f"{_tag('PatientWeight')} {_shown(raw)} is not a number; SUVbw needs the body weight "
-                       "(give --weight KG)") from None
+                       "(give weight_kg=KG)") from None
     if not (math.isfinite(weight) and 0 < weight < 600):
         raise need(f"{_tag('PatientWeight')} {plain(weight)} kg is implausible; SUVbw needs the body weight in kg "
-                   "(give --weight KG)")
+                   "(give weight_kg=KG)")
 
     # Radiopharmaceutical information
     if rinfo is None and (dose_mbq is None or half_life_s is None or (decay_corr != "ADMIN" and injection_time is None)):
@@ -1129,18 +1129,18 @@ def suv_parameters(
         raw_dose = rinfo.get("RadionuclideTotalDose")
         if dose <= 0 and raw_dose is not None and str(raw_dose).strip() not in ("", "0", "0.0"):
             raise need(f"{_tag('RadionuclideTotalDose')} {_shown(raw_dose)} is not a positive number; SUVbw needs "
-                       "the injected dose (give --dose MBQ)")
+                       "the injected dose (give dose_mbq=MBQ)")
         if dose <= 0:
-            raise need(f"{_tag('RadionuclideTotalDose')} missing or zero; SUVbw needs the injected dose (give --dose MBQ)")
+            raise need(f"{_tag('RadionuclideTotalDose')} missing or zero; SUVbw needs the injected dose (give dose_mbq=MBQ)")
         if dose < 1e5:
             raise need(
                 f"{_tag('RadionuclideTotalDose')} {dose:g} Bq is implausibly small (MBq stored instead of Bq?); "
-                "give --dose MBQ"
+                "give dose_mbq=MBQ"
             )
         if enhanced and dose > 1e11:
             raise need(
                 f"{_tag('RadionuclideTotalDose')} {dose / 1e6:.10g} MBq is implausibly large (Enhanced PET stores MBq; "
-                "Bq stored instead?); give --dose MBQ"
+                "Bq stored instead?); give dose_mbq=MBQ"
             )
     if half_life_s is not None:
         overrides["half_life_s"] = float(half_life_s)
@@ -1163,7 +1163,7 @@ def suv_parameters(
         clock = parse_clock(injection_time)
         base = ref_dt or series_dt
         if base is None:
-            raise need(f"{_tag('SeriesDate')}/{_tag('SeriesTime')} missing; --injection-time needs the scan date")
+            raise need(f"{_tag('SeriesDate')}/{_tag('SeriesTime')} missing; injection_time= needs the scan date")
         local = base.astimezone(times.zone) if times.zone is not None and base.tzinfo else base
         inj_dt = _combine(local.date(), clock, local.tzinfo)
         if inj_dt is not None and inj_dt > base:
@@ -1191,7 +1191,7 @@ def suv_parameters(
         if inj_dt is None:
             raise need(
                 f"{_tag('RadiopharmaceuticalStartDateTime')} and {_tag('RadiopharmaceuticalStartTime')} missing; "
-                "injection time unknown, SUVbw not computable (give --injection-time HH:MM)"
+                "injection time unknown, SUVbw not computable (give injection_time=HH:MM)"
             )
         dt_s = (ref_dt - inj_dt).total_seconds()
         if dt_s < 0:
@@ -1377,7 +1377,7 @@ def _find_series(dicom_dir: str | os.PathLike | None, pet_dir: str | os.PathLike
     files that could not be read are added to `unreadable`."""
     if dicom_dir is not None:
         if pet_dir is not None or ct_dir is not None:
-            raise InputError("give either a DICOM folder or --pet/--ct folders, not both")
+            raise InputError("give either dicom_dir= or pet_dir= (and ct_dir=), not both")
         series, skipped = scan_dicom([dicom_dir], progress, unreadable)
         where = str(dicom_dir)
         pet, ct, choice = _select(series, pet_series, ct_series, where, not allow_no_ct, unreadable)
@@ -1392,7 +1392,7 @@ def _find_series(dicom_dir: str | os.PathLike | None, pet_dir: str | os.PathLike
         pet, ct, choice = _select(pet_all + ct_all, pet_series, ct_series, where, not allow_no_ct, unreadable,
                                   pet_pool=pet_all, ct_pool=ct_all)
     else:
-        raise InputError("no input: give --dicom DIR, or --pet PET_DIR --ct CT_DIR")
+        raise InputError("no input: give dicom_dir=DIR, or pet_dir=PET_DIR ct_dir=CT_DIR")
     return _Found(pet, ct, choice, skipped, where)
 
 
@@ -1542,7 +1542,7 @@ def ingest_batch(
     for line in skipped:
         report(line)
     if not exams:
-        raise InputError(f"{root}: no sub-folders; --batch expects one sub-folder per exam")
+        raise InputError(f"{root}: no sub-folders; a batch is one sub-folder per exam")
     done: list[str] = []
     failed: list[tuple[str, str]] = []
     for exam in exams:

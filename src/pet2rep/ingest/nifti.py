@@ -220,7 +220,7 @@ def ingest_nifti(
     sid = study_id_for(out, study_id)
     check_facts(weight_kg, dose_mbq, half_life_s, age)
     if sex not in (None, "M", "F"):
-        raise InputError(f"--sex {sex!r}: expected M or F")
+        raise InputError(f"sex={sex!r}: expected M or F")
     hl = float(half_life_s) if half_life_s is not None else F18_HALF_LIFE_S
 
     pet_hdr = read_nifti_header(pet_path)
@@ -294,7 +294,7 @@ def ingest_nifti(
                     raise InputError(
                         f"{pet_path}: {overflow} voxels overflow float32 when converted to SUV (largest "
                         f"{plain(float(np.max(np.abs(pet_vol.data[src_finite]))))} Bq/ml x {plain(factor)}); "
-                        "check the units and --weight/--dose")
+                        "check the units and weight_kg= and dose_mbq=")
                 save_nifti(Volume(finite_pet(suv, pet_path, warnings), pet_vol.affine), pet_dst)
                 pet_how = "converted from Bq/ml"
                 meta.update(uptake_time_s=uptake, decay_factor=decay, suv_factor=factor,

@@ -414,7 +414,7 @@ def read_review(export_dir: str | os.PathLike) -> tuple[list[str], dict[str, dic
     model_ratings.json; a one-line InputError naming the field when it is not in that format."""
     path = Path(export_dir) / REVIEW_FILE
     if not Path(export_dir).is_dir():
-        raise InputError(f"{export_dir}: --review: no such folder (give the folder 'pet2rep review export' wrote)")
+        raise InputError(f"review={export_dir}: no such folder (give the folder 'pet2rep review export' wrote)")
     if not path.is_file():
         raise InputError(f"{path}: no such file (run the reader study's export into {export_dir} first)")
     obj = read_json_object(path, REVIEW_FILE)
@@ -463,7 +463,7 @@ def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike,
     runs_dir, out = Path(runs_dir), Path(out)
     paths = scored_runs(runs_dir, only)
     if not formats:
-        raise InputError("--format: give at least one of md, csv, tex")
+        raise InputError("formats=: give at least one of md, csv, tex")
     criteria: list[str] = []
     ratings: dict[str, dict[str, dict[str, Any]]] = {}
     if review is not None:
@@ -493,7 +493,7 @@ def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike,
              "not comparable (score them again with one --ce-states)")
     if sig_test is not None:
         if sig_test not in SIG_TESTS:
-            raise InputError(f"--test {sig_test}: choose ar or bootstrap")
+            raise InputError(f"sig_test={sig_test}: choose ar or bootstrap")
         add_significance(rows, sig_test, sig_trials, warn=warn)
     if review is not None:
         names = {r["run"] for r in rows}
