@@ -319,13 +319,13 @@ def _borrowed(inner: Any, batch_size: int | None = None) -> Any:
 def run_contender(dataset: Path, card: dict[str, Any], out: Path, limit: int, gen: dict[str, Any],
                   backend_cls: Any) -> tuple[float, list[dict[str, Any]]]:
     """Wall seconds of one whole run_model call and its prediction records."""
-    from pet2rep.runs import read_predictions, run_model
+    from pet2rep.runs import read_prediction_records, run_model
 
     t0 = time.perf_counter()
     pred = run_model(dataset, card, out, generation=gen, progress=False, restart=True, limit=limit,
                      backend_factory=backend_cls)
     wall = time.perf_counter() - t0
-    return wall, read_predictions(pred)
+    return wall, read_prediction_records(pred)
 
 
 def _row_from(name: str, batch: str, wall: float, recs: list[dict[str, Any]], load_s: float | None) -> Row:

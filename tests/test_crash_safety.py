@@ -17,7 +17,7 @@ import time
 
 from pet2rep.prompts.build import make_record
 from pet2rep.prompts.dataset import write_dataset
-from pet2rep.runs import read_predictions
+from pet2rep.runs import read_prediction_records
 
 RUNNER = '''
 import hashlib, sys, time
@@ -46,7 +46,7 @@ STABLE = ("subject_id", "llm_output", "ground_truth", "model", "lang", "finish_r
 
 
 def _stable(path):
-    return [{k: r.get(k) for k in STABLE} for r in read_predictions(path)]
+    return [{k: r.get(k) for k in STABLE} for r in read_prediction_records(path)]
 
 
 def test_sigkill_twenty_times_then_resume_equals_an_uninterrupted_run(tmp_path):

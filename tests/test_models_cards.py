@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pet2rep.backends.base import BACKENDS, list_cards, load_card
-from pet2rep.backends.models import format_table, image_limits, list_models
+from pet2rep.backends.models import image_limits, list_models, models_table
 from pet2rep.cli import main
 
 CARD_DIR = Path(str(resources.files("pet2rep.backends").joinpath("cards")))
@@ -121,7 +121,7 @@ def test_image_limits_forms():
 
 def test_table_is_aligned():
     rows = list_models()
-    lines = format_table(rows).splitlines()
+    lines = models_table(rows).splitlines()
     assert len(lines) == len(rows) + 1 and lines[0].split() == [c.upper() for c in
                                                                   ("name", "backend", "model", "size", "images",
                                                                    "paper", "verified")]

@@ -27,7 +27,7 @@ from pet2rep.cli import main
 from pet2rep.prompts.build import make_record
 from pet2rep.prompts.dataset import read_dataset, write_dataset
 from pet2rep.prompts.messages import ImagePart, build_messages
-from pet2rep.runs import read_predictions, run_model, to_request
+from pet2rep.runs import read_prediction_records, run_model, to_request
 
 KEY = "sk-pet2rep-TEST-9f8e7d6c5b4a3210"
 
@@ -73,7 +73,7 @@ def echo(datas: list[bytes]) -> str:
 
 
 def records(pred: Path) -> dict[str, dict]:
-    return {r["subject_id"]: r for r in read_predictions(pred)}
+    return {r["subject_id"]: r for r in read_prediction_records(pred)}
 
 
 def run_json(out: Path) -> dict:

@@ -12,7 +12,7 @@ from pet2rep.cli import main
 from pet2rep.errors import InputError
 from pet2rep.prompts.build import make_record
 from pet2rep.prompts.dataset import write_dataset
-from pet2rep.runs import read_predictions, run_model
+from pet2rep.runs import read_prediction_records, run_model
 
 
 @pytest.fixture()
@@ -58,7 +58,7 @@ def flaky_card(tmp_path, monkeypatch):
 
 def test_oracle_run_writes_benchmark_records(dataset, tmp_path):
     pred = run_model(dataset, "oracle", tmp_path / "run", batch_size=3, progress=False)
-    recs = read_predictions(pred)
+    recs = read_prediction_records(pred)
     assert [r["subject_id"] for r in recs] == [f"s{i:02d}" for i in range(7)]
     assert all(r["llm_output"] == [r["ground_truth"]] and r["error"] is None for r in recs)
     info = json.loads((tmp_path / "run" / "run.json").read_text())
@@ -71,21 +71,21 @@ def test_resume_skips_done_and_repairs_torn_line(dataset, tmp_path):
     with open(run / "predictions.jsonl", "a", encoding="utf-8") as fh:
         fh.write('{"subject_id": "s03", "llm_out')  # crash mid-write
     run_model(dataset, "oracle", run, progress=False)
-    ids = [r["subject_id"] for r in read_predictions(run / "predictions.jsonl")]
+    ids = [r["subject_id"] for r in read_prediction_records(run / "predictions.jsonl")]
     assert ids == [f"s{i:02d}" for i in range(7)]
     assert (run / "predictions.jsonl").read_text().count("\n") == 7
 
 
 def test_one_bad_study_never_stops_a_run(dataset, tmp_path, flaky_card):
     pred = run_model(dataset, str(flaky_card), tmp_path / "run", batch_size=4, progress=False)
-    recs = {r["subject_id"]: r for r in read_predictions(pred)}
+    recs = {r["subject_id"]: r for r in read_prediction_records(pred)}
     assert len(recs) == 7
     assert recs["s03"]["error"] == "RuntimeError: boom on ['s03']" and recs["s03"]["llm_output"] == [""]
     assert recs["s02"]["llm_output"] == ["answer s02"] and recs["s02"]["error"] is None
     # retry the failed one after the cause is gone
     Flaky.fixed = {"s03"}
     run_model(dataset, str(flaky_card), tmp_path / "run", retry_errors=True, progress=False)
-    recs = {r["subject_id"]: r for r in read_predictions(pred)}
+    recs = {r["subject_id"]: r for r in read_prediction_records(pred)}
     assert len(recs) == 7 and recs["s03"]["llm_output"] == ["answer s03"]
 
 
@@ -93,7 +93,7 @@ def test_ctrl_c_keeps_what_was_written(dataset, tmp_path, flaky_card):
     flaky_card.write_text("name: flaky\nbackend: flaky\ninterrupt_after: 1\n", encoding="utf-8")
     with pytest.raises(KeyboardInterrupt):
         run_model(dataset, str(flaky_card), tmp_path / "run", batch_size=2, progress=False)
-    assert [r["subject_id"] for r in read_predictions(tmp_path / "run" / "predictions.jsonl")] == ["s00", "s01"]
+    assert [r["subject_id"] for r in read_prediction_records(tmp_path / "run" / "predictions.jsonl")] == ["s00", "s01"]
     assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "interrupted"
 
 
@@ -110,7 +110,7 @@ def test_cards_and_errors(tmp_path):
 
 def test_generate_cli(dataset, tmp_path, capsys):
     assert main(["generate", str(dataset.parent), "--model", "oracle", "--out", str(tmp_path / "r")]) == 0
-    assert len(read_predictions(tmp_path / "r" / "predictions.jsonl")) == 7
+    assert len(read_prediction_records(tmp_path / "r" / "predictions.jsonl")) == 7
     assert main(["generate", str(tmp_path / "missing"), "--model", "oracle", "--out", str(tmp_path / "r2")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("pet2rep generate: error:") and "no such dataset" in err[-1]
@@ -123,12 +123,12 @@ def test_errors_kept_without_retry_flag_and_dropped_with_it(dataset, tmp_path, f
     Flaky.fixed = {"s03"}  # the cause is gone
     run_model(dataset, str(flaky_card), tmp_path / "run", progress=False)
     assert Flaky.calls == calls  # every study has a record: nothing generated
-    recs = read_predictions(pred)
+    recs = read_prediction_records(pred)
     assert [r["subject_id"] for r in recs] == [f"s{i:02d}" for i in range(7)]
     assert [r["subject_id"] for r in recs if r["error"]] == ["s03"]
     run_model(dataset, str(flaky_card), tmp_path / "run", retry_errors=True, progress=False)
     assert Flaky.calls == calls + 1  # only s03, one batch
-    recs = read_predictions(pred)
+    recs = read_prediction_records(pred)
     ids = [r["subject_id"] for r in recs]
     assert sorted(ids) == [f"s{i:02d}" for i in range(7)] and ids[-1] == "s03"  # the failed line is gone
     assert all(r["error"] is None for r in recs) and pred.read_text(encoding="utf-8").count("\n") == 7
@@ -143,7 +143,7 @@ def test_bad_line_in_the_middle_is_an_error_not_a_torn_tail(dataset, tmp_path):
     pred.write_text(lines[0] + '{"subject_id": "s01", "llm_out\n' + lines[2], encoding="utf-8")
     before = pred.read_bytes()
     with pytest.raises(InputError, match=r"predictions.jsonl:2: invalid JSON"):
-        read_predictions(pred, repair=True)
+        read_prediction_records(pred, repair=True)
     with pytest.raises(InputError, match=r"predictions.jsonl:2: invalid JSON"):
         run_model(dataset, "oracle", run, progress=False)
     assert pred.read_bytes() == before
@@ -156,7 +156,7 @@ def test_resume_after_crash_just_before_the_final_newline(dataset, tmp_path):
     pred = run / "predictions.jsonl"
     pred.write_bytes(pred.read_bytes().rstrip(b"\n"))
     run_model(dataset, "oracle", run, progress=False)
-    assert [r["subject_id"] for r in read_predictions(pred)] == [f"s{i:02d}" for i in range(7)]
+    assert [r["subject_id"] for r in read_prediction_records(pred)] == [f"s{i:02d}" for i in range(7)]
 
 
 # ------------------------------------------------------------------------------ resume key, shards, merge
@@ -213,7 +213,7 @@ def test_shards_then_merge_equal_one_run(dataset, tmp_path, capsys):
     for i in range(3):
         assert main(["generate", str(dataset), "--model", "oracle", "--out", str(tmp_path / f"s{i}"),
                      "--shard", f"{i}/3"]) == 0
-    shard0 = [r["subject_id"] for r in read_predictions(tmp_path / "s0" / "predictions.jsonl")]
+    shard0 = [r["subject_id"] for r in read_prediction_records(tmp_path / "s0" / "predictions.jsonl")]
     assert shard0 == ["s00", "s03", "s06"]
     # a shard folder cannot be resumed as another shard
     assert main(["generate", str(dataset), "--model", "oracle", "--out", str(tmp_path / "s0"),
@@ -223,8 +223,8 @@ def test_shards_then_merge_equal_one_run(dataset, tmp_path, capsys):
     assert main(["merge", str(tmp_path / "s2"), str(tmp_path / "s0"), str(tmp_path / "s1"),
                  "--out", str(merged)]) == 0
     strip = ("latency_s",)
-    got = [{k: v for k, v in r.items() if k not in strip} for r in read_predictions(merged / "predictions.jsonl")]
-    want = [{k: v for k, v in r.items() if k not in strip} for r in read_predictions(whole / "predictions.jsonl")]
+    got = [{k: v for k, v in r.items() if k not in strip} for r in read_prediction_records(merged / "predictions.jsonl")]
+    want = [{k: v for k, v in r.items() if k not in strip} for r in read_prediction_records(whole / "predictions.jsonl")]
     assert got == want  # dataset order, every study once
     info = json.loads((merged / "run.json").read_text())
     assert info["status"] == "complete" and info["shard"] is None and len(info["merged_from"]) == 3
@@ -301,7 +301,7 @@ def test_backend_that_raises_midway_only_unanswered_are_retried(dataset, tmp_pat
                      backend_factory=Midway)
     assert asked[0] == [f"s{i:02d}" for i in range(7)]
     assert asked[1:] == [[f"s{i:02d}"] for i in range(3, 7)]  # the answered three never again
-    recs = {r["subject_id"]: r for r in read_predictions(pred)}
+    recs = {r["subject_id"]: r for r in read_prediction_records(pred)}
     assert len(recs) == 7 and recs["s05"]["error"] == "ValueError: s05 is cursed"
     assert all(recs[s]["llm_output"] == [f"answer {s}"] for s in recs if s != "s05")
     info = json.loads((tmp_path / "run" / "run.json").read_text())
@@ -333,7 +333,7 @@ def test_disk_full_mid_write_leaves_no_torn_record(dataset, tmp_path, monkeypatc
     assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "failed"
     monkeypatch.setattr(runs.os, "write", real_write)
     run_model(dataset, "oracle", tmp_path / "run", progress=False)
-    assert [r["subject_id"] for r in read_predictions(pred)] == [f"s{i:02d}" for i in range(7)]
+    assert [r["subject_id"] for r in read_prediction_records(pred)] == [f"s{i:02d}" for i in range(7)]
 
 
 def test_resume_refused_when_the_model_files_changed(dataset, tmp_path, capsys):
@@ -357,10 +357,10 @@ def test_resume_refused_when_the_model_files_changed(dataset, tmp_path, capsys):
     with pytest.raises(InputError, match="model revision rev-a, but the model now resolves to rev-b"):
         run_model(dataset, card, run, progress=False, backend_factory=Versioned)
     assert (run / "run.json").read_bytes() == before
-    assert len(read_predictions(run / "predictions.jsonl")) == 3
+    assert len(read_prediction_records(run / "predictions.jsonl")) == 3
     Versioned.revision = "rev-a"
     run_model(dataset, card, run, progress=False, backend_factory=Versioned)
-    assert len(read_predictions(run / "predictions.jsonl")) == 7
+    assert len(read_prediction_records(run / "predictions.jsonl")) == 7
 
 
 def test_generate_on_deeply_nested_json_and_unknown_backend_is_one_line(tmp_path, capsys):

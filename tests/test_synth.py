@@ -13,8 +13,8 @@ import pytest
 from pet2rep.cli import main
 from pet2rep.ingest.synth import (
     LABEL,
-    normal_report,
     phrases,
+    render_normal_report,
     study_seed,
     synth_cohort,
     synth_phantom,
@@ -276,11 +276,11 @@ def test_reports_sex_specific_and_varied():
 def test_normal_report_files_match_the_phrase_table():
     for lang in ("zh", "en"):
         text = resources.files("pet2rep").joinpath(f"data/normal_report.{lang}.txt").read_text("utf-8")
-        assert text == normal_report(lang)
+        assert text == render_normal_report(lang)
         for organ in ORGANS:
             assert _organ_states(text, lang, organ) == {"normal"}, organ
         assert not (_states_in(text, lang) - {"normal"})
-    zh = normal_report("zh")
+    zh = render_normal_report("zh")
     assert zh.startswith("影像所见：禁食状态下静脉注射18F-FDG") and "\n影像诊断：1." in zh
 
 

@@ -37,7 +37,7 @@ from .backends.base import (
     BackendError,
     Generation,
     GenerationConfig,
-    Prediction,
+    PredictionRecord,
     Request,
     card_key,
     card_summary,
@@ -61,8 +61,11 @@ FSYNC_EVERY_SECONDS = 2.0
 Warn = Callable[[str], None]
 
 
-def record_lang(rec: PromptRecord) -> str:
-    """The language a record asks for: zh when its prompt has CJK characters, else en."""
+def prompt_lang(rec: PromptRecord) -> str:
+    """The language a prompt record asks for: zh when its prompt has any CJK character (the zh template), else en.
+
+    Not `pet2rep.metrics.uptake.detect_lang`, which weighs CJK against Latin letters to tell the language of a
+    report that may quote English terms; a prompt is one of the packaged templates, in one language."""
     return "zh" if _CJK.search(rec.prompt_user_text or rec.prompt_system) else "en"
 
 
@@ -70,14 +73,14 @@ def to_request(rec: PromptRecord, root: Path, config: GenerationConfig | None = 
                lang: str | None = None) -> Request:
     """A backend Request from a dataset record: interleaved messages, images resolved under `root`."""
     return Request(id=rec.patient_id, messages=build_messages(rec, root), config=config or GenerationConfig(),
-                   lang=lang or record_lang(rec), reference=rec.answer)
+                   lang=lang or prompt_lang(rec), reference=rec.answer)
 
 
 # --------------------------------------------------------------------------------------------------
 # reading and writing predictions
 
 
-def read_predictions(path: Path, repair: bool = False) -> list[dict[str, Any]]:
+def read_prediction_records(path: Path, repair: bool = False) -> list[dict[str, Any]]:
     """Records of a predictions file. A torn last line (crash mid-write) is dropped (and cut with `repair`)."""
     if not path.exists():
         return []
@@ -407,7 +410,7 @@ def run_model(
     if warn is not None:
         _warn_refused_images(records, file, warn)
         _warn_missing_images(records, file.parent, warn)
-    done = read_predictions(pred_path, repair=True)
+    done = read_prediction_records(pred_path, repair=True)
     if retry_errors and any(r.get("error") for r in done):
         done = _drop_errors(pred_path, done)
     done_ids = {str(r.get("subject_id")) for r in done}
@@ -513,9 +516,9 @@ def _requests(todo: list[PromptRecord], root: Path, config: GenerationConfig,
 
 
 def _prediction(req: Request, gen: Generation, elapsed: float, model: str,
-                scrub: Callable[[str], str]) -> Prediction:
+                scrub: Callable[[str], str]) -> PredictionRecord:
     extra = dict(gen.extra)
-    return Prediction(
+    return PredictionRecord(
         req.id, scrub(gen.text), model, req.lang, req.reference,
         finish_reason="error" if gen.error else gen.finish_reason,
         error=scrub(gen.error) if gen.error else None,
@@ -604,7 +607,7 @@ def merge_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, warn: 
             raise InputError(f"{info_path}: no resume key (made by an older pet2rep?); cannot check it")
         _check_shard_field(info_path, info.get("shard"))
         infos.append((run, info))
-        recs = read_predictions(run / PREDICTIONS)
+        recs = read_prediction_records(run / PREDICTIONS)
         if warn is not None and _torn(run / PREDICTIONS, len(recs)):
             warn(f"warning: {run / PREDICTIONS}: its last line is cut short (a crash while writing?) and left out; "
                  "run generate on that shard again to answer the study")

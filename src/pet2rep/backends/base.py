@@ -1,4 +1,4 @@
-"""The backend contract: GenerationConfig, Request, Generation, Prediction, Backend, and model specs/cards.
+"""The backend contract: GenerationConfig, Request, Generation, PredictionRecord, Backend, and model specs/cards.
 
 A backend gets every Request of a run at once and yields one ``Generation`` per request **as each completes**
 (in any order; the Generation names its request id). It batches, sorts and parallelises as its model likes; a
@@ -180,7 +180,7 @@ class Generation:
 
 
 @dataclass
-class Prediction:
+class PredictionRecord:
     """One model answer for one study as written to predictions.jsonl."""
 
     id: str
@@ -418,6 +418,6 @@ def load_backend(spec: str | dict[str, Any], **overrides: Any) -> Backend:
 
 
 __all__ = [
-    "BACKENDS", "Backend", "BackendError", "Generation", "GenerationConfig", "PRESETS", "Prediction",
+    "BACKENDS", "Backend", "BackendError", "Generation", "GenerationConfig", "PRESETS", "PredictionRecord",
     "Request", "card_key", "card_summary", "list_cards", "load_backend", "load_card", "resolve_generation",
 ]

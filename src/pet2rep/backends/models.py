@@ -64,7 +64,7 @@ def list_models(backend: str | None = None) -> list[dict[str, Any]]:
     return rows
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
+def models_table(rows: list[dict[str, Any]]) -> str:
     """Rows as an aligned text table with a header."""
     header = {c: c.upper() for c in COLUMNS}
     widths = {c: max(len(str(r[c])) for r in [header, *rows]) for c in COLUMNS}

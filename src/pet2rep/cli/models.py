@@ -7,7 +7,7 @@ import json
 import sys
 
 from ..backends.base import BACKENDS
-from ..backends.models import format_table, list_models
+from ..backends.models import list_models, models_table
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -22,7 +22,7 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     elif rows:
-        print(format_table(rows))
+        print(models_table(rows))
     else:
         print(f"no packaged cards for backend {args.backend}", file=sys.stderr)
     return 0

@@ -64,10 +64,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run_cli(args: argparse.Namespace) -> int:
     """Run `pet2rep render`; 0 when every study rendered, 1 when some failed (their errors printed)."""
     with flag_names(FLAGS):
-        return _render(args)
+        return _render_studies(args)
 
 
-def _render(args: argparse.Namespace) -> int:
+def _render_studies(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = dict(
         mode=args.mode,
         slices=parse_list(args.slices, int, "--slices"),

@@ -179,8 +179,9 @@ def parse_dt(value: object, tz: tzinfo | None = None) -> datetime | None:
     return d if tz is None else d.replace(tzinfo=tz)
 
 
-def parse_clock(text: str) -> timedelta:
-    """A command-line clock time 'HH:MM' or 'HH:MM:SS' to a time of day."""
+def time_of_day(text: str) -> timedelta:
+    """A given injection clock time 'HH:MM' or 'HH:MM:SS' as the time since midnight (the exam date comes from
+    the header; `pet2rep.ingest.nifti.parse_clock` reads the NIfTI path's times and date-times instead)."""
     m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?", text.strip())
     if not m or int(m[1]) > 23 or int(m[2]) > 59:
         raise InputError(f"injection_time={text!r}: expected HH:MM or HH:MM:SS")
@@ -1160,7 +1161,7 @@ def suv_parameters(
     inj_dt: datetime | None = None
     if injection_time is not None:
         overrides["injection_time"] = injection_time
-        clock = parse_clock(injection_time)
+        clock = time_of_day(injection_time)
         base = ref_dt or series_dt
         if base is None:
             raise need(f"{_tag('SeriesDate')}/{_tag('SeriesTime')} missing; injection_time= needs the scan date")

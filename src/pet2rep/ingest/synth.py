@@ -1162,7 +1162,8 @@ def render_report(
     return findings + "\n" + impression + "\n"
 
 
-def normal_report(lang: str, sex: str = "M") -> str:
-    """The deterministic normal report (first phrase of every table): data/normal_report.<lang>.txt."""
+def render_normal_report(lang: str, sex: str = "M") -> str:
+    """The normal report rendered from the phrase tables (first phrase of each): the text of the packaged
+    data/normal_report.<lang>.txt, which the template baseline reads (`pet2rep.backends.baselines.normal_report`)."""
     return render_report(lang, sex, [], None)
 

@@ -74,7 +74,7 @@ def build_catalog(runs_dir: str | os.PathLike, *, models: Sequence[str] | None =
     Images come from the dataset each run.json names, or from `dataset` (a dataset file or folder) for every
     run, e.g. when the runs were made on another machine."""
     from ..prompts.dataset import dataset_file, read_dataset
-    from ..runs import PREDICTIONS, RUN_JSON, read_predictions
+    from ..runs import PREDICTIONS, RUN_JSON, read_prediction_records
 
     say = warn or (lambda msg: None)
     root = Path(runs_dir)
@@ -126,7 +126,7 @@ def build_catalog(runs_dir: str | os.PathLike, *, models: Sequence[str] | None =
         table = datasets[dataset]
         model = str(info.get("model") or run.name)
         seen: set[str] = set()
-        for rec in read_predictions(run / PREDICTIONS):
+        for rec in read_prediction_records(run / PREDICTIONS):
             sid = str(rec.get("subject_id"))
             if rec.get("error") or sid in seen:
                 continue
