@@ -288,6 +288,153 @@ def test_compiled_and_python_kernels_agree(corpora):
         np.testing.assert_array_equal(a, b, err_msg=f"pair {k}")
 
 
+def _plain_search(hk, rk, xj, xi, xhl, xrl, xmod, wts) -> list[int]:
+    """The jar's beam search written plainly (every child built, stable sort, first 40 kept): chosen candidates
+    in reference order, for the candidates of :func:`meteor_beam.prepare`."""
+    from pet2rep.metrics import meteor_beam as B
+
+    cs, cj, ci, chl, crl, cmod, cval, same, fixed, uh0, ur0, *_ = (x.tolist() for x in
+                                                                    B.prepare(hk, rk, xj, xi, xhl, xrl, xmod, wts))
+    used_r = {t for t in range(len(rk)) if ur0[t >> 5] >> (t & 31) & 1}
+    used0 = sum(1 << t for t in range(len(hk)) if uh0[t // 63] >> (t % 63) & 1)
+
+    def span(i, n):
+        return ((1 << n) - 1) << i
+
+    beam = [(0, 0, 0, 0, -1, used0, ())]  # (-matches, chunks, distance, next ref word, last hyp end, used, chosen)
+    for j in range(len(rk)):
+        nxt = []
+        for negm, ch, dist, idx, le, used, chosen in beam:
+            if j < idx:
+                nxt.append((negm, ch, dist, idx, le, used, chosen))
+            elif j in used_r:
+                f = fixed[idx]
+                if f >= 0:
+                    i = ci[f]
+                    nxt.append((negm - cval[f], ch + (le != -1 and i != le), dist + abs(j - i), j + crl[f],
+                                i + chl[f], used | span(i, chl[f]), (*chosen, f)))
+            else:
+                acc = 0
+                for k in range(cs[j], cs[j + 1]):
+                    i = ci[k]
+                    if used & span(i, chl[k]) or any(t in used_r for t in range(j, j + crl[k])):
+                        continue
+                    nxt.append((negm - cval[k], ch + (le != -1 and i != le), dist + acc, j + crl[k], i + chl[k],
+                                used | span(i, chl[k]), (*chosen, k)))
+                    acc += abs(j - i)
+                nxt.append((negm, ch + (le != -1), dist + acc, j + 1, -1, used, chosen))
+        beam = sorted(nxt, key=lambda s: s[:3])[: B.BEAM] if nxt else beam[:1]
+    best = min(range(len(beam)), key=lambda q: (beam[q][0], beam[q][1] + (beam[q][4] != -1), beam[q][2], q))
+    return list(beam[best][6])
+
+
+def test_search_equals_plain_beam_search(corpora, monkeypatch):
+    """The pruned two-pass search (compiled and Python) keeps exactly the beam a plain search keeps: tiny
+    alphabets (many candidates per word, ties everywhere, full beams) and short zh/en pairs (stems,
+    synonyms, multi-word paraphrases)."""
+    from pet2rep.metrics import meteor_beam as B
+
+    rng = random.Random(11)
+    pairs = [(rng.choices("abcde"[: rng.randint(1, 5)], k=rng.randint(1, 45)),
+              rng.choices("abcde"[: rng.randint(1, 5)], k=rng.randint(1, 45))) for _ in range(60)]
+    rng = random.Random(2)  # three letters, 30-70 words: some beams are decided by ties in the sort key
+    for _ in range(80):
+        n1, n2 = rng.randint(30, 70), rng.randint(30, 70)
+        pairs.append((rng.choices("abc", k=n1), rng.choices("abc", k=n2)))
+    for name in ("zh", "en", "en-bands"):
+        pairs += [(h, r) for h, r in zip(*corpora[name]) if 0 < len(h) < 130 and 0 < len(r) < 130][:12]
+    want = []
+    real = B.score_pair
+
+    def plain(hk, rk, xj, xi, xhl, xrl, xmod, wts, hf, rf, row):
+        sel = _plain_search(hk, rk, xj, xi, xhl, xrl, xmod, wts)
+        cs, cj, ci, chl, crl, cmod, *_ = B.prepare(hk, rk, xj, xi, xhl, xrl, xmod, wts)
+        B.row_stats(sel[::-1], len(sel), cj, ci, chl, crl, cmod, hf, rf, row)
+
+    monkeypatch.setattr(B, "score_pair", plain)
+    want = [M.meteor_stats(h, r) for h, r in pairs]
+    monkeypatch.setattr(B, "score_pair", real)
+    got = [M.meteor_stats(h, r) for h, r in pairs]
+    monkeypatch.setattr(B, "_JIT", None)
+    py = [M.meteor_stats(h, r) for h, r in pairs]
+    for k, (a, b, c) in enumerate(zip(want, got, py)):
+        np.testing.assert_array_equal(b, a, err_msg=f"pair {k}")
+        np.testing.assert_array_equal(c, a, err_msg=f"pair {k} (Python copy)")
+    assert sum(row[20] > 1 for row in want) > 40  # (alignments with several chunks: the search had choices)
+
+
+def test_python_copy_and_wide_keys_agree_at_every_length(corpora, monkeypatch):
+    """One pair of each band, 50 to 3,000 characters, zh and en: the compiled kernel, the Python copy, and
+    the Python copy that takes over when the packed sort keys would not fit the compiled integers."""
+    from pet2rep.metrics import meteor_beam as B
+
+    pairs = [p for lang in ("zh", "en") for p in list(zip(*corpora[f"{lang}-bands"]))[::3]]
+    assert len(pairs) == 2 * len(BANDS)
+    fast = [M.meteor_stats(h, r) for h, r in pairs]
+    monkeypatch.setattr(B, "MAXBITS", 8)  # every pair's keys are wider: the compiled call declines
+    wide = [M.meteor_stats(h, r) for h, r in pairs]
+    monkeypatch.setattr(B, "_JIT", None)
+    slow = [M.meteor_stats(h, r) for h, r in pairs]
+    for k, (a, b, c) in enumerate(zip(fast, wide, slow)):
+        np.testing.assert_array_equal(b, a, err_msg=f"pair {k}")
+        np.testing.assert_array_equal(c, a, err_msg=f"pair {k}")
+
+
+def test_reference_side_rebuilt_from_cache_gives_the_same_rows(corpora):
+    """RefSide rebuilt from its cached parts (tokens, function-word positions) or unpickled scores the same."""
+    import pickle
+
+    hyps, refs = corpora["en"]
+    for h, r in list(zip(hyps, refs))[:10] + list(zip(*corpora["zh-bands"]))[:3]:
+        rs = M.reference_side(r)
+        again = M.RefSide.from_parts(rs.tokens, sorted(rs.fun))
+        copy = pickle.loads(pickle.dumps(rs))
+        want = M.meteor_stats(h, r)
+        for side in (rs, again, copy):
+            np.testing.assert_array_equal(M.meteor_stats(h, side), want)
+        assert again.fflags.tolist() == [int(k in rs.fun) for k in range(len(rs.tokens))]
+
+
+def _plain_paraphrases(hyp: list[str], ref: list[str]) -> list[tuple]:
+    """Paraphrase candidates found the plain way: every phrase of table words from each Latin start,
+    looked up, and its paraphrases compared word by word at the other side (reference phrases first)."""
+    para = M._paraphrases()
+    out = []
+    for line, other, swap in ((ref, hyp, False), (hyp, ref, True)):
+        starts = [b for b, t in enumerate(other) if t[0] < "\u3000"]
+        for a in range(len(line)):
+            if line[a][0] >= "\u3000" or line[a] not in para.vocab:
+                continue
+            for ln in range(1, min(para.maxlen, len(line) - a) + 1):
+                if line[a + ln - 1] not in para.vocab:
+                    break
+                for p, k in para.lookup(" ".join(line[a : a + ln])):
+                    for b in starts:
+                        if other[b : b + k] == p.split(" "):
+                            out.append((M.PARA, b, k, a, ln) if swap else (M.PARA, a, ln, b, k))
+    return out
+
+
+@pytest.mark.parametrize("maxlen", [None, 2])
+def test_paraphrase_candidates_equal_the_plain_scan(corpora, monkeypatch, maxlen):
+    """Indexed paraphrase matching finds the plain scan's candidates in the same order (maxlen 2: paraphrases
+    longer than the table's phrases take the word-by-word path)."""
+    if maxlen is not None:
+        monkeypatch.setattr(M._paraphrases(), "maxlen", maxlen)
+    hyps, refs = corpora["en-bands"]
+    total = 0
+    for h, r in zip(hyps, refs):
+        h, r = M.meteor_tokens(h), M.meteor_tokens(r)
+        hpos = {}
+        for i, t in enumerate(h):
+            if t[0] < "\u3000":
+                hpos.setdefault(t, []).append(i)
+        got = [c for c in M._extra_matches(h, r, hpos) if c[0] == M.PARA]
+        assert got == _plain_paraphrases(h, r)
+        total += len(got)
+    assert total > 50
+
+
 @needs_java
 def test_stats_line_agrees_with_jar_summing(corpora, jar_results):
     """Summed native stats reproduce the jar's EVAL aggregate when fed the jar's own rows."""
