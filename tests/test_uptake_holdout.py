@@ -10,7 +10,7 @@ newer set. First run on tests/data/uptake_holdout2_*.yaml (2026-12-02, extractor
 (36 texts, 31 labels), en 0.658 (82 texts, 77 labels, mostly case reports; 34 items tagged ambiguous); normal recall
 1.000 on both (2 and 4 normal labels only). The target is F1 >= 0.95 and normal recall >= 0.95 with no flip (not reached).
 Extractor version 5 (2026-12-03) took rules from the errors of both held-out sets too (tests/test_uptake.py V5_RULES),
-so they are development data now: held-out 1 zh 0.946 (0 flips), en 0.855; held-out 2 zh 0.889, en 0.689.
+so they are development data now: held-out 1 zh 0.946 (0 flips), en 0.855; held-out 2 zh 0.889, en 0.724.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ FLOORS: dict[tuple[str, str], tuple[float, float, int]] = {
     ("uptake_holdout", "zh"): (0.945, 0.845, 0),
     ("uptake_holdout", "en"): (0.854, 0.646, 2),
     ("uptake_holdout2", "zh"): (0.888, 0.999, 0),
-    ("uptake_holdout2", "en"): (0.688, 0.999, 1),
+    ("uptake_holdout2", "en"): (0.722, 0.999, 1),
 }
 
 

@@ -1,7 +1,7 @@
 """Ratchet on real clinician-written text (issue 8, section 1): the OUA extractor on tests/data/uptake_real_*.yaml.
 
 The issue's target is micro-F1 >= 0.95 per language, normal recall >= 0.95 and no negation (polarity) error.
-Extractor version 5 (2026-12-03) reaches it on both whole sets (zh F1 0.958, normal recall 0.981, 0 flips; en F1
+Extractor version 5 (2026-12-03) reaches it on both whole sets (zh F1 0.962, normal recall 0.981, 0 flips; en F1
 0.960, normal recall 0.977, 0 flips), so the whole-set rows assert the target itself; the half-set rows hold the
 figures reached as floors. The test fails if the extractor falls below them. Raise them when the extractor improves;
 never lower them to make a change pass. These sets were tuned on (version 5's rules were written from their errors
@@ -29,7 +29,7 @@ TARGET = 0.95  # issue 8: F1 and normal recall per language (reached on both who
 # (language, split) -> (micro-F1 floor, normal-recall floor, most polarity flips allowed)
 FLOORS: dict[tuple[str, str], tuple[float, float, int]] = {
     ("zh", "all"): (TARGET, TARGET, 0),  # the issue's target itself
-    ("zh", "dev"): (0.971, 0.962, 0),
+    ("zh", "dev"): (0.978, 0.962, 0),
     ("zh", "test"): (0.942, 0.999, 0),
     ("en", "all"): (TARGET, TARGET, 0),  # the issue's target itself
     ("en", "dev"): (0.949, 0.922, 0),
