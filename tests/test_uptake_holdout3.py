@@ -1,8 +1,7 @@
 """Data checks for the third held-out real-text set (issue 8): tests/data/uptake_holdout3_{zh,en}.yaml.
 
-Clinician-written public FDG PET/CT text labelled by hand before any extractor run (see each file's header). These
-tests only check the files themselves; they do not import or run the extractor, whose first-run figures on this set
-are to be recorded separately. English holds >= 60 items; the Chinese file is smaller than the 60 asked for because
+Clinician-written public FDG PET/CT text labelled by hand before any extractor run (see each file's header). The
+first tests check the files themselves; the last holds the extractor's first-run figures on the set as floors. English holds >= 60 items; the Chinese file is smaller than the 60 asked for because
 the stored corpora held few unused Chinese documents (its header says why), so its floor is the count it has.
 """
 
@@ -86,3 +85,23 @@ def test_no_document_reused_from_earlier_sets() -> None:
     for lang in ("zh", "en"):
         for item in _items(lang):
             assert item["source"].split(" (")[0] not in earlier, item["id"]
+
+
+# First run of extractor v5 on this set (2026-12-03, before any rule was written from its errors): these figures are
+# the honest ones for new text (README). They are floors: a later extractor must not fall below them; raise them when
+# it improves, never lower them. Once rules are written from this set's errors it is no longer a fair test.
+FIRST_RUN = {"zh": (0.720, 0.500, 2), "en": (0.714, 0.409, 1)}  # micro-F1, normal recall, most polarity flips
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
+    from pet2rep.metrics.uptake import evaluate_labelled, read_labelled
+
+    r = evaluate_labelled(read_labelled(str(DATA / f"uptake_holdout3_{lang}.yaml")))
+    f1, normal_recall, flips = FIRST_RUN[lang]
+    table = (f"{lang}: F1 {r['micro']['f1']:.3f} (floor {f1}), normal recall {r['normal_recall']:.3f} "
+             f"(floor {normal_recall}), flips {r['negation_errors']['total']} (max {flips})")
+    print(table)
+    assert r["micro"]["f1"] >= f1 - 5e-4, table
+    assert r["normal_recall"] >= normal_recall - 5e-4, table
+    assert r["negation_errors"]["total"] <= flips, table
