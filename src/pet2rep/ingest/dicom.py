@@ -1012,14 +1012,73 @@ def suv_parameters(
     ds = hdrs[0]
     warnings: list[str] = []
     overrides: dict[str, Any] = {}
-    meta: dict[str, Any] = {}
-    enhanced = str(ds.get("SOPClassUID", "") or "") == ENHANCED_PET
 
     def need(msg: str) -> InputError:
         return InputError(f"{label}: {msg}")
 
-    units, where_units = pet_units(ds)
-    meta["units_in"] = units or None
+    units = _quantitative_units(series, order, hdrs, need)
+    meta: dict[str, Any] = {"units_in": units}
+    rseq = ds.get("RadiopharmaceuticalInformationSequence")
+    rinfo = rseq[0] if rseq else None
+    times = header_times(hdrs, rinfo if rinfo is not None else {}, label, warnings)
+    if units == "GML":
+        meta.update(suv_method="GML: pixels already SUVbw (g/ml)", decay_reference=None)
+        _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, rinfo, times)
+        return SuvParams(np.ones(len(hdrs)), meta, warnings)
+
+    activity_scale, philips_suv = np.ones(len(hdrs)), None  # Bq/ml per rescaled unit; Philips' own SUV factor
+    if units == "CNTS":
+        given = weight_kg is not None or dose_mbq is not None or injection_time is not None
+        activity_scale, philips_suv = _philips_counts_scale(hdrs, label, given, warnings, need)
+    decay_corr = _decay_correction(ds, times, need)
+    meta["decay_correction"] = decay_corr
+    if philips_suv is not None:
+        meta["suv_method"] = "Philips SUV Scale Factor (7053,1000)"
+        _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, rinfo, times)
+        meta["decay_reference"] = "administration" if decay_corr == "ADMIN" else "series start"
+        return SuvParams(philips_suv, meta, warnings)
+
+    weight = _body_weight(ds, weight_kg, overrides, need)
+    if rinfo is None and (dose_mbq is None or half_life_s is None or (decay_corr != "ADMIN" and injection_time is None)):
+        raise need(
+            f"{_tag('RadiopharmaceuticalInformationSequence')} missing; injected dose, injection time and half-life "
+            "unknown, SUVbw not computable"
+        )
+    rinfo = rinfo if rinfo is not None else {}
+    dose = _injected_dose(ds, rinfo, dose_mbq, enhanced=str(ds.get("SOPClassUID", "") or "") == ENHANCED_PET,
+                          overrides=overrides, need=need)
+    half_life = _half_life(rinfo, half_life_s, decay_corr, overrides, need)
+    if decay_corr == "DATETIME":
+        ref_dt, ref_name = times.decay_corrected_to, "DecayCorrectionDateTime (0018,9701)"
+    else:
+        ref_dt, ref_name = _decay_reference(times)
+    inj_dt = _injection_datetime(ds, times, ref_dt, injection_time, overrides, need)
+    meta.update(
+        weight_kg=weight,
+        injected_dose_bq=dose,
+        half_life_s=half_life if half_life > 0 else None,
+        injection_datetime=_iso(inj_dt),
+        series_datetime=_iso(times.series),
+    )
+    decay = _dose_decay(decay_corr, units, half_life, inj_dt, ref_dt, ref_name, meta, label, warnings, need)
+    meta["decay_factor"] = decay
+    factor = weight * 1000.0 / (dose * decay) if dose * decay > 0 else math.inf
+    if not (math.isfinite(factor) and factor * float(np.max(activity_scale)) < 1e30):
+        raise need(
+            f"SUV factor {plain(factor)} is not a usable number (weight {plain(weight)} kg, dose {plain(dose)} Bq, "
+            f"decay factor {plain(decay)}); check the weight, dose, half-life and times"
+        )
+    _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, rinfo, times)
+    meta["overrides"] = overrides
+    return SuvParams(activity_scale * factor, meta, warnings)
+
+
+Need = Callable[[str], InputError]  # a one-line InputError about the series being read
+
+
+def _quantitative_units(series: Series, order: Sequence[int], hdrs: list[Any], need: Need) -> str:
+    """The PET units of every slice (the same on all, one SUVbw can be computed from, unambiguous pixel scale)."""
+    units, where_units = pet_units(hdrs[0])
     if not units:
         raise need(
             f"{_tag('Units')} missing (and no {_tag('RealWorldValueMappingSequence')} with PET units); cannot tell "
@@ -1041,36 +1100,32 @@ def suv_parameters(
                 f"{series.slice_name(idx)}: {_tag('RealWorldValueMappingSequence')} for {units} {conflict}; "
                 "the pixel scale is ambiguous, SUVbw not computable"
             )
-    n = len(hdrs)
-    rseq = ds.get("RadiopharmaceuticalInformationSequence")
-    rinfo = rseq[0] if rseq else None
-    times = header_times(hdrs, rinfo if rinfo is not None else {}, label, warnings)
-    if units == "GML":
-        meta.update(suv_method="GML: pixels already SUVbw (g/ml)", decay_reference=None)
-        _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, rinfo, times)
-        return SuvParams(np.ones(n), meta, warnings)
+    return units
 
-    activity_scale = np.ones(n)  # Bq/ml per rescaled unit
-    philips_suv: np.ndarray | None = None
-    if units == "CNTS":
-        suv_f = [_private_float(h, 0x7053, 0x00, PHILIPS_CREATOR) for h in hdrs]
-        act_f = [_private_float(h, 0x7053, 0x09, PHILIPS_CREATOR) for h in hdrs]
-        have_suv = all(v is not None and v > 0 for v in suv_f)
-        have_act = all(v is not None and v > 0 for v in act_f)
-        user_override = weight_kg is not None or dose_mbq is not None or injection_time is not None
-        if have_suv and not (user_override and have_act):
-            philips_suv = np.array(suv_f, dtype=np.float64)
-            if user_override:
-                warnings.append(f"{label}: --weight/--dose/--injection-time ignored: Philips SUV factor (7053,1000) used")
-        elif have_act:
-            activity_scale = np.array(act_f, dtype=np.float64)
-        else:
-            raise need(
-                "Units (0054,1001) is CNTS but the Philips SUV Scale Factor (7053,1000) and Activity Concentration "
-                "Scale Factor (7053,1009) are missing; counts cannot be converted to Bq/ml, SUVbw not computable"
-            )
 
-    # Decay correction state: classic CorrectedImage/DecayCorrection, Enhanced PET DecayCorrected/DateTime.
+def _philips_counts_scale(hdrs: list[Any], label: str, given: bool, warnings: list[str],
+                          need: Need) -> tuple[np.ndarray, np.ndarray | None]:
+    """Philips CNTS: (Bq/ml per count, None) from the Activity Concentration Scale Factor, or (ones, the SUV
+    factors) from the SUV Scale Factor; the latter wins unless weight/dose/injection time were `given`."""
+    suv_f = [_private_float(h, 0x7053, 0x00, PHILIPS_CREATOR) for h in hdrs]
+    act_f = [_private_float(h, 0x7053, 0x09, PHILIPS_CREATOR) for h in hdrs]
+    have_suv = all(v is not None and v > 0 for v in suv_f)
+    have_act = all(v is not None and v > 0 for v in act_f)
+    if have_suv and not (given and have_act):
+        if given:
+            warnings.append(f"{label}: --weight/--dose/--injection-time ignored: Philips SUV factor (7053,1000) used")
+        return np.ones(len(hdrs)), np.array(suv_f, dtype=np.float64)
+    if have_act:
+        return np.array(act_f, dtype=np.float64), None
+    raise need(
+        "Units (0054,1001) is CNTS but the Philips SUV Scale Factor (7053,1000) and Activity Concentration "
+        "Scale Factor (7053,1009) are missing; counts cannot be converted to Bq/ml, SUVbw not computable"
+    )
+
+
+def _decay_correction(ds: Any, times: HeaderTimes, need: Need) -> str:
+    """What the image is decay corrected to: START, ADMIN or DATETIME (classic CorrectedImage/DecayCorrection,
+    Enhanced PET DecayCorrected/DecayCorrectionDateTime); a one-line error when it is not decay corrected."""
     corrected = _values(ds, "CorrectedImage")
     flag = _values(ds, "DecayCorrected")
     decay_corr = str(ds.get("DecayCorrection", "") or "").strip().upper()
@@ -1090,15 +1145,11 @@ def suv_parameters(
     if decay_corr not in ("START", "ADMIN", "DATETIME"):
         what = f"is {decay_corr!r}" if decay_corr else "missing"
         raise need(f"{_tag('DecayCorrection')} {what}; expected START (or ADMIN), SUVbw not computable")
-    meta["decay_correction"] = decay_corr
+    return decay_corr
 
-    if philips_suv is not None:
-        meta["suv_method"] = "Philips SUV Scale Factor (7053,1000)"
-        _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, rinfo, times)
-        meta["decay_reference"] = "administration" if decay_corr == "ADMIN" else "series start"
-        return SuvParams(philips_suv, meta, warnings)
 
-    # Weight
+def _body_weight(ds: Any, weight_kg: float | None, overrides: dict[str, Any], need: Need) -> float:
+    """The patient weight in kg: the one given (recorded in `overrides`), else PatientWeight; plausible."""
     if weight_kg is not None:
         overrides["weight_kg"] = float(weight_kg)
         weight = float(weight_kg)
@@ -1114,113 +1165,101 @@ def suv_parameters(
     if not (math.isfinite(weight) and 0 < weight < 600):
         raise need(f"{_tag('PatientWeight')} {plain(weight)} kg is implausible; SUVbw needs the body weight in kg "
                    "(give weight_kg=KG)")
+    return weight
 
-    # Radiopharmaceutical information
-    if rinfo is None and (dose_mbq is None or half_life_s is None or (decay_corr != "ADMIN" and injection_time is None)):
-        raise need(
-            f"{_tag('RadiopharmaceuticalInformationSequence')} missing; injected dose, injection time and half-life "
-            "unknown, SUVbw not computable"
-        )
-    rinfo = rinfo if rinfo is not None else {}
+
+def _injected_dose(ds: Any, rinfo: Any, dose_mbq: float | None, *, enhanced: bool, overrides: dict[str, Any],
+                   need: Need) -> float:
+    """The injected activity in Bq: the one given in MBq (recorded in `overrides`), else the header's, which
+    must be positive and plausible (MBq stored as Bq, or Bq as MBq in Enhanced PET, is refused)."""
     if dose_mbq is not None:
         overrides["dose_mbq"] = float(dose_mbq)
-        dose = float(dose_mbq) * 1e6
-    else:
-        dose = _header_dose_bq(ds, rinfo) or 0.0
-        raw_dose = rinfo.get("RadionuclideTotalDose")
-        if dose <= 0 and raw_dose is not None and str(raw_dose).strip() not in ("", "0", "0.0"):
-            raise need(f"{_tag('RadionuclideTotalDose')} {_shown(raw_dose)} is not a positive number; SUVbw needs "
-                       "the injected dose (give dose_mbq=MBQ)")
-        if dose <= 0:
-            raise need(f"{_tag('RadionuclideTotalDose')} missing or zero; SUVbw needs the injected dose (give dose_mbq=MBQ)")
-        if dose < 1e5:
-            raise need(
-                f"{_tag('RadionuclideTotalDose')} {dose:g} Bq is implausibly small (MBq stored instead of Bq?); "
-                "give dose_mbq=MBQ"
-            )
-        if enhanced and dose > 1e11:
-            raise need(
-                f"{_tag('RadionuclideTotalDose')} {dose / 1e6:.10g} MBq is implausibly large (Enhanced PET stores MBq; "
-                "Bq stored instead?); give dose_mbq=MBQ"
-            )
+        return float(dose_mbq) * 1e6
+    dose = _header_dose_bq(ds, rinfo) or 0.0
+    raw_dose = rinfo.get("RadionuclideTotalDose")
+    if dose <= 0 and raw_dose is not None and str(raw_dose).strip() not in ("", "0", "0.0"):
+        raise need(f"{_tag('RadionuclideTotalDose')} {_shown(raw_dose)} is not a positive number; SUVbw needs "
+                   "the injected dose (give dose_mbq=MBQ)")
+    if dose <= 0:
+        raise need(f"{_tag('RadionuclideTotalDose')} missing or zero; SUVbw needs the injected dose (give dose_mbq=MBQ)")
+    if dose < 1e5:
+        raise need(
+            f"{_tag('RadionuclideTotalDose')} {dose:g} Bq is implausibly small (MBq stored instead of Bq?); "
+            "give dose_mbq=MBQ"
+        )
+    if enhanced and dose > 1e11:
+        raise need(
+            f"{_tag('RadionuclideTotalDose')} {dose / 1e6:.10g} MBq is implausibly large (Enhanced PET stores MBq; "
+            "Bq stored instead?); give dose_mbq=MBQ"
+        )
+    return dose
+
+
+def _half_life(rinfo: Any, half_life_s: float | None, decay_corr: str, overrides: dict[str, Any],
+               need: Need) -> float:
+    """The radionuclide half-life in s: the one given (recorded in `overrides`), else the header's (0 when
+    missing, allowed only for an image decay corrected to administration)."""
     if half_life_s is not None:
         overrides["half_life_s"] = float(half_life_s)
-        half_life = float(half_life_s)
-    else:
-        half_life = _num(rinfo.get("RadionuclideHalfLife")) or 0.0
-        if half_life <= 0 and decay_corr != "ADMIN":
-            raise need(f"{_tag('RadionuclideHalfLife')} missing or zero; decay correction of the dose impossible")
+        return float(half_life_s)
+    half_life = _num(rinfo.get("RadionuclideHalfLife")) or 0.0
+    if half_life <= 0 and decay_corr != "ADMIN":
+        raise need(f"{_tag('RadionuclideHalfLife')} missing or zero; decay correction of the dose impossible")
+    return half_life
 
-    # Decay reference time
-    if decay_corr == "DATETIME":
-        ref_dt, ref_name = times.decay_corrected_to, "DecayCorrectionDateTime (0018,9701)"
-    else:
-        ref_dt, ref_name = _decay_reference(times)
-    series_dt = times.series
 
-    inj_dt: datetime | None = None
-    if injection_time is not None:
-        overrides["injection_time"] = injection_time
-        clock = time_of_day(injection_time)
-        base = ref_dt or series_dt
-        if base is None:
-            raise need(f"{_tag('SeriesDate')}/{_tag('SeriesTime')} missing; injection_time= needs the scan date")
-        local = base.astimezone(times.zone) if times.zone is not None and base.tzinfo else base
-        inj_dt = _combine(local.date(), clock, local.tzinfo)
-        if inj_dt is not None and inj_dt > base:
-            inj_dt -= timedelta(days=1)
-    else:
-        inj_dt = _header_injection(ds, times, ref_dt)
+def _injection_datetime(ds: Any, times: HeaderTimes, ref_dt: datetime | None, injection_time: str | None,
+                        overrides: dict[str, Any], need: Need) -> datetime | None:
+    """When the tracer was injected: the clock time given (recorded in `overrides`) on the scan's date, the day
+    before when that would be after the scan; else the header's (`_header_injection`)."""
+    if injection_time is None:
+        return _header_injection(ds, times, ref_dt)
+    overrides["injection_time"] = injection_time
+    clock = time_of_day(injection_time)
+    base = ref_dt or times.series
+    if base is None:
+        raise need(f"{_tag('SeriesDate')}/{_tag('SeriesTime')} missing; injection_time= needs the scan date")
+    local = base.astimezone(times.zone) if times.zone is not None and base.tzinfo else base
+    inj_dt = _combine(local.date(), clock, local.tzinfo)
+    if inj_dt is not None and inj_dt > base:
+        inj_dt -= timedelta(days=1)
+    return inj_dt
 
-    meta.update(
-        weight_kg=weight,
-        injected_dose_bq=dose,
-        half_life_s=half_life if half_life > 0 else None,
-        injection_datetime=_iso(inj_dt),
-        series_datetime=_iso(series_dt),
-    )
+
+def _dose_decay(decay_corr: str, units: str, half_life: float, inj_dt: datetime | None, ref_dt: datetime | None,
+                ref_name: str | None, meta: dict[str, Any], label: str, warnings: list[str], need: Need) -> float:
+    """The fraction of the injected dose left at the decay reference time (1 for ADMIN); its facts go to `meta`."""
     if decay_corr == "ADMIN":
-        decay = 1.0
         meta["decay_reference"] = "administration"
         meta["suv_method"] = "BQML, decay corrected to administration (ADMIN): no dose decay"
-    else:
-        if ref_dt is None:
-            raise need(
-                f"{_tag('SeriesDate')}/{_tag('SeriesTime')} and {_tag('AcquisitionTime')} missing; "
-                "decay reference time unknown, SUVbw not computable"
-            )
-        if inj_dt is None:
-            raise need(
-                f"{_tag('RadiopharmaceuticalStartDateTime')} and {_tag('RadiopharmaceuticalStartTime')} missing; "
-                "injection time unknown, SUVbw not computable (give injection_time=HH:MM)"
-            )
-        dt_s = (ref_dt - inj_dt).total_seconds()
-        if dt_s < 0:
-            raise need(
-                f"injection {_iso(inj_dt)} ({_tag('RadiopharmaceuticalStartDateTime')}) is after the scan "
-                f"({_iso(ref_dt)}, {ref_name}); SUVbw not computable"
-            )
-        if dt_s > 24 * 3600:
-            warnings.append(f"{label}: {dt_s / 3600:.1f} h between injection and scan; check the injection time")
-        decay = 2.0 ** (-dt_s / half_life)
-        meta["decay_reference"] = ref_name
-        meta["decay_reference_datetime"] = _iso(ref_dt)
-        meta["uptake_time_s"] = dt_s
-        meta["suv_method"] = (
-            "Philips Activity Concentration Scale Factor (7053,1009) then QIBA SUVbw"
-            if units == "CNTS"
-            else "BQML, QIBA SUVbw"
-        )
-    meta["decay_factor"] = decay
-    factor = weight * 1000.0 / (dose * decay) if dose * decay > 0 else math.inf
-    if not (math.isfinite(factor) and factor * float(np.max(activity_scale)) < 1e30):
+        return 1.0
+    if ref_dt is None:
         raise need(
-            f"SUV factor {plain(factor)} is not a usable number (weight {plain(weight)} kg, dose {plain(dose)} Bq, "
-            f"decay factor {plain(decay)}); check the weight, dose, half-life and times"
+            f"{_tag('SeriesDate')}/{_tag('SeriesTime')} and {_tag('AcquisitionTime')} missing; "
+            "decay reference time unknown, SUVbw not computable"
         )
-    _fill_common_meta(ds, meta, weight_kg, dose_mbq, half_life_s, rinfo, times)
-    meta["overrides"] = overrides
-    return SuvParams(activity_scale * factor, meta, warnings)
+    if inj_dt is None:
+        raise need(
+            f"{_tag('RadiopharmaceuticalStartDateTime')} and {_tag('RadiopharmaceuticalStartTime')} missing; "
+            "injection time unknown, SUVbw not computable (give injection_time=HH:MM)"
+        )
+    dt_s = (ref_dt - inj_dt).total_seconds()
+    if dt_s < 0:
+        raise need(
+            f"injection {_iso(inj_dt)} ({_tag('RadiopharmaceuticalStartDateTime')}) is after the scan "
+            f"({_iso(ref_dt)}, {ref_name}); SUVbw not computable"
+        )
+    if dt_s > 24 * 3600:
+        warnings.append(f"{label}: {dt_s / 3600:.1f} h between injection and scan; check the injection time")
+    meta["decay_reference"] = ref_name
+    meta["decay_reference_datetime"] = _iso(ref_dt)
+    meta["uptake_time_s"] = dt_s
+    meta["suv_method"] = (
+        "Philips Activity Concentration Scale Factor (7053,1009) then QIBA SUVbw"
+        if units == "CNTS"
+        else "BQML, QIBA SUVbw"
+    )
+    return 2.0 ** (-dt_s / half_life)
 
 
 def _fill_common_meta(
