@@ -797,12 +797,13 @@ def compiled() -> Any:
                 try:
                     import numba
                     from numba.extending import register_jitable
-                except ImportError:
+
+                    for f in (prepare, beam_search, row_stats):  # callable from pair_row's compiled code
+                        register_jitable(f)
+                except Exception:  # noqa: BLE001 - numba missing or broken: the Python copy gives the same numbers
                     numba = None
                 for cache in (True, False) if numba is not None else ():
                     try:
-                        for f in (prepare, beam_search, row_stats):  # callable from pair_row's compiled code
-                            register_jitable(f)
                         fn = numba.njit(cache=cache, nogil=True)(pair_row)
                         if _trial(fn):
                             _JIT = fn
