@@ -50,10 +50,10 @@ BQML_THRESHOLD = 200.0  # SUV images almost never exceed this at the 99.9th perc
 _UNIT_ALIASES = {"auto": "auto", "suv": "suv", "suvbw": "suv", "gml": "suv", "bqml": "bqml", "bq/ml": "bqml"}
 
 
-def _units(value: str) -> str:
+def _units_option(value: str) -> str:
     key = str(value).strip().lower().replace(" ", "")
     if key not in _UNIT_ALIASES:
-        raise InputError(f"pet_units {value!r}: expected auto, suv or bqml")
+        raise InputError(f"pet_units={value!r}: expected auto, suv or bqml")
     return _UNIT_ALIASES[key]
 
 
@@ -210,13 +210,15 @@ def ingest_nifti(
     injection_time and scan_time. Inputs are read in full (a truncated or corrupt file is refused);
     non-finite PET voxels become 0 SUV with a warning (to `warn`, stderr by default, and study.json).
     """
+    from nibabel.affines import voxel_sizes
+
     from .. import __version__
 
     warn = warn or (lambda msg: print(f"pet2rep ingest: warning: {msg}", file=sys.stderr))
     pet_path = Path(pet_path)
     ct = Path(ct_path) if ct_path is not None else None
     out = Path(out)
-    units = _units(pet_units)
+    units = _units_option(pet_units)
     sid = study_id_for(out, study_id)
     check_facts(weight_kg, dose_mbq, half_life_s, age)
     if sex not in (None, "M", "F"):
@@ -229,99 +231,36 @@ def ingest_nifti(
     if ct is not None:
         ct_shape, ct_aff = _check_header(ct_hdr, ct)
         check_overlap(pet_shape, pet_aff, ct_shape, ct_aff, str(ct))
-
-    pet_vol: Volume | None = None  # loaded only when needed
-    if units == "auto":
-        if "suv" in pet_path.name.lower():
-            units, decision = "suv", f"auto: file name {pet_path.name!r} contains 'SUV'"
-        else:
-            pet_vol = _load_quiet(pet_path)
-            sample = np.asarray(pet_vol.data).ravel()[::7]
-            sample = sample[np.isfinite(sample)]
-            p999 = float(np.percentile(sample, 99.9)) if sample.size else 0.0
-            units = "bqml" if p999 > BQML_THRESHOLD else "suv"
-            decision = (
-                f"auto: value range, 99.9th percentile {p999:.6g} "
-                f"{'>' if units == 'bqml' else '<='} {BQML_THRESHOLD:g} -> {'Bq/ml' if units == 'bqml' else 'SUV'}"
-            )
-    else:
-        decision = f"given: {units}"
-
+    units, decision, pet_vol = _decide_units(units, pet_path)  # pet_vol: loaded only when the values decided
+    inj = parse_clock(injection_time, "injection time")
+    scan = parse_clock(scan_time, "scan time")
     meta: dict[str, Any] = {
         "study_id": sid,
         "sex": sex,
         "age": age,
         "weight_kg": float(weight_kg) if weight_kg is not None else None,
         "injected_dose_bq": float(dose_mbq) * 1e6 if dose_mbq is not None else None,
-        "injection_time": None,
-        "scan_time": None,
+        "injection_time": inj.isoformat() if inj is not None else None,
+        "scan_time": scan.isoformat() if scan is not None else None,
         "tracer": "FDG",
         "half_life_s": hl,
         "suv_type": "bw",
         "units_in": "SUV" if units == "suv" else "BQML",
     }
-    inj = parse_clock(injection_time, "injection time")
-    scan = parse_clock(scan_time, "scan time")
-    meta["injection_time"] = inj.isoformat() if inj is not None else None
-    meta["scan_time"] = scan.isoformat() if scan is not None else None
-
-    if units == "bqml":
-        missing = [name for name, v in (("weight (kg)", weight_kg), ("injected dose (MBq)", dose_mbq),
-                                         ("injection time", inj), ("scan time", scan)) if v is None]
-        if missing:
-            raise InputError(f"{pet_path}: PET in Bq/ml needs {', '.join(missing)} to compute SUV")
-        uptake = uptake_seconds(inj, scan)  # checked before anything is written
-        factor, decay = suv_factor(float(weight_kg), float(dose_mbq) * 1e6, uptake, hl)
-        if not (math.isfinite(factor) and factor > 0):
-            raise InputError(
-                f"{pet_path}: SUV factor {plain(factor)} is not a finite positive number (weight {plain(weight_kg)} kg, "
-                f"dose {plain(dose_mbq)} MBq, decay {plain(decay)} over {plain(uptake)} s with half-life {plain(hl)} s)")
+    suv_facts = _bqml_suv_facts(pet_path, weight_kg, dose_mbq, inj, scan, hl) if units == "bqml" else {}
     out_folder(out)
     warnings: list[str] = []
     with staged_folder(out, drop=(CT_FILE,)) as stage:
-        pet_dst = stage / PET_FILE
-        ct_how = None
         with ThreadPoolExecutor(max_workers=2) as pool:  # the CT is copied and checked while the PET is made
             ct_job = pool.submit(_place_ct, ct, ct_hdr, stage / CT_FILE) if ct is not None else None
             if units == "bqml":
-                if pet_vol is None:
-                    pet_vol = _load_quiet(pet_path)
-                src_finite = np.isfinite(pet_vol.data)
-                with np.errstate(over="ignore", invalid="ignore"):
-                    suv = np.multiply(pet_vol.data, np.float32(factor), dtype=np.float32)
-                overflow = int(np.count_nonzero(src_finite & ~np.isfinite(suv)))
-                if overflow:
-                    raise InputError(
-                        f"{pet_path}: {overflow} voxels overflow float32 when converted to SUV (largest "
-                        f"{plain(float(np.max(np.abs(pet_vol.data[src_finite]))))} Bq/ml x {plain(factor)}); "
-                        "check the units and weight_kg= and dose_mbq=")
-                save_nifti(Volume(finite_pet(suv, pet_path, warnings), pet_vol.affine), pet_dst)
-                pet_how = "converted from Bq/ml"
-                meta.update(uptake_time_s=uptake, decay_factor=decay, suv_factor=factor,
-                            suv_method="Bq/ml * weight_g / (dose decayed to scan start)")
+                pet_how = _write_bqml_as_suv(pet_path, pet_vol, suv_facts["suv_factor"], stage / PET_FILE, warnings)
+                meta.update(suv_facts, suv_method="Bq/ml * weight_g / (dose decayed to scan start)")
             else:
-                slope, inter = pet_hdr.get_slope_inter()
-                scaled = slope is not None and not (slope == 1 and (inter is None or inter == 0))
-                if _is_gz(pet_path) and pet_hdr.get_data_dtype() == np.dtype("<f4") and not scaled:
-                    pet_how = copy_file(pet_path, pet_dst)  # never a hard link: the study must not share the input
-                    found = _check_copy(pet_dst, pet_hdr, pet_path, count_nonfinite=True)  # the copy, to its end
-                    if found.nonfinite:
-                        vol = _load_quiet(pet_dst, np.float32)
-                        save_nifti(Volume(finite_pet(vol.data, pet_path, warnings), vol.affine), pet_dst)
-                        pet_how = "rewritten as float32 .nii.gz (non-finite voxels set to 0)"
-                else:
-                    vol = pet_vol if pet_vol is not None else _load_quiet(pet_path)
-                    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: inf, named below
-                        data = np.asarray(vol.data, np.float32)
-                    save_nifti(Volume(finite_pet(data, pet_path, warnings), vol.affine), pet_dst)
-                    pet_how = "rewritten as float32 .nii.gz"
+                pet_how = _write_suv(pet_path, pet_hdr, pet_vol, stage / PET_FILE, warnings)
                 meta["suv_method"] = "input already SUV"
-            if ct_job is not None:
-                ct_how = ct_job.result()
-
+            ct_how = ct_job.result() if ct_job is not None else None
         meta["pet_shape"] = list(pet_shape)
-        from nibabel.affines import voxel_sizes
-
         meta["pet_zooms_mm"] = [round(float(z), 5) for z in voxel_sizes(pet_aff)]
         meta["provenance"] = {
             "source": "nifti",
@@ -337,3 +276,76 @@ def ingest_nifti(
     for w in warnings:
         warn(w)
     return out
+
+
+def _decide_units(units: str, pet_path: Path) -> tuple[str, str, Volume | None]:
+    """(suv or bqml, how that was decided, the PET volume when it had to be read to decide)."""
+    if units != "auto":
+        return units, f"given: {units}", None
+    if "suv" in pet_path.name.lower():
+        return "suv", f"auto: file name {pet_path.name!r} contains 'SUV'", None
+    pet_vol = _load_quiet(pet_path)
+    sample = np.asarray(pet_vol.data).ravel()[::7]
+    sample = sample[np.isfinite(sample)]
+    p999 = float(np.percentile(sample, 99.9)) if sample.size else 0.0
+    units = "bqml" if p999 > BQML_THRESHOLD else "suv"
+    decision = (
+        f"auto: value range, 99.9th percentile {p999:.6g} "
+        f"{'>' if units == 'bqml' else '<='} {BQML_THRESHOLD:g} -> {'Bq/ml' if units == 'bqml' else 'SUV'}"
+    )
+    return units, decision, pet_vol
+
+
+def _bqml_suv_facts(pet_path: Path, weight_kg: float | None, dose_mbq: float | None, inj: Any, scan: Any,
+                    hl: float) -> dict[str, float]:
+    """uptake_time_s, decay_factor and suv_factor (SUV per Bq/ml) of a Bq/ml PET, checked before anything is
+    written: every fact present, the scan after the injection, a finite positive factor."""
+    missing = [name for name, v in (("weight (kg)", weight_kg), ("injected dose (MBq)", dose_mbq),
+                                     ("injection time", inj), ("scan time", scan)) if v is None]
+    if missing:
+        raise InputError(f"{pet_path}: PET in Bq/ml needs {', '.join(missing)} to compute SUV")
+    uptake = uptake_seconds(inj, scan)
+    factor, decay = suv_factor(float(weight_kg), float(dose_mbq) * 1e6, uptake, hl)
+    if not (math.isfinite(factor) and factor > 0):
+        raise InputError(
+            f"{pet_path}: SUV factor {plain(factor)} is not a finite positive number (weight {plain(weight_kg)} kg, "
+            f"dose {plain(dose_mbq)} MBq, decay {plain(decay)} over {plain(uptake)} s with half-life {plain(hl)} s)")
+    return {"uptake_time_s": uptake, "decay_factor": decay, "suv_factor": factor}
+
+
+def _write_bqml_as_suv(pet_path: Path, pet_vol: Volume | None, factor: float, dst: Path,
+                       warnings: list[str]) -> str:
+    """Write the Bq/ml PET times `factor` as float32 SUV to `dst` (refused when a voxel overflows float32)."""
+    if pet_vol is None:
+        pet_vol = _load_quiet(pet_path)
+    src_finite = np.isfinite(pet_vol.data)
+    with np.errstate(over="ignore", invalid="ignore"):
+        suv = np.multiply(pet_vol.data, np.float32(factor), dtype=np.float32)
+    overflow = int(np.count_nonzero(src_finite & ~np.isfinite(suv)))
+    if overflow:
+        raise InputError(
+            f"{pet_path}: {overflow} voxels overflow float32 when converted to SUV (largest "
+            f"{plain(float(np.max(np.abs(pet_vol.data[src_finite]))))} Bq/ml x {plain(factor)}); "
+            "check the units and weight_kg= and dose_mbq=")
+    save_nifti(Volume(finite_pet(suv, pet_path, warnings), pet_vol.affine), dst)
+    return "converted from Bq/ml"
+
+
+def _write_suv(pet_path: Path, pet_hdr: Any, pet_vol: Volume | None, dst: Path, warnings: list[str]) -> str:
+    """Put a PET already in SUV at `dst` as float32 .nii.gz: copied when it is one (then checked to its end),
+    else rewritten; non-finite voxels become 0. Returns how the file was made."""
+    slope, inter = pet_hdr.get_slope_inter()
+    scaled = slope is not None and not (slope == 1 and (inter is None or inter == 0))
+    if _is_gz(pet_path) and pet_hdr.get_data_dtype() == np.dtype("<f4") and not scaled:
+        pet_how = copy_file(pet_path, dst)  # never a hard link: the study must not share the input
+        found = _check_copy(dst, pet_hdr, pet_path, count_nonfinite=True)  # the copy, to its end
+        if found.nonfinite:
+            vol = _load_quiet(dst, np.float32)
+            save_nifti(Volume(finite_pet(vol.data, pet_path, warnings), vol.affine), dst)
+            pet_how = "rewritten as float32 .nii.gz (non-finite voxels set to 0)"
+        return pet_how
+    vol = pet_vol if pet_vol is not None else _load_quiet(pet_path)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: inf, named below
+        data = np.asarray(vol.data, np.float32)
+    save_nifti(Volume(finite_pet(data, pet_path, warnings), vol.affine), dst)
+    return "rewritten as float32 .nii.gz"
