@@ -277,13 +277,21 @@ def beam_search(
                 if q < 0:
                     continue  # (a single child, or no free candidate)
                 pk = key[p]
+                pl = le[p]
+                inc = SD if pl != -1 else 0
                 if m == K:
                     bk = pk - maxsc
                     if bk > last or (bk == last and p * TBS >= ltb):
                         break
-                pl = le[p]
+                    # this parent's other children: a new chunk if one is open, and the distance of its first
+                    # candidate once that candidate was the best child
+                    if q != pl:
+                        dd = j - q
+                        bk += dd if dd >= 0 else -dd
+                    bk += inc
+                    if bk > last or (bk == last and p * TBS >= ltb):
+                        continue
                 pb = buf[p] * WH
-                inc = SD if pl != -1 else 0
                 w = l0
                 x = 0
                 acc = 0
