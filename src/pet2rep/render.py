@@ -234,7 +234,7 @@ def _body_range(pet: Volume, ct: _CT | None, normal: str) -> tuple[float, float]
     return max(lo, 0.0), min(hi, float(n - 1))
 
 
-def _select(
+def _select_planes(
     pet: Volume, ct: _CT | None, normal: str, slices: Any, fractions: Any
 ) -> tuple[list[tuple[int, float | None]], dict[str, Any]]:
     """Plane indices to draw (with their fraction, if any) and a record of how they were chosen."""
@@ -331,7 +331,7 @@ def _render(
 
     normal = "si" if mode == "axial" else "ap"
     plane = "axial" if mode == "axial" else "coronal"
-    chosen, selection = _select(pet, ct, normal, slices, fractions)
+    chosen, selection = _select_planes(pet, ct, normal, slices, fractions)
     a = axis[normal]
     views: list[View] = []
     for idx, frac in chosen:
@@ -381,7 +381,7 @@ def render_arrays(
 # ------------------------------------------------------------------------------------ files
 
 
-def _image_name(prefix: str, view: View, fmt: str) -> str:
+def _view_file_name(prefix: str, view: View, fmt: str) -> str:
     if view.kind == "mip":
         return f"{prefix}_mip.{fmt}"
     suffix = "" if view.kind == "fused" else f"_{view.kind}"
@@ -464,7 +464,7 @@ def render_study(
     out.mkdir(parents=True, exist_ok=True)
     images = []
     for v in views:
-        name = _image_name(prefix, v, fmt)
+        name = _view_file_name(prefix, v, fmt)
         save_image(v.image, safe_join(out, name), fmt)
         rec: dict[str, Any] = {
             "file": name,

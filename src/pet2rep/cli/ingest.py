@@ -57,7 +57,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _number(text: str | None, flag: str) -> float | None:
+def _flag_number(text: str | None, flag: str) -> float | None:
     """A number given on the command line (None when not given); a one-line InputError when it is not one."""
     if text is None:
         return None
@@ -76,7 +76,7 @@ def run_cli(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace) -> int:
     progress = False if args.no_progress else None  # None: bars only when stderr is a terminal
     for name in ("weight", "dose", "half_life", "age"):
-        setattr(args, name, _number(getattr(args, name), f"--{name.replace('_', '-')}"))
+        setattr(args, name, _flag_number(getattr(args, name), f"--{name.replace('_', '-')}"))
     check_facts(args.weight, args.dose, args.half_life, args.age)
     if args.study_id is not None:
         check_id(args.study_id, "--study-id")

@@ -19,7 +19,7 @@ from .values import parse_list
 FLAGS = {"slices": "--slices", "fractions": "--fractions", "mode": "--mode", "prefix": "--prefix"}
 
 
-def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
+def _float_tuple(text: str, n: int, what: str) -> tuple[float, ...]:
     try:
         vals = tuple(float(x) for x in text.split(","))
     except ValueError:
@@ -73,8 +73,8 @@ def _render_studies(args: argparse.Namespace) -> int:
         slices=parse_list(args.slices, int, "--slices"),
         fractions=parse_list(args.fractions, float, "--fractions"),
         fmt=args.format,
-        suv_window=_floats(args.suv_window, 2, "--suv-window"),
-        ct_window=_floats(args.ct_window, 2, "--ct-window"),
+        suv_window=_float_tuple(args.suv_window, 2, "--suv-window"),
+        ct_window=_float_tuple(args.ct_window, 2, "--ct-window"),
         size=_size(args.size),
         alpha=args.alpha,
     )

@@ -65,7 +65,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
                    help="discard the run folder's predictions and start again (instead of resuming)")
 
 
-def _check(args: argparse.Namespace, table: dict) -> dict:
+def _checked_flags(args: argparse.Namespace, table: dict) -> dict:
     """The flags of `table` that were given, each checked against its lowest value (one-line errors)."""
     out = {}
     for key, (flag, low, strict) in table.items():
@@ -86,10 +86,10 @@ def run_cli(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from ..runs import RUN_JSON, run_model
 
-    generation = _check(args, GEN_FLAGS)
+    generation = _checked_flags(args, GEN_FLAGS)
     if generation.get("top_p", 0) > 1:
         raise InputError(f"--top-p {args.top_p:g}: must be <= 1")
-    runtime = _check(args, RUNTIME_FLAGS)
+    runtime = _checked_flags(args, RUNTIME_FLAGS)
     path = run_model(args.dataset, args.model, args.out, batch_size=args.batch_size, limit=args.limit,
                      retry_errors=args.retry_errors, restart=args.restart, preset=args.preset,
                      generation=generation, shard=args.shard, base_url=args.base_url,

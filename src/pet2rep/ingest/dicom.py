@@ -84,7 +84,7 @@ def _tag(keyword: str) -> str:
     return f"{keyword} {TAGS.get(keyword, '')}".strip()
 
 
-def _one_line(text: object) -> str:
+def _single_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
@@ -512,7 +512,7 @@ class Geometry:
     warnings: list[str] = field(default_factory=list)
 
 
-def _floats(ds: Any, keyword: str, n: int, label: str) -> np.ndarray:
+def _header_floats(ds: Any, keyword: str, n: int, label: str) -> np.ndarray:
     value = ds.get(keyword)
     try:
         arr = np.array([float(v) for v in value], dtype=np.float64)
@@ -572,13 +572,13 @@ def _first_slice_grid(series: Series) -> tuple[np.ndarray, np.ndarray, tuple[int
     vectors, two positive distances, a non-empty image."""
     label = series.label()
     hdr = series.headers[0]
-    iop = _floats(hdr, "ImageOrientationPatient", 6, f"{label}: {series.slice_name(0)}")
+    iop = _header_floats(hdr, "ImageOrientationPatient", 6, f"{label}: {series.slice_name(0)}")
     row_cos, col_cos = iop[:3], iop[3:]
     if abs(np.linalg.norm(row_cos) - 1) > 1e-3 or abs(np.linalg.norm(col_cos) - 1) > 1e-3 or abs(
         float(row_cos @ col_cos)
     ) > 1e-3:
         raise InputError(f"{label}: {_tag('ImageOrientationPatient')} {plain(iop)} is not two orthonormal vectors")
-    spacing = _floats(hdr, "PixelSpacing", 2, f"{label}: {series.slice_name(0)}")
+    spacing = _header_floats(hdr, "PixelSpacing", 2, f"{label}: {series.slice_name(0)}")
     if not np.all(spacing > 0):
         raise InputError(f"{label}: {series.slice_name(0)}: {_tag('PixelSpacing')} {plain(spacing)} must be two "
                          "positive distances in mm; slice geometry unknown")
@@ -596,7 +596,7 @@ def _slice_positions(series: Series, iop: np.ndarray, spacing: np.ndarray, rows:
     pos = np.zeros((len(hdrs), 3))
     for idx, ds in enumerate(hdrs):
         name = series.slice_name(idx)
-        other = _floats(ds, "ImageOrientationPatient", 6, f"{label}: {name}")
+        other = _header_floats(ds, "ImageOrientationPatient", 6, f"{label}: {name}")
         if np.max(np.abs(other - iop)) > 1e-4:
             raise InputError(
                 f"{label}: {name} has ImageOrientationPatient {plain(other)}, others {plain(iop)}; mixed orientations"
@@ -605,10 +605,10 @@ def _slice_positions(series: Series, iop: np.ndarray, spacing: np.ndarray, rows:
             raise InputError(
                 f"{label}: {name} is {ds.get('Rows')}x{ds.get('Columns')}, others {rows}x{cols}; mixed slice sizes"
             )
-        ps = _floats(ds, "PixelSpacing", 2, f"{label}: {name}")
+        ps = _header_floats(ds, "PixelSpacing", 2, f"{label}: {name}")
         if np.max(np.abs(ps - spacing)) > 1e-4:
             raise InputError(f"{label}: {name} has PixelSpacing {plain(ps)}, others {plain(spacing)}; mixed pixel spacing")
-        pos[idx] = _floats(ds, "ImagePositionPatient", 3, f"{label}: {name}")
+        pos[idx] = _header_floats(ds, "ImagePositionPatient", 3, f"{label}: {name}")
     return pos
 
 
@@ -973,7 +973,7 @@ def _header_injection(ds: Any, times: HeaderTimes, ref_dt: datetime | None) -> d
     return inj
 
 
-def _num(value: Any) -> float | None:
+def _positive_num(value: Any) -> float | None:
     """A positive number, else None."""
     try:
         v = float(value)
@@ -984,7 +984,7 @@ def _num(value: Any) -> float | None:
 
 def _header_dose_bq(ds: Any, rinfo: Any) -> float | None:
     """RadionuclideTotalDose in Bq: stored in Bq by classic and Legacy Converted PET, in MBq by Enhanced PET."""
-    value = _num(rinfo.get("RadionuclideTotalDose"))
+    value = _positive_num(rinfo.get("RadionuclideTotalDose"))
     if value is not None and str(ds.get("SOPClassUID", "") or "") == ENHANCED_PET:
         value *= 1e6
     return value
@@ -1202,7 +1202,7 @@ def _half_life(rinfo: Any, half_life_s: float | None, decay_corr: str, overrides
     if half_life_s is not None:
         overrides["half_life_s"] = float(half_life_s)
         return float(half_life_s)
-    half_life = _num(rinfo.get("RadionuclideHalfLife")) or 0.0
+    half_life = _positive_num(rinfo.get("RadionuclideHalfLife")) or 0.0
     if half_life <= 0 and decay_corr != "ADMIN":
         raise need(f"{_tag('RadionuclideHalfLife')} missing or zero; decay correction of the dose impossible")
     return half_life
@@ -1275,11 +1275,11 @@ def _fill_common_meta(
     RadiopharmaceuticalInformationSequence item or None; `times`: from `header_times`)."""
     if rinfo is None:
         rinfo = {}
-    meta.setdefault("weight_kg", float(weight_kg) if weight_kg is not None else _num(ds.get("PatientWeight")))
+    meta.setdefault("weight_kg", float(weight_kg) if weight_kg is not None else _positive_num(ds.get("PatientWeight")))
     meta.setdefault(
         "injected_dose_bq", float(dose_mbq) * 1e6 if dose_mbq is not None else _header_dose_bq(ds, rinfo)
     )
-    meta.setdefault("half_life_s", float(half_life_s) if half_life_s is not None else _num(rinfo.get("RadionuclideHalfLife")))
+    meta.setdefault("half_life_s", float(half_life_s) if half_life_s is not None else _positive_num(rinfo.get("RadionuclideHalfLife")))
     if "injection_datetime" not in meta:
         meta["injection_datetime"] = _iso(_header_injection(ds, times, None))
     meta.setdefault("series_datetime", _iso(times.series))
@@ -1385,8 +1385,8 @@ def ingest_dicom(
     if ct is not None and ct_geom is not None:
         ct_vol = _ct_volume(ct, ct_geom, pet, progress, warnings)
 
-    meta = _study_meta(sid, pet.headers[geom.order[0]], suv.meta)
-    meta["provenance"] = _provenance(pet, ct, suv.meta, found.choice)
+    meta = _dicom_study_meta(sid, pet.headers[geom.order[0]], suv.meta)
+    meta["provenance"] = _dicom_provenance(pet, ct, suv.meta, found.choice)
     meta["warnings"] = warnings
     for w in warnings:
         warn(w)
@@ -1420,7 +1420,7 @@ def _find_series(dicom_dir: str | os.PathLike | None, pet_dir: str | os.PathLike
             raise InputError("give either dicom_dir= or pet_dir= (and ct_dir=), not both")
         series, skipped = scan_dicom([dicom_dir], progress, unreadable)
         where = str(dicom_dir)
-        pet, ct, choice = _select(series, pet_series, ct_series, where, not allow_no_ct, unreadable)
+        pet, ct, choice = _pick_series(series, pet_series, ct_series, where, not allow_no_ct, unreadable)
     elif pet_dir is not None:
         pet_all, skipped = scan_dicom([pet_dir], progress, unreadable)
         if ct_dir is not None and Path(ct_dir).resolve() != Path(pet_dir).resolve():
@@ -1429,8 +1429,8 @@ def _find_series(dicom_dir: str | os.PathLike | None, pet_dir: str | os.PathLike
         else:
             ct_all = pet_all  # --pet alone: a CT in the same folder is used too
         where = f"{pet_dir}" + (f" + {ct_dir}" if ct_dir is not None else "")
-        pet, ct, choice = _select(pet_all + ct_all, pet_series, ct_series, where, not allow_no_ct, unreadable,
-                                  pet_pool=pet_all, ct_pool=ct_all)
+        pet, ct, choice = _pick_series(pet_all + ct_all, pet_series, ct_series, where, not allow_no_ct, unreadable,
+                                       pet_pool=pet_all, ct_pool=ct_all)
     else:
         raise InputError("no input: give dicom_dir=DIR, or pet_dir=PET_DIR ct_dir=CT_DIR")
     return _Found(pet, ct, choice, skipped, where)
@@ -1458,7 +1458,7 @@ def _ct_volume(ct: Series, ct_geom: Geometry, pet: Series, progress: bool | None
     return ct_vol
 
 
-def _study_meta(sid: str, first: Any, sm: dict[str, Any]) -> dict[str, Any]:
+def _dicom_study_meta(sid: str, first: Any, sm: dict[str, Any]) -> dict[str, Any]:
     """study.json's patient and SUV fields, in their order (`first`: the first PET slice's header, `sm`: the
     SUV parameters' meta); the optional decay fields only where known."""
     meta: dict[str, Any] = {"study_id": sid}
@@ -1486,7 +1486,7 @@ def _study_meta(sid: str, first: Any, sm: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if v is not None or k not in optional}
 
 
-def _provenance(pet: Series, ct: Series | None, sm: dict[str, Any], choice: dict[str, Any]) -> dict[str, Any]:
+def _dicom_provenance(pet: Series, ct: Series | None, sm: dict[str, Any], choice: dict[str, Any]) -> dict[str, Any]:
     """study.json's provenance: the series and files read, the overrides given, how the series were chosen."""
     from .. import __version__
 
@@ -1510,8 +1510,8 @@ def _names(items: Sequence[str], limit: int = 3) -> str:
     return ", ".join(items[:limit]) + more
 
 
-def _select(series: Sequence[Series], pet_uid: str | None, ct_uid: str | None, where: str, need_ct: bool,
-            unreadable: list[str], **pools: Any) -> tuple[Series, Series | None, dict[str, Any]]:
+def _pick_series(series: Sequence[Series], pet_uid: str | None, ct_uid: str | None, where: str, need_ct: bool,
+                 unreadable: list[str], **pools: Any) -> tuple[Series, Series | None, dict[str, Any]]:
     """select_series, with the unreadable DICOM files named when no series is found."""
     try:
         return select_series(series, pet_uid, ct_uid, where=where, need_ct=need_ct, **pools)
@@ -1590,7 +1590,7 @@ def ingest_batch(
         if problem is not None:
             reason = f"the folder name {exam.name!r} {problem}, so it cannot be a study id; rename the folder"
             failed.append((exam.name, reason))
-            report(f"{_one_line(exam.name)}: {reason}")
+            report(f"{_single_line(exam.name)}: {reason}")
             continue
         target = safe_join(out, exam.name)
         if skip_existing and (target / META_FILE).exists():
@@ -1602,8 +1602,8 @@ def ingest_batch(
                 warn=lambda msg, name=exam.name: report(f"{name}: warning: {msg}"),
             )
         except Pet2RepError as exc:
-            failed.append((exam.name, _one_line(exc)))
-            report(f"{exam.name}: {_one_line(exc)}")
+            failed.append((exam.name, _single_line(exc)))
+            report(f"{exam.name}: {_single_line(exc)}")
             continue
         except (MemoryError, KeyboardInterrupt):
             raise

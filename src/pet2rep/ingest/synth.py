@@ -926,7 +926,7 @@ def _measure_suv_max(lesions: Sequence[Lesion], pet: Canvas) -> None:
         les.suv_max = float(pet.data[sl][m].max()) if m.any() else float(pet.data[grid.index(les.center)])
 
 
-def _study_meta(study_id: str, seed: int, demo: dict[str, Any], lesions: Sequence[Lesion]) -> dict[str, Any]:
+def _synth_study_meta(study_id: str, seed: int, demo: dict[str, Any], lesions: Sequence[Lesion]) -> dict[str, Any]:
     """study.json of a synthetic study: demographics, tracer and provenance, and the lesion list."""
     return {
         "patient_id": study_id,
@@ -981,7 +981,7 @@ def synth_phantom(
         study_id=study_id,
         pet=Volume(pet.data, pet_grid.affine),
         ct=Volume(ct_data, ct_grid.affine),
-        meta=_study_meta(study_id, seed, demo, lesions),
+        meta=_synth_study_meta(study_id, seed, demo, lesions),
         reports=reports,
         labels=labels,
     )
