@@ -253,7 +253,7 @@ class _Paraphrases:
     def prefetch(self, phrases: set[str]) -> dict[str, tuple[tuple[str, int], ...]]:
         """Look the phrases not seen yet up in one query per 500; returns the memo (phrase -> :meth:`lookup`)."""
         memo = self._memo
-        todo = list(phrases - memo.keys())
+        todo = [p for p in phrases if p not in memo]
         for s in range(0, len(todo), 500):
             part = todo[s : s + 500]
             for p in part:
