@@ -378,65 +378,22 @@ def run_model(
 
     from .backends.base import resolve_generation
 
-    if batch_size is not None:
-        if batch_size < 1:
-            raise InputError(f"batch_size={batch_size}: must be at least 1")
-        card_overrides["batch_size"] = batch_size
-    if limit is not None and limit < 1:
-        raise InputError(f"limit={limit}: must be at least 1")
-    card = load_card(model) if not isinstance(model, dict) else dict(model)
-    card.update({k: v for k, v in card_overrides.items() if v is not None})
+    card = _run_card(model, batch_size, limit, card_overrides)
     config = resolve_generation(card, preset, generation)
     shard = shard if isinstance(shard, Shard) else Shard.parse(shard)
     file = dataset_file(dataset)
-    all_records = read_dataset(file)
-    if not all_records:
-        raise InputError(f"{file}: no records (the dataset is empty)")
-    records = shard.select(all_records)
-    if limit is not None:
-        records = records[:limit]
-    if not records:
-        raise InputError(f"{file}: shard {shard.index}/{shard.count} holds no records "
-                         f"(the dataset has {len(all_records)})")
+    all_records, records = _shard_records(file, shard, limit)
     parts = key_parts(card, config, _sha256(file), images_sha256(all_records, file.parent), shard)
     out = out_folder(out)
     pred_path = out / PREDICTIONS
-    if restart:
-        for name in (PREDICTIONS, RUN_JSON):
-            (out / name).unlink(missing_ok=True)
-    old_info: dict[str, Any] = {}
-    if not restart:
-        old_info = _check_same_run(out, card, parts, file)
+    old_info = _previous_run(out, card, parts, file, restart)
     if warn is not None:
         _warn_refused_images(records, file, warn)
         _warn_missing_images(records, file.parent, warn)
-    done = read_prediction_records(pred_path, repair=True)
-    if retry_errors and any(r.get("error") for r in done):
-        done = _drop_errors(pred_path, done)
+    done = _kept_predictions(pred_path, retry_errors)
     done_ids = {str(r.get("subject_id")) for r in done}
     todo = [r for r in records if r.patient_id not in done_ids]
-
-    from . import __version__
-
-    info: dict[str, Any] = {
-        "model": card["name"],
-        "card": card_summary(card),
-        "generation": config.to_dict(),
-        "preset": preset,
-        "dataset": str(file.resolve()),
-        "dataset_sha256": parts["dataset"],
-        "images_sha256": parts["images"],
-        "shard": shard.to_dict(),
-        "key_parts": parts,
-        "resume_key": stable_hash(parts),
-        "n_records": len(records),
-        "batch_size": card.get("batch_size"),
-        "pet2rep_version": __version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "started": _now(),
-        "status": "running",
-    }
+    info = _run_info(card, config, preset, file, parts, shard, len(records))
     make = backend_factory or load_backend
     scrub = _scrubber(card)
     stats = {"new": 0, "errors_new": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
@@ -494,6 +451,78 @@ def run_model(
             write_json(out / RUN_JSON, info)
     return pred_path
 
+
+
+def _run_card(model: str | dict[str, Any], batch_size: int | None, limit: int | None,
+              card_overrides: dict[str, Any]) -> dict[str, Any]:
+    """The card of the run: `model`'s (a SPEC or a card) with the runtime settings given (not None) over it."""
+    if batch_size is not None:
+        if batch_size < 1:
+            raise InputError(f"batch_size={batch_size}: must be at least 1")
+        card_overrides["batch_size"] = batch_size
+    if limit is not None and limit < 1:
+        raise InputError(f"limit={limit}: must be at least 1")
+    card = load_card(model) if not isinstance(model, dict) else dict(model)
+    card.update({k: v for k, v in card_overrides.items() if v is not None})
+    return card
+
+
+def _shard_records(file: Path, shard: Shard, limit: int | None) -> tuple[list[PromptRecord], list[PromptRecord]]:
+    """(every record of the dataset, the records of this run: the shard's, the first `limit`); none is an error."""
+    all_records = read_dataset(file)
+    if not all_records:
+        raise InputError(f"{file}: no records (the dataset is empty)")
+    records = shard.select(all_records)
+    if limit is not None:
+        records = records[:limit]
+    if not records:
+        raise InputError(f"{file}: shard {shard.index}/{shard.count} holds no records "
+                         f"(the dataset has {len(all_records)})")
+    return all_records, records
+
+
+def _previous_run(out: Path, card: dict[str, Any], parts: dict[str, Any], file: Path, restart: bool) -> dict[str, Any]:
+    """The run.json of the run folder `out` when it holds the same run (else InputError); with `restart` its
+    predictions and run.json are removed first and nothing is checked."""
+    if restart:
+        for name in (PREDICTIONS, RUN_JSON):
+            (out / name).unlink(missing_ok=True)
+        return {}
+    return _check_same_run(out, card, parts, file)
+
+
+def _kept_predictions(pred_path: Path, retry_errors: bool) -> list[dict[str, Any]]:
+    """The predictions already written (a torn last line cut), those with an error dropped with `retry_errors`."""
+    done = read_prediction_records(pred_path, repair=True)
+    if retry_errors and any(r.get("error") for r in done):
+        done = _drop_errors(pred_path, done)
+    return done
+
+
+def _run_info(card: dict[str, Any], config: GenerationConfig, preset: str | None, file: Path,
+              parts: dict[str, Any], shard: Shard, n_records: int) -> dict[str, Any]:
+    """run.json as the run starts (status running): what ran, on what, with which settings and key."""
+    from . import __version__
+
+    return {
+        "model": card["name"],
+        "card": card_summary(card),
+        "generation": config.to_dict(),
+        "preset": preset,
+        "dataset": str(file.resolve()),
+        "dataset_sha256": parts["dataset"],
+        "images_sha256": parts["images"],
+        "shard": shard.to_dict(),
+        "key_parts": parts,
+        "resume_key": stable_hash(parts),
+        "n_records": n_records,
+        "batch_size": card.get("batch_size"),
+        "pet2rep_version": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "started": _now(),
+        "status": "running",
+    }
 
 def _requests(todo: list[PromptRecord], root: Path, config: GenerationConfig,
               backend: Backend) -> tuple[list[Request], list[tuple[Request, Generation, float]]]:
