@@ -175,6 +175,10 @@ def _cache_dir() -> Path:
     return Path(root) if root else Path.home() / ".cache" / "pet2rep"
 
 
+_Entry = tuple[tuple[str, ...], bool, int]  # paraphrases in table order; one longer than maxlen words; maxlen
+_NO_ENTRY: _Entry = ((), False, 0)
+
+
 class _Paraphrases:
     """Paraphrase table (reference phrase -> paraphrases), indexed in an SQLite cache."""
 
@@ -201,7 +205,8 @@ class _Paraphrases:
         row = self._db.execute("SELECT v FROM meta WHERE k='maxlen'").fetchone()
         self.maxlen = int(row[0])
         self.vocab = frozenset(r[0] for r in self._db.execute("SELECT w FROM vocab"))
-        self._memo: dict[str, tuple[tuple[str, int], ...]] = {}
+        self._memo: dict[str, _Entry] = {}
+        self._long: tuple[int, re.Pattern[str]] | None = None
 
     @staticmethod
     def _build(src: Path, dst: Path) -> None:
@@ -242,22 +247,25 @@ class _Paraphrases:
         got = self._memo.get(phrase)
         if got is None:
             row = self._db.execute("SELECT p FROM para WHERE r=?", (phrase,)).fetchone()
-            got = self._parse(row[0]) if row else ()
+            got = self._parse(row[0]) if row else _NO_ENTRY
             self._memo[phrase] = got
-        return got
+        return tuple((p, p.count(" ") + 1) for p in got[0])
 
-    @staticmethod
-    def _parse(value: str) -> tuple[tuple[str, int], ...]:
-        return tuple((p, p.count(" ") + 1) for p in value.split("\t"))
+    def _parse(self, value: str) -> _Entry:
+        """A table row: its paraphrases, whether one has more than ``maxlen`` words, and ``maxlen``."""
+        if self._long is None or self._long[0] != self.maxlen:
+            self._long = (self.maxlen, re.compile(f"(?:^|\t)[^\t ]*(?: [^\t ]*){{{self.maxlen}}}"))
+        return tuple(value.split("\t")), self._long[1].search(value) is not None, self.maxlen
 
-    def prefetch(self, phrases: set[str]) -> dict[str, tuple[tuple[str, int], ...]]:
-        """Look the phrases not seen yet up in one query per 500; returns the memo (phrase -> :meth:`lookup`)."""
+    def prefetch(self, phrases: set[str]) -> dict[str, _Entry]:
+        """Look the phrases not seen yet up in one query per 500; returns the memo: phrase -> (its paraphrases
+        in table order, whether one is longer than ``maxlen`` words, ``maxlen``)."""
         memo = self._memo
         todo = [p for p in phrases if p not in memo]
         for s in range(0, len(todo), 500):
             part = todo[s : s + 500]
             for p in part:
-                memo[p] = ()
+                memo[p] = _NO_ENTRY
             q = f"SELECT r, p FROM para WHERE r IN ({','.join('?' * len(part))})"
             for r, p in self._db.execute(q, part).fetchall():
                 memo[r] = self._parse(p)
@@ -635,13 +643,13 @@ def _extra_matches(hyp: list[str], ref: list[str], hpos: dict[str, list[int]]) -
     hseq, hgrams = _ngrams(hyp, lat_h, para.vocab, maxlen)
     memo = para.prefetch(rgrams.keys() | hgrams.keys())
     for a, ln, phrase in rseq:  # reference phrases whose paraphrase is in the hypothesis
-        for p, k in memo[phrase]:
-            for b in hgrams.get(p, ()) if k <= maxlen else _find(hyp, lat_h, p):
-                out.append((PARA, a, ln, b, k))
+        entry = memo[phrase]
+        if entry[0]:
+            out += [(PARA, a, ln, b, k) for k, b in _para_hits(entry, hyp, lat_h, hgrams, maxlen)]
     for a, ln, phrase in hseq:  # and the other way round
-        for p, k in memo[phrase]:
-            for b in rgrams.get(p, ()) if k <= maxlen else _find(ref, lat_r, p):
-                out.append((PARA, b, k, a, ln))
+        entry = memo[phrase]
+        if entry[0]:
+            out += [(PARA, b, k, a, ln) for k, b in _para_hits(entry, ref, lat_r, rgrams, maxlen)]
     return out
 
 
@@ -669,6 +677,24 @@ def _ngrams(line: list[str], starts: list[int], vocab: frozenset[str],
             s = f"{s} {line[a + ln]}"
             ln += 1
     return seq, index
+
+
+def _para_hits(entry: _Entry, other: list[str], starts: list[int], grams: dict[str, list[int]],
+               maxlen: int) -> list[tuple[int, int]]:
+    """(words, start in ``other``) of each occurrence of a paraphrase of a table row, in table order."""
+    ps, long, parsed_at = entry
+    out: list[tuple[int, int]] = []
+    if long or parsed_at != maxlen:  # a paraphrase may be longer than the indexed phrases: word by word
+        for p in ps:
+            k = p.count(" ") + 1
+            out += [(k, b) for b in (grams.get(p, ()) if k <= maxlen else _find(other, starts, p))]
+    else:
+        for p in ps:
+            got = grams.get(p)
+            if got is not None:
+                k = p.count(" ") + 1
+                out += [(k, b) for b in got]
+    return out
 
 
 def _find(line: list[str], starts: list[int], phrase: str) -> list[int]:
