@@ -957,3 +957,71 @@ V5_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
 @pytest.mark.parametrize(("lang", "text", "want"), V5_RULES)
 def test_v5_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
+
+
+# Rules of extractor v6, written from the errors of held-out sets 1-3 (general readings, own example sentences).
+V6_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    # a level bound to lymph nodes that name no station is theirs (none of the 19): it flips no organ before it,
+    # and the list before "without" keeps its state
+    ("en", "Diffuse increased uptake in the spleen and bone marrow without increased uptake in the lymph nodes.",
+     {"spleen": ["increased"], "bone": ["increased"]}),
+    ("en", "High FDG uptake in the liver, and kidneys without abnormal uptake in any enlarged lymph nodes.",
+     {"liver": ["increased"], "kidney": ["increased"]}),
+    # unnamed nodes, a bare adjective item, a relative clause or a figure reference inside a list do not end it
+    ("en", "PET showed FDG uptake in the liver, generalized lymph nodes, and in the sternum.",
+     {"liver": ["increased"], "bone": ["increased"]}),
+    ("en", "Increased uptake along the external, internal and common iliac nodal chains.",
+     {"abdominal_lymph_nodes": ["increased"]}),
+    ("en", "Hypermetabolic foci in the left adrenal, which measures 2 cm, and in a retrocaval adenopathy.",
+     {"adrenal": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
+    ("en", "Intense activity at nodal and osseous sites (Figure 3).", {"bone": ["increased"]}),
+    # named parts of bones and large joints are bone
+    ("en", "Increased uptake in both greater trochanters and the ischial tuberosities.", {"bone": ["increased"]}),
+    ("en", "Mild uptake around the hip joints and the lumbar spinous processes.", {"bone": ["increased"]}),
+    # cervical cancer is the cervix uteri, a hiatal hernia the stomach, iliac regions and "chains" are nodes
+    ("en", "FDG uptake of the cervical cancer was higher than that of normal cervices.", {"reproductive": ["increased"]}),
+    ("en", "A hiatal hernia with moderate FDG uptake.", {"stomach": ["increased"]}),
+    ("en", "Two foci of increased uptake in the right external iliac region.", {"abdominal_lymph_nodes": ["increased"]}),
+    # "the lower one third of" is anatomy; a raised laboratory value is no uptake
+    ("en", "Mild uptake in the lower one third of the esophagus.", {"esophagus": ["increased"]}),
+    ("en", "Status post sigmoid resection, now with elevated CEA levels; no abnormal uptake in the liver.",
+     {"liver": ["normal"]}),
+    # a level called a normal variant is normal
+    ("en", "Intense uptake in the thymus and mild uptake in the ovary, regarded as a normal variant.",
+     {"reproductive": ["normal"]}),
+    # a decrease seen on a repeat or later study is a change, not a level (and no bare finding either)
+    ("en", "A repeat scan six weeks later showed a decrease in FDG uptake in the para-aortic nodes.", {}),
+    ("en", "There is a decrease in FDG uptake in the liver compared to the spleen.", {"liver": ["decreased"]}),
+    # other areas are not the organ named before; a level of a bone, fat named after station words and what lies
+    # adjacent to a bone are landmarks, not the organ
+    ("en", "Increased uptake in the left femur, lower uptake in other areas.", {"bone": ["increased"]}),
+    ("en", "Mild uptake in a right paratracheal node near the level of the clavicle.",
+     {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Increased FDG uptake in supraclavicular and axillary fat tissue.", {}),
+    ("en", "Intense uptake adjacent to the thoracic spine and lumbar spine.", {}),
+    # a resection done after the scan, or not done, leaves the organ there; "status post" still removes it
+    ("en", "Nephrectomy was subsequently performed for the renal mass.", {}),
+    ("en", "Focal uptake in the left testis, followed by orchiectomy.", {"reproductive": ["increased"]}),
+    ("en", "Status post nephrectomy.", {"kidney": ["absent"]}),
+    # the organ's normal uptake missing is absent; what an organ normally or usually shows is its normal level
+    ("en", "Absence of normal splenic activity.", {"spleen": ["absent"]}),
+    ("en", "The liver normally shows activity slightly higher than blood pool.", {"liver": ["normal"]}),
+    ("en", "The renal cortex usually demonstrates more uptake than the medulla.", {"kidney": ["normal"]}),
+    # a physiological list with list words (such as, tissue, system) and group words (urinary system, gonads)
+    ("en", "Physiological FDG uptake is seen in organs such as the brain, urinary system, lymphoid tissue and gonads.",
+     {"brain": ["normal"], "kidney": ["normal"], "reproductive": ["normal"]}),
+    # the brain's intense physiological uptake: the whole brain or its grey matter with an intensity word is normal;
+    # increased, hypermetabolic, a focus or a region named alone keep the level
+    ("en", "Intense cerebral uptake. Moderate uptake in the liver.", {"brain": ["normal"], "liver": ["increased"]}),
+    ("en", "Higher uptake in the grey matter and the thalami than in white matter.", {"brain": ["normal"]}),
+    ("en", "Increased uptake in the brain.", {"brain": ["increased"]}),
+    ("en", "Intense focal uptake in the brain.", {"brain": ["increased"]}),
+    ("en", "Intense uptake in the right frontal lobe.", {"brain": ["increased"]}),
+    # 非 before a symmetry word is a pattern ("asymmetric"), no negation
+    ("zh", "双侧额叶非对称性代谢增高。", {"brain": ["increased"]}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V6_RULES)
+def test_v6_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want

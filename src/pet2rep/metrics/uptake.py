@@ -98,7 +98,7 @@ from typing import Any
 from pet2rep.errors import InputError, read_input_bytes, read_input_yaml
 from pet2rep.organs import ORGANS, STATES
 
-EXTRACTOR_VERSION = "5"
+EXTRACTOR_VERSION = "6"
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 LANGS: tuple[str, ...] = ("zh", "en")
 
@@ -121,6 +121,7 @@ _EMPTY: tuple[Any, ...] = ()  # lymph_nodes.by_organ value: a node station that 
 _NOT_IN_GAP = ("state", "state_weak", "neg", "post_neg", "break", "interp", "normalizer", "noun", "cmp_before",
                "cmp_after", "suv", "desc_alone")
 _LETTER_RE = re.compile(r"[^\W_]")  # a word character other than "_"
+_FIGURE_RE = re.compile(r"(?:\b(?:fig(?:ure)?s?)\.?|图)\s*\d+[A-Za-z]?(?:\s*(?:and|,|-|、)\s*\d*[A-Za-z]?)*", re.IGNORECASE)
 _NO_DESC: dict[int, tuple[str, tuple[str, ...]]] = {}  # read only
 _TEXTURE: tuple[str, tuple[str, ...]] = ("", ())  # _descriptors: a texture word inside a focal descriptor's phrase
 _BRACKET_RE = re.compile(r"\[[^\[\]\n]*\]|［[^［］\n]*］|【[^【】\n]*】|\([^()\n]*\)|（[^（）\n]*）")
@@ -199,6 +200,10 @@ class Lexicon:
     normal_frame_re: re.Pattern[str] | None = None  # "Normal distribution of FDG.", "正常腹部消化器官…": normal organs
     frame_keep_re: re.Pattern[str] | None = None  # a lesion or abnormality word: the level stated beside it stands
     frame_lead_re: re.Pattern[str] | None = None  # what may stand before a frame in its clause ("结果", "In")
+    # organs whose physiological uptake is intense: {organ: (whole-organ terms, intensity words)} ("intense brain uptake")
+    intense_normal: dict[str, tuple[frozenset[str], frozenset[str]]] = dataclasses.field(default_factory=dict)
+    later_before_re: re.Pattern[str] | None = None  # "followed by" + a resection: done after the scan, no `absent`
+    later_after_re: re.Pattern[str] | None = None  # a resection + "was then performed" / "not performed"
 
 
 class _Tok:
@@ -594,6 +599,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     for name in ("past", "past_end", "temporal", "temporal_normal"):
         role(time.get(name), name)
     gone = _mapping(cues, "organ_absent", f"uptake lexicon ({lang})")
+    later = _mapping(cues, "resection_later", f"uptake lexicon ({lang})")
     role(gone.get("cues"), "gone")
     role(cues.get("history"), "history")
     role(cues.get("anatomy_adjectives"), "adj")
@@ -725,6 +731,13 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         frame_keep_re=(_compile_rx(str(cues["normal_frame_keep"]), lang, "normal_frame_keep")
                        if cues.get("normal_frame_keep") else None),
         frame_lead_re=_compile_rx(str(cues.get("normal_frame_lead") or r"\s*"), lang, "normal_frame_lead"),
+        intense_normal={str(o): (frozenset(_key(t) for t in _as_list(v.get("terms"), f"intense_normal.{o}.terms")),
+                                 frozenset(_key(t) for t in _as_list(v.get("words"), f"intense_normal.{o}.words")))
+                        for o, v in _mapping(cues, "intense_normal", f"uptake lexicon ({lang})").items()
+                        if isinstance(v, dict)},
+        later_before_re=(_compile_rx("(?:" + str(later["before"]) + r")\Z", lang, "resection_later.before")
+                         if later.get("before") else None),
+        later_after_re=_compile_rx(str(later["after"]), lang, "resection_later.after") if later.get("after") else None,
     )
 
 
@@ -945,19 +958,30 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
                     out[i].start == m.end() or _LATERAL_RE.fullmatch(text, m.end(), out[i].start)):
                 for t in _location_chain(text, out, i):
                     t.kind, t.target = "non", ""
+    if lex.later_after_re is not None or lex.later_before_re is not None:
+        for t in out:  # "Splenectomy was then performed", "followed by orchiectomy": the organ was there on the scan
+            if t.kind == "gone" and (
+                    (lex.later_after_re is not None and lex.later_after_re.match(text, t.end) is not None)
+                    or (lex.later_before_re is not None
+                        and lex.later_before_re.search(text[max(0, t.start - 40) : t.start]) is not None)):
+                t.kind, t.target = "non", ""
     return out
 
 
 _LATERAL_RE = re.compile(r"(?:left|right|bilateral|both)[\s-]+", re.IGNORECASE)
 _OF_THE_RE = re.compile(r"[\s-]+of[\s-]+(?:the[\s-]+)?(?:(?:left|right)[\s-]+)?", re.IGNORECASE)
+_AND_THE_RE = re.compile(r"[\s-]+(?:and|or)[\s-]+(?:the[\s-]+)?(?:(?:left|right)[\s-]+)?", re.IGNORECASE)
 
 
 def _location_chain(text: str, out: list[_Tok], i: int) -> list[_Tok]:
-    """out[i] and the organ words joined to it by "of the" ("the lesser curvature of the stomach"): one place."""
+    """out[i] and the organ words joined to it by "of the" ("the lesser curvature of the stomach") or, for parts of
+    the same organ, by "and" ("adjacent to the lumbar spine and thoracic spine"): one place."""
     chain = [out[i]]
     while i + 1 < len(out) and out[i + 1].kind == "organ":
         m = _OF_THE_RE.match(text, out[i].end)
-        if m is None or m.end() != out[i + 1].start:
+        if (m is None or m.end() != out[i + 1].start) and not (
+                out[i + 1].target == chain[0].target and (a := _AND_THE_RE.match(text, out[i].end)) is not None
+                and a.end() == out[i + 1].start):
             break
         i += 1
         chain.append(out[i])
@@ -1111,6 +1135,7 @@ def _read_clause(
     physio_states: list[int] | None = None  # positions of the normal states a physiological word gave
     reading_states: dict[int, str] | None = None  # states that are readings (炎性摄取) or were made normal by one: level
     stated = False  # a state or uptake noun seen so far in the clause
+    owned = False  # a state of the clause was taken away (another tissue's, a change): no bare-uptake reading
     for ci, c in enumerate(cues):
         (r_interp, r_break, r_neg, r_normalizer, r_qual, r_noun, st, r_weak, r_post_neg, _, r_post_res, r_mixed,
          r_past, r_past_end, _, r_tnorm, r_gone, r_adj) = c.roles["t"]
@@ -1151,7 +1176,7 @@ def _read_clause(
             if temporal and r_tnorm:  # "now with suppressed activity": back to normal after therapy
                 final, st = "normal", "normal"
             if st == "decreased" and temporal and neg is None:  # "较前减低": a change since before, not a level
-                final = ""
+                final, owned = "", True  # (and the uptake noun beside it is no bare finding either)
             elif past is not None and st != "normal" and neg is None and norm is None:
                 desc.append((st, c.start, (past.text, c.text)))  # what an earlier study showed: provisional
                 final = ""
@@ -1228,10 +1253,14 @@ def _read_clause(
                 weak.append(("increased", m.start(), (m.group(),)))
     if len(states) > 1 and any(st[0] != "normal" for st in states):
         states = _drop_organ_adjectives(text, states, ments)
-    owned = False
     if states and any(m.kind == "non" for m in ments):  # "increased muscular uptake": the muscle's, no organ's
         kept_states = _not_owned(text, states, cues, ments)
-        owned, states = len(kept_states) < len(states), kept_states
+        owned, states = owned or len(kept_states) < len(states), kept_states
+    nodes_own = False
+    if states and has_node and lex.forward_re is not None:  # "… without increased uptake in the lymph nodes"
+        kept_states = _unnamed_nodes(text, states, cues, ments, lex)
+        nodes_own, states = len(kept_states) < len(states), kept_states
+        owned = owned or nodes_own
     if not states and not owned and not weak and not desc and has_context and lex.bare_uptake and not any(
             c.roles["t"][2] or c.roles["t"][8] or c.roles["t"][10] for c in cues):
         # uptake wording alone ("FDG uptake in paratracheal nodes"): increased for the `bare_uptake` organs (lymph
@@ -1264,7 +1293,7 @@ def _read_clause(
     if physio:
         physio = not weak_only and all(s == "normal" for s, _, _ in states)
 
-    maybe_enum = bool(ments) and not states and not has_context
+    maybe_enum = bool(ments) and not states and (not has_context or nodes_own)
     return _ClauseRead(subjects, states, has_node, interp or weak_only, maybe_enum, bool(ments), has_context, ments,
                        provisional, physio, any(obj for _, obj in low_weak) if low_weak else False, flags)
 
@@ -1292,6 +1321,40 @@ def _not_owned(text: str, states: list[tuple[str, int, tuple[str, ...]]], cues: 
     return out
 
 
+def _skip_space(text: str, i: int) -> int:
+    """The first index at or after `i` that is not white space."""
+    n = len(text)
+    while i < n and text[i].isspace():
+        i += 1
+    return i
+
+
+_COORD_RE = re.compile(r"[\s,-]*(?:\b(?:and|or)\b)?[\s-]*", re.IGNORECASE)
+_NODE_LEAD_RE = re.compile(r"(?:[\s-]*\b(?:the|a|an|any|some|other|multiple|several|enlarged|peripheral|regional|"
+                           r"systemic|small|remaining)\b)*[\s-]*", re.IGNORECASE)
+
+
+def _unnamed_nodes(text: str, states: list[tuple[str, int, tuple[str, ...]]], cues: list[_Tok], ments: list[_Tok],
+                   lex: Lexicon) -> list[tuple[str, int, tuple[str, ...]]]:
+    """`states` less those whose cue binds forward to lymph nodes that name no station ("… and bone marrow without
+    increased uptake in the lymph nodes"): that level is the unnamed nodes' (none of the 19), not the organ's before."""
+    node_at = {c.start: c.end for c in cues if c.roles.get("node")}
+    cue_end = {c.start: c.end for c in cues}
+    named = {m.start for m in ments}
+    out = []
+    for st in states:
+        end = cue_end.get(st[1])
+        f = lex.forward_re.match(text, end) if end is not None and lex.forward_re is not None else None
+        if f is not None and f.end() > end:
+            i = _NODE_LEAD_RE.match(text, f.end()).end()  # type: ignore[union-attr]
+            if i in node_at and i not in named:
+                j = _COORD_RE.match(text, node_at[i])  # "at nodal and osseous sites": an adjective of a list
+                if j is None or j.end() not in named:
+                    continue
+        out.append(st)
+    return out
+
+
 def _drop_organ_adjectives(text: str, states: list[tuple[str, int, tuple[str, ...]]], ments: list[_Tok]
                            ) -> list[tuple[str, int, tuple[str, ...]]]:
     """`states` less a normal word that is an organ's adjective beside another level ("intense focal uptake of
@@ -1311,15 +1374,15 @@ def _drop_organ_adjectives(text: str, states: list[tuple[str, int, tuple[str, ..
 
 def _prefix_negates(text: str, c: _Tok, cues: list[_Tok], ci: int) -> bool:
     """True when the negation prefix `c` ("non") stands right before an uptake or state word ("non-avid",
-    "non-FDG-avid", "non hypermetabolic"), only hyphens or spaces between."""
+    "non-FDG-avid", "non hypermetabolic"), only hyphens or spaces between; not before a symmetry or texture word."""
     if ci + 1 >= len(cues):
         return False
     d = cues[ci + 1]
     gap = text[c.end : d.start]
     if len(gap) > 2 or gap.strip(" -"):
         return False
-    r = d.roles
-    return bool(r.get("state") or r.get("context") or r.get("noun") or r.get("state_weak"))
+    r = d.roles  # (a symmetry or texture word after it is a pattern: "非对称性", "non-uniform" = asymmetric, uneven)
+    return bool(r.get("state") or r.get("context") or r.get("noun"))
 
 
 def _anatomy_next(text: str, c: _Tok, ments: list[_Tok], lex: Lexicon) -> bool:
@@ -1467,6 +1530,8 @@ def _only_names(text: str, c0: int, c1: int, ments: list[_Tok], lex: Lexicon) ->
         c1 = t.start() if t is not None else c1
     parts.append(text[last:c1])
     residual = lex.filler_re.sub(" ", " ".join(parts))
+    if _LETTER_RE.search(residual) is not None and ("ig" in residual or "图" in residual):
+        residual = _FIGURE_RE.sub(" ", residual)  # "…, osseous and extranodal sites (Figure 1)": a figure reference
     return _LETTER_RE.search(residual) is None
 
 
@@ -1608,7 +1673,8 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
             cm = ments[bisect.bisect_left(m_starts, c0) : bisect.bisect_left(m_starts, c1)]
             cc = cues[bisect.bisect_left(c_starts, c0) : bisect.bisect_left(c_starts, c1)]
             if not cm and not cc:
-                prev_states = None
+                if not (prev_states and _only_names(text, c0, c1, [], lex)):  # "along the internal, external, and …"
+                    prev_states = None
                 continue
             if any_gone and any(m.kind == "gone" for m in cm):  # "胆囊切除术后", "status post cholecystectomy": no organ
                 gone = [(_Subj(m.target, m.text, m.start), ("absent", m.start, (m.text,))) for m in cm if m.kind == "gone"]
@@ -1625,6 +1691,12 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                 history_carry = True
             elif read.own_mentions:
                 history_carry = False
+            if prev_states and not cm and not read.states and (
+                    (read.has_node and _only_names(text, c0, c1, [], lex))
+                    or (lex.list_tail_re is not None and lex.list_tail_re.match(text, _skip_space(text, c0)))):
+                # "…, spleen, and systemic lymph nodes, and in the humerus": unnamed nodes are a list item; "… in both
+                # ovaries, that had been transposed …, and in a para-aortic node": a relative clause describes an item
+                continue
             if read.maybe_enum:
                 if prev_states:  # "Increased uptake in the lung nodule, mediastinal nodes, and liver"
                     if _only_names(text, c0, c1, read.names, lex):
@@ -1700,9 +1772,32 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
             prev_states, prev_prov, prev_node, prev_lower = read.states, read.provisional, read.has_node, read.lower
         if tail is not None:
             carried = tail
+    if out and lex.intense_normal:
+        out = _intense_normal(out, lex)
     if out and lex.normal_frame_re is not None:
         return _in_normal_frame(text, out, lex)
     return out
+
+
+def _intense_normal(out: list[Statement], lex: Lexicon) -> list[Statement]:
+    """An organ whose physiological uptake is intense (the brain's grey matter), named as a whole and given only an
+    intensity word ("Note intense brain uptake", "greater uptake in the cerebral cortex, basal ganglia and thalami"),
+    is normal; "increased", a focus, a lesion or a region named alone keep the level (`normal_frame_keep`)."""
+    whole: set[tuple[str, tuple[int, int]]] = set()
+    for st in out:  # clauses that name the organ as a whole
+        spec = lex.intense_normal.get(st.organ)
+        if spec is not None and st.state == "increased" and _key(st.organ_term) in spec[0]:
+            whole.add((st.organ, st.span))
+    if not whole:
+        return out
+    res = []
+    for st in out:
+        if (st.organ, st.span) in whole and st.state == "increased" and all(
+                _key(w) in lex.intense_normal[st.organ][1] for w in st.cues) and not (
+                lex.frame_keep_re is not None and lex.frame_keep_re.search(st.clause)):
+            st = dataclasses.replace(st, state="normal")
+        res.append(st)
+    return res
 
 
 def _in_normal_frame(text: str, out: list[Statement], lex: Lexicon) -> list[Statement]:
