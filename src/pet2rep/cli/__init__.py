@@ -3,7 +3,7 @@
 Every sub-command's argument parsing lives in this package, one module per stage (`pet2rep.cli.ingest`,
 `pet2rep.cli.render`, ...): it turns flags into the keyword arguments of a library function, and names the flag
 when a value is refused. The library below takes and raises in Python terms and never imports this package.
-(evaluate, compare and uptake still keep their parsers in their metrics modules.)
+(uptake still keeps its parser in its metrics module.)
 
 Only the module of the chosen sub-command is imported, so `pet2rep --help` and every command start fast.
 A sub-command module defines `configure_parser(parser)` and `run_cli(args) -> int`; an entry
@@ -25,8 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("pet2rep.cli.models", "list the packaged model cards (name, backend, hub id, size)"),
     "generate": ("pet2rep.cli.runs", "run a model (card, hf:, vllm:, openai:) over a prompt dataset into a run folder"),
     "merge": ("pet2rep.cli.runs:merge", "join the shard run folders of one run into one run folder"),
-    "evaluate": ("pet2rep.metrics.evaluate", "score predictions: BLEU, METEOR, ROUGE-L, CIDEr-D, organ uptake"),
-    "compare": ("pet2rep.metrics.compare", "paired significance test between two scored runs"),
+    "evaluate": ("pet2rep.cli.evaluate", "score predictions: BLEU, METEOR, ROUGE-L, CIDEr-D, organ uptake"),
+    "compare": ("pet2rep.cli.compare", "paired significance test between two scored runs"),
     "uptake": ("pet2rep.metrics.uptake", "print the organ uptake statements found in a report"),
     "leaderboard": ("pet2rep.cli.leaderboard", "tabulate scored runs as markdown/csv/tex"),
     "plots": ("pet2rep.cli.plots", "draw the paper's figures (metrics, organ heat map, size, failures, lengths)"),

@@ -9,7 +9,6 @@ parent. Outputs: ``DIR/metrics.json`` and ``DIR/per_sample.jsonl`` (written atom
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -21,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from pet2rep.errors import InputError, out_folder
+from pet2rep.errors import InputError
 from pet2rep.io import atomic_write_text
 
 METRICS_FILE = "metrics.json"
@@ -808,68 +807,3 @@ def _run_info(pred_path: Path) -> dict[str, Any] | None:
     if isinstance(card, dict):
         out["card"] = {k: card[k] for k in CARD_FACTS if k in card}
     return out
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `pet2rep evaluate`."""
-    parser.add_argument("predictions", metavar="RUN_DIR|PRED.jsonl",
-                        help="a run folder (from `pet2rep generate`) or a predictions file (benchmark or pet2rep "
-                             "format)")
-    parser.add_argument("--out", metavar="DIR",
-                        help="output folder for metrics.json and per_sample.jsonl (default: the run folder; "
-                             "required for a predictions file)")
-    parser.add_argument("--lang", choices=LANGS, default="auto", help="expected report language (default: auto)")
-    parser.add_argument("--refs", metavar="DATASET.jsonl",
-                        help="PET2Rep dataset (JSONL file or dataset folder) to take references from by id")
-    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
-                        help="bootstrap draws for the 95%% intervals (default 1000; 0: off)")
-    parser.add_argument("--seed", type=int, default=12345, help="bootstrap seed (default 12345)")
-    parser.add_argument("--segmenter", choices=("none", "jieba"), default=None,
-                        help="Chinese word segmenter (default: one token per character; jieba needs "
-                             "pip install 'pet2rep[zh]')")
-    parser.add_argument("--workers", type=int, default=None, metavar="N",
-                        help="worker processes (default: number of CPUs)")
-    parser.add_argument("--meteor", choices=METEOR_IMPLS, default="native",
-                        help="METEOR from the native port (default) or the METEOR 1.5 jar itself (needs Java)")
-    parser.add_argument("--ce-states", choices=("all", "abnormal"), default="all",
-                        help="CE definition: macro over all four uptake states with CE-F1 the harmonic mean of "
-                             "CE-P and CE-R (default; reproduces the paper's table), or over increased/decreased/"
-                             "absent only with CE-F1 the mean of the per-state F1")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="do not read or write the reference cache ($PET2REP_CACHE or ~/.cache/pet2rep: "
-                             "tokens, uptake labels and METEOR tables of references, reused across runs)")
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """Run `pet2rep evaluate`."""
-    if args.bootstrap < 0:
-        raise InputError("--bootstrap must be >= 0")
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers must be >= 1")
-    from pet2rep.metrics.tokenize import check_segmenter_available
-
-    check_segmenter_available(None if args.segmenter in (None, "none") else args.segmenter)
-    pred = Path(args.predictions)
-    if pred.is_dir():
-        if not (pred / "predictions.jsonl").is_file():
-            raise InputError(f"{pred}: a folder without predictions.jsonl (not a run folder)")
-        if args.out is None:
-            args.out = str(pred)
-        args.predictions = str(pred / "predictions.jsonl")
-    elif args.out is None:
-        raise InputError(f"{pred}: --out is needed when scoring a predictions file (a run folder defaults to itself)")
-    out = out_folder(args.out)
-    metrics = evaluate_predictions(
-        args.predictions, args.out, lang=args.lang, refs_path=args.refs, bootstrap=args.bootstrap,
-        seed=args.seed, segmenter=args.segmenter, workers=args.workers, meteor_impl=args.meteor,
-        require_samples=True, ce_states=args.ce_states, cache=not args.no_cache,
-    )
-    print(format_summary(metrics))
-    print(f"wrote {out / METRICS_FILE} and {out / PER_SAMPLE_FILE}")
-    inp = metrics.get("input", {})
-    skipped = sum(len(inp.get(k, {}).get(f, [])) for k in ("predictions", "references")
-                  for f in ("malformed", "duplicates"))
-    ids = metrics.get("ids", {})
-    skipped += len(ids.get("without_reference", [])) + len(ids.get("empty_reference", []))
-    # scored, but some lines or samples were skipped (each named on stderr)
-    return 1 if skipped else 0

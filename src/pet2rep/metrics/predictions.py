@@ -391,17 +391,17 @@ def check_lang(samples: list[Prediction], lang: str, source: str | os.PathLike) 
     from pet2rep.metrics.evaluate import MAX_SCORED_CHARS
     from pet2rep.metrics.uptake import detect_lang
 
-    hint = (f"--lang {lang} sets the language of every sample; leave it out (auto: each report in its own language) "
+    hint = (f"lang={lang} sets the language of every sample; leave it out (auto: each report in its own language) "
             "or give the language they are in")
     said = [s for s in samples if s.lang in ("zh", "en") and s.lang != lang]
     if said:
         s = said[0]
         where = f"{source}:{s.line}" if s.line else str(source)
-        raise InputError(f"--lang {lang}, but {len(said)} of {len(samples)} record(s) say lang '{s.lang}' "
+        raise InputError(f"lang={lang}, but {len(said)} of {len(samples)} record(s) say lang '{s.lang}' "
                          f"(first: subject_id '{s.id}', {where}); {hint}")
     other = [s for s in samples if s.lang not in ("zh", "en") and detect_lang((s.ref or "")[:MAX_SCORED_CHARS]) != lang]
     if other:
         s = other[0]
         found = "en" if lang == "zh" else "zh"
-        raise InputError(f"--lang {lang}, but {len(other)} of {len(samples)} reference(s) are written in {found} "
+        raise InputError(f"lang={lang}, but {len(other)} of {len(samples)} reference(s) are written in {found} "
                          f"(first: id '{s.id}'); {hint}")
