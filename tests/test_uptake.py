@@ -1017,6 +1017,18 @@ V6_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Increased uptake in the brain.", {"brain": ["increased"]}),
     ("en", "Intense focal uptake in the brain.", {"brain": ["increased"]}),
     ("en", "Intense uptake in the right frontal lobe.", {"brain": ["increased"]}),
+    # what a disease generally does (can result in, typically presents with) is no finding of this study; a
+    # physiological reading there is still normal
+    ("en", "Sarcoidosis can result in intense uptake in the mediastinal nodes and spleen.", {}),
+    ("en", "Myeloma typically presents with diffuse marrow uptake.", {}),
+    ("en", "Physiological states can cause increased uptake in the stomach.", {"stomach": ["normal"]}),
+    # deficient and ametabolic are absent; what a treatment or work-up was for is history
+    ("en", "The necrotic lesion in the liver was ametabolic.", {"liver": ["absent"]}),
+    ("en", "FDG uptake was deficient in the left parotid gland.", {"salivary_glands": ["absent"]}),
+    ("en", "Intense uptake in the liver after radiotherapy for esophageal cancer.", {"liver": ["increased"]}),
+    # portal nodes are abdominal nodes; a hilar mass is the lung's
+    ("en", "Increased uptake in portal lymph nodes.", {"abdominal_lymph_nodes": ["increased"]}),
+    ("en", "FDG-avid left hilar mass.", {"lung": ["increased"]}),
     # 非 before a symmetry word is a pattern ("asymmetric"), no negation
     ("zh", "双侧额叶非对称性代谢增高。", {"brain": ["increased"]}),
 ]

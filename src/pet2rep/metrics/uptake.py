@@ -605,6 +605,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     role(cues.get("anatomy_adjectives"), "adj")
     role(cues.get("hypothetical"), "hypo")
     role(cues.get("conditional"), "cond")
+    role(cues.get("generic"), "generic")
     desc = cues.get("descriptors") or {}
     if not isinstance(desc, dict):
         raise InputError(f"uptake lexicon ({lang}): descriptors must be a mapping (before_noun, alone, gap)")
@@ -1256,6 +1257,11 @@ def _read_clause(
     if states and any(m.kind == "non" for m in ments):  # "increased muscular uptake": the muscle's, no organ's
         kept_states = _not_owned(text, states, cues, ments)
         owned, states = owned or len(kept_states) < len(states), kept_states
+    if (states or desc) and any(c.roles.get("generic") for c in cues):
+        # "Lymphoma can result in diffuse marrow hypermetabolism", "Both typically present with increased uptake in
+        # the spleen": what a disease generally does is no finding of this study (a physiological reading still is)
+        kept_states = [st for st in states if st[0] in ("normal", "absent")]
+        owned, states, weak, desc = owned or len(kept_states) < len(states) or bool(desc), kept_states, [], []
     nodes_own = False
     if states and has_node and lex.forward_re is not None:  # "… without increased uptake in the lymph nodes"
         kept_states = _unnamed_nodes(text, states, cues, ments, lex)
@@ -1507,16 +1513,28 @@ def _light_read(text: str, c0: int, c1: int, ments: list[_Tok], flags: int, ctx_
                        flags=flags)
 
 
-def _drop_history_subjects(ments: list[_Tok], cues: list[_Tok]) -> list[_Tok]:
+def _drop_history_subjects(text: str, ments: list[_Tok], cues: list[_Tok]) -> list[_Tok]:
     """The organs named between a history cue and a following scope breaker of the same clause are history, not
-    subjects: "images of a patient with carcinoma of the esophagogastric junction show increased uptake in …"."""
+    subjects: "images of a patient with carcinoma of the esophagogastric junction show increased uptake in …"; so is
+    the organ right after a "… for" history cue ("after therapy for lung cancer")."""
     h = next((c.end for c in cues if c.roles.get("history")), None)
     if h is None:
         return ments
     b = next((c.start for c in cues if c.start >= h and c.roles["t"][1]), None)
-    if b is None:
-        return ments
-    return [m for m in ments if not (h <= m.start < b) or m.kind == "gone"]
+    if b is not None:
+        ments = [m for m in ments if not (h <= m.start < b) or m.kind == "gone"]
+    for c in cues:  # "… after gamma knife therapy for lung cancer": what a treatment was for is no subject
+        if not c.roles.get("history"):
+            continue
+        if c.text[-4:].lower() == " for":
+            e = c.end
+        elif text[c.end : c.end + 5].lower() == " for ":  # "after radiotherapy for …"
+            e = c.end + 4
+        else:
+            continue
+        ments = [m for m in ments if not (e <= m.start < e + 24) or m.kind == "gone"
+                 or any(e <= d.start < m.start and d.roles.get("heavy") for d in cues)]
+    return ments
 
 
 def _only_names(text: str, c0: int, c1: int, ments: list[_Tok], lex: Lexicon) -> bool:
@@ -1683,7 +1701,7 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                 if not cm and not cc:
                     continue
             if any_history and cm and cc:
-                cm = _drop_history_subjects(cm, cc)
+                cm = _drop_history_subjects(text, cm, cc)
             read = _read_clause(text, c0, c1, cm, cc, lex, mask, prev_ctx)
             if any_history and not read.states and read.own_mentions and read.flags & _F_HIST and not read.flags & _F_STATE:
                 # "胃癌术后化疗后", "after chemotherapy for gastric cancer": history states nothing, and its organ is no
