@@ -1029,6 +1029,22 @@ V6_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # portal nodes are abdominal nodes; a hilar mass is the lung's
     ("en", "Increased uptake in portal lymph nodes.", {"abdominal_lymph_nodes": ["increased"]}),
     ("en", "FDG-avid left hilar mass.", {"lung": ["increased"]}),
+    # after a node heading ("淋巴结:", "Lymph nodes:") the places listed are node groups, and an organ names its nodes;
+    # the state at the end of the list applies to every place in it
+    ("zh", "(2)淋巴结:左侧腮腺区,右侧颈部,左侧胸大肌后,纵隔内,腹膜后多发高代谢结节。",
+     {"cervical_lymph_nodes": ["increased"], "mediastinal_lymph_nodes": ["increased"],
+      "abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "淋巴结:双侧肺门见肿物,代谢增高。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Lymph nodes: right neck, mediastinum and pelvis with several hypermetabolic nodules.",
+     {"cervical_lymph_nodes": ["increased"], "mediastinal_lymph_nodes": ["increased"],
+      "abdominal_lymph_nodes": ["increased"]}),
+    # physiological activity given as the cause of the uptake in a sentence makes its levels normal, not a lesion's
+    ("zh", "因为胸腺的生理活性较高,儿童纵隔内可见强烈摄取。", {"mediastinal_lymph_nodes": ["normal"]}),
+    ("zh", "由于肌肉的生理活动,颈部可见摄取增高,另见甲状腺结节代谢增高。",
+     {"thyroid": ["increased"]}),
+    ("en", "Because of physiological activity of lymphoid tissue, the tonsils show moderate uptake.",
+     {"pharynx": ["normal"]}),
+    ("zh", "扁桃体可见强烈摄取。", {"pharynx": ["increased"]}),
     # 非 before a symmetry word is a pattern ("asymmetric"), no negation
     ("zh", "双侧额叶非对称性代谢增高。", {"brain": ["increased"]}),
 ]

@@ -202,6 +202,7 @@ class Lexicon:
     frame_lead_re: re.Pattern[str] | None = None  # what may stand before a frame in its clause ("结果", "In")
     # organs whose physiological uptake is intense: {organ: (whole-organ terms, intensity words)} ("intense brain uptake")
     intense_normal: dict[str, tuple[frozenset[str], frozenset[str]]] = dataclasses.field(default_factory=dict)
+    physio_cause_re: re.Pattern[str] | None = None  # "由于…的生理活动", "because of physiological …": a normal cause
     later_before_re: re.Pattern[str] | None = None  # "followed by" + a resection: done after the scan, no `absent`
     later_after_re: re.Pattern[str] | None = None  # a resection + "was then performed" / "not performed"
 
@@ -736,6 +737,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
                                  frozenset(_key(t) for t in _as_list(v.get("words"), f"intense_normal.{o}.words")))
                         for o, v in _mapping(cues, "intense_normal", f"uptake lexicon ({lang})").items()
                         if isinstance(v, dict)},
+        physio_cause_re=_compile_rx(str(cues["physio_cause"]), lang, "physio_cause") if cues.get("physio_cause") else None,
         later_before_re=(_compile_rx("(?:" + str(later["before"]) + r")\Z", lang, "resection_later.before")
                          if later.get("before") else None),
         later_after_re=_compile_rx(str(later["after"]), lang, "resection_later.after") if later.get("after") else None,
@@ -1029,9 +1031,9 @@ class _ClauseRead:
 
 def _read_clause(
     text: str, c0: int, c1: int, ments: list[_Tok], cues: list[_Tok], lex: Lexicon, mask: bytearray,
-    ctx_in: bool = False,
+    ctx_in: bool = False, node_in: bool = False,
 ) -> _ClauseRead:
-    flags = 0
+    flags = _F_NODE if node_in else 0  # (node_in: the clause follows a node heading, "淋巴结:")
     for c in cues:
         flags |= c.roles["f"]
     if not flags & _F_HEAVY:  # light read: subjects, context and node words only
@@ -1050,7 +1052,7 @@ def _read_clause(
             kept.append(c)
         if len(kept) != len(cues):
             cues = kept
-            flags = 0
+            flags = _F_NODE if node_in else 0
             for c in cues:
                 flags |= c.roles["f"]
     dropped_m: set[int] = set()
@@ -1095,7 +1097,7 @@ def _read_clause(
         ments = sorted([*ments, _Tok(own.start, own.end, own.text, "organ", own.target)], key=lambda m: m.start)
     if dropped_c:
         cues = [c for i, c in enumerate(cues) if i not in dropped_c]
-        flags = 0
+        flags = _F_NODE if node_in else 0
         for c in cues:
             flags |= c.roles["f"]
     has_node = bool(flags & _F_NODE)
@@ -1335,6 +1337,7 @@ def _skip_space(text: str, i: int) -> int:
     return i
 
 
+_HEAD_MARK_RE = re.compile(r"\s*(?:[（(]?\s*(?:\d{1,2}|[一二三四五六七八九十])\s*[)）.、]?)?\s*")  # "(1)", "2.", "一、"
 _COORD_RE = re.compile(r"[\s,-]*(?:\b(?:and|or)\b)?[\s-]*", re.IGNORECASE)
 _NODE_LEAD_RE = re.compile(r"(?:[\s-]*\b(?:the|a|an|any|some|other|multiple|several|enlarged|peripheral|regional|"
                            r"systemic|small|remaining)\b)*[\s-]*", re.IGNORECASE)
@@ -1680,6 +1683,7 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
             carried = []
         history_carry = False
         sent_start = len(out)
+        node_head = False
         said: set[str] = set()  # organs with a statement in this sentence
         prov: dict[str, list[Statement]] = {}  # provisional statements of this sentence, by organ
         prev_states: list[tuple[str, int, tuple[str, ...]]] | None = None
@@ -1702,7 +1706,14 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                     continue
             if any_history and cm and cc:
                 cm = _drop_history_subjects(text, cm, cc)
-            read = _read_clause(text, c0, c1, cm, cc, lex, mask, prev_ctx)
+            if node_head and cm:  # after a node heading an organ names its nodes: "淋巴结:右侧腮腺区" (intraparotid)
+                cm = [_Tok(m.start, m.end, m.text, m.kind, lex.node_by_organ.get(m.target, m.target))
+                      if m.kind == "organ" and m.target not in lex.node_groups else m for m in cm]
+                cm = [m if m.target != _NODE_NONE else _Tok(m.start, m.end, m.text, "non", "") for m in cm]
+            read = _read_clause(text, c0, c1, cm, cc, lex, mask, prev_ctx, node_head)
+            if not cm and len(cc) == 1 and cc[0].roles.get("node") and c1 < len(text) and text[c1] in ":：" \
+                    and _HEAD_MARK_RE.fullmatch(text, c0, cc[0].start) and not text[cc[0].end : c1].strip():
+                node_head = True  # "(1)淋巴结: 双侧颈部、纵隔内及双侧肺门…": the places after a node heading are node groups
             if any_history and not read.states and read.own_mentions and read.flags & _F_HIST and not read.flags & _F_STATE:
                 # "胃癌术后化疗后", "after chemotherapy for gastric cancer": history states nothing, and its organ is no
                 # subject for the next sentence (within the sentence it still is: "…with a mass, which is FDG-avid")
@@ -1760,8 +1771,8 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
             pairs = _bind(subjects, read.states, text, lex)
             pending: list[_Subj] = []
             for rd, a, b in reversed(cands):  # the organs listed just before, "The liver, spleen, and ..."
-                if not _only_names(text, a, b, rd.names, lex):
-                    break
+                if not node_head and not _only_names(text, a, b, rd.names, lex):
+                    break  # (after a node heading every clause lists node places: "淋巴结:双侧颈部,左侧胸小肌后,…")
                 pending[:0] = rd.subjects
             cands = []
             if pending:  # "The liver, spleen, and pancreas show normal uptake": the listed organs share the first state
@@ -1792,9 +1803,35 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
             carried = tail
     if out and lex.intense_normal:
         out = _intense_normal(out, lex)
+    if out and lex.physio_cause_re is not None:
+        out = _physio_cause(text, out, lex)
     if out and lex.normal_frame_re is not None:
         return _in_normal_frame(text, out, lex)
     return out
+
+
+def _physio_cause(text: str, out: list[Statement], lex: Lexicon) -> list[Statement]:
+    """A sentence that gives physiological activity as the cause of the uptake it states ("由于韦氏环淋巴组织的生理活动,
+    腺样体、扁桃体…出现轻度至中度的摄取", "because of physiological activity, …") states normal levels: its increased
+    statements are normal, except in a clause that names a lesion or abnormality (`normal_frame_keep`)."""
+    spans = []
+    for m in lex.physio_cause_re.finditer(text):  # type: ignore[union-attr]
+        a, b = m.start(), m.end()
+        while a > 0 and text[a - 1] not in lex.sentence_end and text[a - 1] != ".":
+            a -= 1
+        while b < len(text) and text[b] not in lex.sentence_end and text[b] != ".":
+            b += 1
+        spans.append((a, b, m.group()))
+    if not spans:
+        return out
+    res = []
+    for st in out:
+        if st.state == "increased":
+            cause = next((w for a, b, w in spans if a <= st.span[0] and st.span[1] <= b), None)
+            if cause is not None and not (lex.frame_keep_re is not None and lex.frame_keep_re.search(st.clause)):
+                st = dataclasses.replace(st, state="normal", cues=(*st.cues, cause))
+        res.append(st)
+    return res
 
 
 def _intense_normal(out: list[Statement], lex: Lexicon) -> list[Statement]:
