@@ -1022,6 +1022,7 @@ V6_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Sarcoidosis can result in intense uptake in the mediastinal nodes and spleen.", {}),
     ("en", "Myeloma typically presents with diffuse marrow uptake.", {}),
     ("en", "Physiological states can cause increased uptake in the stomach.", {"stomach": ["normal"]}),
+    ("en", "FDG PET typically demonstrates hypometabolism of the temporal lobes in this disease.", {}),
     # deficient and ametabolic are absent; what a treatment or work-up was for is history
     ("en", "The necrotic lesion in the liver was ametabolic.", {"liver": ["absent"]}),
     ("en", "FDG uptake was deficient in the left parotid gland.", {"salivary_glands": ["absent"]}),
