@@ -1046,6 +1046,10 @@ V6_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Because of physiological activity of lymphoid tissue, the tonsils show moderate uptake.",
      {"pharynx": ["normal"]}),
     ("zh", "扁桃体可见强烈摄取。", {"pharynx": ["increased"]}),
+    # a texture word alone said of a lesion is its texture, not a normal level; of an organ it stays normal
+    ("zh", "肝内多发结节，结节代谢分布较均匀。", {}),
+    ("en", "Several nodules in the spleen with homogeneous uptake.", {}),
+    ("en", "Homogeneous uptake in the spleen.", {"spleen": ["normal"]}),
     # 非 before a symmetry word is a pattern ("asymmetric"), no negation
     ("zh", "双侧额叶非对称性代谢增高。", {"brain": ["increased"]}),
 ]

@@ -1282,6 +1282,9 @@ def _read_clause(
             found = lex.finding_re is not None and lex.finding_re.search(text, c0, c1) is not None
             desc = [(_FINDING if found else _BARE, noun.start, (noun.text,))]
     weak_only = provisional = False
+    if not states and weak and lex.frame_keep_re is not None and {w[1] for w in weak} <= {
+            c.start for c in cues if c.roles.get("texture")} and lex.frame_keep_re.search(text, c0, c1):
+        weak = []  # "结节密度及代谢分布较均匀", "the nodules show homogeneous uptake": a lesion's texture, no level
     if not states and weak:
         states, weak_only = weak, True
         first_state_pos = weak[0][1]
