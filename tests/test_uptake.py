@@ -1050,6 +1050,15 @@ V6_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "肝内多发结节，结节代谢分布较均匀。", {}),
     ("en", "Several nodules in the spleen with homogeneous uptake.", {}),
     ("en", "Homogeneous uptake in the spleen.", {"spleen": ["normal"]}),
+    # a definite lesion noun points back to the organ where a history sentence named the lesion; another place does not
+    ("en", "A woman with a renal lesion was referred for staging. PET showed intense FDG uptake in the lesion.",
+     {"kidney": ["increased"]}),
+    ("en", "A woman with a renal lesion was referred for staging. PET showed intense FDG uptake in the mediastinum.",
+     {"mediastinal_lymph_nodes": ["increased"]}),
+    ("zh", "患者女，56岁，因胰腺占位就诊。PET/CT示该病灶FDG摄取增高。", {"pancreas": ["increased"]}),
+    # "standardized uptake value of 4.1" is an SUV like "SUVmax 4.1"
+    ("en", "A nodule in the left adrenal was found. PET showed the nodule with a standardized uptake value of 4.1.",
+     {"adrenal": ["increased"]}),
     # 非 before a symmetry word is a pattern ("asymmetric"), no negation
     ("zh", "双侧额叶非对称性代谢增高。", {"brain": ["increased"]}),
 ]

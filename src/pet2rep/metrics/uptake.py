@@ -202,6 +202,7 @@ class Lexicon:
     frame_lead_re: re.Pattern[str] | None = None  # what may stand before a frame in its clause ("结果", "In")
     # organs whose physiological uptake is intense: {organ: (whole-organ terms, intensity words)} ("intense brain uptake")
     intense_normal: dict[str, tuple[frozenset[str], frozenset[str]]] = dataclasses.field(default_factory=dict)
+    anaphor_re: re.Pattern[str] | None = None  # "the lesion", "该病灶": a lesion named before
     physio_cause_re: re.Pattern[str] | None = None  # "由于…的生理活动", "because of physiological …": a normal cause
     later_before_re: re.Pattern[str] | None = None  # "followed by" + a resection: done after the scan, no `absent`
     later_after_re: re.Pattern[str] | None = None  # a resection + "was then performed" / "not performed"
@@ -737,6 +738,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
                                  frozenset(_key(t) for t in _as_list(v.get("words"), f"intense_normal.{o}.words")))
                         for o, v in _mapping(cues, "intense_normal", f"uptake lexicon ({lang})").items()
                         if isinstance(v, dict)},
+        anaphor_re=_compile_rx(str(cues["anaphor"]), lang, "anaphor") if cues.get("anaphor") else None,
         physio_cause_re=_compile_rx(str(cues["physio_cause"]), lang, "physio_cause") if cues.get("physio_cause") else None,
         later_before_re=(_compile_rx("(?:" + str(later["before"]) + r")\Z", lang, "resection_later.before")
                          if later.get("before") else None),
@@ -1667,6 +1669,7 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
     carried: list[_Subj] = []
     any_gone = any(m.kind == "gone" for m in ments)
     history_carry = False  # the subject carried out of this sentence came from a history clause
+    hist_carried: list[_Subj] = []  # that subject: "the lesion" still points back to it
     any_history = bool(cue_flags & _F_HIST)
     hypo = [c.start for c in cues if c.roles.get("hypo")]  # "could be mistaken for", "误诊为": the rest is no finding
     cond = [c.start for c in cues if c.roles.get("cond")]
@@ -1683,7 +1686,7 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
         if para:
             carried = []
         elif history_carry and not (lex.continuation_re is not None and lex.continuation_re.match(text, s0)):
-            carried = []
+            hist_carried, carried = carried, []
         history_carry = False
         sent_start = len(out)
         node_head = False
@@ -1762,6 +1765,10 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                 carried, tail = subjects, None
                 inherited = False
             else:
+                if not carried and hist_carried and lex.anaphor_re is not None and lex.anaphor_re.search(text, c0, c1):
+                    # "A man with a hepatic lesion … underwent PET/CT. The images revealed increased FDG activity in
+                    # the lesion": a definite lesion noun points back to where the history named it
+                    carried = hist_carried
                 subjects = [
                     _Subj(s.organ or (s.site if read.has_node and s.site else ""), s.term, -1, s.site) for s in carried
                 ]
