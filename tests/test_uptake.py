@@ -1056,6 +1056,10 @@ V6_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "A woman with a renal lesion was referred for staging. PET showed intense FDG uptake in the mediastinum.",
      {"mediastinal_lymph_nodes": ["increased"]}),
     ("zh", "患者女，56岁，因胰腺占位就诊。PET/CT示该病灶FDG摄取增高。", {"pancreas": ["increased"]}),
+    # a sentence that opens with "These/It" and places the uptake just stated gives that uptake to what it names
+    ("en", "Two foci of intense uptake were seen in the chest. These correspond to a right hilar node and a left lower "
+           "lobe nodule.", {"lung": ["increased"], "mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "A CT was done. These correspond to a right hilar node.", {}),
     # "standardized uptake value of 4.1" is an SUV like "SUVmax 4.1"
     ("en", "A nodule in the left adrenal was found. PET showed the nodule with a standardized uptake value of 4.1.",
      {"adrenal": ["increased"]}),

@@ -608,6 +608,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     role(cues.get("hypothetical"), "hypo")
     role(cues.get("conditional"), "cond")
     role(cues.get("generic"), "generic")
+    role(cues.get("identify"), "identify")
     desc = cues.get("descriptors") or {}
     if not isinstance(desc, dict):
         raise InputError(f"uptake lexicon ({lang}): descriptors must be a mapping (before_noun, alone, gap)")
@@ -1670,6 +1671,7 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
     any_gone = any(m.kind == "gone" for m in ments)
     history_carry = False  # the subject carried out of this sentence came from a history clause
     hist_carried: list[_Subj] = []  # that subject: "the lesion" still points back to it
+    last_states: list[tuple[str, int, tuple[str, ...]]] | None = None  # the last stated levels (this paragraph)
     any_history = bool(cue_flags & _F_HIST)
     hypo = [c.start for c in cues if c.roles.get("hypo")]  # "could be mistaken for", "误诊为": the rest is no finding
     cond = [c.start for c in cues if c.roles.get("cond")]
@@ -1684,7 +1686,7 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
             carried = []
             continue
         if para:
-            carried = []
+            carried, last_states = [], None
         elif history_carry and not (lex.continuation_re is not None and lex.continuation_re.match(text, s0)):
             hist_carried, carried = carried, []
         history_carry = False
@@ -1726,6 +1728,14 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                 history_carry = True
             elif read.own_mentions:
                 history_carry = False
+            if last_states and read.own_mentions and not read.states and c0 == s0 and lex.continuation_re is not None \
+                    and lex.continuation_re.match(text, s0) and any(c.roles.get("identify") for c in cc):
+                # "Three foci of abnormal uptake …, two in the neck. These correlate with a left cervical node": the
+                # sentence places the uptake stated before
+                _emit(out, [(sb, st) for sb in read.subjects for st in last_states if st[0] != _BARE], text, (c0, c1),
+                      said, False, False, None, lex, prov)
+                carried, prev_states = read.subjects, None
+                continue
             if prev_states and not cm and not read.states and (
                     (read.has_node and _only_names(text, c0, c1, [], lex))
                     or (lex.list_tail_re is not None and lex.list_tail_re.match(text, _skip_space(text, c0)))):
@@ -1809,6 +1819,8 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
             replaces = read.interp or not read.own_mentions
             _emit(out, pairs, text, (c0, c1), said, inherited, read.provisional, prov if replaces else None, lex, prov)
             prev_states, prev_prov, prev_node, prev_lower = read.states, read.provisional, read.has_node, read.lower
+            if not read.provisional:
+                last_states = read.states
         if tail is not None:
             carried = tail
     if out and lex.intense_normal:
