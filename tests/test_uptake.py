@@ -1060,6 +1060,9 @@ V6_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Two foci of intense uptake were seen in the chest. These correspond to a right hilar node and a left lower "
            "lobe nodule.", {"lung": ["increased"], "mediastinal_lymph_nodes": ["increased"]}),
     ("en", "A CT was done. These correspond to a right hilar node.", {}),
+    # a phase or group word before an SUV value ("SUVmax延迟为4.1±0.9"): the value still reads (>= 2.5 increased)
+    ("zh", "胰腺病灶的SUVmax延迟为4.2±1.1。", {"pancreas": ["increased"]}),
+    ("zh", "胰腺病灶的SUVmax早期为1.2±0.3。", {}),
     # "standardized uptake value of 4.1" is an SUV like "SUVmax 4.1"
     ("en", "A nodule in the left adrenal was found. PET showed the nodule with a standardized uptake value of 4.1.",
      {"adrenal": ["increased"]}),
