@@ -1060,6 +1060,9 @@ V6_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Two foci of intense uptake were seen in the chest. These correspond to a right hilar node and a left lower "
            "lobe nodule.", {"lung": ["increased"], "mediastinal_lymph_nodes": ["increased"]}),
     ("en", "A CT was done. These correspond to a right hilar node.", {}),
+    ("zh", "两组患者均表现为局灶性代谢增高灶，病灶位于脾脏3例、左肾上腺2例。",
+     {"spleen": ["increased"], "adrenal": ["increased"]}),
+    ("en", "Hypermetabolic lesions were found in 12 patients, located in the liver in 7.", {"liver": ["increased"]}),
     # a phase or group word before an SUV value ("SUVmax延迟为4.1±0.9"): the value still reads (>= 2.5 increased)
     ("zh", "胰腺病灶的SUVmax延迟为4.2±1.1。", {"pancreas": ["increased"]}),
     ("zh", "胰腺病灶的SUVmax早期为1.2±0.3。", {}),

@@ -1728,13 +1728,13 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                 history_carry = True
             elif read.own_mentions:
                 history_carry = False
-            if last_states and read.own_mentions and not read.states and c0 == s0 and lex.continuation_re is not None \
-                    and lex.continuation_re.match(text, s0) and any(c.roles.get("identify") for c in cc):
-                # "Three foci of abnormal uptake …, two in the neck. These correlate with a left cervical node": the
-                # sentence places the uptake stated before
+            if last_states and read.own_mentions and not read.states and any(c.roles.get("identify") for c in cc) and (
+                    prev_states or (c0 == s0 and lex.continuation_re is not None and lex.continuation_re.match(text, s0))):
+                # "Three foci of abnormal uptake …, two in the neck. These correlate with a left cervical node",
+                # "…均表现为局灶性代谢增高灶，病灶位于胰头6例": the clause places the uptake stated just before
                 _emit(out, [(sb, st) for sb in read.subjects for st in last_states if st[0] != _BARE], text, (c0, c1),
                       said, False, False, None, lex, prov)
-                carried, prev_states = read.subjects, None
+                carried = read.subjects  # (prev_states stays: "病灶位于胰头6例、胰体尾4例" lists on)
                 continue
             if prev_states and not cm and not read.states and (
                     (read.has_node and _only_names(text, c0, c1, [], lex))
