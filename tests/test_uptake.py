@@ -1056,6 +1056,11 @@ V6_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "A woman with a renal lesion was referred for staging. PET showed intense FDG uptake in the mediastinum.",
      {"mediastinal_lymph_nodes": ["increased"]}),
     ("zh", "患者女，56岁，因胰腺占位就诊。PET/CT示该病灶FDG摄取增高。", {"pancreas": ["increased"]}),
+    ("en", "CT showed a 3 cm lesion in the left lower lobe.\n\nA PET scan showed that the lesion was hypermetabolic.",
+     {"lung": ["increased"]}),
+    # uptake read as an artifact is no uptake of the organ
+    ("en", "Focal uptake in the right adrenal, compatible with a misregistration artifact.", {}),
+    ("zh", "左肺底FDG摄取增高，考虑为运动伪影。", {}),
     # a sentence that opens with "These/It" and places the uptake just stated gives that uptake to what it names
     ("en", "Two foci of intense uptake were seen in the chest. These correspond to a right hilar node and a left lower "
            "lobe nodule.", {"lung": ["increased"], "mediastinal_lymph_nodes": ["increased"]}),

@@ -609,6 +609,8 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     role(cues.get("conditional"), "cond")
     role(cues.get("generic"), "generic")
     role(cues.get("identify"), "identify")
+    role(cues.get("artifact"), "generic")
+    role(cues.get("artifact"), "artifact")
     desc = cues.get("descriptors") or {}
     if not isinstance(desc, dict):
         raise InputError(f"uptake lexicon ({lang}): descriptors must be a mapping (before_noun, alone, gap)")
@@ -1265,7 +1267,9 @@ def _read_clause(
     if (states or desc) and any(c.roles.get("generic") for c in cues):
         # "Lymphoma can result in diffuse marrow hypermetabolism", "Both typically present with increased uptake in
         # the spleen": what a disease generally does is no finding of this study (a physiological reading still is)
-        kept_states = [st for st in states if st[0] in ("normal", "absent")]
+        # (an artifact reading takes every state: "… compatible with an attenuation correction artifact")
+        artifact = any(c.roles.get("artifact") for c in cues)
+        kept_states = [] if artifact else [st for st in states if st[0] in ("normal", "absent")]
         owned, states, weak, desc = owned or len(kept_states) < len(states) or bool(desc), kept_states, [], []
     nodes_own = False
     if states and has_node and lex.forward_re is not None:  # "… without increased uptake in the lymph nodes"
@@ -1670,7 +1674,7 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
     carried: list[_Subj] = []
     any_gone = any(m.kind == "gone" for m in ments)
     history_carry = False  # the subject carried out of this sentence came from a history clause
-    hist_carried: list[_Subj] = []  # that subject: "the lesion" still points back to it
+    hist_carried: list[_Subj] = []  # that subject (or one a paragraph break dropped): "the lesion" points back to it
     last_states: list[tuple[str, int, tuple[str, ...]]] | None = None  # the last stated levels (this paragraph)
     any_history = bool(cue_flags & _F_HIST)
     hypo = [c.start for c in cues if c.roles.get("hypo")]  # "could be mistaken for", "误诊为": the rest is no finding
@@ -1686,6 +1690,7 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
             carried = []
             continue
         if para:
+            hist_carried = carried or hist_carried
             carried, last_states = [], None
         elif history_carry and not (lex.continuation_re is not None and lex.continuation_re.match(text, s0)):
             hist_carried, carried = carried, []
@@ -1728,6 +1733,14 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                 history_carry = True
             elif read.own_mentions:
                 history_carry = False
+            if not read.own_mentions and carried and any(c.roles.get("artifact") for c in cc):
+                # "Focal uptake in the right adrenal, compatible with a misregistration artifact": no uptake of it
+                organs = {x.organ for x in carried}
+                out[sent_start:] = [x for x in out[sent_start:] if x.organ not in organs]
+                for o in organs:
+                    prov.pop(o, None)
+                prev_states = None
+                continue
             if last_states and read.own_mentions and not read.states and any(c.roles.get("identify") for c in cc) and (
                     prev_states or (c0 == s0 and lex.continuation_re is not None and lex.continuation_re.match(text, s0))):
                 # "Three foci of abnormal uptake …, two in the neck. These correlate with a left cervical node",
