@@ -212,6 +212,11 @@ def beam_search(
                     acc = 0
                     first = -1
                     cont = False
+                    stop_at = -1  # scan up to the continuation only when its candidate is free
+                    if pl != -1:
+                        pw = pl // 63
+                        if pw < WH and ((kb[gb + pw] & ~uh[pb + pw]) >> (pl % 63)) & 1:
+                            stop_at = pl
                     while True:
                         while x == 0 and w < w1:
                             w += 1
@@ -223,7 +228,7 @@ def beam_search(
                         i = w * 63 + tab[((low * DEBRUIJN) >> 58) & 63]
                         if first < 0:
                             first = i
-                        if i >= pl:
+                        if i >= stop_at:
                             cont = i == pl
                             break
                         dd = j - i
