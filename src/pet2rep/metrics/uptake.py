@@ -110,6 +110,7 @@ _SEP_UNIT = r"[\s\-]+"
 _ABBREV = {"e.g", "i.e", "vs", "approx", "dr", "fig", "cf", "no", "mr", "ms", "st", "max"}
 _LIST_MARKER_RE = re.compile(r"^[\s(（]*(?:\d{1,2}|[a-zA-Z]|[一二三四五六七八九十]{1,2})[)）]?[.、．]?\s*$")
 _F_HEAVY, _F_NODE, _F_CTX, _F_CMP, _F_DESC, _F_TIME, _F_MIX, _F_HIST, _F_STATE = 1, 2, 4, 8, 16, 32, 64, 128, 256
+_F_GEN, _F_ART, _F_IDENT, _F_NORM = 512, 1024, 2048, 4096  # generic statement, artifact, identify, normalizer
 # the roles the clause reader tests for every cue, as one tuple per phrase (see _role_tuple)
 _NO_ROLES: dict[str, Any] = {"heavy": False, "f": 0, "t": (False,) * 6 + (None, None) + (False,) * 10}
 _FINDING = "found-uptake"  # provisional: uptake wording alone after a finding verb ("PET showed FDG uptake in X"): increased
@@ -668,6 +669,8 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         r["f"] |= _F_MIX if r.get("mixed") else 0
         r["f"] |= _F_HIST if r.get("history") else 0
         r["f"] |= _F_STATE if (r.get("state") or r.get("state_weak")) else 0
+        r["f"] |= (_F_GEN if r.get("generic") else 0) | (_F_ART if r.get("artifact") else 0)
+        r["f"] |= (_F_IDENT if r.get("identify") else 0) | (_F_NORM if r.get("normalizer") else 0)
         # may stand between a descriptor and its noun: tracer words ("diffuse FDG uptake"), other descriptors, and
         # words that only mark a mixed reading ("focal or diffuse uptake")
         r["gap"] = not any(r.get(x) for x in _NOT_IN_GAP) and bool(r.get("desc") or r.get("context") or r.get("mixed"))
@@ -1264,11 +1267,11 @@ def _read_clause(
     if states and any(m.kind == "non" for m in ments):  # "increased muscular uptake": the muscle's, no organ's
         kept_states = _not_owned(text, states, cues, ments)
         owned, states = owned or len(kept_states) < len(states), kept_states
-    if (states or desc) and any(c.roles.get("generic") for c in cues):
+    if (states or desc) and flags & _F_GEN:
         # "Lymphoma can result in diffuse marrow hypermetabolism", "Both typically present with increased uptake in
         # the spleen": what a disease generally does is no finding of this study (a physiological reading still is)
         # (an artifact reading takes every state: "… compatible with an attenuation correction artifact")
-        artifact = any(c.roles.get("artifact") for c in cues)
+        artifact = bool(flags & _F_ART)
         kept_states = [] if artifact else [st for st in states if st[0] in ("normal", "absent")]
         owned, states, weak, desc = owned or len(kept_states) < len(states) or bool(desc), kept_states, [], []
     nodes_own = False
@@ -1733,7 +1736,7 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                 history_carry = True
             elif read.own_mentions:
                 history_carry = False
-            if not read.own_mentions and carried and any(c.roles.get("artifact") for c in cc):
+            if cue_flags & _F_ART and not read.own_mentions and carried and any(c.roles.get("artifact") for c in cc):
                 # "Focal uptake in the right adrenal, compatible with a misregistration artifact": no uptake of it
                 organs = {x.organ for x in carried}
                 out[sent_start:] = [x for x in out[sent_start:] if x.organ not in organs]
@@ -1741,7 +1744,8 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                     prov.pop(o, None)
                 prev_states = None
                 continue
-            if last_states and read.own_mentions and not read.states and any(c.roles.get("identify") for c in cc) and (
+            if cue_flags & _F_IDENT and last_states and read.own_mentions and not read.states and any(
+                    c.roles.get("identify") for c in cc) and (
                     prev_states or (c0 == s0 and lex.continuation_re is not None and lex.continuation_re.match(text, s0))):
                 # "Three foci of abnormal uptake …, two in the neck. These correlate with a left cervical node",
                 # "…均表现为局灶性代谢增高灶，病灶位于胰头6例": the clause places the uptake stated just before
@@ -1838,7 +1842,7 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
             carried = tail
     if out and lex.intense_normal:
         out = _intense_normal(out, lex)
-    if out and lex.physio_cause_re is not None:
+    if out and cue_flags & _F_NORM and lex.physio_cause_re is not None:
         out = _physio_cause(text, out, lex)
     if out and lex.normal_frame_re is not None:
         return _in_normal_frame(text, out, lex)
