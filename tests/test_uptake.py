@@ -1058,6 +1058,9 @@ V6_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "患者女，56岁，因胰腺占位就诊。PET/CT示该病灶FDG摄取增高。", {"pancreas": ["increased"]}),
     ("en", "CT showed a 3 cm lesion in the left lower lobe.\n\nA PET scan showed that the lesion was hypermetabolic.",
      {"lung": ["increased"]}),
+    # what is hard to detect states no finding
+    ("en", "Physiologic uptake in the bowel, making it difficult to detect small colonic lesions with increased uptake.",
+     {"intestine": ["normal"]}),
     # uptake read as an artifact is no uptake of the organ
     ("en", "Focal uptake in the right adrenal, compatible with a misregistration artifact.", {}),
     ("zh", "左肺底FDG摄取增高，考虑为运动伪影。", {}),
