@@ -992,6 +992,9 @@ V6_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # a decrease seen on a repeat or later study is a change, not a level (and no bare finding either)
     ("en", "A repeat scan six weeks later showed a decrease in FDG uptake in the para-aortic nodes.", {}),
     ("en", "There is a decrease in FDG uptake in the liver compared to the spleen.", {"liver": ["decreased"]}),
+    # (a repeat or later study named in an earlier clause of the sentence makes the whole sentence a change)
+    ("en", "On the repeat scan 3 months later, the liver lesion shows decreased uptake.", {}),
+    ("en", "The liver lesion shows decreased uptake.", {"liver": ["decreased"]}),
     # other areas are not the organ named before; a level of a bone, fat named after station words and what lies
     # adjacent to a bone are landmarks, not the organ
     ("en", "Increased uptake in the left femur, lower uptake in other areas.", {"bone": ["increased"]}),

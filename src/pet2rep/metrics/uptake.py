@@ -1039,7 +1039,7 @@ class _ClauseRead:
 
 def _read_clause(
     text: str, c0: int, c1: int, ments: list[_Tok], cues: list[_Tok], lex: Lexicon, mask: bytearray,
-    ctx_in: bool = False, node_in: bool = False,
+    ctx_in: bool = False, node_in: bool = False, time_in: bool = False,
 ) -> _ClauseRead:
     flags = _F_NODE if node_in else 0  # (node_in: the clause follows a node heading, "淋巴结:")
     for c in cues:
@@ -1138,7 +1138,7 @@ def _read_clause(
     desc: list[tuple[str, int, tuple[str, ...]]] = []  # provisional states, used when the clause states nothing else
     desc_scope = 0  # index in desc of the current negation scope
     # time: a clause about change since an earlier study, and the scope of a "past" word ("原…", "previously …")
-    temporal = bool(flags & _F_TIME) and any(c.roles.get("temporal") or c.roles.get("past") for c in cues)
+    temporal = time_in or (bool(flags & _F_TIME) and any(c.roles.get("temporal") or c.roles.get("past") for c in cues))
     mixed_pos = [c.start for c in cues if c.roles.get("mixed")] if flags & _F_MIX else _EMPTY
     past: _Tok | None = None
     physio = False  # a physiological reading was read in this clause
@@ -1699,7 +1699,7 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
             hist_carried, carried = carried, []
         history_carry = False
         sent_start = len(out)
-        node_head = False
+        node_head = sent_time = False
         said: set[str] = set()  # organs with a statement in this sentence
         prov: dict[str, list[Statement]] = {}  # provisional statements of this sentence, by organ
         prev_states: list[tuple[str, int, tuple[str, ...]]] | None = None
@@ -1726,7 +1726,9 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                 cm = [_Tok(m.start, m.end, m.text, m.kind, lex.node_by_organ.get(m.target, m.target))
                       if m.kind == "organ" and m.target not in lex.node_groups else m for m in cm]
                 cm = [m if m.target != _NODE_NONE else _Tok(m.start, m.end, m.text, "non", "") for m in cm]
-            read = _read_clause(text, c0, c1, cm, cc, lex, mask, prev_ctx, node_head)
+            read = _read_clause(text, c0, c1, cm, cc, lex, mask, prev_ctx, node_head, sent_time)
+            if cue_flags & _F_TIME and not sent_time and any(c.roles.get("temporal") for c in cc):
+                sent_time = True  # "Repeat FDG-PET scans, …, showed reduction in the avidity": change for the sentence
             if not cm and len(cc) == 1 and cc[0].roles.get("node") and c1 < len(text) and text[c1] in ":：" \
                     and _HEAD_MARK_RE.fullmatch(text, c0, cc[0].start) and not text[cc[0].end : c1].strip():
                 node_head = True  # "(1)淋巴结: 双侧颈部、纵隔内及双侧肺门…": the places after a node heading are node groups
