@@ -1033,6 +1033,13 @@ V6_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # portal nodes are abdominal nodes; a hilar mass is the lung's
     ("en", "Increased uptake in portal lymph nodes.", {"abdominal_lymph_nodes": ["increased"]}),
     ("en", "FDG-avid left hilar mass.", {"lung": ["increased"]}),
+    # a clause that reads the finding as nodes ("compatible with lymphadenopathy", "考虑淋巴结转移") makes its region
+    # words node groups; another reading does not
+    ("en", "Multiple hypermetabolic foci in the neck and pelvis, compatible with lymphadenopathy.",
+     {"cervical_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
+    ("en", "Multiple hypermetabolic foci in the neck, compatible with brown fat.", {}),
+    ("zh", "双侧颈部及腹腔多发高代谢灶，考虑淋巴结转移。",
+     {"cervical_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
     # after a node heading ("淋巴结:", "Lymph nodes:") the places listed are node groups, and an organ names its nodes;
     # the state at the end of the list applies to every place in it
     ("zh", "(2)淋巴结:左侧腮腺区,右侧颈部,左侧胸大肌后,纵隔内,腹膜后多发高代谢结节。",

@@ -1755,6 +1755,15 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
                       said, False, False, None, lex, prov)
                 carried = read.subjects  # (prev_states stays: "病灶位于胰头6例、胰体尾4例" lists on)
                 continue
+            if prev_states and not cm and read.has_node and not read.states and any(
+                    x.site and not x.organ for x in carried) and any(
+                    c.roles.get("interp") or c.roles.get("identify") for c in cc):
+                # "hypermetabolic areas in the mediastinum and neck, compatible with lymphadenopathy": the region words
+                # of the finding are node groups
+                sites = [_Subj(x.site, x.term, -1, x.site) for x in carried if x.site and not x.organ]
+                _emit(out, [(x, st) for x in sites for st in prev_states if st[0] != _BARE], text, (c0, c1), said, True,
+                      prev_prov, None, lex, prov)
+                continue
             if prev_states and not cm and not read.states and (
                     (read.has_node and _only_names(text, c0, c1, [], lex))
                     or (lex.list_tail_re is not None and lex.list_tail_re.match(text, _skip_space(text, c0)))):
