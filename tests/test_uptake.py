@@ -1030,6 +1030,8 @@ V6_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "The necrotic lesion in the liver was ametabolic.", {"liver": ["absent"]}),
     ("en", "FDG uptake was deficient in the left parotid gland.", {"salivary_glands": ["absent"]}),
     ("en", "Intense uptake in the liver after radiotherapy for esophageal cancer.", {"liver": ["increased"]}),
+    ("en", "Biopsy confirmed the hypermetabolic liver lesions as metastasis of colon cancer.", {"liver": ["increased"]}),
+    ("en", "We report a case of gastric lymphoma with FDG-avid splenic lesions.", {"spleen": ["increased"]}),
     # portal nodes are abdominal nodes; a hilar mass is the lung's
     ("en", "Increased uptake in portal lymph nodes.", {"abdominal_lymph_nodes": ["increased"]}),
     ("en", "FDG-avid left hilar mass.", {"lung": ["increased"]}),

@@ -1542,7 +1542,8 @@ def _drop_history_subjects(text: str, ments: list[_Tok], cues: list[_Tok]) -> li
     for c in cues:  # "… after gamma knife therapy for lung cancer": what a treatment was for is no subject
         if not c.roles.get("history"):
             continue
-        if c.text[-4:].lower() == " for":
+        tail = c.text[-5:].lower()
+        if tail.endswith((" for", " of", " from")):  # "therapy for", "metastasis of", "a case of"
             e = c.end
         elif text[c.end : c.end + 5].lower() == " for ":  # "after radiotherapy for …"
             e = c.end + 4
