@@ -105,3 +105,23 @@ def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
     assert r["micro"]["f1"] >= f1 - 5e-4, table
     assert r["normal_recall"] >= normal_recall - 5e-4, table
     assert r["negation_errors"]["total"] <= flips, table
+
+
+# Extractor version 6 (2026-12-03) took rules from this set's errors too, so the set is development data now; the
+# figures it reaches are held as floors (en reaches the target: asserted as such). FIRST_RUN above stays the
+# honest figure for new text.
+V6_FLOORS = {"zh": (0.845, 0.500, 0), "en": (0.95, 0.95, 0)}  # micro-F1, normal recall, most polarity flips
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_extractor_holds_its_v6_figures(lang: str) -> None:
+    from pet2rep.metrics.uptake import evaluate_labelled, read_labelled
+
+    r = evaluate_labelled(read_labelled(str(DATA / f"uptake_holdout3_{lang}.yaml")))
+    f1, normal_recall, flips = V6_FLOORS[lang]
+    table = (f"{lang}: F1 {r['micro']['f1']:.3f} (floor {f1}), normal recall {r['normal_recall']:.3f} "
+             f"(floor {normal_recall}), flips {r['negation_errors']['total']} (max {flips})")
+    print(table)
+    assert r["micro"]["f1"] >= f1, table
+    assert r["normal_recall"] >= normal_recall, table
+    assert r["negation_errors"]["total"] <= flips, table

@@ -6,6 +6,8 @@ Extractor version 5 (2026-12-03) reaches it on both whole sets (zh F1 0.962, nor
 figures reached as floors. The test fails if the extractor falls below them. Raise them when the extractor improves;
 never lower them to make a change pass. These sets were tuned on (version 5's rules were written from their errors
 too): the honest figure for new text is the first run on a held-out set (tests/test_uptake_holdout.py).
+Extractor version 6 (2026-12-03, rules from the errors of held-out sets 1-3): zh 0.962 (unchanged), en 0.967; the
+half-set floors are raised to its figures.
 
 The sets are split by the numeric id suffix: DEV = even ids, TEST = odd ids. In the first pass only DEV was read and
 tuned on (TEST then gave the honest figure: zh 0.831, en 0.811). In the second pass (2026-12-02, evening) the errors
@@ -30,10 +32,10 @@ TARGET = 0.95  # issue 8: F1 and normal recall per language (reached on both who
 FLOORS: dict[tuple[str, str], tuple[float, float, int]] = {
     ("zh", "all"): (TARGET, TARGET, 0),  # the issue's target itself
     ("zh", "dev"): (0.978, 0.962, 0),
-    ("zh", "test"): (0.942, 0.999, 0),
+    ("zh", "test"): (0.943, 0.999, 0),
     ("en", "all"): (TARGET, TARGET, 0),  # the issue's target itself
-    ("en", "dev"): (0.949, 0.922, 0),
-    ("en", "test"): (0.966, 0.999, 0),
+    ("en", "dev"): (0.950, 0.922, 0),
+    ("en", "test"): (0.979, 0.999, 0),
 }
 
 
