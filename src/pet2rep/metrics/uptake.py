@@ -74,6 +74,14 @@ clause keeps the sentence's uptake context; a CT-only clause about a non-organ t
 nodes with no station do not inherit an organ; a sentence clearly in the other language is read with that language's
 lexicon (`_language_runs`).
 
+Version 6 — rules from the errors of held-out sets 1-3 (guide 6.7): a level bound to lymph nodes with no station is
+theirs (`_unnamed_nodes`); unnamed nodes, a bare position word, a relative clause or a figure reference do not end a
+list; a node heading ("淋巴结:") makes the places after it node groups, and so does a clause that reads the finding as
+nodes; a definite lesion noun (`anaphor`) points back to the subject a history sentence or paragraph break dropped; a
+clause with an `identify` word places the level just stated; `physio_cause`, `intense_normal` (the brain named as a
+whole with an intensity word), `generic` statements, `artifact` readings, `resection_later`, a sentence-wide repeat
+/ later study (a decrease is a change) and a texture word alone said of a lesion.
+
 `evaluate_labelled(items)` scores the extractor against labelled texts (micro P/R/F1 overall, per language, state
 and organ, normal recall, polarity flips, every disagreement); `pet2rep uptake --eval LABELLED` prints it.
 
