@@ -3,7 +3,6 @@
 Every sub-command's argument parsing lives in this package, one module per stage (`pet2rep.cli.ingest`,
 `pet2rep.cli.render`, ...): it turns flags into the keyword arguments of a library function, and names the flag
 when a value is refused. The library below takes and raises in Python terms and never imports this package.
-(uptake still keeps its parser in its metrics module.)
 
 Only the module of the chosen sub-command is imported, so `pet2rep --help` and every command start fast.
 A sub-command module defines `configure_parser(parser)` and `run_cli(args) -> int`; an entry
@@ -27,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "merge": ("pet2rep.cli.runs:merge", "join the shard run folders of one run into one run folder"),
     "evaluate": ("pet2rep.cli.evaluate", "score predictions: BLEU, METEOR, ROUGE-L, CIDEr-D, organ uptake"),
     "compare": ("pet2rep.cli.compare", "paired significance test between two scored runs"),
-    "uptake": ("pet2rep.metrics.uptake", "print the organ uptake statements found in a report"),
+    "uptake": ("pet2rep.cli.uptake", "print the organ uptake statements found in a report"),
     "leaderboard": ("pet2rep.cli.leaderboard", "tabulate scored runs as markdown/csv/tex"),
     "plots": ("pet2rep.cli.plots", "draw the paper's figures (metrics, organ heat map, size, failures, lengths)"),
     "view": ("pet2rep.cli.view", "write a static case viewer (HTML, opens from files): reports, organ ✓/✗, filters"),
