@@ -6,6 +6,10 @@ import argparse
 import sys
 
 from ..errors import InputError, Pet2RepError
+from .flags import flag_names
+
+# the review library's parameters as the user gives them
+FLAGS = {"runs_dir": "--runs", "models": "--models", "reissue": "--reissue", "db": "--db"}
 
 DEFAULT_DB = "review.sqlite"
 DEFAULT_BASE = "http://127.0.0.1:8765"
@@ -57,7 +61,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    return {"serve": _serve, "invite": _invite, "list": _list, "revoke": _revoke, "export": _export}[args.action](args)
+    with flag_names(FLAGS):
+        return {"serve": _serve, "invite": _invite, "list": _list, "revoke": _revoke,
+                "export": _export}[args.action](args)
 
 
 def _base_url(text: str) -> str:

@@ -139,7 +139,7 @@ def load_run(run: str | os.PathLike, ce_states: str = "all"):
                 if ce_states != "abnormal":
                     raise InputError(f"{path}:{lineno}: per-sample statistics without 'normal' counts (scored before "
                                      "the four-state CE); run 'pet2rep evaluate' again, or compare with "
-                                     "--ce-states abnormal")
+                                     "ce_states=abnormal")
                 st["oua"]["normal"] = [0, 0, 0]  # not read by the abnormal definition
             got = {m.name: m.from_record(r, _check) for m in metrics}
             ids.append(str(r["id"]))

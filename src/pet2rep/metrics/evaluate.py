@@ -693,7 +693,7 @@ def _provenance(pred_path: Any, refs_path: Any, samples: list[Any]) -> dict[str,
     models = sorted({s.model for s in samples if s.model})
     if models:
         out["model"] = models[0] if len(models) == 1 else models
-    run = _run_info(Path(pred_path))
+    run = _run_facts(Path(pred_path))
     if run:
         out["run"] = run
     return out
@@ -745,7 +745,7 @@ def _check_scoreable(pred_path: Any, refs_path: Any, preds: list[Any], report: A
         raise InputError(f"{pred_path}: no prediction records (the file is empty)")
     if all(p.no_output for p in preds):
         raise InputError(f"{pred_path}: no line has an llm_output field (the model's answer); if this is a "
-                         "prompt dataset, give it as --refs and the predictions as PRED.jsonl")
+                         "prompt dataset, give it as refs_path= and the predictions as PRED.jsonl")
     if refs is not None:
         if not refs:
             raise InputError(f"{refs_path}: no reference records (patient_id + answer)")
@@ -754,7 +754,7 @@ def _check_scoreable(pred_path: Any, refs_path: Any, preds: list[Any], report: A
                              f"(e.g. '{preds[0].id}' vs '{next(iter(refs))}')")
     elif not joined.samples:
         raise InputError(f"{pred_path}: no prediction has a ground_truth; give the references with "
-                         "--refs DATASET.jsonl")
+                         "refs_path=DATASET.jsonl")
 
 
 def _id_list(ids: Sequence[str], limit: int = 20) -> str:
@@ -791,7 +791,7 @@ RUN_FACTS = ("model", "generation", "preset", "shard", "resume_key", "backend", 
 CARD_FACTS = ("name", "backend", "model", "family", "size", "params_b", "paper")
 
 
-def _run_info(pred_path: Path) -> dict[str, Any] | None:
+def _run_facts(pred_path: Path) -> dict[str, Any] | None:
     """What run.json beside a predictions file says about the run (model card facts, settings, throughput)."""
     info_path = pred_path.parent / "run.json"
     if pred_path.name != "predictions.jsonl" or not info_path.is_file():

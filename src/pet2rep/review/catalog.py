@@ -79,13 +79,13 @@ def build_catalog(runs_dir: str | os.PathLike, *, models: Sequence[str] | None =
     say = warn or (lambda msg: None)
     root = Path(runs_dir)
     if not root.is_dir():
-        raise InputError(f"{root}: --runs is not a folder of run folders")
+        raise InputError(f"runs_dir={root}: not a folder of run folders")
     runs = sorted(p for p in root.iterdir() if p.is_dir() and (p / PREDICTIONS).is_file())
     if models:
         wanted = list(dict.fromkeys(models))
         missing = [m for m in wanted if not (root / m / PREDICTIONS).is_file()]
         if missing:
-            raise InputError(f"{root}: no run folder with {PREDICTIONS} for --models {', '.join(missing)}")
+            raise InputError(f"{root}: no run folder with {PREDICTIONS} for models={', '.join(missing)}")
         runs = [root / m for m in wanted]
     if not runs:
         raise InputError(f"{root}: no run folders (a run folder holds {PREDICTIONS} and {RUN_JSON})")

@@ -86,10 +86,9 @@ class Store:
     def __init__(self, path: str | os.PathLike, *, create: bool = False):
         self.path = Path(path)
         if self.path.is_dir():
-            raise InputError(f"{self.path}: --db is a folder, expected a database file (e.g. review.sqlite)")
+            raise InputError(f"db={self.path}: a folder, expected a database file (e.g. review.sqlite)")
         if not create and not self.path.exists():
-            raise InputError(f"{self.path}: no such review database (make one with 'pet2rep review invite NAME "
-                             f"--db {self.path}')")
+            raise InputError(f"db={self.path}: no such review database (inviting a reader creates it)")
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
@@ -174,7 +173,7 @@ class Store:
                             (name, auth.digest(token), now_text()))
             elif not reissue:
                 state = "revoked" if row["revoked"] else "invited"
-                raise InputError(f"{self.path}: reviewer '{name}' is already {state}; use --reissue to give them "
+                raise InputError(f"{self.path}: reviewer '{name}' is already {state}; use reissue=True to give them "
                                  f"a new link (the old one stops working)")
             else:
                 con.execute("UPDATE reviewers SET token_hash = ?, revoked = NULL WHERE id = ?",
