@@ -62,6 +62,7 @@ def text_key(text: str) -> str:
 
 
 _STR = {str}
+_INT = {int}
 
 
 def _valid(entry: Any) -> bool:
@@ -85,7 +86,7 @@ def _valid(entry: Any) -> bool:
         return False
     for v in met.values():
         if not (isinstance(v, list) and len(v) == 2 and (v[0] is None or isinstance(v[0], list))
-                and isinstance(v[1], list) and all(isinstance(k, int) for k in v[1])):
+                and isinstance(v[1], list) and set(map(type, v[1])) <= _INT):
             return False
     return True
 

@@ -546,11 +546,12 @@ def _per_sample_rows(recs: list[dict[str, Any]], ids: list[str], s: Any, notes: 
     coverage, failure modes, languages and token counts."""
     from pet2rep.metrics.clinical import coverage
     from pet2rep.metrics.failures import FAILURE_MODES
-    from pet2rep.metrics.registry import METRICS
+    from pet2rep.metrics.registry import METRICS, num_rows
 
     opts = s.options
     per = {name: {k: v.tolist() for k, v in m.per_sample(s.stats[name], opts).items()}
            for name, m in METRICS.items() if name in s.stats and len(s)}
+    rows = {name: num_rows(s.stats[name]) for name in per}
     out: list[dict[str, Any]] = []
     for j, (rec, sid) in enumerate(zip(recs, ids)):
         i = rec["i"]
@@ -558,7 +559,7 @@ def _per_sample_rows(recs: list[dict[str, Any]], ids: list[str], s: Any, notes: 
         scored: dict[str, Any] = {}
         for name, m in METRICS.items():
             if name in per:
-                m.record(scored, s.stats[name][j], {k: v[j] for k, v in per[name].items()})
+                m.record(scored, rows[name][j], {k: v[j] for k, v in per[name].items()})
         row: dict[str, Any] = {"id": sid, **scored}
         row.pop("stats", None)
         row["coverage"] = coverage(rec["hyp_labels"])

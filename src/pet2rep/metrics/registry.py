@@ -94,10 +94,11 @@ class Metric:
         raise NotImplementedError
 
     # per_sample.jsonl: how a pair's statistics are written into its row and read back (compare)
-    def record(self, row: dict[str, Any], stats_row: np.ndarray, scores: Mapping[str, float]) -> None:
-        """Write the per-sample scores and ``stats[name]`` into a per_sample.jsonl row."""
+    def record(self, row: dict[str, Any], stats_row: np.ndarray | list, scores: Mapping[str, float]) -> None:
+        """Write the per-sample scores and ``stats[name]`` into a per_sample.jsonl row (a list `stats_row` is taken
+        as already converted by :func:`num_rows`)."""
         row.update({k: float(v) for k, v in scores.items()})
-        row.setdefault("stats", {})[self.name] = _num_list(stats_row)
+        row.setdefault("stats", {})[self.name] = stats_row if isinstance(stats_row, list) else _num_list(stats_row)
 
     def from_record(self, row: Mapping[str, Any], check: Callable[[Any, str], float]) -> list[float]:
         """The statistics row of a per_sample.jsonl row; `check(value, what)` validates one number."""
@@ -259,8 +260,8 @@ class OrganUptake(Metric):
         return f"{ce_signature(opts.ce_states)}|" + "+".join(str(uptake.lexicon_signature(lg)) for lg in langs)
 
     def record(self, row: dict[str, Any], stats_row: np.ndarray, scores: Mapping[str, float]) -> None:
-        c = np.asarray(stats_row).reshape(len(STATES), 3)
-        row.setdefault("stats", {})[self.name] = {st: [int(x) for x in c[k]] for k, st in enumerate(STATES)}
+        c = [int(x) for x in (stats_row.tolist() if isinstance(stats_row, np.ndarray) else stats_row)]
+        row.setdefault("stats", {})[self.name] = {st: c[3 * k : 3 * k + 3] for k, st in enumerate(STATES)}
 
     def from_record(self, row: Mapping[str, Any], check: Callable[[Any, str], float]) -> list[float]:
         st = row["stats"][self.name]
@@ -312,7 +313,15 @@ def score_of(key: str) -> Score:
     raise KeyError(key)
 
 
-def _num_list(a: np.ndarray) -> list[float | int]:
+def num_rows(m: np.ndarray) -> list[list[float | int]]:
+    """The rows of a statistics matrix as JSON numbers (whole values as ints), converted in one pass."""
+    a = np.asarray(m, dtype=np.float64)
+    if a.size and bool(np.all(a == np.rint(a))) and float(np.abs(a).max()) < 2**53:
+        return a.astype(np.int64).tolist()
+    return [_num_list(row) for row in a.tolist()]
+
+
+def _num_list(a: np.ndarray | list[float | int]) -> list[float | int]:
     return [int(x) if float(x).is_integer() else float(x) for x in np.asarray(a).tolist()]
 
 
