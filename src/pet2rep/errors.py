@@ -17,12 +17,12 @@ class InputError(Pet2RepError, ValueError):
 
 
 def out_folder(path: object) -> Path:
-    """`--out` as a Path; a one-line InputError when it exists as something other than a folder."""
+    """An output folder as a Path; a one-line InputError when it exists as something other than a folder."""
     from pathlib import Path
 
     out = Path(path)  # type: ignore[arg-type]
     if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: --out exists and is not a folder")
+        raise InputError(f"{out}: exists and is not a folder (the output goes into a folder)")
     return out
 
 

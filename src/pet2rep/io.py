@@ -203,7 +203,7 @@ def folder_target(target: str | os.PathLike) -> Path:
                 raise InputError(f"{target}: a part of this path is a file, not a folder ({up})")
             break
     if path.exists() and not path.is_dir():
-        raise InputError(f"{target}: --out exists and is not a folder")
+        raise InputError(f"{target}: exists and is not a folder (the study goes into a folder)")
     return path
 
 
