@@ -1048,34 +1048,84 @@ def _read_clause(
     text: str, c0: int, c1: int, ments: list[_Tok], cues: list[_Tok], lex: Lexicon, mask: bytearray,
     ctx_in: bool = False, node_in: bool = False, time_in: bool = False,
 ) -> _ClauseRead:
-    flags = _F_NODE if node_in else 0  # (node_in: the clause follows a node heading, "淋巴结:")
-    for c in cues:
-        flags |= c.roles["f"]
+    """What the clause text[c0:c1] (its mentions `ments` and cues) states: its subjects, levels and their reading.
+
+    `ctx_in`: the clause before spoke of uptake; `node_in`: the clause follows a node heading ("淋巴结:");
+    `time_in`: the sentence speaks of change since an earlier study.
+    """
+    flags = _cue_flags(cues, node_in)
     if not flags & _F_HEAVY:  # light read: subjects, context and node words only
         return _light_read(text, c0, c1, ments, flags, ctx_in, lex)
-    # cues wholly inside a mention are part of that name ("lower" in "right lower lobe", 正常 in 正常肝脏)
-    if ments and cues:  # mentions come from one finditer: sorted and disjoint, so only the last one starting at or
-        kept: list[_Tok] = []  # before a cue can hold it
-        mi, last = 0, len(ments) - 1
-        for c in cues:
-            cs, ce = c.start, c.end
-            while mi < last and ments[mi + 1].start <= cs:
-                mi += 1
-            m = ments[mi]
-            if m.start <= cs and ce <= m.end and m.end - m.start > ce - cs:
-                continue
-            kept.append(c)
-        if len(kept) != len(cues):
-            cues = kept
-            flags = _F_NODE if node_in else 0
-            for c in cues:
-                flags |= c.roles["f"]
+    if ments and cues:
+        kept = _drop_name_cues(cues, ments)
+        if kept is not cues:
+            cues, flags = kept, _cue_flags(kept, node_in)
+    ments, kept_cues, low_weak = _drop_compared(text, c0, ments, cues, lex, bool(flags & _F_CMP))
+    if kept_cues is not None:
+        cues, flags = kept_cues, _cue_flags(kept_cues, node_in)
+    has_node = bool(flags & _F_NODE)
+    subjects = _clause_subjects(text, c0, c1, ments, has_node, lex)
+    has_context = _has_context(text, c0, ments, cues, flags, ctx_in)
+    # time: a clause about change since an earlier study, and the scope of a "past" word ("原…", "previously …")
+    temporal = time_in or (bool(flags & _F_TIME) and any(c.roles.get("temporal") or c.roles.get("past") for c in cues))
+    lv = _scan_levels(text, c0, ments, cues, lex, mask, flags, has_context, temporal)
+    if has_context:
+        # lower than an organ's own tissue: resolved against the subject when bound (see _resolve_lower)
+        lv.weak.extend((_LOWER + obj if obj else "normal", c.start, (c.text,)) for c, obj in low_weak)
+    if lex.suv_re is not None and any(c.roles.get("suv") for c in cues):
+        lv.weak.extend(_suv_levels(text, c0, c1, lex))
+    nodes_own = _drop_other_levels(text, lv, cues, ments, flags, has_node, lex)
+    if not lv.states and not lv.owned and not lv.weak and not lv.desc and has_context and lex.bare_uptake:
+        lv.desc = _bare_uptake_level(text, c0, c1, cues, ments, lex)
+    weak_only, provisional = _fall_back(text, c0, c1, lv, cues, lex)
+    interp = lv.interp_pos is not None and (lv.first_state_pos is None or lv.interp_pos < lv.first_state_pos)
+    if lv.physio and lv.mixed_pos and _undo_mixed_reading(lv, c0, ments):
+        interp = True
+    physio = lv.physio and not weak_only and all(s == "normal" for s, _, _ in lv.states)
+    maybe_enum = bool(ments) and not lv.states and (not has_context or nodes_own)
+    return _ClauseRead(subjects, lv.states, has_node, interp or weak_only, maybe_enum, bool(ments), has_context, ments,
+                       provisional, physio, any(obj for _, obj in low_weak) if low_weak else False, flags)
+
+
+def _cue_flags(cues: list[_Tok], node_in: bool) -> int:
+    """The union of the role flags of `cues`, with the node flag after a node heading (`node_in`)."""
+    flags = _F_NODE if node_in else 0
+    for c in cues:
+        flags |= c.roles["f"]
+    return flags
+
+
+def _drop_name_cues(cues: list[_Tok], ments: list[_Tok]) -> list[_Tok]:
+    """`cues` less those wholly inside a longer mention, which are part of that name ("lower" in "right lower lobe",
+    正常 in 正常肝脏); `cues` itself when none is."""
+    # mentions come from one finditer: sorted and disjoint, so only the last one starting at or before a cue can hold it
+    kept: list[_Tok] = []
+    mi, last = 0, len(ments) - 1
+    for c in cues:
+        cs, ce = c.start, c.end
+        while mi < last and ments[mi + 1].start <= cs:
+            mi += 1
+        m = ments[mi]
+        if m.start <= cs and ce <= m.end and m.end - m.start > ce - cs:
+            continue
+        kept.append(c)
+    return kept if len(kept) != len(cues) else cues
+
+
+def _drop_compared(
+    text: str, c0: int, ments: list[_Tok], cues: list[_Tok], lex: Lexicon, compares: bool,
+) -> tuple[list[_Tok], list[_Tok] | None, list[tuple[_Tok, str]]]:
+    """The clause's mentions and cues without the objects of its comparisons ("高于肝脏", "higher than the liver").
+
+    Returns the mentions (references dropped; a compared-with organ tissue that places an unplaced lesion added), the
+    cues (None when none was dropped) and the "lower than" cues with the organ compared with ("" for none): "低于肝脏",
+    "lower than the liver" is not increased (a weak normal). `compares`: the clause has a comparison cue.
+    """
     dropped_m: set[int] = set()
-    low_weak: list[tuple[_Tok, str]] = []  # "低于肝脏", "lower than the liver": not increased -> weak normal
+    low_weak: list[tuple[_Tok, str]] = []
     dropped_c: set[int] = set()
     own: _Tok | None = None  # a compared-with organ tissue ("高于脑实质") that may place the lesion
-    # comparisons: drop the compared-with object
-    for ci, c in enumerate(cues if flags & _F_CMP else ()):
+    for ci, c in enumerate(cues if compares else ()):
         if c.roles.get("cmp_before"):
             ends = [m.end for m in ments if c.end <= m.start <= c.end + lex.max_gap][:1]
             ends += [d.end for d in cues[ci + 1 :] if d.roles.get("reference") and d.start <= c.end + lex.max_gap][:1]
@@ -1110,13 +1160,13 @@ def _read_clause(
     if own is not None and not any(m.kind in ("organ", "site") for m in ments):
         # "病灶摄取明显高于脑实质", "lower than the surrounding liver": the lesion lies in that tissue's organ
         ments = sorted([*ments, _Tok(own.start, own.end, own.text, "organ", own.target)], key=lambda m: m.start)
-    if dropped_c:
-        cues = [c for i, c in enumerate(cues) if i not in dropped_c]
-        flags = _F_NODE if node_in else 0
-        for c in cues:
-            flags |= c.roles["f"]
-    has_node = bool(flags & _F_NODE)
+    kept = [c for i, c in enumerate(cues) if i not in dropped_c] if dropped_c else None
+    return ments, kept, low_weak
 
+
+def _clause_subjects(text: str, c0: int, c1: int, ments: list[_Tok], has_node: bool, lex: Lexicon) -> list[_Subj]:
+    """The subjects the mentions of a clause name: an organ, a site (an organ only in a clause about nodes), or a
+    blocking subject that is none of the 19 organs."""
     subjects: list[_Subj] = []
     for m in ments:
         if m.kind == "organ":
@@ -1125,12 +1175,40 @@ def _read_clause(
             subjects.append(_Subj(m.target if has_node else "", m.text, m.start, site=m.target))
         else:
             subjects.append(_Subj("", m.text, m.start))
+    return subjects
 
-    # states, with negation / normalizer / absent-by-negation
-    # a clause that names no organ continues the previous clause, its uptake context included ("…, higher than X")
-    has_context = bool(flags & _F_CTX) or (ctx_in and not ments)
-    if not has_context and ctx_in and cues and cues[0].roles["t"][1] and not text[c0 : cues[0].start].strip():
-        has_context = True  # "…代谢增高，而丘脑…则降低", "…, whereas the X is lower": a contrast goes on about uptake
+
+def _has_context(text: str, c0: int, ments: list[_Tok], cues: list[_Tok], flags: int, ctx_in: bool) -> bool:
+    """Whether a clause speaks of uptake: it has an uptake-context cue, or it continues the previous clause's context
+    (a clause that names no organ; a contrast, "…代谢增高，而丘脑…则降低", "…, whereas the X is lower")."""
+    if flags & _F_CTX or (ctx_in and not ments):
+        return True
+    return ctx_in and bool(cues) and bool(cues[0].roles["t"][1]) and not text[c0 : cues[0].start].strip()
+
+
+@dataclass
+class _Levels:
+    """The levels the cues of one clause state (_scan_levels), and what the clause-wide rules after the scan need."""
+
+    states: list[tuple[str, int, tuple[str, ...]]]  # (state, pos, cues)
+    weak: list[tuple[str, int, tuple[str, ...]]]  # weak readings: count when the clause states nothing else
+    desc: list[tuple[str, int, tuple[str, ...]]]  # provisional states, used when the clause states nothing else
+    first_state_pos: int | None
+    interp_pos: int | None  # the first interpretation cue
+    mixed_pos: list[int] | tuple[int, ...]  # the mixed-reading cues ("physiologic versus inflammatory")
+    physio: bool  # a physiological reading was read in this clause
+    physio_pos: int
+    physio_states: list[int] | None  # positions of the normal states a physiological word gave
+    reading_states: dict[int, str] | None  # states that are readings (炎性摄取) or were made normal by one: level
+    owned: bool  # a state of the clause was taken away (another tissue's, a change): no bare-uptake reading
+
+
+def _scan_levels(
+    text: str, c0: int, ments: list[_Tok], cues: list[_Tok], lex: Lexicon, mask: bytearray, flags: int,
+    has_context: bool, temporal: bool,
+) -> _Levels:
+    """Read the cues of a clause in order: states, with negation / normalizer / absent-by-negation scopes, time
+    (`temporal`: a clause about change), physiological readings, weak and provisional (descriptor) readings."""
     states: list[tuple[str, int, tuple[str, ...]]] = []
     weak: list[tuple[str, int, tuple[str, ...]]] = []
     neg: _Tok | None = None
@@ -1144,8 +1222,6 @@ def _read_clause(
     desc_at = _descriptors(text, cues, ments, lex) if flags & _F_DESC else _NO_DESC
     desc: list[tuple[str, int, tuple[str, ...]]] = []  # provisional states, used when the clause states nothing else
     desc_scope = 0  # index in desc of the current negation scope
-    # time: a clause about change since an earlier study, and the scope of a "past" word ("原…", "previously …")
-    temporal = time_in or (bool(flags & _F_TIME) and any(c.roles.get("temporal") or c.roles.get("past") for c in cues))
     mixed_pos = [c.start for c in cues if c.roles.get("mixed")] if flags & _F_MIX else _EMPTY
     past: _Tok | None = None
     physio = False  # a physiological reading was read in this clause
@@ -1207,10 +1283,7 @@ def _read_clause(
                 reading_states[c.start] = "" if r_mixed else st
             elif st == "normal" and r_normalizer and states and _physio_reading(text, c, c0, interp_pos, mask, mixed_pos):
                 # "…摄取稍增高（考虑生理性摄取）", "increased uptake likely physiologic": the stated level is normal
-                for k in range(scope_start, len(states)):
-                    s0, p0, w0 = states[k]
-                    if s0 != "normal":
-                        states[k] = ("normal", p0, (*w0, c.text))
+                _normalise_scope(states, scope_start, c.text)
                 physio = True
                 physio_pos = c.start if physio_pos < 0 else physio_pos
             if final and r_mixed:
@@ -1236,94 +1309,142 @@ def _read_clause(
             stated = True
             if not st and neg is not None and not state_since_neg and noun is None:
                 noun = c
-        if (r_post_neg or r_post_res) and valid:
-            flipped = False
-            for k in range(scope_start, len(states)):
-                s, p, w = states[k]
-                if s != "normal":
-                    states[k] = ("normal", p, (*w, c.text))
-                flipped = True
-            if not flipped and len(desc) > desc_scope:  # "focal esophageal uptake is not seen", "原高代谢灶消失"
-                for _s, p, w in desc[desc_scope:]:
-                    states.append(("normal", p, (*w, c.text)))
-                del desc[desc_scope:]
-                first_state_pos = first_state_pos if first_state_pos is not None else c.start
-                flipped = True
-            if not flipped:
-                prev_nouns = [d for d in cues if d.end <= c.start and d.roles.get("noun")]
-                if prev_nouns:  # "no uptake … not seen" is absent; an uptake that went away ("摄取消失") is normal
-                    states.append(("normal" if r_post_res else "absent", c.start, (prev_nouns[-1].text, c.text)))
-                    first_state_pos = first_state_pos if first_state_pos is not None else c.start
+        if (r_post_neg or r_post_res) and valid and _post_negation(c, r_post_res, states, scope_start, desc, desc_scope,
+                                                                    cues) and first_state_pos is None:
+            first_state_pos = c.start
     if neg is not None and noun is not None and not state_since_neg:
         states.append(("normal" if qual else "absent", noun.start, (neg.text, noun.text)))
         if first_state_pos is None:
             first_state_pos = noun.start
-    if has_context:
-        # lower than an organ's own tissue: resolved against the subject when bound (see _resolve_lower)
-        weak.extend((_LOWER + obj if obj else "normal", c.start, (c.text,)) for c, obj in low_weak)
-    if lex.suv_re is not None and any(c.roles.get("suv") for c in cues):
-        for m in lex.suv_re.finditer(text, c0, c1):  # "SUVmax 7.8" alone: a lesion's uptake is increased
-            try:
-                value = float(m.group("value"))
-            except (IndexError, ValueError):
-                continue
-            if value >= lex.suv_threshold:
-                weak.append(("increased", m.start(), (m.group(),)))
-    if len(states) > 1 and any(st[0] != "normal" for st in states):
-        states = _drop_organ_adjectives(text, states, ments)
-    if states and any(m.kind == "non" for m in ments):  # "increased muscular uptake": the muscle's, no organ's
-        kept_states = _not_owned(text, states, cues, ments)
-        owned, states = owned or len(kept_states) < len(states), kept_states
-    if (states or desc) and flags & _F_GEN:
+    return _Levels(states, weak, desc, first_state_pos, interp_pos, mixed_pos, physio, physio_pos, physio_states,
+                   reading_states, owned)
+
+
+def _normalise_scope(states: list[tuple[str, int, tuple[str, ...]]], start: int, word: str) -> None:
+    """Make the levels from index `start` on normal, citing `word` (a physiological reading, a negation after them)."""
+    for k in range(start, len(states)):
+        s, p, w = states[k]
+        if s != "normal":
+            states[k] = ("normal", p, (*w, word))
+
+
+def _post_negation(
+    c: _Tok, resolves: bool, states: list[tuple[str, int, tuple[str, ...]]], scope_start: int,
+    desc: list[tuple[str, int, tuple[str, ...]]], desc_scope: int, cues: list[_Tok],
+) -> bool:
+    """A negation or resolution after what it denies (`c`: "not seen", "消失"; `resolves`: a resolution).
+
+    The levels of the current negation scope become normal; without any, its provisional ones become normal states
+    ("focal esophageal uptake is not seen", "原高代谢灶消失"); without those, an uptake noun before it is absent ("no
+    uptake … not seen"), or normal when the uptake went away ("摄取消失"). True when a state was added.
+    """
+    if len(states) > scope_start:
+        _normalise_scope(states, scope_start, c.text)
+        return False
+    if len(desc) > desc_scope:
+        for _s, p, w in desc[desc_scope:]:
+            states.append(("normal", p, (*w, c.text)))
+        del desc[desc_scope:]
+        return True
+    prev_nouns = [d for d in cues if d.end <= c.start and d.roles.get("noun")]
+    if prev_nouns:
+        states.append(("normal" if resolves else "absent", c.start, (prev_nouns[-1].text, c.text)))
+        return True
+    return False
+
+
+def _suv_levels(text: str, c0: int, c1: int, lex: Lexicon) -> list[tuple[str, int, tuple[str, ...]]]:
+    """Weak increased levels from SUV values at or above the lexicon's threshold ("SUVmax 7.8" alone: a lesion's
+    uptake is increased)."""
+    out = []
+    for m in lex.suv_re.finditer(text, c0, c1):  # type: ignore[union-attr]
+        try:
+            value = float(m.group("value"))
+        except (IndexError, ValueError):
+            continue
+        if value >= lex.suv_threshold:
+            out.append(("increased", m.start(), (m.group(),)))
+    return out
+
+
+def _drop_other_levels(
+    text: str, lv: _Levels, cues: list[_Tok], ments: list[_Tok], flags: int, has_node: bool, lex: Lexicon,
+) -> bool:
+    """Drop from `lv` the levels that are no finding of the clause's organs: organ adjectives' ("renal cyst"), another
+    tissue's ("increased muscular uptake"), what a disease generally does (`generic`, an `artifact` reading), levels
+    of unnamed lymph nodes. Sets `lv.owned` when a level was taken away; True when unnamed nodes took one."""
+    if len(lv.states) > 1 and any(st[0] != "normal" for st in lv.states):
+        lv.states = _drop_organ_adjectives(text, lv.states, ments)
+    if lv.states and any(m.kind == "non" for m in ments):  # "increased muscular uptake": the muscle's, no organ's
+        kept_states = _not_owned(text, lv.states, cues, ments)
+        lv.owned, lv.states = lv.owned or len(kept_states) < len(lv.states), kept_states
+    if (lv.states or lv.desc) and flags & _F_GEN:
         # "Lymphoma can result in diffuse marrow hypermetabolism", "Both typically present with increased uptake in
         # the spleen": what a disease generally does is no finding of this study (a physiological reading still is)
         # (an artifact reading takes every state: "… compatible with an attenuation correction artifact")
         artifact = bool(flags & _F_ART)
-        kept_states = [] if artifact else [st for st in states if st[0] in ("normal", "absent")]
-        owned, states, weak, desc = owned or len(kept_states) < len(states) or bool(desc), kept_states, [], []
+        kept_states = [] if artifact else [st for st in lv.states if st[0] in ("normal", "absent")]
+        lv.owned = lv.owned or len(kept_states) < len(lv.states) or bool(lv.desc)
+        lv.states, lv.weak, lv.desc = kept_states, [], []
     nodes_own = False
-    if states and has_node and lex.forward_re is not None:  # "… without increased uptake in the lymph nodes"
-        kept_states = _unnamed_nodes(text, states, cues, ments, lex)
-        nodes_own, states = len(kept_states) < len(states), kept_states
-        owned = owned or nodes_own
-    if not states and not owned and not weak and not desc and has_context and lex.bare_uptake and not any(
-            c.roles["t"][2] or c.roles["t"][8] or c.roles["t"][10] for c in cues):
-        # uptake wording alone ("FDG uptake in paratracheal nodes"): increased for the `bare_uptake` organs (lymph
-        # nodes show no uptake of their own), nothing for the others; provisional like a descriptor
-        # only where the clause names the organ itself (a template slot "淋巴结，FDG摄取" states no level) and the
-        # uptake is not another tissue's ("brown fat uptake", "muscular uptake")
-        # (a noun that is also a qualifier, "代谢变化", speaks of a change only where a negation denies it)
-        noun = next((c for c in cues if c.roles.get("noun") and not c.roles.get("qual")), None)
-        if noun is not None and any(m.kind in ("organ", "site") for m in ments) and not any(
-                m.kind == "non" and m.end <= noun.start and not text[m.end : noun.start].strip(" -") for m in ments):
-            found = lex.finding_re is not None and lex.finding_re.search(text, c0, c1) is not None
-            desc = [(_FINDING if found else _BARE, noun.start, (noun.text,))]
-    weak_only = provisional = False
-    if not states and weak and lex.frame_keep_re is not None and {w[1] for w in weak} <= {
-            c.start for c in cues if c.roles.get("texture")} and lex.frame_keep_re.search(text, c0, c1):
-        weak = []  # "结节密度及代谢分布较均匀", "the nodules show homogeneous uptake": a lesion's texture, no level
-    if not states and weak:
-        states, weak_only = weak, True
-        first_state_pos = weak[0][1]
-    elif not states and desc:
-        states, weak_only, provisional = desc, True, True
-        first_state_pos = desc[0][1]
-    interp = interp_pos is not None and (first_state_pos is None or interp_pos < first_state_pos)
-    # a physiological reading mixed with another one ("physiologic versus inflammatory", "考虑炎性或生理性摄取") states no
-    # level of its own: an interpretation (in a clause that names no organ, a mixed word anywhere counts)
-    if physio and mixed_pos and any(
-            p >= (interp_pos if interp_pos is not None else (c0 if not ments else physio_pos)) for p in mixed_pos):
-        interp, physio = True, False
-        # a reading is no level: drop the physiological and the other reading words' states, undo what they normalised
-        rs = reading_states or {}
-        ps = physio_states or ()
-        states = [(rs[p] or s0 if p in rs else s0, p, w) for s0, p, w in states if p not in ps and rs.get(p, None) != ""]
-    if physio:
-        physio = not weak_only and all(s == "normal" for s, _, _ in states)
+    if lv.states and has_node and lex.forward_re is not None:  # "… without increased uptake in the lymph nodes"
+        kept_states = _unnamed_nodes(text, lv.states, cues, ments, lex)
+        nodes_own, lv.states = len(kept_states) < len(lv.states), kept_states
+        lv.owned = lv.owned or nodes_own
+    return nodes_own
 
-    maybe_enum = bool(ments) and not states and (not has_context or nodes_own)
-    return _ClauseRead(subjects, states, has_node, interp or weak_only, maybe_enum, bool(ments), has_context, ments,
-                       provisional, physio, any(obj for _, obj in low_weak) if low_weak else False, flags)
+
+def _bare_uptake_level(
+    text: str, c0: int, c1: int, cues: list[_Tok], ments: list[_Tok], lex: Lexicon,
+) -> list[tuple[str, int, tuple[str, ...]]]:
+    """The provisional level of uptake wording alone ("FDG uptake in paratracheal nodes"), for a clause that states
+    nothing else: increased for the `bare_uptake` organs (lymph nodes show no uptake of their own) or after a finding
+    verb, nothing for the others (see _emit); none in a clause with a negation."""
+    if any(c.roles["t"][2] or c.roles["t"][8] or c.roles["t"][10] for c in cues):
+        return []
+    # only where the clause names the organ itself (a template slot "淋巴结，FDG摄取" states no level) and the
+    # uptake is not another tissue's ("brown fat uptake", "muscular uptake")
+    # (a noun that is also a qualifier, "代谢变化", speaks of a change only where a negation denies it)
+    noun = next((c for c in cues if c.roles.get("noun") and not c.roles.get("qual")), None)
+    if noun is not None and any(m.kind in ("organ", "site") for m in ments) and not any(
+            m.kind == "non" and m.end <= noun.start and not text[m.end : noun.start].strip(" -") for m in ments):
+        found = lex.finding_re is not None and lex.finding_re.search(text, c0, c1) is not None
+        return [(_FINDING if found else _BARE, noun.start, (noun.text,))]
+    return []
+
+
+def _fall_back(text: str, c0: int, c1: int, lv: _Levels, cues: list[_Tok], lex: Lexicon) -> tuple[bool, bool]:
+    """A clause that states no level takes its weak readings, else its provisional ones, as its states.
+
+    Returns (weak_only, provisional): the states are weak / provisional readings.
+    """
+    if not lv.states and lv.weak and lex.frame_keep_re is not None and {w[1] for w in lv.weak} <= {
+            c.start for c in cues if c.roles.get("texture")} and lex.frame_keep_re.search(text, c0, c1):
+        lv.weak = []  # "结节密度及代谢分布较均匀", "the nodules show homogeneous uptake": a lesion's texture, no level
+    if not lv.states and lv.weak:
+        lv.states, lv.first_state_pos = lv.weak, lv.weak[0][1]
+        return True, False
+    if not lv.states and lv.desc:
+        lv.states, lv.first_state_pos = lv.desc, lv.desc[0][1]
+        return True, True
+    return False, False
+
+
+def _undo_mixed_reading(lv: _Levels, c0: int, ments: list[_Tok]) -> bool:
+    """A physiological reading mixed with another one ("physiologic versus inflammatory", "考虑炎性或生理性摄取") states
+    no level of its own: an interpretation (in a clause that names no organ, a mixed word anywhere counts).
+
+    True when so; then `lv.physio` is cleared, and the physiological and other reading words' states are dropped and
+    what they normalised is undone (a reading is no level).
+    """
+    since = lv.interp_pos if lv.interp_pos is not None else (c0 if not ments else lv.physio_pos)
+    if not any(p >= since for p in lv.mixed_pos):
+        return False
+    lv.physio = False
+    rs = lv.reading_states or {}
+    ps = lv.physio_states or ()
+    lv.states = [(rs[p] or s0 if p in rs else s0, p, w) for s0, p, w in lv.states if p not in ps and rs.get(p, None) != ""]
+    return True
 
 
 def _not_owned(text: str, states: list[tuple[str, int, tuple[str, ...]]], cues: list[_Tok], ments: list[_Tok]
