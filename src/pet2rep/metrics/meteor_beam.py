@@ -54,6 +54,94 @@ DEBRUIJN = 0x03F79D71B4CB0A89  # (x & -x) * DEBRUIJN >> 58 & 63 tells which bit 
 MAXBITS = 62  # widest packed sort key the compiled copy (int64) may use
 
 
+def _key_fields(nr: int, cs: Any, ci: Any, chl: Any, vmax: Any) -> tuple[int, int, int, int, int]:
+    """Layout of the packed sort keys: ``(noff, bn, bc, bd, tbs)``.
+
+    ``noff`` is the matches offset of the start (the sum of the best values), ``bn``/``bc``/``bd`` the bits
+    of the matches, chunks and distance fields (each wide enough for every value a path can reach;
+    distance: at most the sum of ``|j - i|`` over all candidates), ``tbs`` the tie-break stride: a child's
+    tie-break is ``parent * tbs + its rank among its siblings`` (the skip child last)."""
+    noff = 0
+    dmax = 0
+    hmax = 0
+    for j in range(nr):
+        noff += vmax[j]
+        for k in range(cs[j], cs[j + 1]):
+            dd = j - ci[k]
+            dmax += dd if dd >= 0 else -dd
+            if ci[k] + chl[k] > hmax:
+                hmax = ci[k] + chl[k]
+    dmax += nr * (nr + hmax)  # (a definite match's distance, counted apart)
+    tbs = 1
+    for j in range(nr):
+        if cs[j + 1] - cs[j] + 1 > tbs:
+            tbs = cs[j + 1] - cs[j] + 1
+    bd = 1
+    while (1 << bd) <= dmax:
+        bd += 1
+    bc = 1
+    while (1 << bc) <= nr + 1:
+        bc += 1
+    bn = 1
+    while (1 << bn) <= noff:
+        bn += 1
+    return noff, bn, bc, bd, tbs
+
+
+def _offer(ck: int, ctb: int, ci_: int, cl_: int, p: int, cand: int, m: int, K: int, okey: Any, otb: Any,
+           order: Any, xi: Any, xl: Any, xp: Any, xk: Any) -> tuple[int, int]:
+    """Offer a child to the next beam of ``m`` children: stable insertion by (key ``ck``, tie-break ``ctb``).
+
+    The child's state (next reference position ``ci_``, last hypothesis end ``cl_``, parent ``p``, candidate
+    ``cand``) is written to its slot. Returns ``(slot, m)``: slot -1 when it sorts past a full beam of ``K``
+    (nothing changes), and the new number of children."""
+    if m == K:
+        r = K - 1
+        if okey[r] < ck or (okey[r] == ck and otb[r] < ctb):
+            return -1, m
+        slot = order[r]  # the last one drops out; its slot is reused
+    else:
+        slot = m
+        r = m
+        m += 1
+    while r > 0 and (okey[r - 1] > ck or (okey[r - 1] == ck and otb[r - 1] > ctb)):
+        okey[r] = okey[r - 1]
+        otb[r] = otb[r - 1]
+        order[r] = order[r - 1]
+        r -= 1
+    okey[r] = ck
+    otb[r] = ctb
+    order[r] = slot
+    xi[slot] = ci_
+    xl[slot] = cl_
+    xp[slot] = p
+    xk[slot] = cand
+    return slot, m
+
+
+def _backtrack(n: int, key: Any, le: Any, SD: int, nr: int, K: int, bp_par: Any, bp_cand: Any, sel_out: Any) -> int:
+    """Close the open chunks of the ``n`` final alignments, take the best (first on ties) and follow its back
+    pointers: its chosen candidates go to ``sel_out`` (last reference position first). Returns their number."""
+    best = 0
+    bk = 0
+    for q in range(n):
+        ck = key[q] + SD if le[q] != -1 else key[q]
+        if q == 0 or ck < bk:
+            best = q
+            bk = ck
+    cnt = 0
+    s = best
+    j = nr - 1
+    while j >= 0:
+        k = bp_cand[j * K + s]
+        if k >= 0:
+            sel_out[cnt] = k
+            cnt += 1
+        s = bp_par[j * K + s]
+        j -= 1
+    return cnt
+
+
 def beam_search(
     nr: int,
     cs: Any,
@@ -98,32 +186,8 @@ def beam_search(
     ``maxbits`` bits (``maxbits`` 0: no limit, for Python's integers).
     """
     WH = len(uh0)
-    # sort keys packed in one integer: (matches offset, chunks, distance), each field wide enough for
-    # every value a path can reach (distance: at most the sum of |j - i| over all candidates)
-    noff = 0
-    dmax = 0
-    hmax = 0
-    for j in range(nr):
-        noff += vmax[j]
-        for k in range(cs[j], cs[j + 1]):
-            dd = j - ci[k]
-            dmax += dd if dd >= 0 else -dd
-            if ci[k] + chl[k] > hmax:
-                hmax = ci[k] + chl[k]
-    dmax += nr * (nr + hmax)  # (a definite match's distance, counted apart)
-    TBS = 1  # tie-break of a child: parent * TBS + its rank among its siblings (the skip child last)
-    for j in range(nr):
-        if cs[j + 1] - cs[j] + 1 > TBS:
-            TBS = cs[j + 1] - cs[j] + 1
-    bd = 1
-    while (1 << bd) <= dmax:
-        bd += 1
-    bc = 1
-    while (1 << bc) <= nr + 1:
-        bc += 1
-    bn = 1
-    while (1 << bn) <= noff:
-        bn += 1
+    # sort keys packed in one integer: (matches offset, chunks, distance)
+    noff, bn, bc, bd, TBS = _key_fields(nr, cs, ci, chl, vmax)
     if maxbits > 0 and bd + bc + bn > maxbits:
         return -1
     SD = 1 << bd  # one chunk
@@ -252,31 +316,10 @@ def beam_search(
                         cl_ = -1
                         cand = -1
                         ctb += nb
-                # (insert into the sorted next beam; slot -1: refused, past a full beam)
-                if m == K:
-                    r = K - 1
-                    slot = -1 if (okey[r] < ck or (okey[r] == ck and otb[r] < ctb)) else order[r]
-                else:
-                    slot = m
-                    r = m
-                    m += 1
-                if slot >= 0:
-                    while r > 0 and (okey[r - 1] > ck or (okey[r - 1] == ck and otb[r - 1] > ctb)):
-                        okey[r] = okey[r - 1]
-                        otb[r] = otb[r - 1]
-                        order[r] = order[r - 1]
-                        r -= 1
-                    okey[r] = ck
-                    otb[r] = ctb
-                    order[r] = slot
-                if slot >= 0:
-                    xi[slot] = ci_
-                    xl[slot] = cl_
-                    xp[slot] = p
-                    xk[slot] = cand
-                    if m == K:
-                        last = okey[K - 1]
-                        ltb = otb[K - 1]
+                slot, m = _offer(ck, ctb, ci_, cl_, p, cand, m, K, okey, otb, order, xi, xl, xp, xk)
+                if slot >= 0 and m == K:
+                    last = okey[K - 1]
+                    ltb = otb[K - 1]
             for p in range(na):  # the other children
                 q = prim[p]
                 if q < 0:
@@ -319,62 +362,21 @@ def beam_search(
                     # keys grow with the distance: once one sibling is refused, all later ones are
                     ck = pk - maxsc + inc + acc
                     ctb = p * TBS + hrank[i]
-                    # (insert into the sorted next beam; slot -1: refused, past a full beam)
-                    if m == K:
-                        r = K - 1
-                        slot = -1 if (okey[r] < ck or (okey[r] == ck and otb[r] < ctb)) else order[r]
-                    else:
-                        slot = m
-                        r = m
-                        m += 1
-                    if slot >= 0:
-                        while r > 0 and (okey[r - 1] > ck or (okey[r - 1] == ck and otb[r - 1] > ctb)):
-                            okey[r] = okey[r - 1]
-                            otb[r] = otb[r - 1]
-                            order[r] = order[r - 1]
-                            r -= 1
-                        okey[r] = ck
-                        otb[r] = ctb
-                        order[r] = slot
+                    slot, m = _offer(ck, ctb, j + 1, i + 1, p, a + hrank[i], m, K, okey, otb, order, xi, xl, xp, xk)
                     acc += dd
                     if slot < 0:
                         refused = True
                         break
-                    xi[slot] = j + 1
-                    xl[slot] = i + 1
-                    xp[slot] = p
-                    xk[slot] = a + hrank[i]
                     if m == K:
                         last = okey[K - 1]
                         ltb = otb[K - 1]
                 if not refused:  # the skip child
                     ck = pk + inc + acc
                     ctb = p * TBS + nb
-                    # (insert into the sorted next beam; slot -1: refused, past a full beam)
-                    if m == K:
-                        r = K - 1
-                        slot = -1 if (okey[r] < ck or (okey[r] == ck and otb[r] < ctb)) else order[r]
-                    else:
-                        slot = m
-                        r = m
-                        m += 1
-                    if slot >= 0:
-                        while r > 0 and (okey[r - 1] > ck or (okey[r - 1] == ck and otb[r - 1] > ctb)):
-                            okey[r] = okey[r - 1]
-                            otb[r] = otb[r - 1]
-                            order[r] = order[r - 1]
-                            r -= 1
-                        okey[r] = ck
-                        otb[r] = ctb
-                        order[r] = slot
-                    if slot >= 0:
-                        xi[slot] = j + 1
-                        xl[slot] = -1
-                        xp[slot] = p
-                        xk[slot] = -1
-                        if m == K:
-                            last = okey[K - 1]
-                            ltb = otb[K - 1]
+                    slot, m = _offer(ck, ctb, j + 1, -1, p, -1, m, K, okey, otb, order, xi, xl, xp, xk)
+                    if slot >= 0 and m == K:
+                        last = okey[K - 1]
+                        ltb = otb[K - 1]
         else:
             for p in range(n):
                 pk = key[p]
@@ -458,23 +460,7 @@ def beam_search(
                         cand = -1
                         k = b + 1  # marks: skip child offered
                     # ---- stable insertion into the sorted next beam (creation order breaks ties)
-                    # (insert into the sorted next beam; slot -1: refused, past a full beam)
-                    if m == K:
-                        r = K - 1
-                        slot = -1 if (okey[r] < ck or (okey[r] == ck and otb[r] < ctb)) else order[r]
-                    else:
-                        slot = m
-                        r = m
-                        m += 1
-                    if slot >= 0:
-                        while r > 0 and (okey[r - 1] > ck or (okey[r - 1] == ck and otb[r - 1] > ctb)):
-                            okey[r] = okey[r - 1]
-                            otb[r] = otb[r - 1]
-                            order[r] = order[r - 1]
-                            r -= 1
-                        okey[r] = ck
-                        otb[r] = ctb
-                        order[r] = slot
+                    slot, m = _offer(ck, ctb, ci_, cl_, p, cand, m, K, okey, otb, order, xi, xl, xp, xk)
                     if slot < 0:
                         # refused: sorted past the beam
                         if mode != 0 or k > b:
@@ -485,10 +471,6 @@ def beam_search(
                                 break  # every later child of this parent is at least as bad
                             stop = True  # only a child continuing the chunk may still enter
                         continue
-                    xi[slot] = ci_
-                    xl[slot] = cl_
-                    xp[slot] = p
-                    xk[slot] = cand
                     if m == K:
                         last = okey[K - 1]
                         ltb = otb[K - 1]
@@ -552,25 +534,7 @@ def beam_search(
                 src = buf[q] * WH
                 for w in range(WH):
                     common[w] &= uh[src + w]
-    # close open chunks, take the best (first on ties)
-    best = 0
-    bk = 0
-    for q in range(n):
-        ck = key[q] + SD if le[q] != -1 else key[q]
-        if q == 0 or ck < bk:
-            best = q
-            bk = ck
-    cnt = 0
-    s = best
-    j = nr - 1
-    while j >= 0:
-        k = bp_cand[j * K + s]
-        if k >= 0:
-            sel_out[cnt] = k
-            cnt += 1
-        s = bp_par[j * K + s]
-        j -= 1
-    return cnt
+    return _backtrack(n, key, le, SD, nr, K, bp_par, bp_cand, sel_out)
 
 
 def prepare(hk: Any, rk: Any, xj: Any, xi: Any, xhl: Any, xrl: Any, xmod: Any, wts: Any) -> Any:
@@ -780,6 +744,8 @@ def bit_table() -> Any:
 # ---------------------------------------------------------------------------------------------
 # compiled copy (numba, when installed)
 
+# the functions pair_row calls, directly or through beam_search/prepare: compiled with it
+_KERNEL = (prepare, beam_search, row_stats, _key_fields, _offer, _backtrack)
 _LOCK = threading.Lock()
 _JIT: Any = None
 _JIT_TRIED = False
@@ -811,7 +777,7 @@ def compiled() -> Any:
                     import numba
                     from numba.extending import register_jitable
 
-                    for f in (prepare, beam_search, row_stats):  # callable from pair_row's compiled code
+                    for f in _KERNEL:  # callable from pair_row's compiled code
                         register_jitable(f)
                 except Exception:  # noqa: BLE001 - numba missing or broken: the Python copy gives the same numbers
                     numba = None
