@@ -1800,186 +1800,295 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
     mask = _protected(text)
     ments = _mentions(text, lex)
     cues, cue_flags = _cues(text, lex)
-    m_starts = [m.start for m in ments]
-    c_starts = [c.start for c in cues]
-    out: list[Statement] = []
-    carried: list[_Subj] = []
-    any_gone = any(m.kind == "gone" for m in ments)
-    history_carry = False  # the subject carried out of this sentence came from a history clause
-    hist_carried: list[_Subj] = []  # that subject (or one a paragraph break dropped): "the lesion" points back to it
-    last_states: list[tuple[str, int, tuple[str, ...]]] | None = None  # the last stated levels (this paragraph)
-    any_history = bool(cue_flags & _F_HIST)
+    doc = _Doc(text, lex, mask, ments, cues, cue_flags, [m.start for m in ments], [c.start for c in cues],
+               any(m.kind == "gone" for m in ments), bool(cue_flags & _F_HIST))
     hypo = [c.start for c in cues if c.roles.get("hypo")]  # "could be mistaken for", "误诊为": the rest is no finding
     cond = [c.start for c in cues if c.roles.get("cond")]
     for s0, s1, para, clauses in _segments(text, lex, mask):
-        if hypo:
-            k = bisect.bisect_left(hypo, s0)
-            if k < len(hypo) and hypo[k] < s1:
-                clauses = [(a, min(b, hypo[k])) for a, b in clauses if a < hypo[k]]
-        if cond:  # "If …,": a conditional clause states no finding (the main clause after it still does)
-            clauses = [(a, b) for a, b in clauses if not any(a <= p < b for p in cond)]
+        if hypo or cond:
+            clauses = _finding_clauses(clauses, s0, s1, hypo, cond)
         if _LIST_MARKER_RE.match(text[s0:s1]):
-            carried = []
+            doc.carried = []
             continue
         if para:
-            hist_carried = carried or hist_carried
-            carried, last_states = [], None
-        elif history_carry and not (lex.continuation_re is not None and lex.continuation_re.match(text, s0)):
-            hist_carried, carried = carried, []
-        history_carry = False
-        sent_start = len(out)
-        node_head = sent_time = False
-        said: set[str] = set()  # organs with a statement in this sentence
-        prov: dict[str, list[Statement]] = {}  # provisional statements of this sentence, by organ
-        prev_states: list[tuple[str, int, tuple[str, ...]]] | None = None
-        prev_prov = prev_node = prev_lower = False
-        cands: list[tuple[_ClauseRead, int, int]] = []  # clauses that may only list organs
-        prev_ctx = False
-        tail: list[_Subj] | None = None  # the last list clause's subjects while `carried` holds the whole list
-        for c0, c1 in clauses:
-            cm = ments[bisect.bisect_left(m_starts, c0) : bisect.bisect_left(m_starts, c1)]
-            cc = cues[bisect.bisect_left(c_starts, c0) : bisect.bisect_left(c_starts, c1)]
-            if not cm and not cc:
-                if not (prev_states and _only_names(text, c0, c1, [], lex)):  # "along the internal, external, and …"
-                    prev_states = None
-                continue
-            if any_gone and any(m.kind == "gone" for m in cm):  # "胆囊切除术后", "status post cholecystectomy": no organ
-                gone = [(_Subj(m.target, m.text, m.start), ("absent", m.start, (m.text,))) for m in cm if m.kind == "gone"]
-                _emit(out, gone, text, (c0, c1), said, False)
-                cm = [m for m in cm if m.kind != "gone"]
-                if not cm and not cc:
-                    continue
-            if any_history and cm and cc:
-                cm = _drop_history_subjects(text, cm, cc)
-            if node_head and cm:  # after a node heading an organ names its nodes: "淋巴结:右侧腮腺区" (intraparotid)
-                cm = [_Tok(m.start, m.end, m.text, m.kind, lex.node_by_organ.get(m.target, m.target))
-                      if m.kind == "organ" and m.target not in lex.node_groups else m for m in cm]
-                cm = [m if m.target != _NODE_NONE else _Tok(m.start, m.end, m.text, "non", "") for m in cm]
-            read = _read_clause(text, c0, c1, cm, cc, lex, mask, prev_ctx, node_head, sent_time)
-            if cue_flags & _F_TIME and not sent_time and any(c.roles.get("temporal") for c in cc):
-                sent_time = True  # "Repeat FDG-PET scans, …, showed reduction in the avidity": change for the sentence
-            if not cm and len(cc) == 1 and cc[0].roles.get("node") and c1 < len(text) and text[c1] in ":：" \
-                    and _HEAD_MARK_RE.fullmatch(text, c0, cc[0].start) and not text[cc[0].end : c1].strip():
-                node_head = True  # "(1)淋巴结: 双侧颈部、纵隔内及双侧肺门…": the places after a node heading are node groups
-            if any_history and not read.states and read.own_mentions and read.flags & _F_HIST and not read.flags & _F_STATE:
-                # "胃癌术后化疗后", "after chemotherapy for gastric cancer": history states nothing, and its organ is no
-                # subject for the next sentence (within the sentence it still is: "…with a mass, which is FDG-avid")
-                history_carry = True
-            elif read.own_mentions:
-                history_carry = False
-            if cue_flags & _F_ART and not read.own_mentions and carried and any(c.roles.get("artifact") for c in cc):
-                # "Focal uptake in the right adrenal, compatible with a misregistration artifact": no uptake of it
-                organs = {x.organ for x in carried}
-                out[sent_start:] = [x for x in out[sent_start:] if x.organ not in organs]
-                for o in organs:
-                    prov.pop(o, None)
+            doc.hist_carried = doc.carried or doc.hist_carried
+            doc.carried, doc.last_states = [], None
+        elif doc.history_carry and not (lex.continuation_re is not None and lex.continuation_re.match(text, s0)):
+            doc.hist_carried, doc.carried = doc.carried, []
+        doc.history_carry = False
+        _read_sentence(doc, s0, clauses)
+    return _document_rules(text, doc.out, cue_flags, lex)
+
+
+@dataclass
+class _Doc:
+    """A report being read (_extract_uncached): its tokens, the statements so far, and what one sentence hands to the
+    next."""
+
+    text: str
+    lex: Lexicon
+    mask: bytearray
+    ments: list[_Tok]
+    cues: list[_Tok]
+    cue_flags: int  # the union of the role flags of all cues
+    m_starts: list[int]
+    c_starts: list[int]
+    any_gone: bool  # a resection word ("胆囊切除", "cholecystectomy") is among the mentions
+    any_history: bool  # a history cue is among the cues
+    out: list[Statement] = dataclasses.field(default_factory=list)
+    carried: list[_Subj] = dataclasses.field(default_factory=list)  # the subject a clause naming none speaks of
+    history_carry: bool = False  # the subject carried out of this sentence came from a history clause
+    hist_carried: list[_Subj] = dataclasses.field(default_factory=list)  # that subject (or one a paragraph break
+    # dropped): "the lesion" points back to it
+    last_states: list[tuple[str, int, tuple[str, ...]]] | None = None  # the last stated levels (this paragraph)
+
+
+def _finding_clauses(clauses: list[tuple[int, int]], s0: int, s1: int, hypo: list[int], cond: list[int]
+                     ) -> list[tuple[int, int]]:
+    """The clauses of the sentence text[s0:s1] that may state findings: none after a `hypothetical` cue ("could be
+    mistaken for", "误诊为"), no `conditional` one ("If …,": the main clause after it still does)."""
+    if hypo:
+        k = bisect.bisect_left(hypo, s0)
+        if k < len(hypo) and hypo[k] < s1:
+            clauses = [(a, min(b, hypo[k])) for a, b in clauses if a < hypo[k]]
+    if cond:
+        clauses = [(a, b) for a, b in clauses if not any(a <= p < b for p in cond)]
+    return clauses
+
+
+def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
+    """Read the clauses of the sentence that starts at `s0`, in order, appending their statements to `doc.out`: the
+    subject goes on from clause to clause, listed organs share a level, a reading qualifies what was stated."""
+    text, lex, out, cue_flags = doc.text, doc.lex, doc.out, doc.cue_flags
+    ments, m_starts, cues, c_starts = doc.ments, doc.m_starts, doc.cues, doc.c_starts
+    sent_start = len(out)
+    node_head = sent_time = False
+    said: set[str] = set()  # organs with a statement in this sentence
+    prov: dict[str, list[Statement]] = {}  # provisional statements of this sentence, by organ
+    prev_states: list[tuple[str, int, tuple[str, ...]]] | None = None
+    prev_prov = prev_node = prev_lower = False
+    cands: list[tuple[_ClauseRead, int, int]] = []  # clauses that may only list organs
+    prev_ctx = False
+    tail: list[_Subj] | None = None  # the last list clause's subjects while `doc.carried` holds the whole list
+    for c0, c1 in clauses:
+        cm = ments[bisect.bisect_left(m_starts, c0) : bisect.bisect_left(m_starts, c1)]
+        cc = cues[bisect.bisect_left(c_starts, c0) : bisect.bisect_left(c_starts, c1)]
+        if not cm and not cc:
+            if not (prev_states and _only_names(text, c0, c1, [], lex)):  # "along the internal, external, and …"
                 prev_states = None
-                continue
-            if cue_flags & _F_IDENT and last_states and read.own_mentions and not read.states and any(
-                    c.roles.get("identify") for c in cc) and (
-                    prev_states or (c0 == s0 and lex.continuation_re is not None and lex.continuation_re.match(text, s0))):
-                # "Three foci of abnormal uptake …, two in the neck. These correlate with a left cervical node",
-                # "…均表现为局灶性代谢增高灶，病灶位于胰头6例": the clause places the uptake stated just before
-                _emit(out, [(sb, st) for sb in read.subjects for st in last_states if st[0] != _BARE], text, (c0, c1),
-                      said, False, False, None, lex, prov)
-                carried = read.subjects  # (prev_states stays: "病灶位于胰头6例、胰体尾4例" lists on)
-                continue
-            if prev_states and not cm and read.has_node and not read.states and any(
-                    x.site and not x.organ for x in carried) and any(
-                    c.roles.get("interp") or c.roles.get("identify") for c in cc):
-                # "hypermetabolic areas in the mediastinum and neck, compatible with lymphadenopathy": the region words
-                # of the finding are node groups
-                sites = [_Subj(x.site, x.term, -1, x.site) for x in carried if x.site and not x.organ]
-                _emit(out, [(x, st) for x in sites for st in prev_states if st[0] != _BARE], text, (c0, c1), said, True,
-                      prev_prov, None, lex, prov)
-                continue
-            if prev_states and not cm and not read.states and (
-                    (read.has_node and _only_names(text, c0, c1, [], lex))
-                    or (lex.list_tail_re is not None and lex.list_tail_re.match(text, _skip_space(text, c0)))):
-                # "…, spleen, and systemic lymph nodes, and in the humerus": unnamed nodes are a list item; "… in both
-                # ovaries, that had been transposed …, and in a para-aortic node": a relative clause describes an item
-                continue
-            if read.maybe_enum:
-                if prev_states:  # "Increased uptake in the lung nodule, mediastinal nodes, and liver"
-                    if _only_names(text, c0, c1, read.names, lex):
-                        # region words resolve to their node group when the list's head spoke of nodes ("No
-                        # hypermetabolic lymphadenopathy in the neck, chest, abdomen or pelvis")
-                        subs = [s if s.organ else _Subj(s.site, s.term, s.pos, s.site)
-                                for s in read.subjects if s.organ or (prev_node and s.site)]
-                        pairs = [(s, st) for s in subs for st in prev_states]
-                        if prev_lower:
-                            pairs = _resolve_lower(pairs)
-                        _emit(out, pairs, text, (c0, c1), said, False, prev_prov, None, lex, prov)
-                        # the list goes on from its head clause: a later clause of the sentence speaks of all its
-                        # members, in the head's uptake context ("Diffuse uptake in the stomach, duodenum, and colon,
-                        # likely physiologic"); the next sentence carries only the last member, as before
-                        carried, tail = carried + read.subjects, read.subjects
-                        continue
-                    prev_states, cands = None, []
-                    carried, prev_ctx, tail = read.subjects, read.has_context, None
+            continue
+        clause_ments = _clause_mentions(doc, c0, c1, cm, cc, node_head, said)
+        if clause_ments is None:
+            continue
+        cm = clause_ments
+        read = _read_clause(text, c0, c1, cm, cc, lex, doc.mask, prev_ctx, node_head, sent_time)
+        if cue_flags & _F_TIME and not sent_time and any(c.roles.get("temporal") for c in cc):
+            sent_time = True  # "Repeat FDG-PET scans, …, showed reduction in the avidity": change for the sentence
+        if not cm and len(cc) == 1 and _node_heading(text, c0, c1, cc[0]):
+            node_head = True  # "(1)淋巴结: 双侧颈部、纵隔内及双侧肺门…": the places after a node heading are node groups
+        if doc.any_history and not read.states and read.own_mentions and read.flags & _F_HIST and not read.flags & _F_STATE:
+            # "胃癌术后化疗后", "after chemotherapy for gastric cancer": history states nothing, and its organ is no
+            # subject for the next sentence (within the sentence it still is: "…with a mass, which is FDG-avid")
+            doc.history_carry = True
+        elif read.own_mentions:
+            doc.history_carry = False
+        if cue_flags & _F_ART and not read.own_mentions and doc.carried and any(c.roles.get("artifact") for c in cc):
+            _drop_artifact(out, sent_start, doc.carried, prov)
+            prev_states = None
+            continue
+        if cue_flags & _F_IDENT and doc.last_states and read.own_mentions and not read.states and _places_last(
+                doc, cc, s0, c0, prev_states):
+            _emit(out, [(sb, st) for sb in read.subjects for st in doc.last_states if st[0] != _BARE], text, (c0, c1),
+                  said, False, False, None, lex, prov)
+            doc.carried = read.subjects  # (prev_states stays: "病灶位于胰头6例、胰体尾4例" lists on)
+            continue
+        if prev_states and not cm and read.has_node and not read.states and any(
+                x.site and not x.organ for x in doc.carried) and any(
+                c.roles.get("interp") or c.roles.get("identify") for c in cc):
+            # "hypermetabolic areas in the mediastinum and neck, compatible with lymphadenopathy": the region words
+            # of the finding are node groups
+            sites = [_Subj(x.site, x.term, -1, x.site) for x in doc.carried if x.site and not x.organ]
+            _emit(out, [(x, st) for x in sites for st in prev_states if st[0] != _BARE], text, (c0, c1), said, True,
+                  prev_prov, None, lex, prov)
+            continue
+        if prev_states and not cm and not read.states and (
+                (read.has_node and _only_names(text, c0, c1, [], lex))
+                or (lex.list_tail_re is not None and lex.list_tail_re.match(text, _skip_space(text, c0)))):
+            # "…, spleen, and systemic lymph nodes, and in the humerus": unnamed nodes are a list item; "… in both
+            # ovaries, that had been transposed …, and in a para-aortic node": a relative clause describes an item
+            continue
+        if read.maybe_enum:
+            if prev_states:  # "Increased uptake in the lung nodule, mediastinal nodes, and liver"
+                if _only_names(text, c0, c1, read.names, lex):
+                    _emit_list_item(doc, read, (c0, c1), prev_states, prev_node, prev_lower, prev_prov, said, prov)
+                    # the list goes on from its head clause: a later clause of the sentence speaks of all its
+                    # members, in the head's uptake context ("Diffuse uptake in the stomach, duodenum, and colon,
+                    # likely physiologic"); the next sentence carries only the last member, as before
+                    doc.carried, tail = doc.carried + read.subjects, read.subjects
                     continue
-                if any(s.pos >= s0 for s in carried) and not any(s.organ or s.site for s in read.subjects):
-                    # a CT-only clause about a tissue that is none of the 19 ("…结节，见分叶及胸膜凹陷，FDG摄取增高")
-                    # describes the subject further: it keeps it
-                    prev_ctx = read.has_context
-                    continue
-                carried, prev_ctx, tail = read.subjects, read.has_context, None
-                cands.append((read, c0, c1))
-                continue
-            prev_ctx = read.has_context
-            if read.own_mentions:
-                subjects = read.subjects
-                carried, tail = subjects, None
-                inherited = False
-            else:
-                if not carried and hist_carried and lex.anaphor_re is not None and lex.anaphor_re.search(text, c0, c1):
-                    # "A man with a hepatic lesion … underwent PET/CT. The images revealed increased FDG activity in
-                    # the lesion": a definite lesion noun points back to where the history named it
-                    carried = hist_carried
-                subjects = [
-                    _Subj(s.organ or (s.site if read.has_node and s.site else ""), s.term, -1, s.site) for s in carried
-                ]
-                if read.has_node:  # "…食管癌…。转移淋巴结FDG摄取增高": nodes are not the organ named before
-                    subjects = [x for x in subjects if x.organ in lex.node_groups]
-                inherited = True
-            if not read.states:
                 prev_states, cands = None, []
+                doc.carried, prev_ctx, tail = read.subjects, read.has_context, None
                 continue
-            pairs = _bind(subjects, read.states, text, lex)
-            pending: list[_Subj] = []
-            for rd, a, b in reversed(cands):  # the organs listed just before, "The liver, spleen, and ..."
-                if not node_head and not _only_names(text, a, b, rd.names, lex):
-                    break  # (after a node heading every clause lists node places: "淋巴结:双侧颈部,左侧胸小肌后,…")
-                pending[:0] = rd.subjects
+            if any(s.pos >= s0 for s in doc.carried) and not any(s.organ or s.site for s in read.subjects):
+                # a CT-only clause about a tissue that is none of the 19 ("…结节，见分叶及胸膜凹陷，FDG摄取增高")
+                # describes the subject further: it keeps it
+                prev_ctx = read.has_context
+                continue
+            doc.carried, prev_ctx, tail = read.subjects, read.has_context, None
+            cands.append((read, c0, c1))
+            continue
+        prev_ctx = read.has_context
+        if read.own_mentions:
+            subjects = read.subjects
+            doc.carried, tail = subjects, None
+            inherited = False
+        else:
+            subjects = _inherited_subjects(doc, read, c0, c1)
+            inherited = True
+        if not read.states:
+            prev_states, cands = None, []
+            continue
+        pairs = _bind(subjects, read.states, text, lex)
+        if cands:
+            pairs, pending = _with_listed(doc, pairs, cands, read, node_head)
+            if pending:
+                doc.carried, tail = pending + subjects, None
             cands = []
-            if pending:  # "The liver, spleen, and pancreas show normal uptake": the listed organs share the first state
-                first = pairs[0][0] if pairs else None
-                run_states = [st for subj, st in pairs if subj is first] or read.states
-                pairs = [(p, st) for p in pending if p.organ for st in run_states] + pairs
-                carried, tail = pending + subjects, None
-            if read.lower:
-                pairs = _resolve_lower(pairs)
-            if read.physio and (read.interp or not read.own_mentions):
-                # "…摄取增高，考虑生理性摄取", "Increased uptake in the colon, likely physiologic": the reading makes the level
-                # stated for these organs in this sentence normal
-                organs = {s.organ for s, _ in pairs if s.organ}
-                drop = {id(x) for x in out[sent_start:] if x.organ in organs and x.state in ("increased", "decreased")}
-                if drop:
-                    out[:] = [x for x in out if id(x) not in drop]
-                    for o in organs:
-                        prov.pop(o, None)
-            elif read.interp:
-                pairs = [(s, st) for s, st in pairs if s.organ not in said]
-            # a clause that goes on about the same subject, or interprets it, replaces a provisional reading of it
-            # ("Diffuse colonic uptake, likely physiologic"); one naming the organ anew adds to it ("…, with a
-            # photopenic lesion in L2")
-            replaces = read.interp or not read.own_mentions
-            _emit(out, pairs, text, (c0, c1), said, inherited, read.provisional, prov if replaces else None, lex, prov)
-            prev_states, prev_prov, prev_node, prev_lower = read.states, read.provisional, read.has_node, read.lower
-            if not read.provisional:
-                last_states = read.states
-        if tail is not None:
-            carried = tail
+        if read.lower:
+            pairs = _resolve_lower(pairs)
+        pairs = _apply_reading(out, sent_start, pairs, read, said, prov)
+        # a clause that goes on about the same subject, or interprets it, replaces a provisional reading of it
+        # ("Diffuse colonic uptake, likely physiologic"); one naming the organ anew adds to it ("…, with a
+        # photopenic lesion in L2")
+        replaces = read.interp or not read.own_mentions
+        _emit(out, pairs, text, (c0, c1), said, inherited, read.provisional, prov if replaces else None, lex, prov)
+        prev_states, prev_prov, prev_node, prev_lower = read.states, read.provisional, read.has_node, read.lower
+        if not read.provisional:
+            doc.last_states = read.states
+    if tail is not None:
+        doc.carried = tail
+
+
+def _clause_mentions(doc: _Doc, c0: int, c1: int, cm: list[_Tok], cc: list[_Tok], node_head: bool, said: set[str]
+                     ) -> list[_Tok] | None:
+    """The subject mentions `cm` of a clause, read for what they name; None when nothing is left to read.
+
+    An organ that is gone ("胆囊切除术后", "status post cholecystectomy") is stated absent at once and is no subject;
+    history subjects are dropped; after a node heading an organ names its nodes ("淋巴结:右侧腮腺区": intraparotid).
+    """
+    text, lex = doc.text, doc.lex
+    if doc.any_gone and any(m.kind == "gone" for m in cm):
+        gone = [(_Subj(m.target, m.text, m.start), ("absent", m.start, (m.text,))) for m in cm if m.kind == "gone"]
+        _emit(doc.out, gone, text, (c0, c1), said, False)
+        cm = [m for m in cm if m.kind != "gone"]
+        if not cm and not cc:
+            return None
+    if doc.any_history and cm and cc:
+        cm = _drop_history_subjects(text, cm, cc)
+    if node_head and cm:
+        cm = [_Tok(m.start, m.end, m.text, m.kind, lex.node_by_organ.get(m.target, m.target))
+              if m.kind == "organ" and m.target not in lex.node_groups else m for m in cm]
+        cm = [m if m.target != _NODE_NONE else _Tok(m.start, m.end, m.text, "non", "") for m in cm]
+    return cm
+
+
+def _node_heading(text: str, c0: int, c1: int, c: _Tok) -> bool:
+    """Whether the clause text[c0:c1], whose one cue is `c`, is a node heading ("(1)淋巴结:"): a node word alone, with
+    at most a list mark before it, before a colon."""
+    return bool(c.roles.get("node") and c1 < len(text) and text[c1] in ":：" and _HEAD_MARK_RE.fullmatch(text, c0, c.start)
+                and not text[c.end : c1].strip())
+
+
+def _drop_artifact(out: list[Statement], sent_start: int, carried: list[_Subj], prov: dict[str, list[Statement]]
+                   ) -> None:
+    """Drop the statements of this sentence (from `sent_start`) about the carried organs, read as an artifact ("Focal
+    uptake in the right adrenal, compatible with a misregistration artifact": no uptake of it)."""
+    organs = {x.organ for x in carried}
+    out[sent_start:] = [x for x in out[sent_start:] if x.organ not in organs]
+    for o in organs:
+        prov.pop(o, None)
+
+
+def _places_last(doc: _Doc, cc: list[_Tok], s0: int, c0: int,
+                 prev_states: list[tuple[str, int, tuple[str, ...]]] | None) -> bool:
+    """Whether a clause with an `identify` word places the uptake stated just before ("Three foci of abnormal uptake
+    …, two in the neck. These correlate with a left cervical node", "…均表现为局灶性代谢增高灶，病灶位于胰头6例"): in
+    the same sentence, or at the start of a sentence that goes on (`continuation`)."""
+    lex = doc.lex
+    return any(c.roles.get("identify") for c in cc) and bool(
+        prev_states or (c0 == s0 and lex.continuation_re is not None and lex.continuation_re.match(doc.text, s0)))
+
+
+def _emit_list_item(
+    doc: _Doc, read: _ClauseRead, span: tuple[int, int], prev_states: list[tuple[str, int, tuple[str, ...]]],
+    prev_node: bool, prev_lower: bool, prev_prov: bool, said: set[str], prov: dict[str, list[Statement]],
+) -> None:
+    """A clause that only names organs after a stated level lists more of them: they take the level.
+
+    Region words resolve to their node group when the list's head spoke of nodes ("No hypermetabolic lymphadenopathy
+    in the neck, chest, abdomen or pelvis").
+    """
+    subs = [s if s.organ else _Subj(s.site, s.term, s.pos, s.site) for s in read.subjects if s.organ or (prev_node and s.site)]
+    pairs = [(s, st) for s in subs for st in prev_states]
+    if prev_lower:
+        pairs = _resolve_lower(pairs)
+    _emit(doc.out, pairs, doc.text, span, said, False, prev_prov, None, doc.lex, prov)
+
+
+def _inherited_subjects(doc: _Doc, read: _ClauseRead, c0: int, c1: int) -> list[_Subj]:
+    """The subjects of a clause that names none: those carried from before (in a clause about nodes, only node
+    groups: "…食管癌…。转移淋巴结FDG摄取增高"); a definite lesion noun points back to the subject a history sentence or
+    a paragraph break dropped ("A man with a hepatic lesion … underwent PET/CT. The images revealed increased FDG
+    activity in the lesion")."""
+    text, lex = doc.text, doc.lex
+    if not doc.carried and doc.hist_carried and lex.anaphor_re is not None and lex.anaphor_re.search(text, c0, c1):
+        doc.carried = doc.hist_carried
+    subjects = [_Subj(s.organ or (s.site if read.has_node and s.site else ""), s.term, -1, s.site) for s in doc.carried]
+    if read.has_node:
+        subjects = [x for x in subjects if x.organ in lex.node_groups]
+    return subjects
+
+
+def _with_listed(
+    doc: _Doc, pairs: list[tuple[_Subj, tuple[str, int, tuple[str, ...]]]], cands: list[tuple[_ClauseRead, int, int]],
+    read: _ClauseRead, node_head: bool,
+) -> tuple[list[tuple[_Subj, tuple[str, int, tuple[str, ...]]]], list[_Subj]]:
+    """`pairs` with the organs listed in the clauses just before ("The liver, spleen, and pancreas show normal
+    uptake": the listed organs share the first state), and those organs (the pending list)."""
+    pending: list[_Subj] = []
+    for rd, a, b in reversed(cands):
+        if not node_head and not _only_names(doc.text, a, b, rd.names, doc.lex):
+            break  # (after a node heading every clause lists node places: "淋巴结:双侧颈部,左侧胸小肌后,…")
+        pending[:0] = rd.subjects
+    if pending:
+        first = pairs[0][0] if pairs else None
+        run_states = [st for subj, st in pairs if subj is first] or read.states
+        pairs = [(p, st) for p in pending if p.organ for st in run_states] + pairs
+    return pairs, pending
+
+
+def _apply_reading(
+    out: list[Statement], sent_start: int, pairs: list[tuple[_Subj, tuple[str, int, tuple[str, ...]]]],
+    read: _ClauseRead, said: set[str], prov: dict[str, list[Statement]],
+) -> list[tuple[_Subj, tuple[str, int, tuple[str, ...]]]]:
+    """A reading of what this sentence stated: a physiological one ("…摄取增高，考虑生理性摄取", "Increased uptake in the
+    colon, likely physiologic") drops the levels stated for its organs (its own normal level stands); another
+    interpretation adds no level for an organ that already has one."""
+    if read.physio and (read.interp or not read.own_mentions):
+        organs = {s.organ for s, _ in pairs if s.organ}
+        drop = {id(x) for x in out[sent_start:] if x.organ in organs and x.state in ("increased", "decreased")}
+        if drop:
+            out[:] = [x for x in out if id(x) not in drop]
+            for o in organs:
+                prov.pop(o, None)
+    elif read.interp:
+        pairs = [(s, st) for s, st in pairs if s.organ not in said]
+    return pairs
+
+
+def _document_rules(text: str, out: list[Statement], cue_flags: int, lex: Lexicon) -> list[Statement]:
+    """The rules that read a statement against the whole report: `intense_normal`, `physio_cause`, the normal-study
+    frame."""
     if out and lex.intense_normal:
         out = _intense_normal(out, lex)
     if out and cue_flags & _F_NORM and lex.physio_cause_re is not None:
