@@ -494,7 +494,67 @@ def _load_lexicon(lang: str, extra: tuple[str, ...]) -> Lexicon:
 
 
 def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, files: tuple[str, ...]) -> Lexicon:
-    # ---- organ terms
+    """The compiled Lexicon of `lang` from its (merged) organ and uptake lexicon data; a one-line InputError for a
+    bad entry."""
+    terms, patterns, excretory = _organ_terms(organs, lang)
+    organ_re = _organ_regex(terms, patterns, lang)
+    ln = organs.get("lymph_nodes") or {}
+    node_words = _as_list(ln.get("words"), "lymph_nodes.words")
+    node_after_re, node_loc_re = _node_regexes(ln, node_words, lang)
+    tissue_after_re = _compile_rx(str(organs["tissue_after"]), lang, "tissue_after") if organs.get("tissue_after") else None
+    homonyms, homonyms_with = _homonyms(organs, lang)
+    variant_table, variant_re = _char_variants(organs, lang)
+    roles = _assigned_roles(cues, lang, node_words)
+    comp = cues.get("comparison") or {}
+    negs = _implied_roles(roles, comp, lang)
+    _add_roles(roles, (cues.get("suv_value") or {}).get("cues"), "suv")
+    _finish_roles(roles)
+    cue_re = _cue_regex(roles, cues)
+    fillers = _as_list(cues.get("enumeration_fillers"), "enumeration_fillers")
+    gap_words = _as_list((cues.get("descriptors") or {}).get("gap"), "descriptors.gap")
+    fwd = str(cues.get("binding_forward") or "")
+    suv = cues.get("suv_value") or {}
+    sentence_end = frozenset(str(cues.get("sentence_end") or "。；;！？!?\n")) | {"\n"}
+    clause_sep = frozenset(str(cues.get("clause_sep") or "，,：:"))
+    return Lexicon(
+        lang=lang,
+        signature=sig,
+        files=files,
+        organ_re=organ_re,
+        organ_terms=terms,
+        organ_patterns=[(k, t) for _, k, t in patterns],
+        cue_re=cue_re,
+        cue_roles=roles,
+        node_after_re=node_after_re,
+        node_by_organ={str(k): str(v) for k, v in (ln.get("by_organ") or {}).items()},
+        sentence_end=sentence_end,
+        clause_sep=clause_sep,
+        max_gap=int(comp.get("max_gap", 6)),
+        filler_re=re.compile(_trie_regex(fillers) if fillers else "(?!)", re.IGNORECASE),
+        forward_re=re.compile(fwd, re.IGNORECASE) if fwd else None,
+        split_re=re.compile("[" + re.escape("".join(sorted(sentence_end | clause_sep | {"."}))) + "]"),
+        pair_start=tuple(_as_list(comp.get("pair_start"), "comparison.pair_start")),
+        suv_re=re.compile(str(suv.get("pattern")), re.IGNORECASE) if suv.get("pattern") and suv.get("threshold") else None,
+        suv_threshold=float(suv.get("threshold") or 0.0),
+        excretory=excretory,
+        desc_gap_re=re.compile(_trie_regex(gap_words), re.IGNORECASE) if gap_words else None,
+        node_loc_re=node_loc_re,
+        tissue_after_re=tissue_after_re,
+        homonyms=homonyms,
+        node_groups=frozenset(v for v in (ln.get("by_organ") or {}).values() if v in _ORGAN_RANK),
+        homonyms_with=homonyms_with,
+        hom_keys=frozenset(homonyms) | frozenset(homonyms_with),
+        neg_re=re.compile(_trie_regex(negs), re.IGNORECASE) if negs else None,
+        variant_re=variant_re,
+        variant_table=variant_table,
+        **_rule_fields(organs, cues, lang),
+    )
+
+
+def _organ_terms(organs: dict[str, Any], lang: str
+                 ) -> tuple[dict[str, tuple[str, str]], list[tuple[str, str, str]], frozenset[str]]:
+    """The organ lexicon's terms: {key: (kind, target)} (kind: organ, site, gone, non, ref; on a clash the kind that
+    says most wins), the regex terms as (regex, kind, target), and the excretory term keys."""
     terms: dict[str, tuple[str, str]] = {}
     patterns: list[tuple[str, str, str]] = []  # (regex, kind, target)
     priority = {"ref": 0, "non": 1, "site": 2, "organ": 3, "gone": 4}
@@ -535,6 +595,11 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     for k in excretory:
         if terms.get(k, ("",))[0] != "organ":
             raise InputError(f"organ lexicon ({lang}): excretory term {k!r} is not an organ term (list it under organs)")
+    return terms, patterns, excretory
+
+
+def _organ_regex(terms: dict[str, tuple[str, str]], patterns: list[tuple[str, str, str]], lang: str) -> re.Pattern[str]:
+    """One regex for every organ term: the trie of the plain terms (group `t`) and the regex terms (groups `r<i>`)."""
     # the regex terms join the trie behind one first-character guard when their first characters can be worked out
     # (else they are tried at every position, which costs a scan per regex)
     firsts = [_regex_first_chars(rx) for rx, _, _ in patterns]
@@ -547,19 +612,28 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     organ_src += "".join(f"|(?P<r{i}>{patterns[i][0]})" for i in guarded) + "))"
     organ_src += "".join(f"|(?P<r{i}>{rx})" for i, (rx, _, _) in enumerate(patterns) if i not in guarded)
     try:
-        organ_re = re.compile(organ_src, re.IGNORECASE)
+        return re.compile(organ_src, re.IGNORECASE)
     except re.error as exc:
         raise InputError(f"organ lexicon ({lang}): bad regex term ({exc})") from None
 
-    ln = organs.get("lymph_nodes") or {}
-    node_words = _as_list(ln.get("words"), "lymph_nodes.words")
+
+def _node_regexes(ln: dict[str, Any], node_words: list[str], lang: str
+                  ) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    """The node word after an organ word (through the `link` words: "renal hilar lymph node"), and a node word with
+    a `location` ("nodes along the": the organ after it is the nodes' place); None without node words."""
     node_after_re = node_loc_re = None
     if node_words:
         node_after_re = re.compile("(?:" + str(ln.get("link") or "") + ")" + _trie_regex(node_words), re.IGNORECASE)
         if ln.get("location"):
             node_loc_re = _compile_rx(_first_char_guard(node_words) + _trie_regex(node_words) + "(?:" + str(ln["location"]) + ")",
                                       lang, "lymph_nodes.location")
-    tissue_after_re = _compile_rx(str(organs["tissue_after"]), lang, "tissue_after") if organs.get("tissue_after") else None
+    return node_after_re, node_loc_re
+
+
+def _homonyms(organs: dict[str, Any], lang: str
+              ) -> tuple[dict[str, tuple[frozenset[str], str, re.Pattern[str]]], dict[str, tuple[re.Pattern[str], str]]]:
+    """The `homonyms`: retargeted by the organ before them ({key: (after organs, becomes, gap regex)}) and by words in
+    their clause ({key: (with regex, becomes)})."""
     homonyms: dict[str, tuple[frozenset[str], str, re.Pattern[str]]] = {}
     homonyms_with: dict[str, tuple[re.Pattern[str], str]] = {}
     for term, spec in _mapping(organs, "homonyms", f"organ lexicon ({lang})").items():
@@ -575,50 +649,46 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         if spec.get("with"):
             homonyms_with[_key(str(term))] = (_compile_rx(str(spec["with"]), lang, f"homonyms.{term}.with"),
                                               str(spec["becomes"]))
+    return homonyms, homonyms_with
+
+
+def _char_variants(organs: dict[str, Any], lang: str) -> tuple[dict[int, int], re.Pattern[str]]:
+    """The translation table of variant characters (full-width ASCII and `char_variants`) and a regex of them."""
     variant_table = {c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]}
     for pair in str(organs.get("char_variants") or "").split():
         if len(pair) != 2:
             raise InputError(f"organ lexicon ({lang}): char_variants: {pair!r} is not a pair of characters (variant, standard)")
         variant_table[ord(pair[0])] = ord(pair[1])
-    variant_re = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(variant_table)) + "]")
+    return variant_table, re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(variant_table)) + "]")
 
-    # ---- cue phrases with roles
+
+def _add_roles(roles: dict[str, dict[str, Any]], lst: Any, name: str, value: Any = True) -> None:
+    """Give every phrase of the lexicon list `lst` the role `name` (= `value`)."""
+    for p in _as_list(lst, name):
+        roles.setdefault(_key(p), {})[name] = value
+
+
+def _assigned_roles(cues: dict[str, Any], lang: str, node_words: list[str]) -> dict[str, dict[str, Any]]:
+    """{phrase key: {role: value}} from the lists of the uptake lexicon (and the node words)."""
     roles: dict[str, dict[str, Any]] = {}
-
-    def role(lst: Any, name: str, value: Any = True) -> None:
-        for p in _as_list(lst, name):
-            roles.setdefault(_key(p), {})[name] = value
-
     for state, lst in (cues.get("states") or {}).items():
-        role(lst, "state", state)
-    role(cues.get("weak_normal"), "weak")
-    role(cues.get("context"), "context")
-    role(cues.get("uptake_nouns"), "noun")
-    role(cues.get("negation"), "neg")
-    role(cues.get("negation_prefixes"), "neg")
-    role(cues.get("negation_prefixes"), "neg_prefix")
-    role(cues.get("post_negation"), "post_neg")
-    role(cues.get("qualifiers"), "qual")
-    role(cues.get("normalizers"), "normalizer")
-    role(cues.get("scope_breakers"), "break")
-    role(cues.get("neutral"), "neutral")
-    role(cues.get("interpretation"), "interp")
-    role(cues.get("post_resolution"), "post_res")
-    role(cues.get("interpretation_mixed"), "mixed")
+        _add_roles(roles, lst, "state", state)
+    for key, name in (("weak_normal", "weak"), ("context", "context"), ("uptake_nouns", "noun"), ("negation", "neg"),
+                      ("negation_prefixes", "neg"), ("negation_prefixes", "neg_prefix"), ("post_negation", "post_neg"),
+                      ("qualifiers", "qual"), ("normalizers", "normalizer"), ("scope_breakers", "break"),
+                      ("neutral", "neutral"), ("interpretation", "interp"), ("post_resolution", "post_res"),
+                      ("interpretation_mixed", "mixed")):
+        _add_roles(roles, cues.get(key), name)
     time = _mapping(cues, "time", f"uptake lexicon ({lang})")
     for name in ("past", "past_end", "temporal", "temporal_normal"):
-        role(time.get(name), name)
+        _add_roles(roles, time.get(name), name)
     gone = _mapping(cues, "organ_absent", f"uptake lexicon ({lang})")
-    later = _mapping(cues, "resection_later", f"uptake lexicon ({lang})")
-    role(gone.get("cues"), "gone")
-    role(cues.get("history"), "history")
-    role(cues.get("anatomy_adjectives"), "adj")
-    role(cues.get("hypothetical"), "hypo")
-    role(cues.get("conditional"), "cond")
-    role(cues.get("generic"), "generic")
-    role(cues.get("identify"), "identify")
-    role(cues.get("artifact"), "generic")
-    role(cues.get("artifact"), "artifact")
+    _mapping(cues, "resection_later", f"uptake lexicon ({lang})")  # (checked here, read by _rule_fields)
+    _add_roles(roles, gone.get("cues"), "gone")
+    for key, name in (("history", "history"), ("anatomy_adjectives", "adj"), ("hypothetical", "hypo"),
+                      ("conditional", "cond"), ("generic", "generic"), ("identify", "identify"), ("artifact", "generic"),
+                      ("artifact", "artifact")):
+        _add_roles(roles, cues.get(key), name)
     desc = cues.get("descriptors") or {}
     if not isinstance(desc, dict):
         raise InputError(f"uptake lexicon ({lang}): descriptors must be a mapping (before_noun, alone, gap)")
@@ -626,17 +696,23 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         for state, lst in (desc.get(sect) or {}).items():
             if state not in _STATE_RANK:
                 raise InputError(f"uptake lexicon ({lang}): unknown uptake state {state!r} in descriptors.{sect}")
-            role(lst, name, state)
-    role((desc.get("before_noun") or {}).get("increased"), "qual")  # "no diffuse uptake": normal, not absent
-    role(desc.get("focal"), "desc_focal")  # a focus is a lesion's uptake: a texture word inside it states no level
-    role(desc.get("texture"), "texture")
-    role((desc.get("alone") or {}).get("increased"), "qual")  # "without obvious accumulation": normal (like 未见浓聚)
-    role(node_words, "node")
+            _add_roles(roles, lst, name, state)
+    _add_roles(roles, (desc.get("before_noun") or {}).get("increased"), "qual")  # "no diffuse uptake": normal, not absent
+    _add_roles(roles, desc.get("focal"), "desc_focal")  # a focus is a lesion's uptake: a texture word inside it states no level
+    _add_roles(roles, desc.get("texture"), "texture")
+    _add_roles(roles, (desc.get("alone") or {}).get("increased"), "qual")  # "without obvious accumulation": normal (like 未见浓聚)
+    _add_roles(roles, node_words, "node")
     comp = cues.get("comparison") or {}
-    role(comp.get("before"), "cmp_before")
-    role(comp.get("after"), "cmp_after")
-    role(comp.get("lower"), "cmp_low")
-    role(comp.get("references"), "reference")
+    _add_roles(roles, comp.get("before"), "cmp_before")
+    _add_roles(roles, comp.get("after"), "cmp_after")
+    _add_roles(roles, comp.get("lower"), "cmp_low")
+    _add_roles(roles, comp.get("references"), "reference")
+    return roles
+
+
+def _implied_roles(roles: dict[str, dict[str, Any]], comp: dict[str, Any], lang: str) -> list[str]:
+    """Add the roles a phrase has by what it contains (a negation, a comparison, an uptake-context word); returns the
+    negation phrases."""
     for r in roles.values():  # weak normal phrases carry no strong state
         if r.get("weak") and "state" not in r:
             r["state_weak"] = "normal"
@@ -664,7 +740,11 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     for k, r in roles.items():
         if not r.get("context") and any((f" {c} " in f" {k} ") if word else (c in k) for c in ctx):
             r["context"] = True
-    role((cues.get("suv_value") or {}).get("cues"), "suv")
+    return negs
+
+
+def _finish_roles(roles: dict[str, dict[str, Any]]) -> None:
+    """Give every phrase what the clause reader tests: `heavy`, the flag bits `f`, `gap` and the role tuple `t`."""
     # (a descriptor before a noun is not heavy by itself: it states something only next to a noun, which is)
     heavy = ("state", "state_weak", "noun", "post_neg", "cmp_before", "cmp_after", "suv", "desc_alone", "post_res", "gone")
     for r in roles.values():  # clauses without such cues only name subjects: a light read suffices
@@ -682,61 +762,33 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         # words that only mark a mixed reading ("focal or diffuse uptake")
         r["gap"] = not any(r.get(x) for x in _NOT_IN_GAP) and bool(r.get("desc") or r.get("context") or r.get("mixed"))
         r["t"] = _role_tuple(r)
+
+
+def _cue_regex(roles: dict[str, dict[str, Any]], cues: dict[str, Any]) -> re.Pattern[str]:
+    """One regex for every cue phrase (a trie behind a first-character guard)."""
     cue_src = _trie_regex(roles)
     suv_words = [_key(w) for w in _as_list((cues.get("suv_value") or {}).get("cues"), "suv_value.cues")]
     ascii_suv = sorted({w for w in suv_words if w.isascii() and w[-1:].isalnum()}, key=len, reverse=True)
     if ascii_suv:  # "SUVmax20", "SUVMAX6.2": an SUV word glued to its value (the trie wants a word end there); the
         # words are cue phrases too, so the guard admits where they start
         cue_src += "|(?<![0-9a-z])(?:" + "|".join(_SEP_UNIT.join(map(re.escape, w.split(" "))) for w in ascii_suv) + ")(?=[0-9])"
-    cue_re = re.compile(_first_char_guard(roles) + "(?:" + cue_src + ")", re.IGNORECASE)
-    fillers = _as_list(cues.get("enumeration_fillers"), "enumeration_fillers")
-    filler_re = re.compile(_trie_regex(fillers) if fillers else "(?!)", re.IGNORECASE)
-    gap_words = _as_list(desc.get("gap"), "descriptors.gap")
-    desc_gap_re = re.compile(_trie_regex(gap_words), re.IGNORECASE) if gap_words else None
-    fwd = str(cues.get("binding_forward") or "")
-    suv = cues.get("suv_value") or {}
-    sentence_end = frozenset(str(cues.get("sentence_end") or "。；;！？!?\n")) | {"\n"}
-    clause_sep = frozenset(str(cues.get("clause_sep") or "，,：:"))
-    split_re = re.compile("[" + re.escape("".join(sorted(sentence_end | clause_sep | {"."}))) + "]")
-    return Lexicon(
-        lang=lang,
-        signature=sig,
-        files=files,
-        organ_re=organ_re,
-        organ_terms=terms,
-        organ_patterns=[(k, t) for _, k, t in patterns],
-        cue_re=cue_re,
-        cue_roles=roles,
-        node_after_re=node_after_re,
-        node_by_organ={str(k): str(v) for k, v in (ln.get("by_organ") or {}).items()},
-        sentence_end=sentence_end,
-        clause_sep=clause_sep,
-        max_gap=int(comp.get("max_gap", 6)),
-        filler_re=filler_re,
-        forward_re=re.compile(fwd, re.IGNORECASE) if fwd else None,
-        split_re=split_re,
-        pair_start=tuple(_as_list(comp.get("pair_start"), "comparison.pair_start")),
-        suv_re=re.compile(str(suv.get("pattern")), re.IGNORECASE) if suv.get("pattern") and suv.get("threshold") else None,
-        suv_threshold=float(suv.get("threshold") or 0.0),
-        excretory=excretory,
-        desc_gap_re=desc_gap_re,
-        node_loc_re=node_loc_re,
-        tissue_after_re=tissue_after_re,
-        homonyms=homonyms,
+    return re.compile(_first_char_guard(roles) + "(?:" + cue_src + ")", re.IGNORECASE)
+
+
+def _rule_fields(organs: dict[str, Any], cues: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The Lexicon fields of the single rules (absent organs, continuation, lists, frames, readings …): their regexes
+    and word sets, None / empty where the lexicon has no such entry."""
+    gone = _mapping(cues, "organ_absent", f"uptake lexicon ({lang})")
+    later = _mapping(cues, "resection_later", f"uptake lexicon ({lang})")
+    return dict(
         gone_link_re=_compile_rx(str(gone.get("link") or ""), lang, "organ_absent.link"),
         gone_whole=frozenset(_key(w) for w in _as_list(gone.get("whole"), "organ_absent.whole")),
         continuation_re=(re.compile(r"[\s\"'“‘(（]*" + _trie_regex(_as_list(cues.get("continuation"), "continuation")),
                                     re.IGNORECASE) if cues.get("continuation") else None),
-        node_groups=frozenset(v for v in (ln.get("by_organ") or {}).values() if v in _ORGAN_RANK),
-        homonyms_with=homonyms_with,
-        hom_keys=frozenset(homonyms) | frozenset(homonyms_with),
         tissue_first=_tissue_first(organs.get("tissue_after")),
-        neg_re=re.compile(_trie_regex(negs), re.IGNORECASE) if negs else None,
         location_before_re=(_compile_rx(_guarded(str(organs["location_before"])), lang, "location_before")
                             if organs.get("location_before") else None),
         anatomy_after_re=_compile_rx(str(cues["anatomy_after"]), lang, "anatomy_after") if cues.get("anatomy_after") else None,
-        variant_re=variant_re,
-        variant_table=variant_table,
         list_tail_re=_compile_rx(str(cues["enumeration_tail"]), lang, "enumeration_tail") if cues.get("enumeration_tail") else None,
         bare_uptake=frozenset(_bare_uptake(cues.get("bare_uptake"), lang)),
         finding_re=(re.compile(_guarded(_trie_regex(_as_list(cues["finding_verbs"], "finding_verbs"))), re.IGNORECASE)
