@@ -1954,20 +1954,10 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
                   said, False, False, None, lex, prov)
             doc.carried = read.subjects  # (prev_states stays: "病灶位于胰头6例、胰体尾4例" lists on)
             continue
-        if prev_states and not cm and read.has_node and not read.states and any(
-                x.site and not x.organ for x in doc.carried) and any(
-                c.roles.get("interp") or c.roles.get("identify") for c in cc):
-            # "hypermetabolic areas in the mediastinum and neck, compatible with lymphadenopathy": the region words
-            # of the finding are node groups
-            sites = [_Subj(x.site, x.term, -1, x.site) for x in doc.carried if x.site and not x.organ]
-            _emit(out, [(x, st) for x in sites for st in prev_states if st[0] != _BARE], text, (c0, c1), said, True,
-                  prev_prov, None, lex, prov)
+        if prev_states and not cm and read.has_node and not read.states and _emit_node_sites(
+                doc, cc, (c0, c1), prev_states, prev_prov, said, prov):
             continue
-        if prev_states and not cm and not read.states and (
-                (read.has_node and _only_names(text, c0, c1, [], lex))
-                or (lex.list_tail_re is not None and lex.list_tail_re.match(text, _skip_space(text, c0)))):
-            # "…, spleen, and systemic lymph nodes, and in the humerus": unnamed nodes are a list item; "… in both
-            # ovaries, that had been transposed …, and in a para-aortic node": a relative clause describes an item
+        if prev_states and not cm and not read.states and _list_goes_on(text, c0, c1, read, lex):
             continue
         if read.maybe_enum:
             if prev_states:  # "Increased uptake in the lung nodule, mediastinal nodes, and liver"
@@ -2069,6 +2059,30 @@ def _places_last(doc: _Doc, cc: list[_Tok], s0: int, c0: int,
     lex = doc.lex
     return any(c.roles.get("identify") for c in cc) and bool(
         prev_states or (c0 == s0 and lex.continuation_re is not None and lex.continuation_re.match(doc.text, s0)))
+
+
+def _emit_node_sites(
+    doc: _Doc, cc: list[_Tok], span: tuple[int, int], prev_states: list[tuple[str, int, tuple[str, ...]]],
+    prev_prov: bool, said: set[str], prov: dict[str, list[Statement]],
+) -> bool:
+    """A clause that reads the finding before it as nodes ("hypermetabolic areas in the mediastinum and neck,
+    compatible with lymphadenopathy") makes the carried region words node groups, with the levels stated before.
+    True when the clause (about nodes, naming nothing, stating nothing) does so."""
+    if not (any(x.site and not x.organ for x in doc.carried)
+            and any(c.roles.get("interp") or c.roles.get("identify") for c in cc)):
+        return False
+    sites = [_Subj(x.site, x.term, -1, x.site) for x in doc.carried if x.site and not x.organ]
+    _emit(doc.out, [(x, st) for x in sites for st in prev_states if st[0] != _BARE], doc.text, span, said, True,
+          prev_prov, None, doc.lex, prov)
+    return True
+
+
+def _list_goes_on(text: str, c0: int, c1: int, read: _ClauseRead, lex: Lexicon) -> bool:
+    """Whether a clause that names and states nothing leaves the list before it open: unnamed nodes are a list item
+    ("…, spleen, and systemic lymph nodes, and in the humerus"); a relative clause describes an item ("… in both
+    ovaries, that had been transposed …, and in a para-aortic node")."""
+    return bool((read.has_node and _only_names(text, c0, c1, [], lex))
+                or (lex.list_tail_re is not None and lex.list_tail_re.match(text, _skip_space(text, c0))))
 
 
 def _emit_list_item(
