@@ -746,6 +746,7 @@ def bit_table() -> Any:
 
 # the functions pair_row calls, directly or through beam_search/prepare: compiled with it
 _KERNEL = (prepare, beam_search, row_stats, _key_fields, _offer, _backtrack)
+_INLINED = (_offer,)
 _LOCK = threading.Lock()
 _JIT: Any = None
 _JIT_TRIED = False
@@ -777,8 +778,8 @@ def compiled() -> Any:
                     import numba
                     from numba.extending import register_jitable
 
-                    for f in _KERNEL:  # callable from pair_row's compiled code
-                        register_jitable(f)
+                    for f in _KERNEL:  # callable from pair_row's compiled code; the small steps of the inner
+                        register_jitable(inline="always" if f in _INLINED else "never")(f)  # loops inlined
                 except Exception:  # noqa: BLE001 - numba missing or broken: the Python copy gives the same numbers
                     numba = None
                 for cache in (True, False) if numba is not None else ():
