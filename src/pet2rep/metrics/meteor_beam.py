@@ -119,6 +119,69 @@ def _offer(ck: int, ctb: int, ci_: int, cl_: int, p: int, cand: int, m: int, K: 
     return slot, m
 
 
+def _assign_blocks(n: int, m: int, K: int, WH: int, buf: Any, xp: Any, order: Any, own: Any, taken: Any, free: Any,
+                   nbuf: Any, uh: Any) -> None:
+    """Used-word blocks of the next beam's ``m`` children (best first) in ``nbuf``, copied on write: the first
+    child of a parent takes over the parent's block, each further child copies it into a block no survivor uses
+    (``own``, ``taken``, ``free``: scratch)."""
+    for q in range(K):
+        own[q] = 0
+    for p in range(n):
+        taken[p] = 0
+    for q in range(m):
+        own[buf[xp[order[q]]]] = 1
+    nf = 0
+    for q in range(K):
+        if own[q] == 0:
+            free[nf] = q
+            nf += 1
+    nf = 0
+    for q in range(m):
+        p = xp[order[q]]
+        if taken[p] == 0:
+            taken[p] = 1
+            nbuf[q] = buf[p]
+        else:
+            blk = free[nf]
+            nf += 1
+            nbuf[q] = blk
+            src = buf[p] * WH
+            dst = blk * WH
+            for w in range(WH):
+                uh[dst + w] = uh[src + w]
+
+
+def _adopt(j: int, m: int, K: int, WH: int, ci: Any, chl: Any, okey: Any, order: Any, xi: Any, xl: Any, xp: Any,
+           xk: Any, nbuf: Any, key: Any, idx: Any, le: Any, buf: Any, uh: Any, bp_par: Any, bp_cand: Any) -> None:
+    """The next beam (best first) becomes the beam: keys, states and blocks, the chosen candidate's hypothesis
+    words marked used in its block, and the back pointers of step ``j``."""
+    base = j * K
+    for q in range(m):
+        o = order[q]
+        k = xk[o]
+        if k >= 0:
+            i = ci[k]
+            dst = nbuf[q] * WH
+            for t in range(i, i + chl[k]):
+                uh[dst + t // 63] |= 1 << (t % 63)
+        key[q] = okey[q]
+        idx[q] = xi[o]
+        le[q] = xl[o]
+        buf[q] = nbuf[q]
+        bp_par[base + q] = xp[o]
+        bp_cand[base + q] = k
+
+
+def _refresh_common(n: int, WH: int, buf: Any, uh: Any, common: Any) -> None:
+    """``common``: the hypothesis words every one of the ``n`` alignments has used."""
+    for w in range(WH):
+        common[w] = uh[buf[0] * WH + w]
+    for q in range(1, n):
+        src = buf[q] * WH
+        for w in range(WH):
+            common[w] &= uh[src + w]
+
+
 def _backtrack(n: int, key: Any, le: Any, SD: int, nr: int, K: int, bp_par: Any, bp_cand: Any, sel_out: Any) -> int:
     """Close the open chunks of the ``n`` final alignments, take the best (first on ties) and follow its back
     pointers: its chosen candidates go to ``sel_out`` (last reference position first). Returns their number."""
@@ -484,56 +547,12 @@ def beam_search(
             xk[0] = -1
             order[0] = 0
             m = 1
-        # materialise the new beam. Used-word bit sets are copied on write: the first child of a
-        # parent takes over the parent's block, each further child copies it into a block no survivor uses
-        for q in range(K):
-            own[q] = 0
-        for p in range(n):
-            taken[p] = 0
-        for q in range(m):
-            own[buf[xp[order[q]]]] = 1
-        nf = 0
-        for q in range(K):
-            if own[q] == 0:
-                free[nf] = q
-                nf += 1
-        nf = 0
-        for q in range(m):
-            p = xp[order[q]]
-            if taken[p] == 0:
-                taken[p] = 1
-                nbuf[q] = buf[p]
-            else:
-                blk = free[nf]
-                nf += 1
-                nbuf[q] = blk
-                src = buf[p] * WH
-                dst = blk * WH
-                for w in range(WH):
-                    uh[dst + w] = uh[src + w]
-        base = j * K
-        for q in range(m):
-            o = order[q]
-            k = xk[o]
-            if k >= 0:
-                i = ci[k]
-                dst = nbuf[q] * WH
-                for t in range(i, i + chl[k]):
-                    uh[dst + t // 63] |= 1 << (t % 63)
-            key[q] = okey[q]
-            idx[q] = xi[o]
-            le[q] = xl[o]
-            buf[q] = nbuf[q]
-            bp_par[base + q] = xp[o]
-            bp_cand[base + q] = k
+        # materialise the new beam
+        _assign_blocks(n, m, K, WH, buf, xp, order, own, taken, free, nbuf, uh)
+        _adopt(j, m, K, WH, ci, chl, okey, order, xi, xl, xp, xk, nbuf, key, idx, le, buf, uh, bp_par, bp_cand)
         n = m
-        if j & 7 == 7:  # refresh the words every alignment has used
-            for w in range(WH):
-                common[w] = uh[buf[0] * WH + w]
-            for q in range(1, n):
-                src = buf[q] * WH
-                for w in range(WH):
-                    common[w] &= uh[src + w]
+        if j & 7 == 7:
+            _refresh_common(n, WH, buf, uh, common)
     return _backtrack(n, key, le, SD, nr, K, bp_par, bp_cand, sel_out)
 
 
@@ -745,8 +764,9 @@ def bit_table() -> Any:
 # compiled copy (numba, when installed)
 
 # the functions pair_row calls, directly or through beam_search/prepare: compiled with it
-_KERNEL = (prepare, beam_search, row_stats, _key_fields, _offer, _backtrack)
-_INLINED = (_offer,)
+_KERNEL = (prepare, beam_search, row_stats, _key_fields, _offer, _assign_blocks, _adopt, _refresh_common,
+           _backtrack)
+_INLINED = (_offer, _assign_blocks, _adopt, _refresh_common)
 _LOCK = threading.Lock()
 _JIT: Any = None
 _JIT_TRIED = False
