@@ -556,22 +556,11 @@ def beam_search(
     return _backtrack(n, key, le, SD, nr, K, bp_par, bp_cand, sel_out)
 
 
-def prepare(hk: Any, rk: Any, xj: Any, xi: Any, xhl: Any, xrl: Any, xmod: Any, wts: Any) -> Any:
-    """Candidate matches in the jar's order and the tables :func:`beam_search` reads.
-
-    ``hk``/``rk``: word keys of the hypothesis and the reference; ``xj``, ``xi``, ``xhl``, ``xrl``, ``xmod``:
-    the stem/synonym/paraphrase candidates (reference start, hypothesis start, lengths, module), sorted by
-    reference start then module; ``wts``: the search weight of each module. At each reference position the
-    exact matches (hypothesis positions ascending) come first, then that position's extra candidates.
-    Returns ``cs, cj, ci, chl, crl, cmod, cval, same, fixed, uh0, ur0, vmax, rkg, hrank, kb, gw0, gw1``.
-    """
-    nh = len(hk)
-    nr = len(rk)
+def _candidates(nr: int, order: Any, lo: Any, hi: Any, xj: Any, xi: Any, xhl: Any, xrl: Any, xmod: Any,
+                wts: Any) -> Any:
+    """The candidates in the jar's order: ``cs, cj, ci, chl, crl, cmod, cval`` (see :func:`prepare`). The exact
+    matches of reference word ``j`` are hypothesis positions ``order[lo[j]:hi[j]]``."""
     nx = len(xj)
-    order = np.argsort(hk, kind="mergesort")
-    sk = hk[order]
-    lo = np.searchsorted(sk, rk, side="left")
-    hi = np.searchsorted(sk, rk, side="right")
     total = nx
     for j in range(nr):
         total += hi[j] - lo[j]
@@ -606,6 +595,15 @@ def prepare(hk: Any, rk: Any, xj: Any, xi: Any, xhl: Any, xrl: Any, xmod: Any, w
             k += 1
             e += 1
     cs[nr] = k
+    return cs, cj, ci, chl, crl, cmod, cval
+
+
+def _definite(nh: int, nr: int, cs: Any, cj: Any, ci: Any, chl: Any, crl: Any, cval: Any, lo: Any,
+              hi: Any) -> Any:
+    """Per reference position, ``fixed, uh0, ur0, vmax, same`` (see :func:`beam_search`): the jar's definite
+    matches and the words they use, the best candidate value, and whether the candidates share one value
+    (1) or are just the exact one-word matches (2)."""
+    total = cs[nr]
     # the jar's definite matches: the only candidate at its position, covering words no other candidate covers
     hcov = np.zeros(nh + 1, dtype=np.int64)
     rcov = np.zeros(nr + 1, dtype=np.int64)
@@ -652,6 +650,12 @@ def prepare(hk: Any, rk: Any, xj: Any, xi: Any, xhl: Any, xrl: Any, xmod: Any, w
             same[j] = 0
         if b - a == hi[j] - lo[j]:
             same[j] = 2  # just the exact one-word matches: taken from the bit sets of their word's group
+    return fixed, uh0, ur0, vmax, same
+
+
+def _word_groups(nh: int, nr: int, order: Any, sk: Any, lo: Any, hi: Any, same: Any, wh: int) -> Any:
+    """``hrank, rkg, kb, gw0, gw1`` (see :func:`beam_search`): the rank of each hypothesis position among the
+    positions of its word, and the bit sets of the word groups of the positions whose ``same`` is 2."""
     # rank of each hypothesis position among the positions of its word; groups of the words of such positions
     hrank = np.zeros(nh, dtype=np.int64)
     r0 = 0
@@ -680,6 +684,27 @@ def prepare(hk: Any, rk: Any, xj: Any, xi: Any, xhl: Any, xrl: Any, xmod: Any, w
                 kb[g * wh + t // 63] |= 1 << (t % 63)
             gw0[g] = order[lo[j]] // 63
             gw1[g] = order[hi[j] - 1] // 63
+    return hrank, rkg, kb, gw0, gw1
+
+
+def prepare(hk: Any, rk: Any, xj: Any, xi: Any, xhl: Any, xrl: Any, xmod: Any, wts: Any) -> Any:
+    """Candidate matches in the jar's order and the tables :func:`beam_search` reads.
+
+    ``hk``/``rk``: word keys of the hypothesis and the reference; ``xj``, ``xi``, ``xhl``, ``xrl``, ``xmod``:
+    the stem/synonym/paraphrase candidates (reference start, hypothesis start, lengths, module), sorted by
+    reference start then module; ``wts``: the search weight of each module. At each reference position the
+    exact matches (hypothesis positions ascending) come first, then that position's extra candidates.
+    Returns ``cs, cj, ci, chl, crl, cmod, cval, same, fixed, uh0, ur0, vmax, rkg, hrank, kb, gw0, gw1``.
+    """
+    nh = len(hk)
+    nr = len(rk)
+    order = np.argsort(hk, kind="mergesort")
+    sk = hk[order]
+    lo = np.searchsorted(sk, rk, side="left")
+    hi = np.searchsorted(sk, rk, side="right")
+    cs, cj, ci, chl, crl, cmod, cval = _candidates(nr, order, lo, hi, xj, xi, xhl, xrl, xmod, wts)
+    fixed, uh0, ur0, vmax, same = _definite(nh, nr, cs, cj, ci, chl, crl, cval, lo, hi)
+    hrank, rkg, kb, gw0, gw1 = _word_groups(nh, nr, order, sk, lo, hi, same, len(uh0))
     return cs, cj, ci, chl, crl, cmod, cval, same, fixed, uh0, ur0, vmax, rkg, hrank, kb, gw0, gw1
 
 
@@ -764,8 +789,8 @@ def bit_table() -> Any:
 # compiled copy (numba, when installed)
 
 # the functions pair_row calls, directly or through beam_search/prepare: compiled with it
-_KERNEL = (prepare, beam_search, row_stats, _key_fields, _offer, _assign_blocks, _adopt, _refresh_common,
-           _backtrack)
+_KERNEL = (prepare, _candidates, _definite, _word_groups, beam_search, row_stats, _key_fields, _offer,
+           _assign_blocks, _adopt, _refresh_common, _backtrack)
 _INLINED = (_offer, _assign_blocks, _adopt, _refresh_common)
 _LOCK = threading.Lock()
 _JIT: Any = None
