@@ -174,6 +174,26 @@ def test_suv_philips_cnts_suv_scale_factor(tmp_path):
     assert "7053,1000" in st.meta["suv_method"] and st.meta["units_in"] == "CNTS"
 
 
+def test_philips_suv_factor_wins_over_given_weight(tmp_path, capsys):
+    """Given --weight on a Philips exam with only the SUV factor: the factor is used and a warning says the flags were
+    ignored; the library's warning names its parameters (weight_kg=...), the command its flags."""
+    counts = ramp((10, 12, 16), base=5000.0)
+    pet, _ = write_exam(
+        tmp_path / "exam", pet_values=counts, pet_hdr=pet_header(units="CNTS", manufacturer="Philips"),
+        slice_extra=_philips(suv=lambda k: 0.0004),
+    )
+    seen: list[str] = []
+    ingest_dicom(tmp_path / "lib", dicom_dir=tmp_path / "exam", weight_kg=80.0, progress=False, warn=seen.append)
+    assert any("weight_kg=, dose_mbq= and injection_time= ignored" in w for w in seen), seen
+    st = read_study(str(tmp_path / "lib"))
+    np.testing.assert_allclose(st.pet.data, kji_to_ijk(pet.values * 0.0004), rtol=2e-6)
+    capsys.readouterr()
+    assert main(["ingest", "--dicom", str(tmp_path / "exam"), "--out", str(tmp_path / "cli"), "--weight", "80"]) == 0
+    err = capsys.readouterr().err
+    assert "--weight, --dose and --injection-time ignored: Philips SUV factor (7053,1000) used" in err
+    assert "weight_kg" not in err
+
+
 def test_suv_philips_cnts_activity_factor(tmp_path):
     counts = ramp((10, 12, 16), base=5000.0)
     pet, _ = write_exam(

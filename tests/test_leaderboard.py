@@ -69,6 +69,16 @@ def test_mixed_ce_definitions_are_flagged(tmp_path):
     assert any("different CE definitions" in w and "four: all" in w and "old: abnormal" in w for w in warns)
     rows = list(csv.DictReader(io.StringIO(written["csv"].read_text(encoding="utf-8"))))
     assert [r["ce_states"] for r in rows] == ["all", "abnormal", "abnormal"]
+    assert any("evaluate's ce_states=all or ce_states=abnormal" in w for w in warns)  # Python terms
+
+
+def test_mixed_ce_warning_names_evaluate_flag(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    _write(runs / "four", PAPER_TEMPLATE)
+    _write(runs / "three", {**PAPER_TEMPLATE, "ce_states": "abnormal", "overall": 20.0})
+    assert main(["leaderboard", str(runs), "--format", "md"]) == 0
+    err = capsys.readouterr().err
+    assert "evaluate's --ce-states all or --ce-states abnormal" in err and "ce_states=" not in err
 
 
 # ------------------------------------------------------------------------------------------ paper-ready tables

@@ -10,7 +10,8 @@ from ..publish.leaderboard import SIG_TESTS, WRITERS, write_leaderboard
 from .flags import as_flags, flag_names
 
 # write_leaderboard's parameters as the user gives them
-FLAGS = {"formats": "--format", "review": "--review", "sig_test": "--test", "sig_trials": "--trials", "out": "--out"}
+FLAGS = {"formats": "--format", "review": "--review", "sig_test": "--test", "sig_trials": "--trials", "out": "--out",
+         "ce_states": "--ce-states"}  # named in advice about evaluate
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:

@@ -1113,7 +1113,7 @@ def _philips_counts_scale(hdrs: list[Any], label: str, given: bool, warnings: li
     have_act = all(v is not None and v > 0 for v in act_f)
     if have_suv and not (given and have_act):
         if given:
-            warnings.append(f"{label}: --weight/--dose/--injection-time ignored: Philips SUV factor (7053,1000) used")
+            warnings.append(f"{label}: weight_kg=, dose_mbq= and injection_time= ignored: Philips SUV factor (7053,1000) used")
         return np.ones(len(hdrs)), np.array(suv_f, dtype=np.float64)
     if have_act:
         return np.array(act_f, dtype=np.float64), None

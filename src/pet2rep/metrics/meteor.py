@@ -231,16 +231,19 @@ class _Paraphrases:
             vocab.update(words)
             for p in pars:
                 vocab.update(p.split(" "))
-        db = sqlite3.connect(tmp)
-        db.execute("CREATE TABLE para (r TEXT PRIMARY KEY, p TEXT) WITHOUT ROWID")
-        db.execute("CREATE TABLE vocab (w TEXT PRIMARY KEY) WITHOUT ROWID")
-        db.execute("CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT)")
-        db.executemany("INSERT INTO para VALUES (?, ?)", ((r, "\t".join(p)) for r, p in table.items()))
-        db.executemany("INSERT INTO vocab VALUES (?)", ((w,) for w in vocab))
-        db.execute("INSERT INTO meta VALUES ('maxlen', ?)", (str(maxlen),))
-        db.commit()
-        db.close()
-        os.replace(tmp, dst)
+        try:  # an SQLite file is built at a path, then renamed into place: no half-built index is ever seen
+            db = sqlite3.connect(tmp)
+            db.execute("CREATE TABLE para (r TEXT PRIMARY KEY, p TEXT) WITHOUT ROWID")
+            db.execute("CREATE TABLE vocab (w TEXT PRIMARY KEY) WITHOUT ROWID")
+            db.execute("CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT)")
+            db.executemany("INSERT INTO para VALUES (?, ?)", ((r, "\t".join(p)) for r, p in table.items()))
+            db.executemany("INSERT INTO vocab VALUES (?)", ((w,) for w in vocab))
+            db.execute("INSERT INTO meta VALUES ('maxlen', ?)", (str(maxlen),))
+            db.commit()
+            db.close()
+            os.replace(tmp, dst)
+        finally:
+            tmp.unlink(missing_ok=True)  # left only when the build failed
 
     def lookup(self, phrase: str) -> tuple[tuple[str, int], ...]:
         """Paraphrases (space-joined, with their word counts) of a space-joined phrase, in table order."""

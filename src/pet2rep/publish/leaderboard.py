@@ -490,7 +490,7 @@ def write_leaderboard(runs_dir: str | os.PathLike, out: str | os.PathLike,
     if len(ce_kinds) > 1 and warn is not None:
         by_ce = ", ".join(f"{r['model']}: {r['ce_states'] or 'unknown'}" for r in rows)
         warn(f"warning: the runs were scored with different CE definitions ({by_ce}); their CE and Overall are "
-             "not comparable (score them again with one --ce-states)")
+             "not comparable (score them again under one definition: evaluate's ce_states=all or ce_states=abnormal)")
     if sig_test is not None:
         if sig_test not in SIG_TESTS:
             raise InputError(f"sig_test={sig_test}: choose ar or bootstrap")
