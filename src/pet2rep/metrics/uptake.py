@@ -97,6 +97,7 @@ import hashlib
 import json
 import re
 import sys
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -214,6 +215,10 @@ class Lexicon:
     physio_cause_re: re.Pattern[str] | None = None  # "由于…的生理活动", "because of physiological …": a normal cause
     later_before_re: re.Pattern[str] | None = None  # "followed by" + a resection: done after the scan, no `absent`
     later_after_re: re.Pattern[str] | None = None  # a resection + "was then performed" / "not performed"
+    # readings of sentences already read (_read_sentence_memo); None when a rule of this lexicon may read past a
+    # sentence's end (binding_forward, anatomy_after, enumeration_tail), so a sentence's reading may depend on the next
+    sentence_memo: OrderedDict[tuple[Any, ...], tuple[Any, ...]] | None = dataclasses.field(
+        default=None, repr=False, compare=False)
 
 
 class _Tok:
@@ -516,7 +521,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     suv = cues.get("suv_value") or {}
     sentence_end = frozenset(str(cues.get("sentence_end") or "。；;！？!?\n")) | {"\n"}
     clause_sep = frozenset(str(cues.get("clause_sep") or "，,：:"))
-    return Lexicon(
+    lex = Lexicon(
         lang=lang,
         signature=sig,
         files=files,
@@ -549,6 +554,9 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         variant_table=variant_table,
         **_rule_fields(organs, cues, lang),
     )
+    if lex.forward_re is None and lex.anatomy_after_re is None and lex.list_tail_re is None:
+        lex.sentence_memo = OrderedDict()
+    return lex
 
 
 def _organ_terms(organs: dict[str, Any], lang: str
@@ -1868,7 +1876,10 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
         elif doc.history_carry and not (lex.continuation_re is not None and lex.continuation_re.match(text, s0)):
             doc.hist_carried, doc.carried = doc.carried, []
         doc.history_carry = False
-        _read_sentence(doc, s0, clauses)
+        if lex.sentence_memo is None:
+            _read_sentence(doc, s0, clauses)
+        else:
+            _read_sentence_memo(doc, s0, s1, clauses, lex.sentence_memo)
     return _document_rules(text, doc.out, cue_flags, lex)
 
 
@@ -1893,6 +1904,156 @@ class _Doc:
     hist_carried: list[_Subj] = dataclasses.field(default_factory=list)  # that subject (or one a paragraph break
     # dropped): "the lesion" points back to it
     last_states: list[tuple[str, int, tuple[str, ...]]] | None = None  # the last stated levels (this paragraph)
+
+    def named_here(self, s0: int) -> bool:
+        """Whether a subject carried now was named in the sentence that starts at `s0`."""
+        return any(s.pos >= s0 for s in self.carried)
+
+
+SENTENCE_MEMO_SIZE = 20_000  # sentences remembered per lexicon (least recently used dropped first)
+SENTENCE_MEMO_VARIANTS = 64  # readings remembered per sentence (for different subjects handed to it)
+_IN_CARRIED, _IN_HISTORY, _IN_LAST = 1, 2, 4  # what a sentence is handed (_WatchedDoc bits)
+
+
+def _watched(name: str, bit: int) -> property:
+    """A _Doc attribute whose reads are recorded while it still holds the value handed to the sentence."""
+    slot = "_w_" + name
+
+    def get(self: _WatchedDoc) -> Any:
+        if not self._w_set & bit:
+            self._w_read |= bit
+        return getattr(self, slot)
+
+    def put(self: _WatchedDoc, value: Any) -> None:
+        self._w_set |= bit
+        setattr(self, slot, value)
+
+    return property(get, put)
+
+
+class _WatchedDoc(_Doc):
+    """A view of a _Doc for reading one sentence that records which handed-on values the reading looks at (the
+    carried subjects, the history subjects, the last stated levels): a remembered reading holds for another
+    report only where those agree."""
+
+    carried = _watched("carried", _IN_CARRIED)  # type: ignore[assignment]
+    hist_carried = _watched("hist_carried", _IN_HISTORY)  # type: ignore[assignment]
+    last_states = _watched("last_states", _IN_LAST)  # type: ignore[assignment]
+
+    def __init__(self, doc: _Doc) -> None:  # noqa: D107 - shares doc's tables and statement list
+        self.__dict__.update(doc.__dict__)
+        self._w_read = self._w_set = 0
+        self._w_carried, self._w_hist_carried, self._w_last_states = doc.carried, doc.hist_carried, doc.last_states
+
+    def named_here(self, s0: int) -> bool:
+        """As _Doc.named_here without looking at the subjects handed to the sentence (all named before it)."""
+        return bool(self._w_set & _IN_CARRIED) and any(s.pos >= s0 for s in self._w_carried)
+
+
+def _handed(carried: list[_Subj], hist: list[_Subj], last: list[tuple[str, int, tuple[str, ...]]] | None, bits: int
+            ) -> tuple[Any, ...]:
+    """The part of the key of a remembered reading that the values handed to the sentence make (`bits`: those it
+    looked at): subjects as (organ, term, site) and levels as (state, cues); their positions, all before the
+    sentence, are never read by it."""
+    return (
+        bits,
+        tuple((x.organ, x.term, x.site) for x in carried) if bits & _IN_CARRIED else None,
+        tuple((x.organ, x.term, x.site) for x in hist) if bits & _IN_HISTORY else None,
+        (None if last is None else tuple((st, w) for st, _p, w in last)) if bits & _IN_LAST else None,
+    )
+
+
+def _read_sentence_memo(doc: _Doc, s0: int, s1: int, clauses: list[tuple[int, int]],
+                        memo: OrderedDict[tuple[Any, ...], tuple[list[int], dict[tuple[Any, ...], Any]]]) -> None:
+    """_read_sentence, remembered per sentence: reports repeat sentences across studies and models.
+
+    A sentence's reading depends on its text with the character that ends it, the bracket mask, the clauses, its
+    tokens (whose kinds may depend on words outside the sentence, hence in the key) and on those of the values
+    handed to it that it looks at (recorded by _WatchedDoc). Its result is the statements it appends (offsets
+    relative to the sentence) and what it hands on. Only lexicons whose rules read nothing past a sentence's end
+    have a memo (Lexicon.sentence_memo), and a sentence with a token that runs past its end is read without it.
+    """
+    text = doc.text
+    m_lo, m_hi = bisect.bisect_left(doc.m_starts, s0), bisect.bisect_left(doc.m_starts, s1)
+    c_lo, c_hi = bisect.bisect_left(doc.c_starts, s0), bisect.bisect_left(doc.c_starts, s1)
+    ments, cues = doc.ments[m_lo:m_hi], doc.cues[c_lo:c_hi]
+    if any(t.end > s1 for t in ments) or any(t.end > s1 for t in cues):
+        _read_sentence(doc, s0, clauses)
+        return
+    key = (
+        text[s0 : s1 + 1], bytes(doc.mask[s0:s1]), tuple((a - s0, b - s0) for a, b in clauses),
+        tuple((m.start - s0, m.end - s0, m.kind, m.target, m.hw) for m in ments),
+        tuple((c.start - s0, c.end - s0, id(c.roles)) for c in cues),
+    )
+    entry = memo.get(key)
+    if entry is not None:
+        memo.move_to_end(key)
+        for bits in entry[0]:
+            hit = entry[1].get(_handed(doc.carried, doc.hist_carried, doc.last_states, bits))
+            if hit is not None:
+                _replay(doc, s0, hit)
+                return
+    c_in, h_in, l_in = doc.carried, doc.hist_carried, doc.last_states
+    w = _WatchedDoc(doc)
+    n0 = len(doc.out)
+    _read_sentence(w, s0, clauses)
+    doc.carried, doc.last_states, doc.history_carry = w._w_carried, w._w_last_states, w.history_carry
+    if w._w_set & _IN_HISTORY:  # (never: the driver alone sets it) not remembered
+        doc.hist_carried = w._w_hist_carried
+        return
+    result = _reading_of(doc, s0, s1, n0, c_in, h_in, w._w_set)
+    if result is None:
+        return
+    handed = _handed(c_in, h_in, l_in, w._w_read)
+    if entry is None:
+        if len(memo) >= SENTENCE_MEMO_SIZE:
+            memo.popitem(last=False)
+        entry = memo[key] = ([], {})
+    if len(entry[1]) < SENTENCE_MEMO_VARIANTS:
+        if w._w_read not in entry[0]:
+            entry[0].append(w._w_read)
+        entry[1][handed] = result
+
+
+def _reading_of(doc: _Doc, s0: int, s1: int, n0: int, c_in: list[_Subj], h_in: list[_Subj], set_bits: int
+                ) -> tuple[Any, ...] | None:
+    """The reading of the sentence just read (statements from doc.out[n0:], what it hands on), positions relative to
+    `s0`; None when it cannot be told apart from the sentence's context (then it is not remembered)."""
+    stmts = tuple((x.organ, x.state, x.clause, x.span[0] - s0, x.span[1] - s0, x.cues, x.organ_term, x.inherited)
+                  for x in doc.out[n0:])
+    carried = None  # unchanged
+    if set_bits & _IN_CARRIED:
+        where = {id(x): ("h", i) for i, x in enumerate(h_in)}
+        where.update((id(x), ("c", i)) for i, x in enumerate(c_in))
+        enc = []
+        for x in doc.carried:
+            src = where.get(id(x))
+            if src is not None:
+                enc.append((src[0], "", "", src[1], ""))
+            elif s0 <= x.pos < s1 or x.pos == -1:
+                enc.append(("n", x.organ, x.term, x.pos - s0 if x.pos >= 0 else x.pos, x.site))
+            else:
+                return None
+        carried = tuple(enc)
+    last = None  # unchanged
+    if set_bits & _IN_LAST:
+        if doc.last_states is None or any(not s0 <= p < s1 for _st, p, _w in doc.last_states):
+            return None
+        last = tuple((st, p - s0, w) for st, p, w in doc.last_states)
+    return stmts, carried, doc.history_carry, last
+
+
+def _replay(doc: _Doc, s0: int, hit: tuple[Any, ...]) -> None:
+    """Apply a remembered reading to the sentence starting at `s0` (see _reading_of)."""
+    stmts, carried, hist_carry, last = hit
+    doc.out.extend(Statement(o, st, cl, (a + s0, b + s0), cw, term, inh) for o, st, cl, a, b, cw, term, inh in stmts)
+    if carried is not None:
+        c_in, h_in = doc.carried, doc.hist_carried
+        doc.carried = [_Subj(o, term, pos + s0 if pos >= 0 else pos, site) if src == "n"
+                       else (c_in if src == "c" else h_in)[pos] for src, o, term, pos, site in carried]
+    doc.history_carry = hist_carry
+    if last is not None:
+        doc.last_states = [(st, p + s0, w) for st, p, w in last]
 
 
 def _finding_clauses(clauses: list[tuple[int, int]], s0: int, s1: int, hypo: list[int], cond: list[int]
@@ -1971,7 +2132,7 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
                 prev_states, cands = None, []
                 doc.carried, prev_ctx, tail = read.subjects, read.has_context, None
                 continue
-            if any(s.pos >= s0 for s in doc.carried) and not any(s.organ or s.site for s in read.subjects):
+            if doc.named_here(s0) and not any(s.organ or s.site for s in read.subjects):
                 # a CT-only clause about a tissue that is none of the 19 ("…结节，见分叶及胸膜凹陷，FDG摄取增高")
                 # describes the subject further: it keeps it
                 prev_ctx = read.has_context
