@@ -130,3 +130,51 @@ def test_summarize() -> None:
     assert s["counts"]["empty"] == 1 and s["counts"]["refusal"] == 1
     assert s["rates"]["empty"] == pytest.approx(1 / 3)
     assert s["n"] == 3 and s["any"] == 2
+
+
+DEMOGRAPHIC_TEXTS = [
+    "患者男，65岁。", "受检者:女性,", "女、 30 岁", "姓 名：李四", "性别:女", "年龄：70", "住院号:AB123", "ID:x9", "pet号：P001",
+    "2021年3月5日", "2019.12.01", "2020 年 7 月", "a 45-year-old", "62 yo", "72y.o. man", "AGED: 50", "Patient: Jane Doe",
+    "NAME: Bob", "Mr. Brown", "Miss Ellis", "sex: M", "GENDER : female", "mrn#12a", "Accession Number: 77", "2022-1-9",
+    "3/14/2019", "Sept. 3, 2018", "DEC 25 2020", "ſex: f", "\u212aelvin", "İD: 12", "ıd: 12", "٣٥ 岁", "no demographics",
+    GOOD_ZH, "", "   ", "SUVmax 5.6，大小约2.3cm×1.5cm", "Uptake 12.3 at T12; age-related changes.",
+]
+
+
+def test_demographics_scan_guard_changes_no_match() -> None:
+    """The combined demographics scan has a first-character lookahead; it finds a match exactly where the plain
+    alternation does (on NFKC text and on raw text with case-folding characters)."""
+    import json
+    import re
+    from pathlib import Path
+
+    from pet2rep.metrics.failures import _norm, _unnamed, lexicon
+
+    lex = lexicon()
+    assert lex.demographics_any.pattern.startswith("(?i:(?=[")  # the guard is there for the shipped lexicon
+    plain = re.compile("|".join(_unnamed(p.pattern) for p in lex.demographics))
+    texts = list(DEMOGRAPHIC_TEXTS)
+    for line in (Path(__file__).parent / "data" / "nlg_pairs.jsonl").read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        texts += [rec["hyp"], rec["ref"]]
+    texts += [t[i:] for t in DEMOGRAPHIC_TEXTS for i in range(len(t))]
+    found = 0
+    for t in texts + [_norm(t) for t in texts]:
+        want = plain.search(t)
+        got = lex.demographics_any.search(t)
+        assert (got is None) == (want is None), t
+        if want is not None:
+            assert got.span() == want.span(), t
+            found += 1
+    assert found > 60
+
+
+def test_first_chars_of_patterns() -> None:
+    from pet2rep.metrics.failures import _first_chars, _guarded
+
+    assert _first_chars(r"(?:ab|c)\d") == "ac"
+    assert _first_chars(r"\b(?:x?y|\d+z)") == r"\dxy"
+    assert _first_chars(r"[^a]b") is None  # a negated class: no guard
+    assert _first_chars(r"a?") is None  # may match empty: no guard
+    assert _guarded(r"[^a]b").pattern == r"[^a]b"
+    assert _guarded(r"(?i:ab)|c").search("xxAB") is not None

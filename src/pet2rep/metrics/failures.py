@@ -78,7 +78,7 @@ def lexicon() -> _Lexicon:
         short_output=int(ref.get("short_output", 200)),
         not_refusal=both(ref.get("not_refusal", {})),
         demographics=pats,
-        demographics_any=re.compile("|".join(_unnamed(p.pattern) for p in pats) or "(?!)"),
+        demographics_any=_guarded("|".join(_unnamed(p.pattern) for p in pats) or "(?!)"),
         final_punct=frozenset(_norm(tr["final_punct"])),
         brackets=tuple((b[0], b[1]) for b in tr["brackets"]),
         impression=both(tr["impression"]),
@@ -92,6 +92,67 @@ def _unnamed(pattern: str) -> str:
     if pattern.startswith("(?i)"):
         return f"(?i:{pattern[4:]})"
     return f"(?:{pattern})"
+
+
+def _guarded(pattern: str) -> re.Pattern[str]:
+    """`pattern` behind a lookahead for the characters a match can start with, when they can be told: a search then
+    rejects most positions with one class test instead of trying every alternative (same matches)."""
+    first = _first_chars(pattern)
+    return re.compile(f"(?i:(?=[{first}]))(?:{pattern})" if first else pattern)
+
+
+def _first_chars(pattern: str) -> str | None:
+    """A character class body holding every character a match of `pattern` can start with (a superset; ignore-case
+    is applied to it by the caller), or None when that cannot be told (a negated class, ".", an empty match …)."""
+    try:
+        from re import _constants as c  # type: ignore[attr-defined]  # Python >= 3.11
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - Python 3.10
+        import sre_constants as c  # type: ignore[no-redef]
+        import sre_parse  # type: ignore[no-redef]
+    categories = {c.CATEGORY_DIGIT: r"\d", c.CATEGORY_WORD: r"\w", c.CATEGORY_SPACE: r"\s"}
+    out: set[str] = set()
+
+    def seq(items: Any) -> bool:
+        """Add the first characters of a sequence; True when it can match empty."""
+        for op, av in items:
+            if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+                continue  # zero-width: leaving it out only admits more positions
+            if op == c.LITERAL:
+                out.add(re.escape(chr(av)))
+                return False
+            if op == c.IN:
+                for iop, iav in av:
+                    if iop == c.LITERAL:
+                        out.add(re.escape(chr(iav)))
+                    elif iop == c.RANGE:
+                        out.add(f"{re.escape(chr(iav[0]))}-{re.escape(chr(iav[1]))}")
+                    elif iop == c.CATEGORY and iav in categories:
+                        out.add(categories[iav])
+                    else:
+                        raise ValueError("class")
+                return False
+            if op == c.SUBPATTERN:
+                if not seq(av[-1]):
+                    return False
+                continue
+            if op == c.BRANCH:
+                if any([seq(b) for b in av[1]]):
+                    continue
+                return False
+            if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+                if seq(av[2]) or av[0] == 0:
+                    continue
+                return False
+            raise ValueError(str(op))
+        return True
+
+    try:
+        if seq(sre_parse.parse(pattern)):
+            return None
+    except Exception:  # noqa: BLE001 - an odd pattern: no guard, it still works
+        return None
+    return "".join(sorted(out))
 
 
 def failures_signature() -> str:
