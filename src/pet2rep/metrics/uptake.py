@@ -114,6 +114,8 @@ _STATE_RANK = {s: i for i, s in enumerate(STATES)}
 _ORGAN_RANK = {o: i for i, o in enumerate(ORGANS)}
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_RE = re.compile(r"[A-Za-z]")
+_CJK_SPAN_RE = re.compile(_CJK_RE.pattern + "+")  # detect_lang counts characters by runs
+_LATIN_SPAN_RE = re.compile(_LATIN_RE.pattern + "+")
 _SEP_UNIT = r"[\s\-]+"
 _ABBREV = {"e.g", "i.e", "vs", "approx", "dr", "fig", "cf", "no", "mr", "ms", "st", "max"}
 _LIST_MARKER_RE = re.compile(r"^[\s(（]*(?:\d{1,2}|[a-zA-Z]|[一二三四五六七八九十]{1,2})[)）]?[.、．]?\s*$")
@@ -862,10 +864,10 @@ def _role_tuple(r: dict[str, Any]) -> tuple[Any, ...]:
 # -------------------------------------------------------------------------------------------- language
 def detect_lang(text: str) -> str:
     """"zh" when CJK characters make up at least 30% of the letters (CJK + Latin), else "en"."""
-    cjk = len(_CJK_RE.findall(text))
+    cjk = sum(map(len, _CJK_SPAN_RE.findall(text)))  # (runs, not characters: fewer strings to make)
     if not cjk:
         return "en"
-    latin = len(_LATIN_RE.findall(text))
+    latin = sum(map(len, _LATIN_SPAN_RE.findall(text)))
     return "zh" if cjk / (cjk + latin) >= 0.3 else "en"
 
 
@@ -1950,6 +1952,11 @@ class _WatchedDoc(_Doc):
         return bool(self._w_set & _IN_CARRIED) and any(s.pos >= s0 for s in self._w_carried)
 
 
+_new_object = object.__new__
+_SEEN_ONCE: tuple[list[int], dict[tuple[Any, ...], Any]] = ([], {})  # memo entry of a sentence seen once (read only)
+_NOTHING_HANDED = (0, None, None, None)  # _handed(…, 0)
+
+
 def _handed(carried: list[_Subj], hist: list[_Subj], last: list[tuple[str, int, tuple[str, ...]]] | None, bits: int
             ) -> tuple[Any, ...]:
     """The part of the key of a remembered reading that the values handed to the sentence make (`bits`: those it
@@ -1971,28 +1978,40 @@ def _read_sentence_memo(doc: _Doc, s0: int, s1: int, clauses: list[tuple[int, in
     tokens (whose kinds may depend on words outside the sentence, hence in the key) and on those of the values
     handed to it that it looks at (recorded by _WatchedDoc). Its result is the statements it appends (offsets
     relative to the sentence) and what it hands on. Only lexicons whose rules read nothing past a sentence's end
-    have a memo (Lexicon.sentence_memo), and a sentence with a token that runs past its end is read without it.
+    have a memo (Lexicon.sentence_memo), and a sentence with a token that runs past its end is read without it. A
+    sentence is remembered the second time it is seen (most sentences of a free-text report are seen once).
     """
-    text = doc.text
-    m_lo, m_hi = bisect.bisect_left(doc.m_starts, s0), bisect.bisect_left(doc.m_starts, s1)
-    c_lo, c_hi = bisect.bisect_left(doc.c_starts, s0), bisect.bisect_left(doc.c_starts, s1)
+    m_starts, c_starts = doc.m_starts, doc.c_starts
+    m_lo = bisect.bisect_left(m_starts, s0)
+    m_hi = bisect.bisect_left(m_starts, s1, m_lo)
+    c_lo = bisect.bisect_left(c_starts, s0)
+    c_hi = bisect.bisect_left(c_starts, s1, c_lo)
     ments, cues = doc.ments[m_lo:m_hi], doc.cues[c_lo:c_hi]
-    if any(t.end > s1 for t in ments) or any(t.end > s1 for t in cues):
+    # tokens of one scan are disjoint and in order: only the last one can run past the sentence's end
+    if (ments and ments[-1].end > s1) or (cues and cues[-1].end > s1):
         _read_sentence(doc, s0, clauses)
         return
+    mask = doc.mask[s0:s1]
     key = (
-        text[s0 : s1 + 1], bytes(doc.mask[s0:s1]), tuple((a - s0, b - s0) for a, b in clauses),
-        tuple((m.start - s0, m.end - s0, m.kind, m.target, m.hw) for m in ments),
-        tuple((c.start - s0, c.end - s0, id(c.roles)) for c in cues),
+        doc.text[s0 : s1 + 1], bytes(mask) if mask.count(0) != len(mask) else None,
+        tuple([(a - s0, b - s0) for a, b in clauses]),
+        tuple([(m.start - s0, m.end - s0, m.kind, m.target, m.hw) for m in ments]),
+        tuple([(c.start - s0, c.end - s0, id(c.roles)) for c in cues]),
     )
     entry = memo.get(key)
-    if entry is not None:
-        memo.move_to_end(key)
-        for bits in entry[0]:
-            hit = entry[1].get(_handed(doc.carried, doc.hist_carried, doc.last_states, bits))
-            if hit is not None:
-                _replay(doc, s0, hit)
-                return
+    if entry is None:  # seen for the first time: read, and remember that it was seen
+        if len(memo) >= SENTENCE_MEMO_SIZE:
+            memo.popitem(last=False)
+        memo[key] = _SEEN_ONCE
+        _read_sentence(doc, s0, clauses)
+        return
+    memo.move_to_end(key)
+    for bits in entry[0]:
+        hit = entry[1].get(_NOTHING_HANDED if not bits else _handed(doc.carried, doc.hist_carried, doc.last_states,
+                                                                     bits))
+        if hit is not None:
+            _replay(doc, s0, hit)
+            return
     c_in, h_in, l_in = doc.carried, doc.hist_carried, doc.last_states
     w = _WatchedDoc(doc)
     n0 = len(doc.out)
@@ -2004,15 +2023,12 @@ def _read_sentence_memo(doc: _Doc, s0: int, s1: int, clauses: list[tuple[int, in
     result = _reading_of(doc, s0, s1, n0, c_in, h_in, w._w_set)
     if result is None:
         return
-    handed = _handed(c_in, h_in, l_in, w._w_read)
-    if entry is None:
-        if len(memo) >= SENTENCE_MEMO_SIZE:
-            memo.popitem(last=False)
+    if entry is _SEEN_ONCE:
         entry = memo[key] = ([], {})
     if len(entry[1]) < SENTENCE_MEMO_VARIANTS:
         if w._w_read not in entry[0]:
             entry[0].append(w._w_read)
-        entry[1][handed] = result
+        entry[1][_handed(c_in, h_in, l_in, w._w_read)] = result
 
 
 def _reading_of(doc: _Doc, s0: int, s1: int, n0: int, c_in: list[_Subj], h_in: list[_Subj], set_bits: int
@@ -2046,7 +2062,11 @@ def _reading_of(doc: _Doc, s0: int, s1: int, n0: int, c_in: list[_Subj], h_in: l
 def _replay(doc: _Doc, s0: int, hit: tuple[Any, ...]) -> None:
     """Apply a remembered reading to the sentence starting at `s0` (see _reading_of)."""
     stmts, carried, hist_carry, last = hit
-    doc.out.extend(Statement(o, st, cl, (a + s0, b + s0), cw, term, inh) for o, st, cl, a, b, cw, term, inh in stmts)
+    out = doc.out
+    for o, st, cl, a, b, cw, term, inh in stmts:
+        x = _new_object(Statement)  # (a frozen dataclass: its fields set as __init__ would, without its checks)
+        x.__dict__.update(organ=o, state=st, clause=cl, span=(a + s0, b + s0), cues=cw, organ_term=term, inherited=inh)
+        out.append(x)
     if carried is not None:
         c_in, h_in = doc.carried, doc.hist_carried
         doc.carried = [_Subj(o, term, pos + s0 if pos >= 0 else pos, site) if src == "n"
