@@ -178,3 +178,33 @@ def test_resamples_use_the_point_estimates_ce_definition(ce_states: str) -> None
     # the two definitions give different numbers on the same statistics
     flip = "abnormal" if ce_states == "all" else "all"
     assert corpus_scores(dataclasses.replace(s, ce_states=flip))["ce_f1"] != corpus_scores(s)["ce_f1"]
+
+
+def test_resampling_on_one_blas_thread_gives_the_same_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bootstrap and the paired tests run their products on one BLAS thread: same draws as with BLAS's own
+    threads (which split the output, not the sums)."""
+    import pet2rep.metrics.stats as st
+
+    s = make_stats(60).take(list(range(60)) * 10)  # products big enough for BLAS to use its threads
+    s2 = make_stats(60, noise=0.5, seed=7, refs_seed=1).take(list(range(60)) * 10)
+    got = bootstrap_draws(s, n=300, seed=4)
+    got_paired = paired_test(s, s2, test="ar", n=260, seed=2)
+    monkeypatch.setattr(st, "_openblas", lambda: None)  # BLAS left as it is
+    want = bootstrap_draws(s, n=300, seed=4)
+    assert set(got) == set(want) and all(np.array_equal(got[k], want[k]) for k in want)
+    assert paired_test(s, s2, test="ar", n=260, seed=2) == got_paired
+
+
+def test_one_blas_thread_sets_and_restores() -> None:
+    from pet2rep.metrics.stats import _openblas, one_blas_thread
+
+    blas = _openblas()
+    if blas is None:
+        pytest.skip("numpy's OpenBLAS not found (not Linux or another BLAS)")
+    before = blas[0]()
+    with one_blas_thread():
+        assert blas[0]() == 1
+    assert blas[0]() == before
+    with pytest.raises(KeyError), one_blas_thread():
+        raise KeyError("restored on errors too")
+    assert blas[0]() == before
