@@ -121,3 +121,22 @@ def test_unknown_segmenter_is_an_error() -> None:
         tokenize("肝", segmenter="pkuseg")
     with pytest.raises(Pet2RepError):
         tokenizer_signature("spacy")
+
+
+def test_fast_table_is_nfkc_lower_per_character() -> None:
+    """Every BMP character: the table holds its NFKC + lower-case form (" " when the tokenizer keeps none of it), or
+    the unsafe pattern sends texts holding it to the full algorithm (it or its normal form is context-dependent)."""
+    import unicodedata
+
+    table, unsafe = tk._fast_nfkc()
+    for cp in range(0x10000):
+        ch = chr(cp)
+        out = unicodedata.normalize("NFKC", ch).lower() if tk._context_free(ch) else None
+        if out is None or not all(tk._context_free(o) for o in out):
+            assert unsafe.match(ch) is not None, hex(cp)
+            continue
+        assert unsafe.match(ch) is None, hex(cp)
+        want = cp if out == ch else (out if tk._KEPT_RE.search(out) else " ")
+        assert table[cp] == want, hex(cp)
+    tk.warm_up()
+    assert tk._fast_nfkc() == (table, unsafe)

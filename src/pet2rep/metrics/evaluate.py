@@ -324,6 +324,10 @@ def _run_samples(state: dict[str, Any], n: int,
     texts = state["texts"]
     work = sum(len(texts[t]) for t in set(state["hyp_tid"]) | set(state["ref_tid"]))
     serial = workers <= 1 or len(chunks) <= 1 or work < PARALLEL_MIN_CHARS
+    if not serial and any(not texts[t].isascii() for t in need):
+        from pet2rep.metrics.tokenize import warm_up
+
+        warm_up()  # the normalisation table, built here once rather than in every worker
     if not tok_chunks:  # every text already tokenised (e.g. all cached): nothing to do
         toks = []
     elif serial:

@@ -51,21 +51,35 @@ def _fast_nfkc() -> tuple[list[int | str], re.Pattern[str]]:
     """
     table: list[int | str] = list(range(0x10000))
     unsafe: list[tuple[int, int]] = []
+    hangul = frozenset(cp for lo, hi in _HANGUL for cp in range(lo, hi + 1))
+    combining, category, normalize_ = unicodedata.combining, unicodedata.category, unicodedata.normalize
+
+    def free(c: str) -> bool:  # _context_free, in one expression
+        cat = category(c)
+        return not (combining(c) or cat[0] == "M" or cat == "Cs" or ord(c) in hangul)
+
     for cp in range(0x10000):
         ch = chr(cp)
-        out = unicodedata.normalize("NFKC", ch).lower() if _context_free(ch) else None
-        if out is None or not all(_context_free(o) for o in out):
+        out = normalize_("NFKC", ch).lower() if free(ch) else None
+        if out == ch:
+            continue  # (its one character is context-free: the table keeps it)
+        if out is None or not all(free(o) for o in out):
             if unsafe and unsafe[-1][1] == cp - 1:
                 unsafe[-1] = (unsafe[-1][0], cp)
             else:
                 unsafe.append((cp, cp))
-        elif out != ch:
+        else:
             table[cp] = out if _KEPT_RE.search(out) else " "
     cls = "".join(
         re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in unsafe
     )
     astral = "\U00010000-\U0001FFFF\U0002F800-\U0002FA1F\U00040000-\U0010FFFF"
     return table, re.compile(f"[{cls}{astral}]")
+
+
+def warm_up() -> None:
+    """Build the per-character normalisation table now (a process that forks workers builds it once for all)."""
+    _fast_nfkc()
 
 
 def normalize(text: str) -> str:
