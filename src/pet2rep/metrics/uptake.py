@@ -1912,7 +1912,7 @@ class _Doc:
         return any(s.pos >= s0 for s in self.carried)
 
 
-SENTENCE_MEMO_SIZE = 20_000  # sentences remembered per lexicon (least recently used dropped first)
+SENTENCE_MEMO_SIZE = 8192  # sentences remembered per lexicon, ~1.7 kB each (least recently used dropped first)
 SENTENCE_MEMO_VARIANTS = 64  # readings remembered per sentence (for different subjects handed to it)
 _IN_CARRIED, _IN_HISTORY, _IN_LAST = 1, 2, 4  # what a sentence is handed (_WatchedDoc bits)
 
