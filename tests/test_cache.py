@@ -176,3 +176,31 @@ def test_key_follows_text_and_code(monkeypatch):
     assert k1 == C.text_key("肝脏未见异常。") != C.text_key("肝脏未见异常")
     monkeypatch.setattr(C, "code_signature", lambda: "another-extractor")
     assert C.text_key("肝脏未见异常。") != k1
+
+
+def test_runs_in_one_process_write_each_reference_once(cache_dir, tmp_path, monkeypatch):
+    """Runs of one process over the same references (in-process cache kept) rewrite no row the file already has;
+    a run against another cache file still writes its rows there."""
+    refs = [" ".join(EN[i : i + 2]) for i in range(3)] + ["肝脏FDG摄取增高，脾脏未见异常。", "双肺未见异常摄取。"]
+    written: list[int] = []
+    real_put = C.RefCache.put_many
+
+    def put_many(self, entries):
+        written.append(len(entries))
+        return real_put(self, entries)
+
+    monkeypatch.setattr(C.RefCache, "put_many", put_many)
+    m1, _ = E.score_pairs(refs[::-1], refs, workers=1, bootstrap=0)
+    m2, _ = E.score_pairs(refs[1:] + refs[:1], refs, workers=1, bootstrap=0)  # in-process cache kept
+    assert written == [len(refs), 0]
+    other = tmp_path / "other-cache"
+    other.mkdir()
+    monkeypatch.setenv("PET2REP_CACHE", str(other))
+    E.score_pairs(refs[::-1], refs, workers=1, bootstrap=0)
+    assert written[-1] == len(refs)
+    with sqlite3.connect(other / C.FILE_NAME) as con:
+        assert con.execute("SELECT count(*) FROM refs").fetchone()[0] == len(refs)
+    E.clear_reference_cache()
+    monkeypatch.setenv("PET2REP_CACHE", str(cache_dir))
+    m3, _ = E.score_pairs(refs[::-1], refs, workers=1, bootstrap=0)  # from the file: same numbers
+    assert {k: v for k, v in m3.items() if k != "timing"} == {k: v for k, v in m1.items() if k != "timing"}

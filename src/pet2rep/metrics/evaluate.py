@@ -106,6 +106,7 @@ def _disk_prefill(state: dict[str, Any], ref_tids: set[int]) -> None:
             entry["lng"] = e["lng"]
         _REF_CACHE[text] = entry
         state["disk_had"][text] = (set(entry["tok"]), set(entry["lab"]), "lng" in entry, set(entry["met"]))
+        entry["on_disk"] = (str(db.path), state["disk_had"][text])  # what that file holds of it
 
 
 def _ref_cache_store(state: dict[str, Any], recs: list[dict[str, Any]]) -> None:
@@ -132,14 +133,17 @@ def _disk_store(state: dict[str, Any], ref_texts: set[str]) -> None:
 
     seg, tsig = state["segmenter"] or "none", tokenizer_signature(state["segmenter"])
     db, had = state["disk"], state.get("disk_had", {})
+    where = str(db.path)
     new: dict[str, dict[str, Any]] = {}
+    wrote: dict[str, Any] = {}
     for text in ref_texts:
         entry = _REF_CACHE.get(text)
         if entry is None:
             continue
         known = (set(entry["tok"]), set(entry["lab"]), "lng" in entry, set(entry.get("met", {})))
-        if had.get(text) == known:
-            continue  # nothing new
+        if had.get(text) == known or entry.get("on_disk") == (where, known):
+            continue  # nothing new (read from that file, or written to it by an earlier run of this process)
+        wrote[text] = known
         row: dict[str, Any] = {"tok": {}, "lab": entry["lab"], "met": {}}
         if entry["tok"].get(seg) is not None:
             row["tok"][tsig] = entry["tok"][seg]
@@ -150,6 +154,8 @@ def _disk_store(state: dict[str, Any], ref_texts: set[str]) -> None:
         new[text] = row
     try:
         db.put_many(new)
+        for text, known in wrote.items():
+            _REF_CACHE[text]["on_disk"] = (where, known)
     except Exception as exc:  # noqa: BLE001 - a broken cache costs speed, never a result
         (state.get("warn") or _stderr)(f"reference cache {db.path} not written ({exc})")
     finally:
