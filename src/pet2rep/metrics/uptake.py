@@ -97,6 +97,7 @@ import hashlib
 import json
 import re
 import sys
+import types
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -219,7 +220,7 @@ class Lexicon:
     later_after_re: re.Pattern[str] | None = None  # a resection + "was then performed" / "not performed"
     # readings of sentences already read (_read_sentence_memo); None when a rule of this lexicon may read past a
     # sentence's end (binding_forward, anatomy_after, enumeration_tail), so a sentence's reading may depend on the next
-    sentence_memo: OrderedDict[tuple[Any, ...], tuple[Any, ...]] | None = dataclasses.field(
+    sentence_memo: OrderedDict[str, Any] | None = dataclasses.field(
         default=None, repr=False, compare=False)
 
 
@@ -1913,7 +1914,7 @@ class _Doc:
 
 
 SENTENCE_MEMO_SIZE = 8192  # sentences remembered per lexicon, ~1.7 kB each (least recently used dropped first)
-SENTENCE_MEMO_VARIANTS = 64  # readings remembered per sentence (for different subjects handed to it)
+SENTENCE_MEMO_VARIANTS = 64  # readings remembered per sentence text (other tokens, other subjects handed to it)
 _IN_CARRIED, _IN_HISTORY, _IN_LAST = 1, 2, 4  # what a sentence is handed (_WatchedDoc bits)
 
 
@@ -1953,7 +1954,7 @@ class _WatchedDoc(_Doc):
 
 
 _new_object = object.__new__
-_SEEN_ONCE: tuple[list[int], dict[tuple[Any, ...], Any]] = ([], {})  # memo entry of a sentence seen once (read only)
+_SEEN_ONCE: Any = types.MappingProxyType({})  # memo slot of a sentence seen once (nothing remembered yet)
 _NOTHING_HANDED = (0, None, None, None)  # _handed(…, 0)
 
 
@@ -1970,8 +1971,8 @@ def _handed(carried: list[_Subj], hist: list[_Subj], last: list[tuple[str, int, 
     )
 
 
-def _read_sentence_memo(doc: _Doc, s0: int, s1: int, clauses: list[tuple[int, int]],
-                        memo: OrderedDict[tuple[Any, ...], tuple[list[int], dict[tuple[Any, ...], Any]]]) -> None:
+def _read_sentence_memo(doc: _Doc, s0: int, s1: int, clauses: list[tuple[int, int]], memo: OrderedDict[str, Any]
+                        ) -> None:
     """_read_sentence, remembered per sentence: reports repeat sentences across studies and models.
 
     A sentence's reading depends on its text with the character that ends it, the bracket mask, the clauses, its
@@ -1981,6 +1982,15 @@ def _read_sentence_memo(doc: _Doc, s0: int, s1: int, clauses: list[tuple[int, in
     have a memo (Lexicon.sentence_memo), and a sentence with a token that runs past its end is read without it. A
     sentence is remembered the second time it is seen (most sentences of a free-text report are seen once).
     """
+    stext = doc.text[s0 : s1 + 1]
+    slot = memo.get(stext)
+    if slot is None:  # a sentence seen for the first time: read it, and remember that it was seen
+        if len(memo) >= SENTENCE_MEMO_SIZE:
+            memo.popitem(last=False)
+        memo[stext] = _SEEN_ONCE
+        _read_sentence(doc, s0, clauses)
+        return
+    memo.move_to_end(stext)
     m_starts, c_starts = doc.m_starts, doc.c_starts
     m_lo = bisect.bisect_left(m_starts, s0)
     m_hi = bisect.bisect_left(m_starts, s1, m_lo)
@@ -1993,25 +2003,19 @@ def _read_sentence_memo(doc: _Doc, s0: int, s1: int, clauses: list[tuple[int, in
         return
     mask = doc.mask[s0:s1]
     key = (
-        doc.text[s0 : s1 + 1], bytes(mask) if mask.count(0) != len(mask) else None,
+        bytes(mask) if mask.count(0) != len(mask) else None,
         tuple([(a - s0, b - s0) for a, b in clauses]),
         tuple([(m.start - s0, m.end - s0, m.kind, m.target, m.hw) for m in ments]),
         tuple([(c.start - s0, c.end - s0, id(c.roles)) for c in cues]),
     )
-    entry = memo.get(key)
-    if entry is None:  # seen for the first time: read, and remember that it was seen
-        if len(memo) >= SENTENCE_MEMO_SIZE:
-            memo.popitem(last=False)
-        memo[key] = _SEEN_ONCE
-        _read_sentence(doc, s0, clauses)
-        return
-    memo.move_to_end(key)
-    for bits in entry[0]:
-        hit = entry[1].get(_NOTHING_HANDED if not bits else _handed(doc.carried, doc.hist_carried, doc.last_states,
-                                                                     bits))
-        if hit is not None:
-            _replay(doc, s0, hit)
-            return
+    entry = slot.get(key)
+    if entry is not None:
+        for bits in entry[0]:
+            hit = entry[1].get(_NOTHING_HANDED if not bits else _handed(doc.carried, doc.hist_carried,
+                                                                         doc.last_states, bits))
+            if hit is not None:
+                _replay(doc, s0, hit)
+                return
     c_in, h_in, l_in = doc.carried, doc.hist_carried, doc.last_states
     w = _WatchedDoc(doc)
     n0 = len(doc.out)
@@ -2023,8 +2027,12 @@ def _read_sentence_memo(doc: _Doc, s0: int, s1: int, clauses: list[tuple[int, in
     result = _reading_of(doc, s0, s1, n0, c_in, h_in, w._w_set)
     if result is None:
         return
-    if entry is _SEEN_ONCE:
-        entry = memo[key] = ([], {})
+    if slot is _SEEN_ONCE:
+        slot = memo[stext] = {}
+    if entry is None:
+        if len(slot) >= SENTENCE_MEMO_VARIANTS:
+            return
+        entry = slot[key] = ([], {})
     if len(entry[1]) < SENTENCE_MEMO_VARIANTS:
         if w._w_read not in entry[0]:
             entry[0].append(w._w_read)
