@@ -930,15 +930,16 @@ def _segments(text: str, lex: Lexicon, mask: bytearray) -> list[tuple[int, int, 
     para = True
     clauses: list[tuple[int, int]] = []
     n = len(text)
+    sentence_end = lex.sentence_end
     for m in lex.split_re.finditer(text):
         i = m.start()
         ch = text[i]
         if mask[i] and ch != "\n":
             continue
-        prv = text[i - 1] if i else ""
-        nxt = text[i + 1] if i + 1 < n else ""
-        if ch in lex.sentence_end or ch == ".":
+        if ch in sentence_end or ch == ".":
             if ch == ".":
+                prv = text[i - 1] if i else ""
+                nxt = text[i + 1] if i + 1 < n else ""
                 if prv.isdigit() and nxt.isdigit():
                     continue
                 if lex.lang != "zh":
@@ -955,7 +956,7 @@ def _segments(text: str, lex: Lexicon, mask: bytearray) -> list[tuple[int, int, 
             s_start = c_start = i + 1
             clauses = []
         else:  # clause separator
-            if ch == "," and prv.isdigit() and nxt.isdigit():
+            if ch == "," and 0 < i < n - 1 and text[i - 1].isdigit() and text[i + 1].isdigit():
                 continue
             if i > c_start:
                 clauses.append((c_start, i))
