@@ -205,6 +205,143 @@ def _backtrack(n: int, key: Any, le: Any, SD: int, nr: int, K: int, bp_par: Any,
     return cnt
 
 
+def _beam_arrays(work: Any, K: int, k0: int, uh0: Any, uh: Any, common: Any) -> Any:
+    """Set-up of the beam arrays: ``work`` zeroed and cut into its ``WORK`` views of ``K`` items, and the start
+    in place (one alignment of key ``k0``, no open chunk, the definite matches' words used).
+
+    Returns ``key, idx, le, buf`` (the beam, best first: packed keys, next reference position, last hypothesis
+    end, bit set block), ``xi, xl, xp, xk`` (the next beam's slots: state, parent, candidate), ``order, okey,
+    otb`` (the next beam's slots best first, their keys and tie-breaks), ``nbuf, taken, own, free`` (scratch of
+    :func:`_assign_blocks`) and ``prim`` (hypothesis position of each parent's best child, two-pass steps)."""
+    for w in range(WORK * K):
+        work[w] = 0
+    key = work[0:K]
+    idx = work[K : 2 * K]
+    le = work[2 * K : 3 * K]
+    buf = work[3 * K : 4 * K]
+    xi = work[4 * K : 5 * K]
+    xl = work[5 * K : 6 * K]
+    xp = work[6 * K : 7 * K]
+    xk = work[7 * K : 8 * K]
+    order = work[8 * K : 9 * K]
+    okey = work[9 * K : 10 * K]
+    otb = work[10 * K : 11 * K]
+    nbuf = work[11 * K : 12 * K]
+    taken = work[12 * K : 13 * K]
+    own = work[13 * K : 14 * K]
+    free = work[14 * K : 15 * K]
+    prim = work[15 * K : 16 * K]
+    key[0] = k0
+    le[0] = -1
+    for w in range(len(uh0)):
+        uh[w] = uh0[w]
+        common[w] = uh0[w]  # words used by every alignment of the beam (only grows; refreshed now and then)
+    return key, idx, le, buf, xi, xl, xp, xk, order, okey, otb, nbuf, taken, own, free, prim
+
+
+def _covered_child(j: int, pk: int, pl: int, ip: int, SC: int, SD: int, ci: Any, chl: Any, crl: Any, cval: Any,
+                   fixed: Any) -> tuple[int, int, int, int]:
+    """The only child of a parent (key ``pk``, last hypothesis end ``pl``, next reference position ``ip``) whose
+    reference position ``j`` is covered: inside its own match it passes through, else it takes the definite match
+    at ``j``. Returns ``(key, next reference position, last hypothesis end, candidate)``; candidate -2: no definite
+    match, the parent is dropped."""
+    if j < ip:
+        return pk, ip, pl, -1
+    f = fixed[ip]
+    if f < 0:
+        return pk, ip, pl, -2
+    fi = ci[f]
+    dd = j - fi
+    ck = pk - cval[f] * SC + (SD if (pl != -1 and fi != pl) else 0) + (dd if dd >= 0 else -dd)
+    return ck, j + crl[f], fi + chl[f], f
+
+
+def _free(k: int, j: int, pb: int, ci: Any, chl: Any, crl: Any, uh: Any, ur0: Any) -> bool:
+    """Whether candidate ``k`` at reference position ``j`` touches no word used by the alignment whose hypothesis
+    bit set starts at ``uh[pb]`` (nor a reference word of a definite match)."""
+    i = ci[k]
+    for t in range(i, i + chl[k]):
+        if uh[pb + t // 63] & (1 << (t % 63)):
+            return False
+    for t in range(j, j + crl[k]):
+        if ur0[t >> 5] & (1 << (t & 31)):
+            return False
+    return True
+
+
+def _general_step(j: int, n: int, K: int, TBS: int, a: int, b: int, sm: int, maxsc: int, SC: int, SD: int, WH: int,
+                  key: Any, idx: Any, le: Any, buf: Any, ci: Any, chl: Any, crl: Any, cval: Any, fixed: Any,
+                  ur0: Any, uh: Any, okey: Any, otb: Any, order: Any, xi: Any, xl: Any, xp: Any, xk: Any) -> int:
+    """One step at a reference position ``j`` whose candidates are not just exact one-word matches: the ``n``
+    parents in beam order offer their children (the only one where ``j`` is covered, else the candidates and the
+    skip child), until the pruning test says no later parent can place one. Returns the number of children."""
+    m = 0
+    covered = ur0[j >> 5] & (1 << (j & 31))
+    for p in range(n):
+        pk = key[p]
+        if m == K and pk - maxsc >= okey[K - 1]:
+            break  # every child is at least its parent's key less the best value: none can enter the beam
+        pl = le[p]
+        if j < idx[p] or covered:
+            ck, ci_, cl_, cand = _covered_child(j, pk, pl, idx[p], SC, SD, ci, chl, crl, cval, fixed)
+            if cand != -2:
+                slot, m = _offer(ck, p * TBS, ci_, cl_, p, cand, m, K, okey, otb, order, xi, xl, xp, xk)
+            continue
+        # the candidates then the skip child: once one is refused, the skip child would be too; where every
+        # candidate has one value (sm), so would each later child not continuing the chunk
+        pb = buf[p] * WH
+        acc = 0
+        refused = False  # a match child was refused: the skip child will be too
+        stop = False  # (same values) later non-continuation children will be refused too
+        for k in range(a, b):
+            i = ci[k]
+            used = False
+            for t in range(i, i + chl[k]):
+                if uh[pb + t // 63] & (1 << (t % 63)):
+                    used = True
+                    break
+            if not used:
+                for t in range(j, j + crl[k]):
+                    if ur0[t >> 5] & (1 << (t & 31)):
+                        used = True
+                        break
+            if used:
+                continue
+            dd = j - i
+            if dd < 0:
+                dd = -dd
+            cont = pl != -1 and i == pl
+            if stop and not cont:
+                acc += dd
+                continue
+            inc = 1 if (pl != -1 and not cont) else 0
+            ck = pk - cval[k] * SC + inc * SD + acc
+            slot, m = _offer(ck, p * TBS + k - a, j + crl[k], i + chl[k], p, k, m, K, okey, otb, order, xi, xl, xp,
+                             xk)
+            acc += dd
+            if slot < 0:
+                refused = True
+                if sm != 0:
+                    if inc == 0:
+                        break  # every later child of this parent is at least as bad
+                    stop = True  # only a child continuing the chunk may still enter
+        if not refused:  # the skip child
+            ck = pk + (SD if pl != -1 else 0) + acc
+            slot, m = _offer(ck, p * TBS + b - a, j + 1, -1, p, -1, m, K, okey, otb, order, xi, xl, xp, xk)
+    return m
+
+
+def _carry_best(key: Any, idx: Any, le: Any, okey: Any, order: Any, xi: Any, xl: Any, xp: Any, xk: Any) -> int:
+    """Every alignment was dropped: the jar carries its best one on unchanged (the next beam is it alone)."""
+    okey[0] = key[0]
+    xi[0] = idx[0]
+    xl[0] = le[0]
+    xp[0] = 0
+    xk[0] = -1
+    order[0] = 0
+    return 1
+
+
 def beam_search(
     nr: int,
     cs: Any,
@@ -255,29 +392,8 @@ def beam_search(
         return -1
     SD = 1 << bd  # one chunk
     SC = 1 << (bd + bc)  # one match value
-    for w in range(WORK * K):
-        work[w] = 0
-    key = work[0:K]  # the beam, best first: packed keys, next reference position, last hyp end, bit set block
-    idx = work[K : 2 * K]
-    le = work[2 * K : 3 * K]
-    buf = work[3 * K : 4 * K]
-    xi = work[4 * K : 5 * K]  # the next beam's slots
-    xl = work[5 * K : 6 * K]
-    xp = work[6 * K : 7 * K]
-    xk = work[7 * K : 8 * K]
-    order = work[8 * K : 9 * K]  # slots of the next beam, best first
-    okey = work[9 * K : 10 * K]  # their keys
-    nbuf = work[10 * K : 11 * K]
-    taken = work[11 * K : 12 * K]
-    own = work[12 * K : 13 * K]
-    free = work[13 * K : 14 * K]
-    otb = work[14 * K : 15 * K]  # tie-breaks of the next beam, best first
-    prim = work[15 * K : 16 * K]  # hypothesis position of each parent's best child (two-pass steps)
-    key[0] = noff * SC
-    le[0] = -1
-    for w in range(WH):
-        uh[w] = uh0[w]
-        common[w] = uh0[w]  # words used by every alignment of the beam (only grows; refreshed now and then)
+    key, idx, le, buf, xi, xl, xp, xk, order, okey, otb, nbuf, taken, own, free, prim = _beam_arrays(
+        work, K, noff * SC, uh0, uh, common)
     n = 1
     for j in range(nr):
         a = cs[j]
@@ -441,112 +557,10 @@ def beam_search(
                         last = okey[K - 1]
                         ltb = otb[K - 1]
         else:
-            for p in range(n):
-                pk = key[p]
-                if m == K and pk - maxsc >= last:
-                    break  # no child of this or any later parent can enter the beam
-                pl = le[p]
-                pb = buf[p] * WH
-                mode = 0  # 0: candidates then skip, 1: pass through, 2: definite match, 3: dropped
-                if j < idx[p]:
-                    mode = 1
-                elif ur0[jw] & jb:
-                    if fixed[idx[p]] >= 0:
-                        mode = 2
-                    else:
-                        mode = 3
-                if mode == 3:
-                    continue
-                k = a
-                acc = 0
-                refused = False  # a match child was refused: the skip child will be too
-                stop = False  # (same values) later non-continuation children will be refused too
-                while True:
-                    # ---- next child of this parent: key ck, rank ctb, chunk increment inc, state (ci_, cl_), cand
-                    inc = 0
-                    ctb = p * TBS
-                    if mode == 1:
-                        ck = pk
-                        ci_ = idx[p]
-                        cl_ = pl
-                        cand = -1
-                    elif mode == 2:
-                        f = fixed[idx[p]]
-                        fi = ci[f]
-                        if pl != -1 and fi != pl:
-                            inc = 1
-                        dd = j - fi
-                        ck = pk - cval[f] * SC + inc * SD + (dd if dd >= 0 else -dd)
-                        ci_ = j + crl[f]
-                        cl_ = fi + chl[f]
-                        cand = f
-                    elif k < b:
-                        i = ci[k]
-                        kk = k
-                        k += 1
-                        used = False
-                        for t in range(i, i + chl[kk]):
-                            if uh[pb + t // 63] & (1 << (t % 63)):
-                                used = True
-                                break
-                        if not used:
-                            for t in range(j, j + crl[kk]):
-                                if ur0[t >> 5] & (1 << (t & 31)):
-                                    used = True
-                                    break
-                        if used:
-                            continue
-                        dd = j - i
-                        if dd < 0:
-                            dd = -dd
-                        cont = pl != -1 and i == pl
-                        if stop and not cont:
-                            acc += dd
-                            continue
-                        if pl != -1 and not cont:
-                            inc = 1
-                        ck = pk - cval[kk] * SC + inc * SD + acc
-                        ctb += kk - a
-                        ci_ = j + crl[kk]
-                        cl_ = i + chl[kk]
-                        cand = kk
-                        acc += dd
-                    else:
-                        if refused:
-                            break
-                        if pl != -1:
-                            inc = 1
-                        ck = pk + inc * SD + acc
-                        ctb += nb
-                        ci_ = j + 1
-                        cl_ = -1
-                        cand = -1
-                        k = b + 1  # marks: skip child offered
-                    # ---- stable insertion into the sorted next beam (creation order breaks ties)
-                    slot, m = _offer(ck, ctb, ci_, cl_, p, cand, m, K, okey, otb, order, xi, xl, xp, xk)
-                    if slot < 0:
-                        # refused: sorted past the beam
-                        if mode != 0 or k > b:
-                            break
-                        refused = True
-                        if sm != 0:
-                            if inc == 0:
-                                break  # every later child of this parent is at least as bad
-                            stop = True  # only a child continuing the chunk may still enter
-                        continue
-                    if m == K:
-                        last = okey[K - 1]
-                        ltb = otb[K - 1]
-                    if mode != 0 or k > b:
-                        break
-        if m == 0:  # every alignment was dropped: the jar carries its best one on unchanged
-            okey[0] = key[0]
-            xi[0] = idx[0]
-            xl[0] = le[0]
-            xp[0] = 0
-            xk[0] = -1
-            order[0] = 0
-            m = 1
+            m = _general_step(j, n, K, TBS, a, b, sm, maxsc, SC, SD, WH, key, idx, le, buf, ci, chl, crl, cval, fixed,
+                              ur0, uh, okey, otb, order, xi, xl, xp, xk)
+        if m == 0:
+            m = _carry_best(key, idx, le, okey, order, xi, xl, xp, xk)
         # materialise the new beam
         _assign_blocks(n, m, K, WH, buf, xp, order, own, taken, free, nbuf, uh)
         _adopt(j, m, K, WH, ci, chl, okey, order, xi, xl, xp, xk, nbuf, key, idx, le, buf, uh, bp_par, bp_cand)
@@ -790,8 +804,10 @@ def bit_table() -> Any:
 
 # the functions pair_row calls, directly or through beam_search/prepare: compiled with it
 _KERNEL = (prepare, _candidates, _definite, _word_groups, beam_search, row_stats, _key_fields, _offer,
-           _assign_blocks, _adopt, _refresh_common, _backtrack)
-_INLINED = (_offer, _assign_blocks, _adopt, _refresh_common)
+           _assign_blocks, _adopt, _refresh_common, _backtrack, _beam_arrays, _covered_child,
+           _general_step, _carry_best)
+_INLINED = (_offer, _assign_blocks, _adopt, _refresh_common, _covered_child,
+            _general_step, _carry_best)
 _LOCK = threading.Lock()
 _JIT: Any = None
 _JIT_TRIED = False
