@@ -1108,15 +1108,17 @@ def _read_clause(
     flags = _cue_flags(cues, node_in)
     if not flags & _F_HEAVY:  # light read: subjects, context and node words only
         return _light_read(text, c0, c1, ments, flags, ctx_in, lex)
+    named_node = 0  # a node word inside a station's name ("thoracic and abdominal lymph nodes") ends the list too
     if ments and cues:
         kept = _drop_name_cues(cues, ments)
         if kept is not cues:
+            named_node = flags & _F_NODE
             cues, flags = kept, _cue_flags(kept, node_in)
     ments, kept_cues, low_weak = _drop_compared(text, c0, ments, cues, lex, bool(flags & _F_CMP))
     if kept_cues is not None:
         cues, flags = kept_cues, _cue_flags(kept_cues, node_in)
     has_node = bool(flags & _F_NODE)
-    subjects = _clause_subjects(text, c0, c1, ments, has_node, lex)
+    subjects = _clause_subjects(text, c0, c1, ments, has_node or bool(named_node), lex)
     has_context = _has_context(text, c0, ments, cues, flags, ctx_in)
     # time: a clause about change since an earlier study, and the scope of a "past" word ("原…", "previously …")
     temporal = time_in or (bool(flags & _F_TIME) and any(c.roles.get("temporal") or c.roles.get("past") for c in cues))
@@ -1985,7 +1987,7 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
             doc.carried, tail = subjects, None
             inherited = False
         else:
-            subjects = _inherited_subjects(doc, read, c0, c1)
+            subjects = _inherited_subjects(doc, read, c0, c1, c0 == s0 or not text[s0:c0].strip())
             inherited = True
         if not read.states:
             prev_states, cands = None, []
@@ -2092,21 +2094,30 @@ def _emit_list_item(
     """A clause that only names organs after a stated level lists more of them: they take the level.
 
     Region words resolve to their node group when the list's head spoke of nodes ("No hypermetabolic lymphadenopathy
-    in the neck, chest, abdomen or pelvis").
+    in the neck, chest, abdomen or pelvis"), and so do the list's earlier ones when a node word ends it
+    ("Metabolically active cervical, mediastinal and hilar LNE").
     """
-    subs = [s if s.organ else _Subj(s.site, s.term, s.pos, s.site) for s in read.subjects if s.organ or (prev_node and s.site)]
+    node = prev_node or read.has_node
+    subs = [s if s.organ else _Subj(s.site, s.term, s.pos, s.site) for s in read.subjects if s.organ or (node and s.site)]
+    if node and not prev_node:
+        subs[:0] = [_Subj(s.site, s.term, s.pos, s.site) for s in doc.carried if s.site and not s.organ]
     pairs = [(s, st) for s in subs for st in prev_states]
     if prev_lower:
         pairs = _resolve_lower(pairs)
     _emit(doc.out, pairs, doc.text, span, said, False, prev_prov, None, doc.lex, prov)
 
 
-def _inherited_subjects(doc: _Doc, read: _ClauseRead, c0: int, c1: int) -> list[_Subj]:
+_OTHERWISE_RE = re.compile(r"\b(?:otherwise|elsewhere)\b|其余|其他部位|余部", re.IGNORECASE)  # the rest of the body
+
+
+def _inherited_subjects(doc: _Doc, read: _ClauseRead, c0: int, c1: int, opens: bool = False) -> list[_Subj]:
     """The subjects of a clause that names none: those carried from before (in a clause about nodes, only node
     groups: "…食管癌…。转移淋巴结FDG摄取增高"); a definite lesion noun points back to the subject a history sentence or
     a paragraph break dropped ("A man with a hepatic lesion … underwent PET/CT. The images revealed increased FDG
-    activity in the lesion")."""
+    activity in the lesion"); a sentence that `opens` naming no organ and speaks of the rest ("otherwise") has none."""
     text, lex = doc.text, doc.lex
+    if opens and doc.carried and _OTHERWISE_RE.search(text, c0, c1):
+        return []  # a sentence about the rest of the body ("Tracer distribution is otherwise unremarkable")
     if not doc.carried and doc.hist_carried and lex.anaphor_re is not None and lex.anaphor_re.search(text, c0, c1):
         doc.carried = doc.hist_carried
     subjects = [_Subj(s.organ or (s.site if read.has_node and s.site else ""), s.term, -1, s.site) for s in doc.carried]
@@ -2129,6 +2140,8 @@ def _with_listed(
     if pending:
         first = pairs[0][0] if pairs else None
         run_states = [st for subj, st in pairs if subj is first] or read.states
+        if read.has_node:  # a node word at the end of the list makes its regions node groups ("双侧颈部，纵隔…淋巴结")
+            pending = [p if p.organ or not p.site else _Subj(p.site, p.term, p.pos, p.site) for p in pending]
         pairs = [(p, st) for p in pending if p.organ for st in run_states] + pairs
     return pairs, pending
 
