@@ -1161,6 +1161,9 @@ V7_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # a lobe's adjective right before a metabolism word is the brain's lobe; before sinus or bone it is not
     ("en", "Bilateral parietal hypometabolism, worse on the left.", {"brain": ["decreased"]}),
     ("en", "Frontal sinus mucosal uptake is increased.", {}),
+    # (Chinese: a lobe named as a region or by its cortex, alone or joined)
+    ("zh", "双侧颞顶皮层代谢减低。", {"brain": ["decreased"]}),
+    ("zh", "右侧颞区代谢减低，颞骨未见异常代谢。", {"brain": ["decreased"], "bone": ["normal"]}),
     # non-pathologic and eumetabolic are normal
     ("en", "Non-pathologic FDG activity in the gallbladder lumen.", {"gallbladder": ["normal"]}),
     ("en", "Nodules in the right upper lobe. These nodules are eumetabolic.", {"lung": ["normal"]}),
@@ -1168,6 +1171,8 @@ V7_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Intense uptake in a left lower lobe mass that extends into the mediastinum.", {"lung": ["increased"]}),
     ("en", "A hypermetabolic renal mass invading the adrenal gland.", {"kidney": ["increased"]}),
     ("en", "Hypermetabolic fascial thickening around the left kidney.", {}),
+    ("zh", "右肺下叶肿块侵犯纵隔，FDG代谢增高。", {"lung": ["increased"]}),
+    ("zh", "胃体癌侵犯胰腺，胃体FDG摄取增高。", {"stomach": ["increased"]}),
     # the comparison group of a study states no level
     ("en", "Thalamic glucose metabolism increased by 12% compared with normal controls.", {"brain": ["increased"]}),
     # a sentence that opens about the rest of the body ("otherwise") takes no subject from before
