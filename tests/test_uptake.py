@@ -1120,6 +1120,8 @@ V7_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # a place beside or around an organ, with no node word after it, is not the organ (nor are the pelvic pouches)
     ("zh", "乙状结肠旁结节，FDG摄取增高。", {}),
     ("zh", "胰尾旁软组织结节代谢增高。", {}),
+    ("zh", "盆腔内直肠左旁见结节，代谢增高。", {}),
+    ("zh", "肝脏下方见软组织结节，FDG摄取增高。", {}),
     ("zh", "膀胱直肠陷凹结节代谢增高。", {}),
     ("zh", "直肠子宫陷凹见结节，FDG摄取增高。", {}),
     ("zh", "颈血管鞘旁淋巴结FDG摄取增高。", {"cervical_lymph_nodes": ["increased"]}),
@@ -1129,6 +1131,7 @@ V7_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "十二指肠水平部代谢增高。", {"intestine": ["increased"]}),
     ("zh", "直乙交界处肠壁FDG摄取增高。", {"intestine": ["increased"]}),
     ("zh", "回盲瓣区FDG摄取增高。", {"intestine": ["increased"]}),
+    ("zh", "食管胃连接部管壁增厚，代谢增高。", {"esophagus": ["increased"]}),
     # a degree word + 高, a degree word + the metabolism noun: increased; before a decrease it is the decrease's degree
     ("zh", "肝S4结节代谢活性稍高。", {"liver": ["increased"]}),
     ("zh", "第3腰椎横突轻度代谢，性质待定。", {"bone": ["increased"]}),
