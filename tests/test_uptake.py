@@ -1107,6 +1107,10 @@ V7_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "食管后方数个淋巴结FDG摄取增高。", {"mediastinal_lymph_nodes": ["increased"]}),
     ("zh", "胰体周边多发淋巴结，代谢活跃。", {"abdominal_lymph_nodes": ["increased"]}),
     ("zh", "胃左淋巴结代谢增高。", {"abdominal_lymph_nodes": ["increased"]}),
+    # (also after a part of the organ: a segment, a lobe, a fossa)
+    ("zh", "食管下段左后方淋巴结代谢增高。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("zh", "甲状腺左叶旁淋巴结代谢增高。", {"cervical_lymph_nodes": ["increased"]}),
+    ("zh", "十二指肠降部旁淋巴结代谢增高。", {"abdominal_lymph_nodes": ["increased"]}),
     ("zh", "脾动脉旁及肝总动脉旁淋巴结代谢增高。", {"abdominal_lymph_nodes": ["increased"]}),
     # (the organ's vessel is none of the 19; a CT phase named by the organ is the organ: 肝动脉期)
     ("zh", "脾静脉旁软组织结节代谢增高。", {}),
@@ -1122,6 +1126,8 @@ V7_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "胰尾旁软组织结节代谢增高。", {}),
     ("zh", "盆腔内直肠左旁见结节，代谢增高。", {}),
     ("zh", "肝脏下方见软组织结节，FDG摄取增高。", {}),
+    ("zh", "甲状腺左叶后方结节代谢增高。", {}),
+    ("zh", "胆囊窝旁结节代谢增高。", {}),
     ("zh", "膀胱直肠陷凹结节代谢增高。", {}),
     ("zh", "直肠子宫陷凹见结节，FDG摄取增高。", {}),
     ("zh", "颈血管鞘旁淋巴结FDG摄取增高。", {"cervical_lymph_nodes": ["increased"]}),
