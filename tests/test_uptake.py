@@ -1180,6 +1180,9 @@ V7_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Intense uptake in a left lower lobe mass that extends into the mediastinum.", {"lung": ["increased"]}),
     ("en", "A hypermetabolic renal mass invading the adrenal gland.", {"kidney": ["increased"]}),
     ("en", "Hypermetabolic fascial thickening around the left kidney.", {}),
+    ("en", "A hypermetabolic nodule beside the rectum.", {}),
+    ("en", "Focal uptake near the right adrenal gland.", {}),
+    ("en", "Hypermetabolic lymph nodes near the pancreatic head.", {"abdominal_lymph_nodes": ["increased"]}),
     ("zh", "右肺下叶肿块侵犯纵隔，FDG代谢增高。", {"lung": ["increased"]}),
     ("zh", "胃体癌侵犯胰腺，胃体FDG摄取增高。", {"stomach": ["increased"]}),
     # the comparison group of a study states no level
