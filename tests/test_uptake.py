@@ -1111,6 +1111,10 @@ V7_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "食管下段左后方淋巴结代谢增高。", {"mediastinal_lymph_nodes": ["increased"]}),
     ("zh", "甲状腺左叶旁淋巴结代谢增高。", {"cervical_lymph_nodes": ["increased"]}),
     ("zh", "十二指肠降部旁淋巴结代谢增高。", {"abdominal_lymph_nodes": ["increased"]}),
+    # (nodes "seen at" a list of places: every place of the list is a station)
+    ("zh", "贲门及食管下段旁见数个淋巴结，FDG摄取增高。",
+     {"mediastinal_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "胃窦及胰头后方见多发肿大淋巴结，代谢增高。", {"abdominal_lymph_nodes": ["increased"]}),
     ("zh", "脾动脉旁及肝总动脉旁淋巴结代谢增高。", {"abdominal_lymph_nodes": ["increased"]}),
     # (the organ's vessel is none of the 19; a CT phase named by the organ is the organ: 肝动脉期)
     ("zh", "脾静脉旁软组织结节代谢增高。", {}),

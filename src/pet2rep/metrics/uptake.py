@@ -1000,6 +1000,8 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
                 skip_to = nm.end()
                 if target == _NODE_NONE:
                     kind, target = "non", ""
+                elif "见" in text[end : nm.end()]:  # "胃底及食管后见淋巴结": nodes are seen at every place listed
+                    _listed_places(text, out, start, node_by_organ)
         # fat, vessels or a level beside an organ or a node station (肾周脂肪, 锁骨上脂肪, 肺门血管, 肾盂水平): not it
         if nm is None and tissue_after is not None and end < n and (tissue_first is None or text[end] in tissue_first) \
                 and tissue_after.match(text, end):
@@ -1036,6 +1038,20 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
                         and lex.later_before_re.search(text[max(0, t.start - 40) : t.start]) is not None)):
                 t.kind, t.target = "non", ""
     return out
+
+
+_LIST_JOIN_RE = re.compile(r"(?:及|和|与|以及|、)(?:左侧|右侧|双侧|两侧|左|右|双)?")
+
+
+def _listed_places(text: str, out: list[_Tok], start: int, node_by_organ: dict[str, str]) -> None:
+    """The organ words listed right before `start` (joined by 及/和/、) name the places where the nodes after the list
+    are seen ("胃底及食管后见淋巴结": perigastric and retro-oesophageal nodes): they become their node groups."""
+    for t in reversed(out):
+        if t.kind != "organ" or t.target not in node_by_organ or not _LIST_JOIN_RE.fullmatch(text, t.end, start):
+            return
+        node = node_by_organ[t.target]
+        t.kind, t.target = ("organ", node) if node != _NODE_NONE else ("non", "")
+        start = t.start
 
 
 _LATERAL_RE = re.compile(r"(?:left|right|bilateral|both)[\s-]+", re.IGNORECASE)
