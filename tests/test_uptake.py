@@ -1201,6 +1201,10 @@ V7_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Physiologic uptake in the brain, in parts of the bowel, especially the colon, and in the kidneys.",
      {"brain": ["normal"], "intestine": ["normal"], "kidney": ["normal"]}),
     ("en", "Two focal FDG accumulations in the right ovary.", {"reproductive": ["increased"]}),
+    # a lone value inside brackets that name a place of their own is that place's
+    ("zh", "多发淋巴结肿大，大者约2.0cm(腹膜后)、1.5cm(右侧腋窝，SUVmax 5.6)。", {}),
+    ("zh", "多发淋巴结肿大，大者约2.0cm(腹膜后，SUVmax 7.1)、1.5cm(右侧腋窝)。", {"abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "肝脏多发低密度灶（最大者位于S8段，SUVmax 6.2）。", {"liver": ["increased"]}),
 ]
 
 

@@ -1780,9 +1780,20 @@ def _resolve_lower(pairs: list[tuple[_Subj, tuple[str, int, tuple[str, ...]]]]
 
 
 def _bind(
-    subjects: list[_Subj], states: list[tuple[str, int, tuple[str, ...]]], text: str, lex: Lexicon
+    subjects: list[_Subj], states: list[tuple[str, int, tuple[str, ...]]], text: str, lex: Lexicon,
+    mask: bytearray | None = None,
 ) -> list[tuple[_Subj, tuple[str, int, tuple[str, ...]]]]:
-    """Pair subjects with states of one clause: all pairs, or by position when the clause has several of each."""
+    """Pair subjects with states of one clause: all pairs, or by position when the clause has several of each. A lone
+    state inside brackets that name a place of their own is that place's ("…(左髂血管旁)、…(左侧腹股沟区，SUVmax 4.2)")."""
+    if mask is not None and len(states) == 1 and mask[states[0][1]] == 1:
+        a = b = states[0][1]
+        while a > 0 and mask[a - 1] == 1:
+            a -= 1
+        while b < len(mask) and mask[b] == 1:
+            b += 1
+        inside = [s for s in subjects if a <= s.pos < b]
+        if inside:
+            subjects = inside
     organs = [s for s in subjects if s.organ]
     if not organs or not states:
         return []
@@ -2008,7 +2019,7 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
         if not read.states:
             prev_states, cands = None, []
             continue
-        pairs = _bind(subjects, read.states, text, lex)
+        pairs = _bind(subjects, read.states, text, lex, doc.mask)
         if cands:
             pairs, pending = _with_listed(doc, pairs, cands, read, node_head)
             if pending:
