@@ -34,7 +34,7 @@ def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
 
 # Extractor version 7 (2026-12-03) took rules from this set's errors (tests/test_uptake.py::V7_RULES), so the set is
 # development data now; the figures it reaches are held as floors. FIRST_RUN above stays the honest figure for new text.
-V7_FLOORS = {"zh": (0.938, 0.866, 0), "en": (0.952, 0.933, 0)}  # micro-F1, normal recall, most polarity flips
+V7_FLOORS = {"zh": (0.955, 0.866, 0), "en": (0.952, 0.933, 0)}  # micro-F1, normal recall, most polarity flips
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
