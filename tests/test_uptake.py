@@ -1149,6 +1149,9 @@ V7_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "双侧顶叶中度摄取减低。", {"brain": ["decreased"]}),
     # a non-word typed for an organ (肾下腺 for 肾上腺) can mean only that organ
     ("zh", "左侧肾下腺结节代谢活跃。", {"adrenal": ["increased"]}),
+    # traditional characters of v7's words (躍 竇 賁 內 彎 added to the variants)
+    ("zh", "胰頭周邊多發淋巴結，代謝活躍。", {"abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "胃竇壁增厚，代謝增高。", {"stomach": ["increased"]}),
     # a node word at the end of a list (also inside a station's name, or LNE) makes every region before it nodes
     ("en", "Hypermetabolic neck, chest and pelvic lymph node enlargement.",
      {"cervical_lymph_nodes": ["increased"], "mediastinal_lymph_nodes": ["increased"],
