@@ -1186,6 +1186,10 @@ V7_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # what a mass extends into or from, or invades, is where it reaches; fascia is no organ
     ("en", "Intense uptake in a left lower lobe mass that extends into the mediastinum.", {"lung": ["increased"]}),
     ("en", "A hypermetabolic renal mass invading the adrenal gland.", {"kidney": ["increased"]}),
+    # ("extends from" a place is that place's own lesion unless the sentence named its organ first)
+    ("en", "Hypermetabolic mass extending from the pancreatic tail into the splenic hilum.", {"pancreas": ["increased"]}),
+    ("en", "An irregular density in the left upper lobe that extends from the left hilum shows intense FDG activity.",
+     {"lung": ["increased"]}),
     ("en", "Hypermetabolic fascial thickening around the left kidney.", {}),
     ("en", "A hypermetabolic nodule beside the rectum.", {}),
     ("en", "Focal uptake near the right adrenal gland.", {}),

@@ -1027,7 +1027,8 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
         for m in lex.location_before_re.finditer(text):  # "brown fat in the supraclavicular region", "adjacent to the"
             i = bisect.bisect_left(starts, m.end())
             if i < len(out) and out[i].kind in ("organ", "site") and out[i].start not in placed and (
-                    out[i].start == m.end() or _LATERAL_RE.fullmatch(text, m.end(), out[i].start)):
+                    out[i].start == m.end() or _LATERAL_RE.fullmatch(text, m.end(), out[i].start)) and not (
+                    _FROM_RE.search(m.group()) and not _organ_before(text, out, i, m.start(), lex)):
                 for t in _location_chain(text, out, i):
                     t.kind, t.target = "non", ""
     if lex.later_after_re is not None or lex.later_before_re is not None:
@@ -1038,6 +1039,16 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
                         and lex.later_before_re.search(text[max(0, t.start - 40) : t.start]) is not None)):
                 t.kind, t.target = "non", ""
     return out
+
+
+_FROM_RE = re.compile(r"\bfrom\b", re.IGNORECASE)
+
+
+def _organ_before(text: str, out: list[_Tok], i: int, at: int, lex: Lexicon) -> bool:
+    """Whether an organ word stands before out[i] in its sentence, before `at`: a lesion that "extends from" a place
+    is that place's unless its sentence named its organ first ("a mass in the left upper lobe that extends from the
+    hilum")."""
+    return i > 0 and out[i - 1].kind == "organ" and not any(ch in lex.sentence_end for ch in text[out[i - 1].end : at])
 
 
 _LIST_JOIN_RE = re.compile(r"(?:及|和|与|以及|、)(?:左侧|右侧|双侧|两侧|左|右|双)?")
