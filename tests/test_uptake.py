@@ -1138,6 +1138,7 @@ V7_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "左肺下叶斜裂旁结节代谢增高。", {"lung": ["increased"]}),
     ("zh", "右肺周围型肺癌，FDG代谢增高。", {"lung": ["increased"]}),
     ("zh", "双侧侧脑室旁白质代谢减低。", {"brain": ["decreased"]}),
+    ("zh", "右肾盂旁囊肿，未见FDG摄取。", {"kidney": ["absent"]}),
     ("zh", "左肺上叶纵隔旁结节代谢增高。", {"lung": ["increased"]}),
     # bowel segments by their short names (水平部 is a segment, not "at the level of")
     ("zh", "十二指肠水平部代谢增高。", {"intestine": ["increased"]}),
