@@ -1150,6 +1150,11 @@ V7_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "第3腰椎横突轻度代谢，性质待定。", {"bone": ["increased"]}),
     ("zh", "左侧颞叶轻度代谢减低。", {"brain": ["decreased"]}),
     ("zh", "双侧顶叶中度摄取减低。", {"brain": ["decreased"]}),
+    # 代谢 is an uptake noun like 摄取: negated alone it is absent; "高低不等" states no level
+    ("zh", "肝囊肿，未见代谢。", {"liver": ["absent"]}),
+    ("zh", "右侧附件区囊性灶，无代谢。", {"reproductive": ["absent"]}),
+    ("zh", "肝内多发结节，未见异常代谢。", {"liver": ["normal"]}),
+    ("zh", "腹膜后肿块代谢高低不等。", {}),
     # a non-word typed for an organ (肾下腺 for 肾上腺) can mean only that organ
     ("zh", "左侧肾下腺结节代谢活跃。", {"adrenal": ["increased"]}),
     # traditional characters of v7's words (躍 竇 賁 內 彎 added to the variants)
