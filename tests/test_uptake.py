@@ -1216,6 +1216,9 @@ V7_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Physiologic uptake in the brain, in parts of the bowel, especially the colon, and in the kidneys.",
      {"brain": ["normal"], "intestine": ["normal"], "kidney": ["normal"]}),
     ("en", "Two focal FDG accumulations in the right ovary.", {"reproductive": ["increased"]}),
+    # an SUVmax named with what it was measured in; an SUVmean of the liver is a reference
+    ("en", "The mean SUVmax of the primary gastric tumors was 6.4.", {"stomach": ["increased"]}),
+    ("en", "The SUVmean of the liver was 2.8.", {}),
     # a lone value inside brackets that name a place of their own is that place's
     ("zh", "多发淋巴结肿大，大者约2.0cm(腹膜后)、1.5cm(右侧腋窝，SUVmax 5.6)。", {}),
     ("zh", "多发淋巴结肿大，大者约2.0cm(腹膜后，SUVmax 7.1)、1.5cm(右侧腋窝)。", {"abdominal_lymph_nodes": ["increased"]}),
