@@ -1097,3 +1097,135 @@ V6_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
 @pytest.mark.parametrize(("lang", "text", "want"), V6_RULES)
 def test_v6_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
+
+
+# ------------------------------------------------------------------------------- extractor v7 rules (issue 8)
+# Rules taken from the errors of held-out set 4 (guide section 6.8), each with its own sentences (none copied from a
+# set): the whole family of each error, not the sentence seen.
+V7_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    # a node station named by an organ and a position word of any side, or by a vessel of the organ, is nodes
+    ("zh", "食管后方数个淋巴结FDG摄取增高。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("zh", "胰体周边多发淋巴结，代谢活跃。", {"abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "胃左淋巴结代谢增高。", {"abdominal_lymph_nodes": ["increased"]}),
+    # (also after a part of the organ: a segment, a lobe, a fossa)
+    ("zh", "食管下段左后方淋巴结代谢增高。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("zh", "甲状腺左叶旁淋巴结代谢增高。", {"cervical_lymph_nodes": ["increased"]}),
+    ("zh", "十二指肠降部旁淋巴结代谢增高。", {"abdominal_lymph_nodes": ["increased"]}),
+    # (nodes "seen at" a list of places: every place of the list is a station)
+    ("zh", "贲门及食管下段旁见数个淋巴结，FDG摄取增高。",
+     {"mediastinal_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "胃窦及胰头后方见多发肿大淋巴结，代谢增高。", {"abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "脾动脉旁及肝总动脉旁淋巴结代谢增高。", {"abdominal_lymph_nodes": ["increased"]}),
+    # (the organ's vessel is none of the 19; a CT phase named by the organ is the organ: 肝动脉期)
+    ("zh", "脾静脉旁软组织结节代谢增高。", {}),
+    ("zh", "肝动脉期病灶明显强化，FDG摄取增高。", {"liver": ["increased"]}),
+    # … and so is one named by the airway or a great vessel (the vessel itself stays none of the 19)
+    ("zh", "隆突前淋巴结FDG代谢增高。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("zh", "气管右侧见小淋巴结，FDG摄取增高。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("zh", "下腔静脉左旁淋巴结代谢增高。", {"abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "肠系膜上动脉旁及主动脉-腔静脉间淋巴结FDG摄取增高。", {"abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "腹主动脉管壁FDG摄取增高。", {}),
+    # a place beside or around an organ, with no node word after it, is not the organ (nor are the pelvic pouches)
+    ("zh", "乙状结肠旁结节，FDG摄取增高。", {}),
+    ("zh", "胰尾旁软组织结节代谢增高。", {}),
+    ("zh", "盆腔内直肠左旁见结节，代谢增高。", {}),
+    ("zh", "肝脏下方见软组织结节，FDG摄取增高。", {}),
+    ("zh", "甲状腺左叶后方结节代谢增高。", {}),
+    ("zh", "胆囊窝旁结节代谢增高。", {}),
+    ("zh", "膀胱直肠陷凹结节代谢增高。", {}),
+    ("zh", "直肠子宫陷凹见结节，FDG摄取增高。", {}),
+    ("zh", "颈血管鞘旁淋巴结FDG摄取增高。", {"cervical_lymph_nodes": ["increased"]}),
+    ("zh", "左肺下叶斜裂旁结节代谢增高。", {"lung": ["increased"]}),
+    ("zh", "右肺周围型肺癌，FDG代谢增高。", {"lung": ["increased"]}),
+    ("zh", "双侧侧脑室旁白质代谢减低。", {"brain": ["decreased"]}),
+    ("zh", "右肾盂旁囊肿，未见FDG摄取。", {"kidney": ["absent"]}),
+    ("zh", "左肺上叶纵隔旁结节代谢增高。", {"lung": ["increased"]}),
+    # bowel segments by their short names (水平部 is a segment, not "at the level of")
+    ("zh", "十二指肠水平部代谢增高。", {"intestine": ["increased"]}),
+    ("zh", "直乙交界处肠壁FDG摄取增高。", {"intestine": ["increased"]}),
+    ("zh", "回盲瓣区FDG摄取增高。", {"intestine": ["increased"]}),
+    ("zh", "食管胃连接部管壁增厚，代谢增高。", {"esophagus": ["increased"]}),
+    # a degree word + 高, a degree word + the metabolism noun: increased; before a decrease it is the decrease's degree
+    ("zh", "肝S4结节代谢活性稍高。", {"liver": ["increased"]}),
+    ("zh", "第3腰椎横突轻度代谢，性质待定。", {"bone": ["increased"]}),
+    ("zh", "左侧颞叶轻度代谢减低。", {"brain": ["decreased"]}),
+    ("zh", "双侧顶叶中度摄取减低。", {"brain": ["decreased"]}),
+    # 代谢 is an uptake noun like 摄取: negated alone it is absent; "高低不等" states no level
+    ("zh", "肝囊肿，未见代谢。", {"liver": ["absent"]}),
+    ("zh", "右侧附件区囊性灶，无代谢。", {"reproductive": ["absent"]}),
+    ("zh", "肝内多发结节，未见异常代谢。", {"liver": ["normal"]}),
+    ("zh", "腹膜后肿块代谢高低不等。", {}),
+    # a non-word typed for an organ (肾下腺 for 肾上腺) can mean only that organ
+    ("zh", "左侧肾下腺结节代谢活跃。", {"adrenal": ["increased"]}),
+    # traditional characters of v7's words (躍 竇 賁 內 彎 added to the variants)
+    ("zh", "胰頭周邊多發淋巴結，代謝活躍。", {"abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "胃竇壁增厚，代謝增高。", {"stomach": ["increased"]}),
+    # a node word at the end of a list (also inside a station's name, or LNE) makes every region before it nodes
+    ("en", "Hypermetabolic neck, chest and pelvic lymph node enlargement.",
+     {"cervical_lymph_nodes": ["increased"], "mediastinal_lymph_nodes": ["increased"],
+      "abdominal_lymph_nodes": ["increased"]}),
+    ("en", "Intense uptake in thoracic and abdominal lymph nodes.",
+     {"mediastinal_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
+    ("en", "FDG-avid supraclavicular and hilar LNE.",
+     {"cervical_lymph_nodes": ["increased"], "mediastinal_lymph_nodes": ["increased"]}),
+    ("zh", "双侧颈部，纵隔及腹膜后多发高代谢淋巴结。",
+     {"cervical_lymph_nodes": ["increased"], "mediastinal_lymph_nodes": ["increased"],
+      "abdominal_lymph_nodes": ["increased"]}),
+    # more stations of the guide's node list
+    ("en", "Hypermetabolic periportal and perirectal lymph nodes.", {"abdominal_lymph_nodes": ["increased"]}),
+    ("en", "FDG-avid tracheobronchial and intrapulmonary lymph nodes.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Increased uptake in a thyroid bed node.", {"cervical_lymph_nodes": ["increased"]}),
+    ("en", "Occipital nodes with mild uptake.", {"cervical_lymph_nodes": ["increased"]}),
+    # report abbreviations and words that name one organ only
+    ("en", "Mildly increased uptake in the GB wall, likely cholecystitis.", {"gallbladder": ["increased"]}),
+    ("en", "Focal uptake in the right SI joint.", {"bone": ["increased"]}),
+    ("en", "A lytic lesion with intense FDG uptake.", {"bone": ["increased"]}),
+    ("en", "Sialadenitis with diffuse increased uptake.", {"salivary_glands": ["increased"]}),
+    ("en", "FDG-avid interlobular septal thickening suggesting lymphangitic spread.", {"lung": ["increased"]}),
+    # a lobe's adjective right before a metabolism word is the brain's lobe; before sinus or bone it is not
+    ("en", "Bilateral parietal hypometabolism, worse on the left.", {"brain": ["decreased"]}),
+    ("en", "Frontal sinus mucosal uptake is increased.", {}),
+    # (Chinese: a lobe named as a region or by its cortex, alone or joined)
+    ("zh", "双侧颞顶皮层代谢减低。", {"brain": ["decreased"]}),
+    ("zh", "右侧颞区代谢减低，颞骨未见异常代谢。", {"brain": ["decreased"], "bone": ["normal"]}),
+    # non-pathologic and eumetabolic are normal
+    ("en", "Non-pathologic FDG activity in the gallbladder lumen.", {"gallbladder": ["normal"]}),
+    ("en", "Nodules in the right upper lobe. These nodules are eumetabolic.", {"lung": ["normal"]}),
+    # what a mass extends into or from, or invades, is where it reaches; fascia is no organ
+    ("en", "Intense uptake in a left lower lobe mass that extends into the mediastinum.", {"lung": ["increased"]}),
+    ("en", "A hypermetabolic renal mass invading the adrenal gland.", {"kidney": ["increased"]}),
+    # ("extends from" a place is that place's own lesion unless the sentence named its organ first)
+    ("en", "Hypermetabolic mass extending from the pancreatic tail into the splenic hilum.", {"pancreas": ["increased"]}),
+    ("en", "An irregular density in the left upper lobe that extends from the left hilum shows intense FDG activity.",
+     {"lung": ["increased"]}),
+    ("en", "Hypermetabolic fascial thickening around the left kidney.", {}),
+    ("en", "A hypermetabolic nodule beside the rectum.", {}),
+    ("en", "Focal uptake near the right adrenal gland.", {}),
+    ("en", "Hypermetabolic lymph nodes near the pancreatic head.", {"abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "右肺下叶肿块侵犯纵隔，FDG代谢增高。", {"lung": ["increased"]}),
+    ("zh", "胃体癌侵犯胰腺，胃体FDG摄取增高。", {"stomach": ["increased"]}),
+    # the comparison group of a study states no level
+    ("en", "Thalamic glucose metabolism increased by 12% compared with normal controls.", {"brain": ["increased"]}),
+    # a sentence that opens about the rest of the body ("otherwise") takes no subject from before
+    ("en", "Intense uptake in a right adrenal nodule. Biodistribution is otherwise physiologic.",
+     {"adrenal": ["increased"]}),
+    ("en", "Focal uptake in the liver, otherwise normal.", {"liver": ["increased", "normal"]}),
+    # how often a finding goes with a disease is said of a population
+    ("en", "Diffuse thyroid uptake is often seen in chronic thyroiditis.", {}),
+    # parts and emphasis words inside a list item; plural accumulations
+    ("en", "Physiologic uptake in the brain, in parts of the bowel, especially the colon, and in the kidneys.",
+     {"brain": ["normal"], "intestine": ["normal"], "kidney": ["normal"]}),
+    ("en", "Two focal FDG accumulations in the right ovary.", {"reproductive": ["increased"]}),
+    # an SUVmax named with what it was measured in; an SUVmean of the liver is a reference
+    ("en", "The mean SUVmax of the primary gastric tumors was 6.4.", {"stomach": ["increased"]}),
+    ("en", "The SUVmean of the liver was 2.8.", {}),
+    # a lone value inside brackets that name a place of their own is that place's
+    ("zh", "多发淋巴结肿大，大者约2.0cm(腹膜后)、1.5cm(右侧腋窝，SUVmax 5.6)。", {}),
+    ("zh", "多发淋巴结肿大，大者约2.0cm(腹膜后，SUVmax 7.1)、1.5cm(右侧腋窝)。", {"abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "肝脏多发低密度灶（最大者位于S8段，SUVmax 6.2）。", {"liver": ["increased"]}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V7_RULES)
+def test_v7_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want

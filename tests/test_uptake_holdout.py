@@ -32,7 +32,7 @@ FLOORS: dict[tuple[str, str], tuple[float, float, int]] = {
     ("uptake_holdout", "zh"): (0.967, 0.922, 0),
     ("uptake_holdout", "en"): (0.908, 0.764, 0),
     ("uptake_holdout2", "zh"): (TARGET, TARGET, 0),  # the target itself (extractor v6: 0.952, 1.000, 0)
-    ("uptake_holdout2", "en"): (0.849, 0.999, 0),
+    ("uptake_holdout2", "en"): (0.854, 0.999, 0),  # extractor v7: 0.855 (v6: 0.850)
 }
 
 

@@ -107,7 +107,7 @@ from typing import Any
 from pet2rep.errors import InputError, read_input_bytes, read_input_yaml
 from pet2rep.organs import ORGANS, STATES
 
-EXTRACTOR_VERSION = "6"
+EXTRACTOR_VERSION = "7"
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 LANGS: tuple[str, ...] = ("zh", "en")
 
@@ -1012,6 +1012,8 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
                 skip_to = nm.end()
                 if target == _NODE_NONE:
                     kind, target = "non", ""
+                elif "见" in text[end : nm.end()]:  # "胃底及食管后见淋巴结": nodes are seen at every place listed
+                    _listed_places(text, out, start, node_by_organ)
         # fat, vessels or a level beside an organ or a node station (肾周脂肪, 锁骨上脂肪, 肺门血管, 肾盂水平): not it
         if nm is None and tissue_after is not None and end < n and (tissue_first is None or text[end] in tissue_first) \
                 and tissue_after.match(text, end):
@@ -1037,7 +1039,8 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
         for m in lex.location_before_re.finditer(text):  # "brown fat in the supraclavicular region", "adjacent to the"
             i = bisect.bisect_left(starts, m.end())
             if i < len(out) and out[i].kind in ("organ", "site") and out[i].start not in placed and (
-                    out[i].start == m.end() or _LATERAL_RE.fullmatch(text, m.end(), out[i].start)):
+                    out[i].start == m.end() or _LATERAL_RE.fullmatch(text, m.end(), out[i].start)) and not (
+                    _FROM_RE.search(m.group()) and not _organ_before(text, out, i, m.start(), lex)):
                 for t in _location_chain(text, out, i):
                     t.kind, t.target = "non", ""
     if lex.later_after_re is not None or lex.later_before_re is not None:
@@ -1048,6 +1051,30 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
                         and lex.later_before_re.search(text[max(0, t.start - 40) : t.start]) is not None)):
                 t.kind, t.target = "non", ""
     return out
+
+
+_FROM_RE = re.compile(r"\bfrom\b", re.IGNORECASE)
+
+
+def _organ_before(text: str, out: list[_Tok], i: int, at: int, lex: Lexicon) -> bool:
+    """Whether an organ word stands before out[i] in its sentence, before `at`: a lesion that "extends from" a place
+    is that place's unless its sentence named its organ first ("a mass in the left upper lobe that extends from the
+    hilum")."""
+    return i > 0 and out[i - 1].kind == "organ" and not any(ch in lex.sentence_end for ch in text[out[i - 1].end : at])
+
+
+_LIST_JOIN_RE = re.compile(r"(?:及|和|与|以及|、)(?:左侧|右侧|双侧|两侧|左|右|双)?")
+
+
+def _listed_places(text: str, out: list[_Tok], start: int, node_by_organ: dict[str, str]) -> None:
+    """The organ words listed right before `start` (joined by 及/和/、) name the places where the nodes after the list
+    are seen ("胃底及食管后见淋巴结": perigastric and retro-oesophageal nodes): they become their node groups."""
+    for t in reversed(out):
+        if t.kind != "organ" or t.target not in node_by_organ or not _LIST_JOIN_RE.fullmatch(text, t.end, start):
+            return
+        node = node_by_organ[t.target]
+        t.kind, t.target = ("organ", node) if node != _NODE_NONE else ("non", "")
+        start = t.start
 
 
 _LATERAL_RE = re.compile(r"(?:left|right|bilateral|both)[\s-]+", re.IGNORECASE)
@@ -1120,15 +1147,17 @@ def _read_clause(
     flags = _cue_flags(cues, node_in)
     if not flags & _F_HEAVY:  # light read: subjects, context and node words only
         return _light_read(text, c0, c1, ments, flags, ctx_in, lex)
+    named_node = 0  # a node word inside a station's name ("thoracic and abdominal lymph nodes") ends the list too
     if ments and cues:
         kept = _drop_name_cues(cues, ments)
         if kept is not cues:
+            named_node = flags & _F_NODE
             cues, flags = kept, _cue_flags(kept, node_in)
     ments, kept_cues, low_weak = _drop_compared(text, c0, ments, cues, lex, bool(flags & _F_CMP))
     if kept_cues is not None:
         cues, flags = kept_cues, _cue_flags(kept_cues, node_in)
     has_node = bool(flags & _F_NODE)
-    subjects = _clause_subjects(text, c0, c1, ments, has_node, lex)
+    subjects = _clause_subjects(text, c0, c1, ments, has_node or bool(named_node), lex)
     has_context = _has_context(text, c0, ments, cues, flags, ctx_in)
     # time: a clause about change since an earlier study, and the scope of a "past" word ("原…", "previously …")
     temporal = time_in or (bool(flags & _F_TIME) and any(c.roles.get("temporal") or c.roles.get("past") for c in cues))
@@ -1774,9 +1803,20 @@ def _resolve_lower(pairs: list[tuple[_Subj, tuple[str, int, tuple[str, ...]]]]
 
 
 def _bind(
-    subjects: list[_Subj], states: list[tuple[str, int, tuple[str, ...]]], text: str, lex: Lexicon
+    subjects: list[_Subj], states: list[tuple[str, int, tuple[str, ...]]], text: str, lex: Lexicon,
+    mask: bytearray | None = None,
 ) -> list[tuple[_Subj, tuple[str, int, tuple[str, ...]]]]:
-    """Pair subjects with states of one clause: all pairs, or by position when the clause has several of each."""
+    """Pair subjects with states of one clause: all pairs, or by position when the clause has several of each. A lone
+    state inside brackets that name a place of their own is that place's ("…(左髂血管旁)、…(左侧腹股沟区，SUVmax 4.2)")."""
+    if mask is not None and len(states) == 1 and mask[states[0][1]] == 1:
+        a = b = states[0][1]
+        while a > 0 and mask[a - 1] == 1:
+            a -= 1
+        while b < len(mask) and mask[b] == 1:
+            b += 1
+        inside = [s for s in subjects if a <= s.pos < b]
+        if inside:
+            subjects = inside
     organs = [s for s in subjects if s.organ]
     if not organs or not states:
         return []
@@ -2175,12 +2215,12 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
             doc.carried, tail = subjects, None
             inherited = False
         else:
-            subjects = _inherited_subjects(doc, read, c0, c1)
+            subjects = _inherited_subjects(doc, read, c0, c1, c0 == s0 or not text[s0:c0].strip())
             inherited = True
         if not read.states:
             prev_states, cands = None, []
             continue
-        pairs = _bind(subjects, read.states, text, lex)
+        pairs = _bind(subjects, read.states, text, lex, doc.mask)
         if cands:
             pairs, pending = _with_listed(doc, pairs, cands, read, node_head)
             if pending:
@@ -2282,21 +2322,30 @@ def _emit_list_item(
     """A clause that only names organs after a stated level lists more of them: they take the level.
 
     Region words resolve to their node group when the list's head spoke of nodes ("No hypermetabolic lymphadenopathy
-    in the neck, chest, abdomen or pelvis").
+    in the neck, chest, abdomen or pelvis"), and so do the list's earlier ones when a node word ends it
+    ("Metabolically active cervical, mediastinal and hilar LNE").
     """
-    subs = [s if s.organ else _Subj(s.site, s.term, s.pos, s.site) for s in read.subjects if s.organ or (prev_node and s.site)]
+    node = prev_node or read.has_node
+    subs = [s if s.organ else _Subj(s.site, s.term, s.pos, s.site) for s in read.subjects if s.organ or (node and s.site)]
+    if node and not prev_node:
+        subs[:0] = [_Subj(s.site, s.term, s.pos, s.site) for s in doc.carried if s.site and not s.organ]
     pairs = [(s, st) for s in subs for st in prev_states]
     if prev_lower:
         pairs = _resolve_lower(pairs)
     _emit(doc.out, pairs, doc.text, span, said, False, prev_prov, None, doc.lex, prov)
 
 
-def _inherited_subjects(doc: _Doc, read: _ClauseRead, c0: int, c1: int) -> list[_Subj]:
+_OTHERWISE_RE = re.compile(r"\b(?:otherwise|elsewhere)\b|其余|其他部位|余部", re.IGNORECASE)  # the rest of the body
+
+
+def _inherited_subjects(doc: _Doc, read: _ClauseRead, c0: int, c1: int, opens: bool = False) -> list[_Subj]:
     """The subjects of a clause that names none: those carried from before (in a clause about nodes, only node
     groups: "…食管癌…。转移淋巴结FDG摄取增高"); a definite lesion noun points back to the subject a history sentence or
     a paragraph break dropped ("A man with a hepatic lesion … underwent PET/CT. The images revealed increased FDG
-    activity in the lesion")."""
+    activity in the lesion"); a sentence that `opens` naming no organ and speaks of the rest ("otherwise") has none."""
     text, lex = doc.text, doc.lex
+    if opens and doc.carried and _OTHERWISE_RE.search(text, c0, c1):
+        return []  # a sentence about the rest of the body ("Tracer distribution is otherwise unremarkable")
     if not doc.carried and doc.hist_carried and lex.anaphor_re is not None and lex.anaphor_re.search(text, c0, c1):
         doc.carried = doc.hist_carried
     subjects = [_Subj(s.organ or (s.site if read.has_node and s.site else ""), s.term, -1, s.site) for s in doc.carried]
@@ -2319,6 +2368,8 @@ def _with_listed(
     if pending:
         first = pairs[0][0] if pairs else None
         run_states = [st for subj, st in pairs if subj is first] or read.states
+        if read.has_node:  # a node word at the end of the list makes its regions node groups ("双侧颈部，纵隔…淋巴结")
+            pending = [p if p.organ or not p.site else _Subj(p.site, p.term, p.pos, p.site) for p in pending]
         pairs = [(p, st) for p in pending if p.organ for st in run_states] + pairs
     return pairs, pending
 
