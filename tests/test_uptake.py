@@ -1229,3 +1229,33 @@ V7_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
 @pytest.mark.parametrize(("lang", "text", "want"), V7_RULES)
 def test_v7_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
+
+
+# ------------------------------------------------------------------------------- extractor v8 rules (issue 8)
+# Rules taken from the errors of held-out set 5 (guide section 6.9), each with its own sentences (none copied from a
+# set): the whole family of each error, not the sentence seen.
+V8_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    # a level word right before lymph nodes that name no station is those nodes' level: it does not pass to the
+    # organs of the next uptake phrase, whose texture word then states their (normal) level
+    ("en", "Scan shows several FDG-avid nodes and uniform FDG uptake in the liver and spleen.",
+     {"liver": ["normal"], "spleen": ["normal"]}),
+    ("en", "Hypermetabolic lymphadenopathy and homogeneous marrow activity.", {"bone": ["normal"]}),
+    # (nodes placed after the level word keep it)
+    ("en", "Hypermetabolic nodes in the left neck and the mediastinum.",
+     {"cervical_lymph_nodes": ["increased"], "mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "FDG-avid node adjacent to the pancreas.", {"abdominal_lymph_nodes": ["increased"]}),
+    # a symmetry word inside a focal pattern is the pattern's texture, not a normal level
+    ("en", "Multifocal and symmetric FDG uptake in the vertebral marrow.", {"bone": ["increased"]}),
+    ("en", "Symmetric FDG uptake in the tonsils.", {"pharynx": ["normal"]}),
+    # a physiological state of the body given as the reading of a level is a physiological reading (normal),
+    # also where the reading names the organ again; outside a reading it only names a phase
+    ("zh", "宫腔内放射性摄取增高，SUVmax 5.1，考虑为排卵期卵巢黄体所致。", {"reproductive": ["normal"]}),
+    ("zh", "子宫内膜代谢增高，考虑经期子宫内膜改变。", {"reproductive": ["normal"]}),
+    ("zh", "子宫内膜代谢增高，考虑子宫内膜癌。", {"reproductive": ["increased"]}),
+    ("en", "Intense endometrial uptake, likely related to menstruation.", {"reproductive": ["normal"]}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V8_RULES)
+def test_v8_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want

@@ -107,7 +107,7 @@ from typing import Any
 from pet2rep.errors import InputError, read_input_bytes, read_input_yaml
 from pet2rep.organs import ORGANS, STATES
 
-EXTRACTOR_VERSION = "7"
+EXTRACTOR_VERSION = "8"
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 LANGS: tuple[str, ...] = ("zh", "en")
 
@@ -688,7 +688,7 @@ def _assigned_roles(cues: dict[str, Any], lang: str, node_words: list[str]) -> d
                       ("negation_prefixes", "neg"), ("negation_prefixes", "neg_prefix"), ("post_negation", "post_neg"),
                       ("qualifiers", "qual"), ("normalizers", "normalizer"), ("scope_breakers", "break"),
                       ("neutral", "neutral"), ("interpretation", "interp"), ("post_resolution", "post_res"),
-                      ("interpretation_mixed", "mixed")):
+                      ("interpretation_mixed", "mixed"), ("physio_causes", "pcause")):
         _add_roles(roles, cues.get(key), name)
     time = _mapping(cues, "time", f"uptake lexicon ({lang})")
     for name in ("past", "past_end", "temporal", "temporal_normal"):
@@ -757,7 +757,8 @@ def _implied_roles(roles: dict[str, dict[str, Any]], comp: dict[str, Any], lang:
 def _finish_roles(roles: dict[str, dict[str, Any]]) -> None:
     """Give every phrase what the clause reader tests: `heavy`, the flag bits `f`, `gap` and the role tuple `t`."""
     # (a descriptor before a noun is not heavy by itself: it states something only next to a noun, which is)
-    heavy = ("state", "state_weak", "noun", "post_neg", "cmp_before", "cmp_after", "suv", "desc_alone", "post_res", "gone")
+    heavy = ("state", "state_weak", "noun", "post_neg", "cmp_before", "cmp_after", "suv", "desc_alone", "post_res", "gone",
+             "pcause")
     for r in roles.values():  # clauses without such cues only name subjects: a light read suffices
         r["heavy"] = any(r.get(h) for h in heavy)
         r["f"] = (_F_HEAVY if r["heavy"] else 0) | (_F_NODE if r.get("node") else 0) | (_F_CTX if r.get("context") else 0)
@@ -768,7 +769,7 @@ def _finish_roles(roles: dict[str, dict[str, Any]]) -> None:
         r["f"] |= _F_HIST if r.get("history") else 0
         r["f"] |= _F_STATE if (r.get("state") or r.get("state_weak")) else 0
         r["f"] |= (_F_GEN if r.get("generic") else 0) | (_F_ART if r.get("artifact") else 0)
-        r["f"] |= (_F_IDENT if r.get("identify") else 0) | (_F_NORM if r.get("normalizer") else 0)
+        r["f"] |= (_F_IDENT if r.get("identify") else 0) | (_F_NORM if (r.get("normalizer") or r.get("pcause")) else 0)
         # may stand between a descriptor and its noun: tracer words ("diffuse FDG uptake"), other descriptors, and
         # words that only mark a mixed reading ("focal or diffuse uptake")
         r["gap"] = not any(r.get(x) for x in _NOT_IN_GAP) and bool(r.get("desc") or r.get("context") or r.get("mixed"))
@@ -1170,7 +1171,7 @@ def _read_clause(
     nodes_own = _drop_other_levels(text, lv, cues, ments, flags, has_node, lex)
     if not lv.states and not lv.owned and not lv.weak and not lv.desc and has_context and lex.bare_uptake:
         lv.desc = _bare_uptake_level(text, c0, c1, cues, ments, lex)
-    weak_only, provisional = _fall_back(text, c0, c1, lv, cues, lex)
+    weak_only, provisional = _fall_back(text, c0, c1, lv, cues, lex, nodes_own)
     interp = lv.interp_pos is not None and (lv.first_state_pos is None or lv.interp_pos < lv.first_state_pos)
     if lv.physio and lv.mixed_pos and _undo_mixed_reading(lv, c0, ments):
         interp = True
@@ -1276,7 +1277,11 @@ def _has_context(text: str, c0: int, ments: list[_Tok], cues: list[_Tok], flags:
     (a clause that names no organ; a contrast, "…代谢增高，而丘脑…则降低", "…, whereas the X is lower")."""
     if flags & _F_CTX or (ctx_in and not ments):
         return True
-    return ctx_in and bool(cues) and bool(cues[0].roles["t"][1]) and not text[c0 : cues[0].start].strip()
+    if not (ctx_in and cues) or text[c0 : cues[0].start].strip():
+        return False
+    # (an interpretation that reads the uptake before as physiological goes on speaking of it even where it names the
+    # organ: "…放射性浓聚，考虑为月经期子宫内膜增厚所致", extractor v8)
+    return bool(cues[0].roles["t"][1]) or bool(cues[0].roles["t"][0] and flags & _F_NORM)
 
 
 @dataclass
@@ -1330,6 +1335,10 @@ def _scan_levels(
             continue  # "non-solid", "non-Hodgkin": a prefix, not a negation
         if r_interp and interp_pos is None:
             interp_pos = c.start
+        if flags & _F_NORM and not st and c.roles.get("pcause"):
+            if interp_pos is None:  # "排卵期卵巢摄取明显": a phase, no reading
+                continue
+            st, r_normalizer = "normal", True  # "考虑为月经期…所致": a physiological reading (extractor v8)
         if r_gone and not stated and _organ_gone(text, c, ments, lex):  # "左侧睾丸缺如", "The left testis is absent"
             states.append(("absent", c.start, (c.text,)))
             first_state_pos = c.start if first_state_pos is None else first_state_pos
@@ -1506,12 +1515,14 @@ def _bare_uptake_level(
     return []
 
 
-def _fall_back(text: str, c0: int, c1: int, lv: _Levels, cues: list[_Tok], lex: Lexicon) -> tuple[bool, bool]:
-    """A clause that states no level takes its weak readings, else its provisional ones, as its states.
+def _fall_back(text: str, c0: int, c1: int, lv: _Levels, cues: list[_Tok], lex: Lexicon, nodes_own: bool = False
+               ) -> tuple[bool, bool]:
+    """A clause that states no level takes its weak readings, else its provisional ones, as its states
+    (`nodes_own`: unnamed nodes took a level, so the lesion of the clause is theirs, not the texture's).
 
     Returns (weak_only, provisional): the states are weak / provisional readings.
     """
-    if not lv.states and lv.weak and lex.frame_keep_re is not None and {w[1] for w in lv.weak} <= {
+    if not lv.states and lv.weak and not nodes_own and lex.frame_keep_re is not None and {w[1] for w in lv.weak} <= {
             c.start for c in cues if c.roles.get("texture")} and lex.frame_keep_re.search(text, c0, c1):
         lv.weak = []  # "结节密度及代谢分布较均匀", "the nodules show homogeneous uptake": a lesion's texture, no level
     if not lv.states and lv.weak:
@@ -1577,6 +1588,9 @@ _NODE_LEAD_RE = re.compile(r"(?:[\s-]*\b(?:the|a|an|any|some|other|multiple|seve
                            r"systemic|small|remaining)\b)*[\s-]*", re.IGNORECASE)
 
 
+_NODE_END_RE = re.compile(r"\s*(?:$|[,;.)]|\b(?:and|or|as well as)\b)", re.IGNORECASE)
+
+
 def _unnamed_nodes(text: str, states: list[tuple[str, int, tuple[str, ...]]], cues: list[_Tok], ments: list[_Tok],
                    lex: Lexicon) -> list[tuple[str, int, tuple[str, ...]]]:
     """`states` less those whose cue binds forward to lymph nodes that name no station ("… and bone marrow without
@@ -1588,6 +1602,8 @@ def _unnamed_nodes(text: str, states: list[tuple[str, int, tuple[str, ...]]], cu
     for st in states:
         end = cue_end.get(st[1])
         f = lex.forward_re.match(text, end) if end is not None and lex.forward_re is not None else None
+        if end is not None and (f is None or f.end() == end) and _bare_node_after(text, end, node_at, named, lex):
+            continue  # "hypermetabolic lymphadenopathies and …": a level word before unnamed nodes is theirs (v8)
         if f is not None and f.end() > end:
             i = _NODE_LEAD_RE.match(text, f.end()).end()  # type: ignore[union-attr]
             if i in node_at and i not in named:
@@ -1596,6 +1612,21 @@ def _unnamed_nodes(text: str, states: list[tuple[str, int, tuple[str, ...]]], cu
                     continue
         out.append(st)
     return out
+
+
+def _bare_node_after(text: str, end: int, node_at: dict[int, int], named: set[int], lex: Lexicon) -> bool:
+    """True when unnamed lymph nodes follow the level word ending at `end` ("hypermetabolic lymphadenopathies",
+    "FDG-avid nodes") and no place follows them ("… nodes in the mediastinum" names the station): the level is theirs."""
+    i = end
+    while i < len(text) and text[i] in " -\t":
+        i += 1
+    if i == end or i not in node_at or i in named:
+        return False
+    k = node_at[i]
+    if _NODE_END_RE.match(text, k) is None:  # "… node adjacent to the pancreas": placed after, not unnamed
+        return False
+    j = _COORD_RE.match(text, k)
+    return j is None or j.end() not in named
 
 
 def _drop_organ_adjectives(text: str, states: list[tuple[str, int, tuple[str, ...]]], ments: list[_Tok]
