@@ -1253,6 +1253,11 @@ V8_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "子宫内膜代谢增高，考虑经期子宫内膜改变。", {"reproductive": ["normal"]}),
     ("zh", "子宫内膜代谢增高，考虑子宫内膜癌。", {"reproductive": ["increased"]}),
     ("en", "Intense endometrial uptake, likely related to menstruation.", {"reproductive": ["normal"]}),
+    # 锁上 is the report short form of 锁骨上 (a cervical station); the prevascular space named with its vessels
+    # (纵隔血管前) is station 3A, not the vessels
+    ("zh", "右锁上窝数枚小淋巴结，FDG代谢增高。", {"cervical_lymph_nodes": ["increased"]}),
+    ("zh", "双锁上区淋巴结未见异常放射性浓聚。", {"cervical_lymph_nodes": ["normal"]}),
+    ("zh", "纵隔血管前区另见小淋巴结，代谢活跃。", {"mediastinal_lymph_nodes": ["increased"]}),
 ]
 
 
