@@ -1258,6 +1258,9 @@ V8_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "右锁上窝数枚小淋巴结，FDG代谢增高。", {"cervical_lymph_nodes": ["increased"]}),
     ("zh", "双锁上区淋巴结未见异常放射性浓聚。", {"cervical_lymph_nodes": ["normal"]}),
     ("zh", "纵隔血管前区另见小淋巴结，代谢活跃。", {"mediastinal_lymph_nodes": ["increased"]}),
+    # a lesion placed between two organs (X与Y间, X和Y之间) is in neither
+    ("zh", "肝脏与右肾之间见一软组织结节，FDG摄取增高。", {}),
+    ("zh", "脾和左肾间见结节状放射性浓聚，左肾实质代谢未见异常。", {"kidney": ["normal"]}),
 ]
 
 
