@@ -1261,6 +1261,15 @@ V8_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # a lesion placed between two organs (X与Y间, X和Y之间) is in neither
     ("zh", "肝脏与右肾之间见一软组织结节，FDG摄取增高。", {}),
     ("zh", "脾和左肾间见结节状放射性浓聚，左肾实质代谢未见异常。", {"kidney": ["normal"]}),
+    # uptake said to accompany a finding (伴摄取) is a finding, and a degree word before 放射性摄取 is mild uptake;
+    # denied (不伴摄取) it is no uptake, as 未见摄取
+    ("zh", "右侧腹股沟及盆腔数个淋巴结，伴FDG摄取。", {"abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "胰尾部低密度结节，伴中度放射性摄取。", {"pancreas": ["increased"]}),
+    ("zh", "腹膜后小淋巴结，不伴摄取。", {"abdominal_lymph_nodes": ["absent"]}),
+    # 浓密 (dense tracer) is increased; 未段 / 未端 are typed for 末段 / 末端 and negate nothing
+    ("zh", "升结肠放射性分布浓密，SUVmax 6.0。", {"intestine": ["increased"]}),
+    ("zh", "回肠未端放射性分布较浓密。", {"intestine": ["increased"]}),
+    ("zh", "食管未段未见异常放射性浓聚。", {"esophagus": ["normal"]}),
 ]
 
 
