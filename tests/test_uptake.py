@@ -1270,6 +1270,15 @@ V8_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "升结肠放射性分布浓密，SUVmax 6.0。", {"intestine": ["increased"]}),
     ("zh", "回肠未端放射性分布较浓密。", {"intestine": ["increased"]}),
     ("zh", "食管未段未见异常放射性浓聚。", {"esophagus": ["normal"]}),
+    # sameness with an earlier study (较前相仿, 与前片相似, 与…PET/CT图像相似) is no level: the stated level decides
+    ("zh", "纵隔淋巴结代谢增高，与前片相似。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("zh", "左侧髂骨放射性分布减低，较前相仿。", {"bone": ["decreased"]}),
+    ("zh", "肝脏放射性摄取与周围相仿。", {"liver": ["normal"]}),
+    # 放射性分布尚好 / 尚可 is a normal level, like 良好
+    ("zh", "脾脏形态可，放射性分布尚好。", {"spleen": ["normal"]}),
+    # what a disease can or may show is said of the disease, not of this study
+    ("en", "Tuberculosis may show intense FDG uptake in the lung.", {}),
+    ("en", "Brown fat can exhibit increased activity in the neck.", {}),
 ]
 
 
