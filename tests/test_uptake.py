@@ -1279,6 +1279,11 @@ V8_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # what a disease can or may show is said of the disease, not of this study
     ("en", "Tuberculosis may show intense FDG uptake in the lung.", {}),
     ("en", "Brown fat can exhibit increased activity in the neck.", {}),
+    # "lower" / "upper" before a side word and an organ part is anatomy ("lower left thyroid lobe"), not a level
+    ("en", "Mildly increased FDG activity in the upper left thyroid lobe.", {"thyroid": ["increased"]}),
+    # a layer overlying, underlying or superficial to an organ is not the organ
+    ("en", "Hypermetabolic subcutaneous nodule overlying the left iliac crest.", {}),
+    ("en", "Intense FDG uptake in a soft tissue mass underlying the right clavicle.", {}),
 ]
 
 

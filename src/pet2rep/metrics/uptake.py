@@ -1659,6 +1659,9 @@ def _prefix_negates(text: str, c: _Tok, cues: list[_Tok], ci: int) -> bool:
     return bool(r.get("state") or r.get("context") or r.get("noun"))
 
 
+_SIDE_RE = re.compile(r"(?:left|right)[\s-]+", re.IGNORECASE)
+
+
 def _anatomy_next(text: str, c: _Tok, ments: list[_Tok], lex: Lexicon) -> bool:
     """True when an organ name or an `anatomy_after` word follows cue `c` ("lower rectum", "lower pole")."""
     i = c.end
@@ -1667,6 +1670,9 @@ def _anatomy_next(text: str, c: _Tok, ments: list[_Tok], lex: Lexicon) -> bool:
         i += 1
     if i == c.end or i >= n:
         return False
+    side = _SIDE_RE.match(text, i)  # "lower right thyroid lobe": a side word between (extractor v8)
+    if side is not None and side.end() < n:
+        i = side.end()
     if any(m.start == i for m in ments):
         return True
     return lex.anatomy_after_re is not None and lex.anatomy_after_re.match(text, i) is not None
