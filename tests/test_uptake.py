@@ -1284,6 +1284,12 @@ V8_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # a layer overlying, underlying or superficial to an organ is not the organ
     ("en", "Hypermetabolic subcutaneous nodule overlying the left iliac crest.", {}),
     ("en", "Intense FDG uptake in a soft tissue mass underlying the right clavicle.", {}),
+    # subclavicular nodes are infraclavicular (none of the 19) and do not end a list of stations; splenomegaly names
+    # the spleen; the mediastinal background is a reference, not a node group
+    ("en", "Hypermetabolic nodes in the neck, subclavicular region and mediastinum.",
+     {"cervical_lymph_nodes": ["increased"], "mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Massive splenomegaly with diffusely increased FDG uptake.", {"spleen": ["increased"]}),
+    ("en", "The liver lesion is hypermetabolic relative to the mediastinal background.", {"liver": ["increased"]}),
 ]
 
 
