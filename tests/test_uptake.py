@@ -1290,6 +1290,9 @@ V8_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
      {"cervical_lymph_nodes": ["increased"], "mediastinal_lymph_nodes": ["increased"]}),
     ("en", "Massive splenomegaly with diffusely increased FDG uptake.", {"spleen": ["increased"]}),
     ("en", "The liver lesion is hypermetabolic relative to the mediastinal background.", {"liver": ["increased"]}),
+    # what CT shows (CT未见明显异常) states no uptake level
+    ("zh", "脾脏局灶性放射性浓聚，同机CT未见明显异常。", {"spleen": ["increased"]}),
+    ("zh", "双肾放射性分布未见明显异常。", {"kidney": ["normal"]}),
 ]
 
 
