@@ -1293,6 +1293,10 @@ V8_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # what CT shows (CT未见明显异常) states no uptake level
     ("zh", "脾脏局灶性放射性浓聚，同机CT未见明显异常。", {"spleen": ["increased"]}),
     ("zh", "双肾放射性分布未见明显异常。", {"kidney": ["normal"]}),
+    # "adjacent" places only with "to" ("adjacent subpleural nodules" are nearby lung nodules); "normal on CT" is CT's
+    ("en", "Adjacent subpleural nodules are hypermetabolic.", {"lung": ["increased"]}),
+    ("en", "Hypermetabolic mass adjacent to the pancreas.", {}),
+    ("en", "Intense FDG uptake in the spleen, which is normal on CT.", {"spleen": ["increased"]}),
 ]
 
 
