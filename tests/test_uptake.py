@@ -1297,6 +1297,9 @@ V8_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Adjacent subpleural nodules are hypermetabolic.", {"lung": ["increased"]}),
     ("en", "Hypermetabolic mass adjacent to the pancreas.", {}),
     ("en", "Intense FDG uptake in the spleen, which is normal on CT.", {"spleen": ["increased"]}),
+    # what the same-session CT shows at a finding reads it: nodes there make the places before them node groups
+    ("zh", "双侧颈部及腹膜后见多发代谢增高灶，同机CT示多发肿大淋巴结。",
+     {"cervical_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
 ]
 
 
