@@ -1300,6 +1300,9 @@ V8_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # what the same-session CT shows at a finding reads it: nodes there make the places before them node groups
     ("zh", "双侧颈部及腹膜后见多发代谢增高灶，同机CT示多发肿大淋巴结。",
      {"cervical_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
+    # a region named as the part of the scan a paragraph reports (盆部PET/CT图像示…) is a heading, not a subject
+    ("zh", "盆部PET/CT图像示右侧腹股沟数个小淋巴结，代谢轻度增高。", {}),
+    ("zh", "颈部PET/CT图像示甲状腺左叶结节，代谢增高。", {"thyroid": ["increased"]}),
 ]
 
 

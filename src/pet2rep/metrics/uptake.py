@@ -994,6 +994,8 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
             kind, target = terms.get(txt) or terms.get(_key(txt), ("non", ""))
         else:
             kind, target = lex.organ_patterns[int(g[1:])]
+        if _SCAN_PART_RE.match(text, end):  # "盆部PET/CT图像示…": the part of the scan a paragraph reports (v8)
+            kind, target = "non", ""
         if kind != "organ":
             out.append(_Tok(start, end, txt, kind, target))
             continue
@@ -1659,6 +1661,9 @@ def _prefix_negates(text: str, c: _Tok, cues: list[_Tok], ci: int) -> bool:
     return bool(r.get("state") or r.get("context") or r.get("noun"))
 
 
+# a region or organ named as the part of the scan a paragraph reports ("盆部PET/CT图像示…", "胸部骨骼PET/CT图像"):
+# a heading, not a subject
+_SCAN_PART_RE = re.compile(r"\s*(?:PET\s*[/-]?\s*CT|PET|CT)\s*(?:图像|显像|影像)", re.IGNORECASE)
 _SIDE_RE = re.compile(r"(?:left|right)[\s-]+", re.IGNORECASE)
 
 
