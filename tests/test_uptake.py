@@ -1303,6 +1303,9 @@ V8_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # a region named as the part of the scan a paragraph reports (盆部PET/CT图像示…) is a heading, not a subject
     ("zh", "盆部PET/CT图像示右侧腹股沟数个小淋巴结，代谢轻度增高。", {}),
     ("zh", "颈部PET/CT图像示甲状腺左叶结节，代谢增高。", {"thyroid": ["increased"]}),
+    # the choroid plexus and the pineal gland are intracranial: the brain
+    ("zh", "左侧脉络丛钙化灶，放射性缺损。", {"brain": ["absent"]}),
+    ("en", "Mild FDG uptake in the pineal gland.", {"brain": ["increased"]}),
 ]
 
 
