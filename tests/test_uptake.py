@@ -1306,6 +1306,11 @@ V8_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # the choroid plexus and the pineal gland are intracranial: the brain
     ("zh", "左侧脉络丛钙化灶，放射性缺损。", {"brain": ["absent"]}),
     ("en", "Mild FDG uptake in the pineal gland.", {"brain": ["increased"]}),
+    # "more intense" / "more FDG-avid" than another lesion is increased (the brain's "more intense" stays normal);
+    # tibial and fibular name the bone
+    ("en", "On PET the fibular lesion was more FDG-avid than the soft tissue mass.", {"bone": ["increased"]}),
+    ("en", "The right tibial focus was more intense on the FDG study than the nodal disease.", {"bone": ["increased"]}),
+    ("en", "Physiologic FDG uptake in the brain, more intense in the cortex.", {"brain": ["normal"]}),
 ]
 
 
