@@ -1311,6 +1311,8 @@ V8_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "On PET the fibular lesion was more FDG-avid than the soft tissue mass.", {"bone": ["increased"]}),
     ("en", "The right tibial focus was more intense on the FDG study than the nodal disease.", {"bone": ["increased"]}),
     ("en", "Physiologic FDG uptake in the brain, more intense in the cortex.", {"brain": ["normal"]}),
+    # "weak" uptake is faint (low-grade) uptake: increased
+    ("en", "Weak FDG uptake in the left adrenal nodule.", {"adrenal": ["increased"]}),
 ]
 
 
