@@ -1313,6 +1313,9 @@ V8_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Physiologic FDG uptake in the brain, more intense in the cortex.", {"brain": ["normal"]}),
     # "weak" uptake is faint (low-grade) uptake: increased
     ("en", "Weak FDG uptake in the left adrenal nodule.", {"adrenal": ["increased"]}),
+    # beside an organ's resection margin (肝切缘旁) is a place beside the organ, as 结肠旁; on the margin it is the organ
+    ("zh", "残胃切缘旁见软组织影，代谢增高。", {}),
+    ("zh", "肝切缘见条片状影，代谢增高。", {"liver": ["increased"]}),
 ]
 
 
