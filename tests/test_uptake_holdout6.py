@@ -1,0 +1,34 @@
+"""The extractor on the sixth held-out real-text set (issue 8): tests/data/uptake_holdout6_{zh,en}.yaml.
+
+Clinician-written public FDG PET/CT text (99 zh: hospital PET/CT reports of the CHIP 2018 tumour-attribute corpus not
+used by set 5, in six report templates; 53 en: case reports, abstracts, teaching cases and one de-identified report)
+labelled by hand before any extractor run (see each file's header; the files themselves are checked in
+test_uptake_heldout_data.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_uptake_real import assert_floors
+
+DATA = Path(__file__).parent / "data"
+
+# First run of extractor v8 on this set (2026-12-03, before any rule was written from its errors): the honest figures
+# for new text (README). v7 on it gave zh 0.928 / 0.963 / 1 flip and en 0.813 / 0.900 / 2 flips. One zh item (076) was
+# printed once while v8 was being written (no rule was taken from it). They are floors: a later extractor must not
+# fall below them; raise them when it improves, never lower them.
+FIRST_RUN = {"zh": (0.937, 1.000, 1), "en": (0.813, 0.900, 2)}  # micro-F1, normal recall, most polarity flips
+
+
+def _result(lang: str) -> dict:
+    from pet2rep.metrics.uptake import evaluate_labelled, read_labelled
+
+    return evaluate_labelled(read_labelled(str(DATA / f"uptake_holdout6_{lang}.yaml")))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
+    f1, normal_recall, flips = FIRST_RUN[lang]
+    assert_floors(("holdout6", lang), _result(lang), (f1 - 5e-4, normal_recall - 5e-4, flips))
