@@ -27,6 +27,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from pet2rep.metrics.uptake import class_body, first_chars
+
 FAILURE_MODES: tuple[str, ...] = (
     "empty", "refusal", "template_ignored", "invented_demographics", "truncated", "wrong_language", "error",
 )
@@ -104,55 +106,8 @@ def _guarded(pattern: str) -> re.Pattern[str]:
 def _first_chars(pattern: str) -> str | None:
     """A character class body holding every character a match of `pattern` can start with (a superset; ignore-case
     is applied to it by the caller), or None when that cannot be told (a negated class, ".", an empty match …)."""
-    try:
-        from re import _constants as c  # type: ignore[attr-defined]  # Python >= 3.11
-        from re import _parser as sre_parse  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - Python 3.10
-        import sre_constants as c  # type: ignore[no-redef]
-        import sre_parse  # type: ignore[no-redef]
-    categories = {c.CATEGORY_DIGIT: r"\d", c.CATEGORY_WORD: r"\w", c.CATEGORY_SPACE: r"\s"}
-    out: set[str] = set()
-
-    def seq(items: Any) -> bool:
-        """Add the first characters of a sequence; True when it can match empty."""
-        for op, av in items:
-            if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
-                continue  # zero-width: leaving it out only admits more positions
-            if op == c.LITERAL:
-                out.add(re.escape(chr(av)))
-                return False
-            if op == c.IN:
-                for iop, iav in av:
-                    if iop == c.LITERAL:
-                        out.add(re.escape(chr(iav)))
-                    elif iop == c.RANGE:
-                        out.add(f"{re.escape(chr(iav[0]))}-{re.escape(chr(iav[1]))}")
-                    elif iop == c.CATEGORY and iav in categories:
-                        out.add(categories[iav])
-                    else:
-                        raise ValueError("class")
-                return False
-            if op == c.SUBPATTERN:
-                if not seq(av[-1]):
-                    return False
-                continue
-            if op == c.BRANCH:
-                if any([seq(b) for b in av[1]]):
-                    continue
-                return False
-            if op in (c.MAX_REPEAT, c.MIN_REPEAT):
-                if seq(av[2]) or av[0] == 0:
-                    continue
-                return False
-            raise ValueError(str(op))
-        return True
-
-    try:
-        if seq(sre_parse.parse(pattern)):
-            return None
-    except Exception:  # noqa: BLE001 - an odd pattern: no guard, it still works
-        return None
-    return "".join(sorted(out))
+    first = first_chars(pattern)
+    return None if first is None else class_body(first)
 
 
 def failures_signature() -> str:

@@ -313,58 +313,93 @@ def _starts_at_word_start(rx: str) -> bool:
     return rx.startswith(("(?<![A-Za-z0-9])", "(?<![a-z])", "(?<![0-9a-z])", "(?<![A-Za-z])"))
 
 
-def _regex_first_chars(rx: str) -> str | None:
-    """The characters a match of `rx` can start with (both cases), or None when that cannot be told (a class such as
-    \\w or ".", a pattern that may match empty, a construct not handled): then it must be tried everywhere."""
-    try:
-        from re import _parser as sre_parse  # type: ignore[attr-defined]  # Python >= 3.11
-    except ImportError:  # pragma: no cover - Python 3.10
-        import sre_parse  # type: ignore[no-redef]
-    try:
-        parsed = sre_parse.parse(rx, re.IGNORECASE)
-    except Exception:  # noqa: BLE001 - an odd pattern: no guard, it still works
-        return None
-    c = sre_parse  # opcodes live beside the parser (re._constants re-exported)
-    out: set[str] = set()
+# ---------------------------------------------------------------- first characters of a regex (scan guards)
+# A scan that puts a lookahead for the characters a pattern's match can start with in front of it rejects most
+# positions with one class test; the matches are the same (the set is a superset). Also used by the failure scan.
+
+try:
+    from re import _constants as _sre_c  # type: ignore[attr-defined]  # Python >= 3.11
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_constants as _sre_c  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+
+_SRE_CATEGORIES = {_sre_c.CATEGORY_DIGIT: r"\d", _sre_c.CATEGORY_WORD: r"\w", _sre_c.CATEGORY_SPACE: r"\s"}
+
+
+@dataclass(frozen=True)
+class FirstChars:
+    """What a match can start with: single characters, code-point ranges (inclusive) and classes (``\\d \\w \\s``)."""
+
+    chars: frozenset[str]
+    ranges: frozenset[tuple[int, int]]
+    categories: frozenset[str]
+
+
+def first_chars(pattern: str, flags: int = 0) -> FirstChars | None:
+    """The first characters of a match of `pattern` (as written: case is left to the caller), or None when they
+    cannot be told: the pattern may match empty, or starts with ".", a negated class or a construct not handled."""
+    chars: set[str] = set()
+    ranges: set[tuple[int, int]] = set()
+    cats: set[str] = set()
 
     def seq(items: Any) -> bool:
         """Add the first characters of a sequence; True when it can match empty (then what follows counts too)."""
         for op, av in items:
-            if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
-                continue
-            if op == c.LITERAL:
-                out.add(chr(av))
+            if op in (_sre_c.AT, _sre_c.ASSERT, _sre_c.ASSERT_NOT):
+                continue  # zero-width: leaving it out only admits more positions
+            if op == _sre_c.LITERAL:
+                chars.add(chr(av))
                 return False
-            if op == c.IN:
+            if op == _sre_c.IN:
                 for iop, iav in av:
-                    if iop == c.LITERAL:
-                        out.add(chr(iav))
-                    elif iop == c.RANGE and iav[1] - iav[0] < 512:
-                        out.update(chr(x) for x in range(iav[0], iav[1] + 1))
-                    elif iop != c.NEGATE or iav is not None:
+                    if iop == _sre_c.LITERAL:
+                        chars.add(chr(iav))
+                    elif iop == _sre_c.RANGE:
+                        ranges.add((iav[0], iav[1]))
+                    elif iop == _sre_c.CATEGORY and iav in _SRE_CATEGORIES:
+                        cats.add(_SRE_CATEGORIES[iav])
+                    else:
                         raise ValueError("class")
                 return False
-            if op == c.SUBPATTERN:
+            if op == _sre_c.SUBPATTERN:
                 if not seq(av[-1]):
                     return False
                 continue
-            if op == c.BRANCH:
+            if op == _sre_c.BRANCH:
                 if any([seq(b) for b in av[1]]):
                     continue
                 return False
-            if op in (c.MAX_REPEAT, c.MIN_REPEAT):
-                empty = seq(av[2])
-                if av[0] >= 1 and not empty:
-                    return False
-                continue
+            if op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT):
+                if seq(av[2]) or av[0] == 0:
+                    continue
+                return False
             raise ValueError(str(op))
         return True
 
     try:
-        if seq(parsed):
+        if seq(_sre_parse.parse(pattern, flags)):
             return None
-    except ValueError:
+    except Exception:  # noqa: BLE001 - an odd pattern: no guard, it still works
         return None
+    return FirstChars(frozenset(chars), frozenset(ranges), frozenset(cats))
+
+
+def class_body(first: FirstChars) -> str:
+    """`first` as the body of a character class (``[...]``), escaped."""
+    out = {re.escape(ch) for ch in first.chars} | set(first.categories)
+    out |= {f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in first.ranges}
+    return "".join(sorted(out))
+
+
+def _regex_first_chars(rx: str) -> str | None:
+    """The characters a match of `rx` can start with (both cases), or None when that cannot be told (a class such as
+    \\w or ".", a range of 512 characters or more, a pattern that may match empty, a construct not handled): then it
+    must be tried everywhere."""
+    first = first_chars(rx, re.IGNORECASE)
+    if first is None or first.categories or any(hi - lo >= 512 for lo, hi in first.ranges):
+        return None
+    out = set(first.chars).union(*(map(chr, range(lo, hi + 1)) for lo, hi in first.ranges))
     return "".join(sorted({ch for x in out for ch in (x, x.lower(), x.upper()) if len(ch) == 1}))
 
 
