@@ -311,11 +311,12 @@ def main(argv: list[str] | None = None) -> int:
         timings.append((label, time.perf_counter() - t0))
     chars = sum(len(x) for x in refs) / len(refs)
     print()
-    print(f"full load: {total} pairs = {args.models} cold runs x {len(refs)} studies (references ~{chars:.0f} "
+    full = total == 30 * 565  # the < 40 s target is for the full benchmark's load, not a smaller one
+    print(f"{'full' if full else 'reduced'} load: {total} pairs = {args.models} cold runs x {len(refs)} studies (references ~{chars:.0f} "
           f"characters), {workers} worker(s), bootstrap 1000 per run:")
     for label, sec in timings:
-        print(f"  {label:<20}{sec:>7.1f} s  ({1000 * sec / total:.2f} ms/pair)  target < 40 s: "
-              f"{'PASS' if sec < 40 else 'FAIL'}")
+        verdict = ('PASS' if sec < 40 else 'FAIL') if full else f"not judged ({total} pairs, not 16,950)"
+        print(f"  {label:<20}{sec:>7.1f} s  ({1000 * sec / total:.2f} ms/pair)  target < 40 s: {verdict}")
     if worst != float("inf"):
         print(f"slowest band: {worst:.0f}x pycocoevalcap (target >= 50x: {'PASS' if worst >= 50 else 'FAIL'})")
     return 0
