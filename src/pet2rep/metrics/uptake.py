@@ -107,7 +107,7 @@ from typing import Any
 from pet2rep.errors import InputError, read_input_bytes, read_input_yaml
 from pet2rep.organs import ORGANS, STATES
 
-EXTRACTOR_VERSION = "8"
+EXTRACTOR_VERSION = "9"
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 LANGS: tuple[str, ...] = ("zh", "en")
 
@@ -992,8 +992,10 @@ def _segments(text: str, lex: Lexicon, mask: bytearray) -> list[tuple[int, int, 
             s_start = c_start = i + 1
             clauses = []
         else:  # clause separator
-            if ch == "," and 0 < i < n - 1 and text[i - 1].isdigit() and text[i + 1].isdigit():
-                continue
+            if ch in ",:" and 0 < i < n - 1 and text[i - 1].isdigit() and text[i + 1].isdigit():
+                continue  # "1,250", "10:30", "1:2"
+            if ch == ":" and lex.lang != "zh" and 0 < i < n - 1 and text[i - 1].isspace() and text[i + 1].isalnum():
+                continue  # " :F-FDG": a colon glued to the next word stands for a lost character, no break (v9)
             if i > c_start:
                 clauses.append((c_start, i))
             c_start = i + 1
@@ -1032,6 +1034,8 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
         if _SCAN_PART_RE.match(text, end):  # "盆部PET/CT图像示…": the part of the scan a paragraph reports (v8)
             kind, target = "non", ""
         if kind != "organ":
+            if kind == "non" and fold and _SCAN_NAME_RE.match(text, end):
+                continue  # "whole-body PET/CT showed …": the scan's extent, neither subject nor place (extractor v9)
             out.append(_Tok(start, end, txt, kind, target))
             continue
         hw = False
@@ -1699,6 +1703,9 @@ def _prefix_negates(text: str, c: _Tok, cues: list[_Tok], ci: int) -> bool:
 # a region or organ named as the part of the scan a paragraph reports ("盆部PET/CT图像示…", "胸部骨骼PET/CT图像"):
 # a heading, not a subject
 _SCAN_PART_RE = re.compile(r"\s*(?:PET\s*[/-]?\s*CT|PET|CT)\s*(?:图像|显像|影像)", re.IGNORECASE)
+# the extent of a scan named before the scan ("whole-body 18F-FDG PET/CT", "total body scan"): no place the text speaks of
+_SCAN_NAME_RE = re.compile(r"[\s-]+(?:\(?18\)?[\s-]*F[\s-]*|F[\s-]?18[\s-]*)?(?:FDG[\s-]*)?(?:PET|CT|scans?|imaging|images?|MIP)\b",
+                           re.IGNORECASE)
 _SIDE_RE = re.compile(r"(?:left|right)[\s-]+", re.IGNORECASE)
 
 
@@ -2413,6 +2420,9 @@ def _emit_list_item(
 
 
 _OTHERWISE_RE = re.compile(r"\b(?:otherwise|elsewhere)\b|其余|其他部位|余部", re.IGNORECASE)  # the rest of the body
+# "no other / no additional / no further …" in a clause that names no organ denies findings beyond the one just stated:
+# it speaks of the rest of the body, wherever it stands in the sentence ("…, and no other abnormalities were seen")
+_NO_OTHER_RE = re.compile(r"\b(?:no|without|nor)[\s-]+(?:[a-z]+[\s-]+)?(?:other|additional|further)\b", re.IGNORECASE)
 
 
 def _inherited_subjects(doc: _Doc, read: _ClauseRead, c0: int, c1: int, opens: bool = False) -> list[_Subj]:
@@ -2421,7 +2431,7 @@ def _inherited_subjects(doc: _Doc, read: _ClauseRead, c0: int, c1: int, opens: b
     a paragraph break dropped ("A man with a hepatic lesion … underwent PET/CT. The images revealed increased FDG
     activity in the lesion"); a sentence that `opens` naming no organ and speaks of the rest ("otherwise") has none."""
     text, lex = doc.text, doc.lex
-    if opens and doc.carried and _OTHERWISE_RE.search(text, c0, c1):
+    if doc.carried and ((opens and _OTHERWISE_RE.search(text, c0, c1)) or _NO_OTHER_RE.search(text, c0, c1)):
         return []  # a sentence about the rest of the body ("Tracer distribution is otherwise unremarkable")
     if not doc.carried and doc.hist_carried and lex.anaphor_re is not None and lex.anaphor_re.search(text, c0, c1):
         doc.carried = doc.hist_carried
