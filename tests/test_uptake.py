@@ -1354,6 +1354,15 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # the jaw bones and BM (bone marrow)
     ("en", "Focal uptake in the right maxilla.", {"bone": ["increased"]}),
     ("en", "BM uptake was higher than liver uptake.", {"bone": ["increased"]}),
+    # comparison signs read as their words: ">" is "greater than" (its reference is no subject), "<" is "lower than"
+    ("en", "Marrow uptake > liver was seen in two thirds of the patients.", {"bone": ["increased"]}),
+    ("en", "In this patient splenic uptake ≥ mediastinal blood pool.", {"spleen": ["increased"]}),
+    ("en", "Residual mediastinal mass with uptake < liver.", {"mediastinal_lymph_nodes": ["normal"]}),
+    # a value after the sign is what is compared with, the next organ is no reference: both thresholds are read
+    ("en", "Hepatic SUVmax >3.0 and splenic SUVmax>2.8 predicted relapse.", {"liver": ["increased"], "spleen": ["increased"]}),
+    # a comparison with a size, a share or a count states no level ("nodes greater than 1 cm")
+    ("en", "Hilar nodes greater than 15 mm show no FDG uptake.", {"mediastinal_lymph_nodes": ["absent"]}),
+    ("en", "Pulmonary nodules > 8 mm were not FDG avid.", {"lung": ["normal"]}),
 ]
 
 

@@ -1247,6 +1247,13 @@ def _drop_name_cues(cues: list[_Tok], ments: list[_Tok]) -> list[_Tok]:
     return kept if len(kept) != len(cues) else cues
 
 
+_NUMBER_NEXT_RE = re.compile(r"[ \t]*(?:about|approximately|~)?[ \t]*\d")
+# a comparison with a size, a share or a count ("nodes greater than 1 cm", "> 50% of patients") states no uptake level
+_MEASURE_NEXT_RE = re.compile(r"[ \t]*(?:about|approximately|~)?[ \t]*\d+(?:[.,]\d+)?[ \t]*(?:mm|cm|m|%|percent|per[ \t]+cent|"
+                              r"years?|yrs?|months?|weeks?|days?|hours?|h|min|minutes?|times|fold|patients|cases|lesions|"
+                              r"nodes|nodules|毫米|厘米|个|例|岁)(?![A-Za-z])", re.IGNORECASE)
+
+
 def _drop_compared(
     text: str, c0: int, ments: list[_Tok], cues: list[_Tok], lex: Lexicon, compares: bool,
 ) -> tuple[list[_Tok], list[_Tok] | None, list[tuple[_Tok, str]]]:
@@ -1261,6 +1268,8 @@ def _drop_compared(
     dropped_c: set[int] = set()
     own: _Tok | None = None  # a compared-with organ tissue ("高于脑实质") that may place the lesion
     for ci, c in enumerate(cues if compares else ()):
+        if c.roles.get("cmp_before") and _NUMBER_NEXT_RE.match(text, c.end):
+            continue  # "SUVmax > 2.5 and bone marrow …", "greater than 1 cm": a number is what it is compared with
         if c.roles.get("cmp_before"):
             ends = [m.end for m in ments if c.end <= m.start <= c.end + lex.max_gap][:1]
             ends += [d.end for d in cues[ci + 1 :] if d.roles.get("reference") and d.start <= c.end + lex.max_gap][:1]
@@ -1406,6 +1415,8 @@ def _scan_levels(
         valid = has_context or mask[c.start] == 2
         if st and r_adj and _anatomy_next(text, c, ments, lex):  # "lower rectum", "lower pole": anatomy, no level
             st = None
+        if st and flags & _F_CMP and c.roles.get("cmp_before") and _MEASURE_NEXT_RE.match(text, c.end):
+            st = None  # "nodes greater than 1 cm", "> 50% of patients": a size or a count, no level (extractor v9)
         if st and valid:
             stated = True
             cue_words: tuple[str, ...] = (c.text,)
