@@ -1363,6 +1363,14 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # a comparison with a size, a share or a count states no level ("nodes greater than 1 cm")
     ("en", "Hilar nodes greater than 15 mm show no FDG uptake.", {"mediastinal_lymph_nodes": ["absent"]}),
     ("en", "Pulmonary nodules > 8 mm were not FDG avid.", {"lung": ["normal"]}),
+    # a list goes on across an item's own figures in brackets and its number words
+    ("en", "Increased FDG uptake was found in the liver (40 %), spleen and bone (25 %), and adrenal glands (n = 3).",
+     {"liver": ["increased"], "spleen": ["increased"], "bone": ["increased"], "adrenal": ["increased"]}),
+    ("en", "Intense uptake in the thyroid, as well as in the parotid glands and in numerous small nodes.",
+     {"thyroid": ["increased"], "salivary_glands": ["increased"]}),
+    # the mesocolon and the mesenterium are the mesentery's places: a list goes on across them
+    ("en", "Hypermetabolic foci in the spleen, transverse mesocolon and ribs.", {"spleen": ["increased"], "bone": ["increased"]}),
+    ("en", "Hypermetabolic mesocolic lymph nodes.", {"abdominal_lymph_nodes": ["increased"]}),
 ]
 
 

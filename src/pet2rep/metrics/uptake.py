@@ -1870,6 +1870,12 @@ def _drop_history_subjects(text: str, ments: list[_Tok], cues: list[_Tok]) -> li
     return ments
 
 
+_FIGURE_UNIT = r"(?:%|percent|mm|cm|patients?|cases?|例|个)?"
+# brackets that hold only figures: a share, a count, a size, an SUV ("(18 %)", "(n = 4)", "(12/40)", "(SUVmax 5.2)")
+_ITEM_FIGURES_RE = re.compile(r"[(（]\s*(?:(?:n|suv\w*)\s*[=:]?\s*)?[\d.,]+\s*" + _FIGURE_UNIT
+                              + r"(?:\s*(?:[,;/:]|and|of|–|-)\s*[\d.,]+\s*" + _FIGURE_UNIT + r")*\s*[)）]", re.IGNORECASE)
+
+
 def _only_names(text: str, c0: int, c1: int, ments: list[_Tok], lex: Lexicon) -> bool:
     """True when a clause holds nothing but organ names and fillers ("…, mediastinal nodes, and liver")."""
     parts, last = [], c0
@@ -1883,6 +1889,8 @@ def _only_names(text: str, c0: int, c1: int, ments: list[_Tok], lex: Lexicon) ->
     residual = lex.filler_re.sub(" ", " ".join(parts))
     if _LETTER_RE.search(residual) is not None and ("ig" in residual or "图" in residual):
         residual = _FIGURE_RE.sub(" ", residual)  # "…, osseous and extranodal sites (Figure 1)": a figure reference
+    if "(" in residual or "（" in residual:  # "…, kidney and lung (12 %), and pancreas (1 %)": an item's own figures
+        residual = _ITEM_FIGURES_RE.sub(" ", residual)
     return _LETTER_RE.search(residual) is None
 
 
