@@ -1371,6 +1371,29 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # the mesocolon and the mesenterium are the mesentery's places: a list goes on across them
     ("en", "Hypermetabolic foci in the spleen, transverse mesocolon and ribs.", {"spleen": ["increased"], "bone": ["increased"]}),
     ("en", "Hypermetabolic mesocolic lymph nodes.", {"abdominal_lymph_nodes": ["increased"]}),
+    # the gastric stations beside the cardia are abdominal nodes, and keep a station list going
+    ("en", "FDG-avid paratracheal, right paracardial and para-aortic lymph nodes.",
+     {"mediastinal_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
+    # deep spaces of the face and neck and named muscles are none of the 19: a finding there takes no subject from
+    # the sentence before
+    ("en", "No FDG-avid cervical nodes. Focal activity is seen in the right medial pterygoid muscle.",
+     {"cervical_lymph_nodes": ["normal"]}),
+    ("en", "Physiologic thyroid uptake. Intense activity in the left trapezius.", {"thyroid": ["normal"]}),
+    # a mass or swelling named by a gland's word is the gland's, also beside a node statement
+    ("en", "PET/CT showed an intensely avid right submandibular mass and hypermetabolic mediastinal adenopathy.",
+     {"salivary_glands": ["increased"], "mediastinal_lymph_nodes": ["increased"]}),
+    # the organ a lesion borders is none of its subjects ("the boundary between the mass and the bladder")
+    ("en", "An FDG-avid mass of the sigmoid colon; the fat plane between the tumor and the uterus is lost.",
+     {"intestine": ["increased"]}),
+    ("en", "Intense uptake in the rectal mass, whose border with the prostate is indistinct.", {"intestine": ["increased"]}),
+    # a sameness comparison with no reference (background, blood pool, an organ, the other side) likens the finding
+    # to another finding: no level
+    ("en", "Diffuse increased uptake of both kidneys, similar to the pattern described in lupus nephritis.",
+     {"kidney": ["increased"]}),
+    ("en", "The adrenal nodule has uptake similar to the liver.", {"adrenal": ["normal"]}),
+    # an "active lesion" of a PET report is a metabolically active one
+    ("en", "No evidence of active lesion in the remaining lung.", {"lung": ["normal"]}),
+    ("en", "An active focus is noted in the sternum.", {"bone": ["increased"]}),
 ]
 
 

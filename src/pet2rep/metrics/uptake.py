@@ -1273,6 +1273,8 @@ def _drop_compared(
         if c.roles.get("cmp_before"):
             ends = [m.end for m in ments if c.end <= m.start <= c.end + lex.max_gap][:1]
             ends += [d.end for d in cues[ci + 1 :] if d.roles.get("reference") and d.start <= c.end + lex.max_gap][:1]
+            if not ends and c.roles.get("state") == "normal":
+                dropped_c.add(ci)  # "similar to diffuse nephromegaly in X": likened to another finding, no level (v9)
             if ends:
                 ref_end = min(ends)
                 obj = [m for m in ments if c.end <= m.start < ref_end and m.kind in ("organ", "ref")][:1]
