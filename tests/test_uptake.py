@@ -1394,6 +1394,12 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # an "active lesion" of a PET report is a metabolically active one
     ("en", "No evidence of active lesion in the remaining lung.", {"lung": ["normal"]}),
     ("en", "An active focus is noted in the sternum.", {"bone": ["increased"]}),
+    # a sentence that first names the images it reads ("On CT, …", "On the CT component …") and then goes on about
+    # the uptake just stated places it
+    ("en", "Intense uptake is seen in the right upper quadrant. On CT, this corresponds to a mass in the pancreatic head.",
+     {"pancreas": ["increased"]}),
+    ("en", "A hypermetabolic focus lies in the left upper abdomen. On the fused images these findings localize to the "
+     "adrenal gland.", {"adrenal": ["increased"]}),
 ]
 
 

@@ -2392,8 +2392,29 @@ def _places_last(doc: _Doc, cc: list[_Tok], s0: int, c0: int,
     …, two in the neck. These correlate with a left cervical node", "…均表现为局灶性代谢增高灶，病灶位于胰头6例"): in
     the same sentence, or at the start of a sentence that goes on (`continuation`)."""
     lex = doc.lex
-    return any(c.roles.get("identify") for c in cc) and bool(
-        prev_states or (c0 == s0 and lex.continuation_re is not None and lex.continuation_re.match(doc.text, s0)))
+    if not any(c.roles.get("identify") for c in cc):
+        return False
+    if prev_states:
+        return True
+    if lex.continuation_re is None:
+        return False
+    if c0 == s0 and lex.continuation_re.match(doc.text, s0):
+        return True
+    if lex.lang == "zh" or not _LEAD_IN_RE.match(doc.text, s0):
+        return False
+    # "On the CT component of the study these correlate with …", "On CT, this corresponds to …": a sentence that
+    # first says which images it reads (extractor v9)
+    text = doc.text
+    for w in _LEAD_WORD_RE.finditer(text, s0, min(len(text), c0 + 80)):
+        at = w.end()
+        if at > c0 and _SCAN_WORD_RE.search(text, s0, at) and lex.continuation_re.match(text, at):
+            return True
+    return False
+
+
+_LEAD_IN_RE = re.compile(r"\s*(?:on|at|in)[\s-]+\S", re.IGNORECASE)
+_LEAD_WORD_RE = re.compile(r"[A-Za-z/-]+[\s,]+")
+_SCAN_WORD_RE = re.compile(r"\b(?:CT|MRI?|images?|component|study|scans?|correlation|portion)\b", re.IGNORECASE)
 
 
 def _emit_node_sites(
