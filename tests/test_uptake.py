@@ -1376,15 +1376,16 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
      {"mediastinal_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
     # deep spaces of the face and neck and named muscles are none of the 19: a finding there takes no subject from
     # the sentence before
-    ("en", "No FDG-avid cervical nodes. Focal activity is seen in the right medial pterygoid muscle.",
+    ("en", "No FDG-avid cervical nodes. Focal activity is seen in the left masseter.",
      {"cervical_lymph_nodes": ["normal"]}),
     ("en", "Physiologic thyroid uptake. Intense activity in the left trapezius.", {"thyroid": ["normal"]}),
     # a mass or swelling named by a gland's word is the gland's, also beside a node statement
     ("en", "PET/CT showed an intensely avid right submandibular mass and hypermetabolic mediastinal adenopathy.",
      {"salivary_glands": ["increased"], "mediastinal_lymph_nodes": ["increased"]}),
     # the organ a lesion borders is none of its subjects ("the boundary between the mass and the bladder")
-    ("en", "An FDG-avid mass of the sigmoid colon; the fat plane between the tumor and the uterus is lost.",
-     {"intestine": ["increased"]}),
+    ("en", "PET showed a rectal mass with high metabolic activity and the boundary between the mass and the uterus was "
+     "unclear.", {"intestine": ["increased"]}),
+    ("en", "Intense FDG uptake in a sigmoid tumor whose fat plane with the bladder is lost.", {"intestine": ["increased"]}),
     ("en", "Intense uptake in the rectal mass, whose border with the prostate is indistinct.", {"intestine": ["increased"]}),
     # a sameness comparison with no reference (background, blood pool, an organ, the other side) likens the finding
     # to another finding: no level
@@ -1400,6 +1401,17 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
      {"pancreas": ["increased"]}),
     ("en", "A hypermetabolic focus lies in the left upper abdomen. On the fused images these findings localize to the "
      "adrenal gland.", {"adrenal": ["increased"]}),
+    # 增浓 (a distribution thickened with tracer) is 浓聚
+    ("zh", "右颌下腺放射性分布增浓。", {"salivary_glands": ["increased"]}),
+    # what the same-session CT's plain or enhanced series shows, and abnormal density or signal, is no uptake level
+    ("zh", "左侧腮腺见结节，放射性增浓，同机CT平扫未见明显异常。", {"salivary_glands": ["increased"]}),
+    ("zh", "甲状腺右叶放射性摄取增高，未见明确异常密度影。", {"thyroid": ["increased"]}),
+    # the region below the clavicle is none of the 19 (the clavicle keeps its margin), IASLC station 1 is cervical
+    ("zh", "右锁骨下区及双侧腋窝未见异常淋巴结浓聚。", {}),
+    ("zh", "右锁骨下缘骨质破坏，放射性浓聚。", {"bone": ["increased"]}),
+    ("zh", "右1R区淋巴结放射性浓聚，SUV 5.0。", {"cervical_lymph_nodes": ["increased"]}),
+    # at the level of an organ's part (肾下极水平) is a level, not the organ
+    ("zh", "左肾下极水平腹主动脉旁见淋巴结，代谢增高。", {"abdominal_lymph_nodes": ["increased"]}),
 ]
 
 
