@@ -1412,6 +1412,15 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "右1R区淋巴结放射性浓聚，SUV 5.0。", {"cervical_lymph_nodes": ["increased"]}),
     # at the level of an organ's part (肾下极水平) is a level, not the organ
     ("zh", "左肾下极水平腹主动脉旁见淋巴结，代谢增高。", {"abdominal_lymph_nodes": ["increased"]}),
+    # no obvious tracer uptake (未见明显放射性摄取) of a lesion is absent, as 未见明显FDG摄取; followed by a level it denies it
+    ("zh", "右股骨见小片状高密度影，未见明显放射性摄取。", {"bone": ["absent"]}),
+    ("zh", "肝内未见明显放射性摄取增高灶。", {"liver": ["normal"]}),
+    # gallbladder surgery (胆囊术后) is its removal
+    ("zh", "肝脏未见异常浓聚。胆囊术后。", {"liver": ["normal"], "gallbladder": ["absent"]}),
+    # para-aortic nodes listed among thoracic stations are station 6; subaortic (主动脉下) is station 5
+    ("zh", "右上气管旁、主动脉旁、隆突下见多发淋巴结，FDG摄取增高。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("zh", "主动脉下淋巴结放射性浓聚。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("zh", "腹膜后主动脉旁多发淋巴结代谢增高。", {"abdominal_lymph_nodes": ["increased"]}),
 ]
 
 
