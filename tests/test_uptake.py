@@ -1421,6 +1421,14 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "右上气管旁、主动脉旁、隆突下见多发淋巴结，FDG摄取增高。", {"mediastinal_lymph_nodes": ["increased"]}),
     ("zh", "主动脉下淋巴结放射性浓聚。", {"mediastinal_lymph_nodes": ["increased"]}),
     ("zh", "腹膜后主动脉旁多发淋巴结代谢增高。", {"abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "纵隔主动脉旁淋巴结放射性浓聚。", {"mediastinal_lymph_nodes": ["increased"]}),
+    # nodes placed by a great vessel of the chest are mediastinal
+    ("zh", "主动脉弓左侧及右肺动脉旁见肿大淋巴结，代谢增高。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("zh", "上腔静脉后方淋巴结FDG摄取增高。", {"mediastinal_lymph_nodes": ["increased"]}),
+    # a vertebra's 附件 after 或 is still its appendages (bone)
+    ("zh", "T8椎体或附件见放射性浓聚灶。", {"bone": ["increased"]}),
+    # the spaces in front of / behind an organ are not the organ
+    ("zh", "右肾前间隙见结节，放射性浓聚。", {}),
 ]
 
 
