@@ -1429,6 +1429,13 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "T8椎体或附件见放射性浓聚灶。", {"bone": ["increased"]}),
     # the spaces in front of / behind an organ are not the organ
     ("zh", "右肾前间隙见结节，放射性浓聚。", {}),
+    # the junction of two lobes names the brain; "the rest of" an organ is a statement of its own, also where a texture
+    # word alone gives its level
+    ("zh", "左侧额顶交界处见结节，放射性浓聚，周围水肿区放射性分布稀疏，余脑实质放射性分布均匀、对称。",
+     {"brain": ["increased", "decreased", "normal"]}),
+    ("zh", "肝右叶见高代谢灶，SUVmax 6.1，余肝实质放射性分布均匀。", {"liver": ["increased", "normal"]}),
+    ("en", "Intense focal uptake in a right hepatic lobe lesion, and the remaining liver shows homogeneous uptake.",
+     {"liver": ["increased", "normal"]}),
 ]
 
 

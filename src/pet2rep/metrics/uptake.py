@@ -2269,6 +2269,10 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
             continue
         cm = clause_ments
         read = _read_clause(text, c0, c1, cm, cc, lex, doc.mask, prev_ctx, node_head, sent_time)
+        if said and read.own_mentions:
+            for sb in read.subjects:  # "…结节浓聚…，余双侧脑实质…分布均匀": the rest of an organ is a statement of its own
+                if sb.organ in said and _REST_OF_RE.search(text, max(c0, sb.pos - 12), sb.pos):
+                    said.discard(sb.organ)
         if cue_flags & _F_TIME and not sent_time and any(c.roles.get("temporal") for c in cc):
             sent_time = True  # "Repeat FDG-PET scans, …, showed reduction in the avidity": change for the sentence
         if not cm and len(cc) == 1 and _node_heading(text, c0, c1, cc[0]):
@@ -2461,6 +2465,9 @@ def _emit_list_item(
     _emit(doc.out, pairs, doc.text, span, said, False, prev_prov, None, doc.lex, prov)
 
 
+# "the rest of" an organ named before its word (余肺, 其余脑实质, "the remaining liver"; extractor v9)
+_REST_OF_RE = re.compile(r"(?:其余|其他|余)(?:部|部分)?(?:左侧|右侧|双侧|两侧|左|右|双|两)?$|\b(?:rest|remainder)\s+of\s+(?:the\s+)?"
+                         r"(?:(?:left|right)\s+)?$|\bremaining\s+(?:(?:left|right)\s+)?$", re.IGNORECASE)
 _OTHERWISE_RE = re.compile(r"\b(?:otherwise|elsewhere)\b|其余|其他部位|余部", re.IGNORECASE)  # the rest of the body
 # "no other / no additional / no further …" in a clause that names no organ denies findings beyond the one just stated:
 # it speaks of the rest of the body, wherever it stands in the sentence ("…, and no other abnormalities were seen")
