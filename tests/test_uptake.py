@@ -1436,6 +1436,11 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "肝右叶见高代谢灶，SUVmax 6.1，余肝实质放射性分布均匀。", {"liver": ["increased", "normal"]}),
     ("en", "Intense focal uptake in a right hepatic lobe lesion, and the remaining liver shows homogeneous uptake.",
      {"liver": ["increased", "normal"]}),
+    # a sameness word before the uptake noun with its comparison after it is the reference's level: normal; an organ's
+    # own tissue compared with places the lesion there
+    ("en", "The splenic lesion shows a similar FDG avidity when compared to the normal spleen.", {"spleen": ["normal"]}),
+    ("en", "The nodule had comparable uptake relative to normal thyroid tissue.", {"thyroid": ["normal"]}),
+    ("en", "Normal pancreatic parenchyma shows physiologic FDG uptake.", {"pancreas": ["normal"]}),
 ]
 
 
