@@ -181,13 +181,16 @@ def _tokenize_range(bounds: tuple[int, int]) -> list[list[str]]:
     return out
 
 
-def _set_task(name: str) -> np.ndarray:
-    """(n, width) statistics of a metric computed over the whole set (CIDEr-D: document frequencies from all
-    its references)."""
+def _set_task(names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """{name: (n, width) statistics} of the metrics computed over the whole set (CIDEr-D: document frequencies from
+    all its references; BLEU: per-pair counts, from the n-gram table CIDEr-D counts anyway), in one task."""
+    from pet2rep.metrics.nlg import shared_ngrams
     from pet2rep.metrics.registry import METRICS
 
     tokens, hyp_tid, ref_tid = _W["tokens"], _W["hyp_tid"], _W["ref_tid"]
-    return METRICS[name].set_stats([tokens[t] for t in hyp_tid], [tokens[t] for t in ref_tid], _W["opts"])
+    hyps, refs = [tokens[t] for t in hyp_tid], [tokens[t] for t in ref_tid]
+    with shared_ngrams():
+        return {name: METRICS[name].set_stats(hyps, refs, _W["opts"]) for name in names}
 
 
 def _labels(tid: int, lang: str | None) -> dict[str, list[str]]:
@@ -363,21 +366,21 @@ def _run_samples(state: dict[str, Any], n: int,
             toks = [t for part in pool.map(_tokenize_range, tok_chunks) for t in part]
     for tid, t in zip(need, toks):
         tokens[tid] = t
-    per_set = [name for name, m in METRICS.items() if m.per_set]
+    per_set = tuple(name for name, m in METRICS.items() if m.per_set)
     if serial:
         _init_worker(state)
         try:
-            set_stats = {name: _set_task(name) for name in per_set}
+            set_stats = _set_task(per_set) if per_set else {}
             recs = [rec for c in chunks for rec in _score_range(c)]
         finally:
             _W.clear()
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(chunks) + 1), mp_context=_fork_context(),
                                  initializer=_init_worker, initargs=(state,)) as pool:
-            fut_set = {name: pool.submit(_set_task, name) for name in per_set}
+            fut_set = pool.submit(_set_task, per_set) if per_set else None
             parts = [pool.submit(_score_range, c) for c in chunks]
             recs = [rec for f in parts for rec in f.result()]
-            set_stats = {name: f.result() for name, f in fut_set.items()}
+            set_stats = fut_set.result() if fut_set is not None else {}
     _ref_cache_store(state, recs)
     if state.get("meteor_impl") == "jar":
         _jar_meteor(state, recs)
@@ -491,8 +494,11 @@ def score_pairs(
     del state
     t1 = time.perf_counter()
 
+    from pet2rep.metrics.registry import METRICS
+
     stats = {name: np.stack([r["stats"][name] for r in recs]) for name in (recs[0]["stats"] if recs else ())}
     stats.update(set_stats)
+    stats = {name: stats[name] for name in METRICS if name in stats}  # (registry order)
     s = SampleStats(ids, ce_states=ce_states, stats=stats)
     metrics: dict[str, Any] = corpus_scores(s)
     metrics["n"] = n

@@ -17,6 +17,7 @@ n-grams are handled as packed int64 keys (token ids in base ``V+1``), counted wi
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -266,6 +267,37 @@ def _count_order(
     return val, cnt, pair
 
 
+# (hyps, refs, max_n) -> corpus, while a shared_ngrams() block is open
+_SHARED: dict[tuple[int, int, int], tuple[Sequence[Tokens], Sequence[Tokens], _Corpus]] | None = None
+
+
+@contextlib.contextmanager
+def shared_ngrams() -> Iterator[None]:
+    """Count the n-grams of a set once for every metric computed on it inside this block.
+
+    Inside it, BLEU and CIDEr-D called on the same ``hyps``/``refs`` list objects (and the same order) share
+    one n-gram table instead of building it twice; the tables are dropped when the block ends."""
+    global _SHARED
+    saved, _SHARED = _SHARED, {}
+    try:
+        yield
+    finally:
+        _SHARED = saved
+
+
+def _corpus(hyps: Sequence[Tokens], refs: Sequence[Tokens], max_n: int) -> _Corpus:
+    """:func:`_build_corpus`, reused inside a :func:`shared_ngrams` block."""
+    if _SHARED is None:
+        return _build_corpus(hyps, refs, max_n)
+    key = (id(hyps), id(refs), max_n)
+    hit = _SHARED.get(key)
+    if hit is not None and hit[0] is hyps and hit[1] is refs:
+        return hit[2]
+    c = _build_corpus(hyps, refs, max_n)
+    _SHARED[key] = (hyps, refs, c)  # (the lists are held, so their ids are not reused while the block is open)
+    return c
+
+
 def _build_corpus(hyps: Sequence[Tokens], refs: Sequence[Tokens], max_n: int) -> _Corpus:
     """Count the n-grams of all documents (one numpy sort per pair and order) and match them."""
     _check_pairs(hyps, refs)
@@ -322,7 +354,7 @@ def bleu_stats(hyp: Tokens, ref: Tokens, max_n: int = 4) -> np.ndarray:
 
 def bleu_stats_batch(hyps: Sequence[Tokens], refs: Sequence[Tokens], max_n: int = 4) -> np.ndarray:
     """BLEU statistics matrix (n_samples, 2+2n) of paired lists."""
-    return _bleu_stats_corpus(_build_corpus(hyps, refs, max_n))
+    return _bleu_stats_corpus(_corpus(hyps, refs, max_n))
 
 
 # --------------------------------------------------------------------------- CIDEr-D
@@ -391,7 +423,7 @@ def cider_d(
     if not hyps:
         _check_pairs(hyps, refs)
         return 0.0, np.zeros(0)
-    scores = _cider_from_corpus(_build_corpus(hyps, refs, CIDER_N), sigma)
+    scores = _cider_from_corpus(_corpus(hyps, refs, CIDER_N), sigma)
     return float(scores.mean()), scores
 
 

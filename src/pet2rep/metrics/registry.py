@@ -142,10 +142,20 @@ class Bleu(Metric):
     scores = (Score("bleu_1", "BLEU-1"), Score("bleu_2", "BLEU-2", in_table=False),
               Score("bleu_3", "BLEU-3", in_table=False), Score("bleu_4", "BLEU-4", in_overall=True))
 
+    per_set = True  # (per-pair statistics, computed over the whole set so that CIDEr-D's n-gram table serves both)
+
+    def pair_stats(self, pair: Pair, opts: Options) -> np.ndarray:
+        from pet2rep.metrics.nlg import bleu_stats
+
+        return bleu_stats(pair.hyp_tokens, pair.ref_tokens).astype(np.float64)
+
     def chunk_stats(self, pairs: Sequence[Pair], opts: Options) -> np.ndarray:
+        return self.set_stats([p.hyp_tokens for p in pairs], [p.ref_tokens for p in pairs], opts)
+
+    def set_stats(self, hyps: Sequence[list[str]], refs: Sequence[list[str]], opts: Options) -> np.ndarray:
         from pet2rep.metrics.nlg import bleu_stats_batch
 
-        return bleu_stats_batch([p.hyp_tokens for p in pairs], [p.ref_tokens for p in pairs]).astype(np.float64)
+        return bleu_stats_batch(hyps, refs).astype(np.float64)
 
     def corpus(self, sums: np.ndarray, opts: Options) -> dict[str, np.ndarray]:
         from pet2rep.metrics.nlg import bleu_scores
@@ -223,7 +233,7 @@ class CiderD(MeanOfScores):
 
         out = np.ones((len(hyps), 2))
         if hyps:
-            out[:, 0] = np.asarray(cider_d(list(hyps), list(refs))[1], dtype=np.float64).reshape(len(hyps))
+            out[:, 0] = np.asarray(cider_d(hyps, refs)[1], dtype=np.float64).reshape(len(hyps))
         return out
 
     def signature(self, opts: Options) -> str:
