@@ -232,3 +232,23 @@ def test_has_tokens_agrees_with_tokenize():
              "（）", "가", "\U00020000", "\uf900", "ß", "ﬁ", "¹", "%", "\n\t"]
     for t in texts:
         assert has_tokens(t) == bool(tokenize(t)), repr(t)
+
+
+def test_shared_ngrams_gives_the_same_numbers_and_counts_a_set_once(zh_data, monkeypatch) -> None:
+    """Inside nlg.shared_ngrams(), BLEU and CIDEr-D on the same lists share one n-gram table (as evaluate's set task
+    runs them); other lists, or the same lists after the block, get their own."""
+    hyps, refs, _ = zh_data
+    bleu, (cider, per) = bleu_stats_batch(hyps, refs), cider_d(hyps, refs)
+    built = []
+    real = nlg._build_corpus
+    monkeypatch.setattr(nlg, "_build_corpus", lambda h, r, n: built.append((len(h), n)) or real(h, r, n))
+    with nlg.shared_ngrams():
+        np.testing.assert_array_equal(bleu_stats_batch(hyps, refs), bleu)
+        c2, per2 = cider_d(hyps, refs)
+        assert (c2, per2.tolist()) == (cider, per.tolist())
+        assert len(built) == 1  # one table served both
+        half_h, half_r = hyps[:6], refs[:6]
+        np.testing.assert_array_equal(bleu_stats_batch(half_h, half_r), bleu[:6])  # a different set: its own table
+        assert len(built) == 2
+    bleu_stats_batch(hyps, refs)
+    assert len(built) == 3  # nothing kept after the block
