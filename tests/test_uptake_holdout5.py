@@ -35,7 +35,8 @@ def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
 
 # Extractor version 8 (2026-12-03) took rules from this set's errors (tests/test_uptake.py::V8_RULES), so the set is
 # development data now; the figures it reaches are held as floors. FIRST_RUN above stays the honest figure for new text.
-V8_FLOORS = {"zh": (0.979, 0.984, 0), "en": (0.913, 0.999, 0)}  # micro-F1, normal recall, most polarity flips
+# (zh raised 0.979 -> 0.982 by extractor v9: 胸主动脉 is now a mediastinal station word, not a node group by itself)
+V8_FLOORS = {"zh": (0.982, 0.984, 0), "en": (0.913, 0.999, 0)}  # micro-F1, normal recall, most polarity flips
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

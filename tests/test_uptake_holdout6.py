@@ -32,3 +32,13 @@ def _result(lang: str) -> dict:
 def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
     f1, normal_recall, flips = FIRST_RUN[lang]
     assert_floors(("holdout6", lang), _result(lang), (f1 - 5e-4, normal_recall - 5e-4, flips))
+
+
+# Extractor version 9 (2026-12-03) took rules from this set's errors (tests/test_uptake.py::V9_RULES), so the set is
+# development data now; the figures it reaches are held as floors. FIRST_RUN above stays the honest figure for new text.
+V9_FLOORS = {"zh": (0.977, 0.999, 0), "en": (0.974, 0.949, 0)}  # micro-F1, normal recall, most polarity flips
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_extractor_holds_its_v9_figures(lang: str) -> None:
+    assert_floors(("holdout6", lang), _result(lang), V9_FLOORS[lang])
