@@ -606,14 +606,13 @@ def _extra_matches(hyp: list[str], ref: list[str], hpos: dict[str, list[int]]) -
     """Stem, synonym and paraphrase candidates: (module, ref_start, ref_len, hyp_start, hyp_len)."""
     out: list[tuple] = []
     # CJK characters never occur in the stem/synonym/paraphrase data
-    types_h = {t for t in hpos if t[0] < "\u3000"}
+    types_h = {t for t in hpos if t < "\u3000"}
     if not types_h:
         return out
-    types_r = {t for t in set(ref) if t[0] < "\u3000"}
-    if not types_r:
+    lat_r = [j for j, t in enumerate(ref) if t < "\u3000"]
+    if not lat_r:
         return out
     lat_h = sorted(i for t in types_h for i in hpos[t])
-    lat_r = [j for j, t in enumerate(ref) if t in types_r]
     # stem: different words, same stem
     hst: dict[str, list[int]] = {}
     for i in lat_h:
@@ -723,15 +722,16 @@ _WTS = np.asarray(SEARCH_WEIGHTS, dtype=np.float64)
 def _extra_arrays(hyp: list[str], rs: RefSide) -> tuple[np.ndarray, ...]:
     """Stem, synonym and paraphrase candidates as arrays (ref start, hyp start, hyp length, ref length,
     module), sorted by reference start, then module, then the order :func:`_extra_matches` found them."""
-    hpos: dict[str, list[int]] = {}  # Latin words only: CJK never stem/synonym/paraphrase-match
-    for i, t in enumerate(hyp):
-        if t[0] < "\u3000":
-            if t in hpos:
-                hpos[t].append(i)
-            else:
-                hpos[t] = [i]
-    if not hpos:
+    lat = [i for i, t in enumerate(hyp) if t < "\u3000"]  # Latin words only: CJK never stem/synonym/paraphrase-match
+    if not lat:
         return _NO_EXTRA
+    hpos: dict[str, list[int]] = {}
+    for i in lat:
+        t = hyp[i]
+        if t in hpos:
+            hpos[t].append(i)
+        else:
+            hpos[t] = [i]
     extra = _extra_matches(hyp, rs.tokens, hpos)
     if not extra:
         return _NO_EXTRA
