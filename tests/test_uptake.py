@@ -1441,6 +1441,18 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "The splenic lesion shows a similar FDG avidity when compared to the normal spleen.", {"spleen": ["normal"]}),
     ("en", "The nodule had comparable uptake relative to normal thyroid tissue.", {"thyroid": ["normal"]}),
     ("en", "Normal pancreatic parenchyma shows physiologic FDG uptake.", {"pancreas": ["normal"]}),
+    # "equal to or greater than" the reference is at least it: increased; "less than or equal to" is lower-than
+    ("en", "Bone marrow uptake equal to or greater than liver.", {"bone": ["increased"]}),
+    ("en", "A residual cervical node with uptake less than or equal to mediastinal blood pool.",
+     {"cervical_lymph_nodes": ["normal"]}),
+    # the exception to a negated or normal statement is the abnormal place (no flip to normal)
+    ("en", "No abnormal uptake except in the thyroid.", {"thyroid": ["increased"]}),
+    ("en", "There was no abnormal uptake other than in the thyroid.", {"thyroid": ["increased"]}),
+    ("en", "No other FDG-avid lesions were seen besides the pancreatic mass.", {"pancreas": ["increased"]}),
+    ("en", "Normal FDG distribution except for intense uptake in the right adrenal gland.", {"adrenal": ["increased"]}),
+    ("en", "No hypermetabolic lesions, except for a right hilar node.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "No abnormal uptake in the liver except for a focus in segment 7.", {"liver": ["increased", "normal"]}),
+    ("en", "No abnormal uptake in the liver except for physiologic biliary excretion.", {"liver": ["normal"]}),
 ]
 
 

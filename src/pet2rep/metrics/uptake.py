@@ -756,6 +756,9 @@ def _assigned_roles(cues: dict[str, Any], lang: str, node_words: list[str]) -> d
     return roles
 
 
+_NOT_COMPARING = frozenset({"other than", "rather than"})  # "than" that compares nothing ("no uptake other than in X")
+
+
 def _implied_roles(roles: dict[str, dict[str, Any]], comp: dict[str, Any], lang: str) -> list[str]:
     """Add the roles a phrase has by what it contains (a negation, a comparison, an uptake-context word); returns the
     negation phrases."""
@@ -775,6 +778,8 @@ def _implied_roles(roles: dict[str, dict[str, Any]], comp: dict[str, Any], lang:
     for name in ("cmp_before", "cmp_low"):
         cmp_words = [k for k, r in roles.items() if r.get(name)]
         for k, r in roles.items():
+            if k in _NOT_COMPARING:
+                continue
             if not r.get(name) and any((f" {c} " in f" {k} ") if word else (len(c) > 1 and c in k) for c in cmp_words):
                 if name == "cmp_low" and r.get("state"):
                     continue
@@ -1472,8 +1477,42 @@ def _scan_levels(
         states.append(("normal" if qual else "absent", noun.start, (neg.text, noun.text)))
         if first_state_pos is None:
             first_state_pos = noun.start
+    if states and lex.lang != "zh" and ments:
+        _read_exception(text, states, cues, ments)
     return _Levels(states, weak, desc, first_state_pos, interp_pos, mixed_pos, physio, physio_pos, physio_states,
                    reading_states, owned)
+
+
+# the exception to a negated or normal statement ("No abnormal uptake except in the thyroid")
+_EXCEPT_RE = re.compile(r"\b(?:except(?:[\s-]+for)?|apart[\s-]+from|aside[\s-]+from|other[\s-]+than|besides|save[\s-]+for|"
+                        r"with[\s-]+the[\s-]+exception[\s-]+of)\b", re.IGNORECASE)
+
+
+def _read_exception(text: str, states: list[tuple[str, int, tuple[str, ...]]], cues: list[_Tok], ments: list[_Tok]
+                    ) -> None:
+    """An exception to a negated or normal statement that names no organ before it ("No abnormal uptake except in
+    the thyroid", "no other FDG-avid lesion besides the pancreatic mass", "Normal distribution apart from intense
+    uptake in the adrenal") is the abnormal place: the normal levels before the exception word are dropped, and the
+    place after it is `increased` unless a level is stated there (extractor v9)."""
+    first = states[0][1]
+    end = max(ments[-1].end, cues[-1].end if cues else 0)
+    e = _EXCEPT_RE.search(text, first, end)
+    if e is None:
+        return
+    pre = [st for st in states if st[1] < e.start()]
+    if not pre or any(st[0] != "normal" for st in pre):
+        return
+    post = [st for st in states if st[1] >= e.start()]
+    words = (*(w for st in pre for w in st[2]), e.group())
+    if any(m.start < e.start() for m in ments if m.kind in ("organ", "site")):
+        # "No abnormal uptake in the liver except for a focus in segment 7": the organ's normal level stands, and the
+        # exception within it is its abnormal place, unless the exception names another organ or states a level
+        if not post and not any(m.start >= e.end() and m.kind == "organ" for m in ments):
+            states.append(("increased", e.start(), words))
+        return
+    if not any(m.start >= e.end() and m.kind == "organ" for m in ments):
+        return
+    states[:] = post if any(st[0] != "normal" for st in post) else [("increased", e.start(), words)]
 
 
 def _normalise_scope(states: list[tuple[str, int, tuple[str, ...]]], start: int, word: str) -> None:
@@ -2299,6 +2338,14 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
         if prev_states and not cm and not read.states and _list_goes_on(text, c0, c1, read, lex):
             continue
         if read.maybe_enum:
+            if prev_states and lex.lang != "zh" and all(st[0] == "normal" for st in prev_states) and (
+                    e := _EXCEPT_RE.match(text, _skip_space(text, c0))) is not None and any(sb.organ for sb in read.subjects):
+                # "No hypermetabolic lesions, except for a right hilar node": the exception is the abnormal place (v9)
+                _emit(out, [(sb, ("increased", c0, (e.group(),))) for sb in read.subjects], text, (c0, c1), said, False,
+                      False, None, lex, prov)
+                prev_states, cands = None, []
+                doc.carried, prev_ctx, tail = read.subjects, read.has_context, None
+                continue
             if prev_states:  # "Increased uptake in the lung nodule, mediastinal nodes, and liver"
                 if _only_names(text, c0, c1, read.names, lex):
                     _emit_list_item(doc, read, (c0, c1), prev_states, prev_node, prev_lower, prev_prov, said, prov)
