@@ -1453,6 +1453,10 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "No hypermetabolic lesions, except for a right hilar node.", {"mediastinal_lymph_nodes": ["increased"]}),
     ("en", "No abnormal uptake in the liver except for a focus in segment 7.", {"liver": ["increased", "normal"]}),
     ("en", "No abnormal uptake in the liver except for physiologic biliary excretion.", {"liver": ["normal"]}),
+    # a lesion that lacks or fails to show uptake; "negative on PET"
+    ("en", "The left lung nodule lacked FDG avidity.", {"lung": ["normal"]}),
+    ("en", "The adrenal mass failed to show FDG uptake.", {"adrenal": ["absent"]}),
+    ("en", "The pancreatic mass was negative on PET.", {"pancreas": ["normal"]}),
 ]
 
 
