@@ -302,9 +302,17 @@ def _fork_context():
 PARALLEL_MIN_CHARS = 60_000
 
 
-def _chunks(n: int, workers: int) -> list[tuple[int, int]]:
-    size = max(16, min(512, -(-n // max(1, workers * 4))))
-    return [(s, min(n, s + size)) for s in range(0, n, size)]
+def _chunks(n: int, workers: int, smallest: int = 16) -> list[tuple[int, int]]:
+    """[start, stop) ranges that split n samples over the workers, largest first ("guided"): each takes a third of
+    what is left per worker (at most 512, at least `smallest`), so the chunks at the end are small and the workers
+    finish together instead of one waiting out another's last big chunk."""
+    out = []
+    s = 0
+    while s < n:
+        size = max(smallest, min(512, -(-(n - s) // max(1, workers * 3))))
+        out.append((s, min(n, s + size)))
+        s += size
+    return out
 
 
 @contextlib.contextmanager
