@@ -1406,6 +1406,7 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # what the same-session CT's plain or enhanced series shows, and abnormal density or signal, is no uptake level
     ("zh", "左侧腮腺见结节，放射性增浓，同机CT平扫未见明显异常。", {"salivary_glands": ["increased"]}),
     ("zh", "甲状腺右叶放射性摄取增高，未见明确异常密度影。", {"thyroid": ["increased"]}),
+    ("zh", "左侧颈部Ⅱ区淋巴结FDG摄取增高，同机CT增强扫描未见明显异常。", {"cervical_lymph_nodes": ["increased"]}),
     # the region below the clavicle is none of the 19 (the clavicle keeps its margin), IASLC station 1 is cervical
     ("zh", "右锁骨下区及双侧腋窝未见异常淋巴结浓聚。", {}),
     ("zh", "右锁骨下缘骨质破坏，放射性浓聚。", {"bone": ["increased"]}),
