@@ -1458,6 +1458,16 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "The left lung nodule lacked FDG avidity.", {"lung": ["normal"]}),
     ("en", "The adrenal mass failed to show FDG uptake.", {"adrenal": ["absent"]}),
     ("en", "The pancreatic mass was negative on PET.", {"pancreas": ["normal"]}),
+    # residual uptake denied is a lesion that resolved: normal; a change told with its two values is read at the later
+    # one, after a treatment it is a change (the current level decides)
+    ("en", "After four cycles, the previously avid cervical nodes showed no residual FDG uptake.",
+     {"cervical_lymph_nodes": ["normal"]}),
+    ("en", "Splenic uptake decreased from SUVmax 5.4 to 1.9 after treatment.", {}),
+    ("en", "Uptake in the liver lesion increased from SUVmax 2.2 to 7.9.", {"liver": ["increased"]}),
+    ("zh", "脾脏SUVmax由5.4降至1.9。", {}),
+    # a degree aside inside a list keeps it going
+    ("en", "FDG-avid foci were found in the ribs and, to a lesser extent, the spleen.",
+     {"bone": ["increased"], "spleen": ["increased"]}),
 ]
 
 

@@ -1548,6 +1548,10 @@ def _post_negation(
     return False
 
 
+_SUV_TO_RE = re.compile(r"\s*(?:g/ml|g/mL)?\s*(?:to|→|->|降至|升至|降到|升到|至)\s*(?:an?\s+)?(?:SUV\w*\s*(?:of\s*)?)?(\d+(?:\.\d+)?)",
+                        re.IGNORECASE)
+
+
 def _suv_levels(text: str, c0: int, c1: int, lex: Lexicon) -> list[tuple[str, int, tuple[str, ...]]]:
     """Weak increased levels from SUV values at or above the lexicon's threshold ("SUVmax 7.8" alone: a lesion's
     uptake is increased)."""
@@ -1557,6 +1561,9 @@ def _suv_levels(text: str, c0: int, c1: int, lex: Lexicon) -> list[tuple[str, in
             value = float(m.group("value"))
         except (IndexError, ValueError):
             continue
+        to = _SUV_TO_RE.match(text, m.end(), c1)
+        if to is not None:  # "from SUVmax 6.2 to 2.1", "SUVmax 6.2 → 2.1", "由5.1降至2.0": the later value is the level (v9)
+            value = float(to.group(1))
         if value >= lex.suv_threshold:
             out.append(("increased", m.start(), (m.group(),)))
     return out
