@@ -166,31 +166,26 @@ def _disk_store(state: dict[str, Any], ref_texts: set[str]) -> None:
 
 
 def _tokens(tid: int) -> list[str]:
-    return _W["tokens"][tid]
+    """Tokens of text `tid` (made here the first time a worker needs them)."""
+    toks = _W["tokens"]
+    t = toks[tid]
+    if t is None:
+        from pet2rep.metrics.tokenize import tokenize
+
+        t = toks[tid] = tokenize(_W["texts"][tid], _W["segmenter"])
+    return t
 
 
-def _tokenize_range(bounds: tuple[int, int]) -> list[list[str]]:
-    """Tokens of the texts `need[start:stop]`; equal tokens share one object (small pickles)."""
-    from pet2rep.metrics.tokenize import tokenize
-
-    texts, seg, need = _W["texts"], _W["segmenter"], _W["need"]
-    pool: dict[str, str] = {}
-    out = []
-    for k in range(*bounds):
-        out.append([pool.setdefault(t, t) for t in tokenize(texts[need[k]], seg)])
-    return out
-
-
-def _set_task(names: tuple[str, ...]) -> dict[str, np.ndarray]:
+def _set_stats(state: dict[str, Any], names: tuple[str, ...]) -> dict[str, np.ndarray]:
     """{name: (n, width) statistics} of the metrics computed over the whole set (CIDEr-D: document frequencies from
-    all its references; BLEU: per-pair counts, from the n-gram table CIDEr-D counts anyway), in one task."""
+    all its references; BLEU: per-pair counts, from the n-gram table CIDEr-D counts anyway)."""
     from pet2rep.metrics.nlg import shared_ngrams
     from pet2rep.metrics.registry import METRICS
 
-    tokens, hyp_tid, ref_tid = _W["tokens"], _W["hyp_tid"], _W["ref_tid"]
-    hyps, refs = [tokens[t] for t in hyp_tid], [tokens[t] for t in ref_tid]
+    tokens = state["tokens"]
+    hyps, refs = [tokens[t] for t in state["hyp_tid"]], [tokens[t] for t in state["ref_tid"]]
     with shared_ngrams():
-        return {name: METRICS[name].set_stats(hyps, refs, _W["opts"]) for name in names}
+        return {name: METRICS[name].set_stats(hyps, refs, state["opts"]) for name in names}
 
 
 def _labels(tid: int, lang: str | None) -> dict[str, list[str]]:
@@ -336,9 +331,10 @@ def _run_samples(state: dict[str, Any], n: int,
     """Per-sample records (with every per-pair metric's statistics) and the statistics of the whole-set metrics
     (CIDEr-D), in process pools when it pays off.
 
-    Stage 1 tokenises every distinct hypothesis/reference text once (in parallel). Stage 2 forks workers
-    that inherit the tokens: one task per whole-set metric (CIDEr-D's document frequencies need every
-    reference) while the other workers go through chunks of samples.
+    The workers go through chunks of samples (tokenising the texts of their chunk; cached references come with
+    their tokens) while this process tokenises every distinct text once and computes the whole-set metrics
+    (CIDEr-D's document frequencies need every reference; BLEU shares its n-gram table). Small runs are scored
+    here, without workers.
     """
     # Import (and load the lexicons of) the scorers before forking so that workers inherit them.
     from concurrent.futures import ProcessPoolExecutor
@@ -346,6 +342,7 @@ def _run_samples(state: dict[str, Any], n: int,
     from pet2rep.metrics import meteor, nlg, uptake  # noqa: F401
     from pet2rep.metrics.failures import lexicon
     from pet2rep.metrics.registry import METRICS
+    from pet2rep.metrics.tokenize import tokenize
 
     lexicon()
     if state.get("meteor_impl", "native") == "native":
@@ -353,42 +350,34 @@ def _run_samples(state: dict[str, Any], n: int,
     _ref_cache_prefill(state)
     tokens = state["tokens"]
     need = sorted(t for t in set(state["hyp_tid"]) | set(state["ref_tid"]) if tokens[t] is None)
-    state["need"] = need
-    tok_chunks = _chunks(len(need), workers)
     chunks = _chunks(n, workers)
-    texts = state["texts"]
+    texts, seg = state["texts"], state["segmenter"]
     work = sum(len(texts[t]) for t in set(state["hyp_tid"]) | set(state["ref_tid"]))
     serial = workers <= 1 or len(chunks) <= 1 or work < PARALLEL_MIN_CHARS
-    if not serial and any(not texts[t].isascii() for t in need):
-        from pet2rep.metrics.tokenize import warm_up
-
-        warm_up()  # the normalisation table, built here once rather than in every worker
-    if not tok_chunks:  # every text already tokenised (e.g. all cached): nothing to do
-        toks = []
-    elif serial:
-        _init_worker(state)
-        toks = [t for c in tok_chunks for t in _tokenize_range(c)]
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(tok_chunks)), mp_context=_fork_context(),
-                                 initializer=_init_worker, initargs=(state,)) as pool:
-            toks = [t for part in pool.map(_tokenize_range, tok_chunks) for t in part]
-    for tid, t in zip(need, toks):
-        tokens[tid] = t
     per_set = tuple(name for name, m in METRICS.items() if m.per_set)
     if serial:
+        for tid in need:
+            tokens[tid] = tokenize(texts[tid], seg)
         _init_worker(state)
         try:
-            set_stats = _set_task(per_set) if per_set else {}
+            set_stats = _set_stats(state, per_set)
             recs = [rec for c in chunks for rec in _score_range(c)]
         finally:
             _W.clear()
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(chunks) + 1), mp_context=_fork_context(),
+        if any(not texts[t].isascii() for t in need):
+            from pet2rep.metrics.tokenize import warm_up
+
+            warm_up()  # the normalisation table, built here once rather than in every worker
+        with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_fork_context(),
                                  initializer=_init_worker, initargs=(state,)) as pool:
-            fut_set = pool.submit(_set_task, per_set) if per_set else None
             parts = [pool.submit(_score_range, c) for c in chunks]
+            # meanwhile, here: every text's tokens (for the whole-set metrics and the reference cache), then those
+            # metrics; the workers tokenise what their chunks need themselves
+            for tid in need:
+                tokens[tid] = tokenize(texts[tid], seg)
+            set_stats = _set_stats(state, per_set)
             recs = [rec for f in parts for rec in f.result()]
-            set_stats = fut_set.result() if fut_set is not None else {}
     _ref_cache_store(state, recs)
     if state.get("meteor_impl") == "jar":
         _jar_meteor(state, recs)
