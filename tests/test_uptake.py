@@ -1468,6 +1468,12 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # a degree aside inside a list keeps it going
     ("en", "FDG-avid foci were found in the ribs and, to a lesser extent, the spleen.",
      {"bone": ["increased"], "spleen": ["increased"]}),
+    # an organ absent named after the word ("absent spleen", "surgical absence of the uterus"); a partial organ is not
+    ("en", "Surgical absence of the uterus.", {"reproductive": ["absent"]}),
+    ("en", "Postsurgical absence of the left kidney; the right kidney shows normal activity.",
+     {"kidney": ["absent", "normal"]}),
+    ("en", "Absent spleen.", {"spleen": ["absent"]}),
+    ("en", "Resected sigmoid colon with no abnormal uptake at the anastomosis.", {"intestine": ["normal"]}),
 ]
 
 

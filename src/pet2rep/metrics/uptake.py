@@ -1784,12 +1784,21 @@ def _anatomy_next(text: str, c: _Tok, ments: list[_Tok], lex: Lexicon) -> bool:
     return lex.anatomy_after_re is not None and lex.anatomy_after_re.match(text, i) is not None
 
 
+_GONE_BEFORE_RE = re.compile(r"[\s-]+(?:(?:of|in)[\s-]+)?(?:the[\s-]+)?(?:(?:left|right|bilateral|both)[\s-]+)?", re.IGNORECASE)
+
+
 def _organ_gone(text: str, c: _Tok, ments: list[_Tok], lex: Lexicon) -> bool:
     """True when cue `c` ("缺如", "未见显示", "is absent") follows an organ word with only `organ_absent.link` text
     between ("右肾术后缺如", "甲状腺区未见显示", "the gallbladder is surgically absent"); never a node group."""
     if lex.gone_link_re is None:
         return False
     before = [m for m in ments if m.end <= c.start]
+    if lex.lang != "zh":  # "absent spleen", "surgical absence of the uterus": the organ named after the word (v9)
+        after = [m for m in ments if m.start >= c.end][:1]
+        if after and _GONE_BEFORE_RE.fullmatch(text, c.end, after[0].start) and after[0].kind == "organ" and \
+                after[0].target and after[0].target not in lex.node_groups and (
+                    not lex.gone_whole or _key(after[0].text) in lex.gone_whole):
+            return True
     if not before:
         return False
     m = before[-1]
