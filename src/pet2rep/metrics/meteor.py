@@ -200,13 +200,17 @@ class _Paraphrases:
                 self.path = Path(tempfile.gettempdir()) / "pet2rep" / name
                 if not self.path.exists():
                     self._build(src, self.path)
-        self.pid = os.getpid()
-        self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        self.reopen()
         row = self._db.execute("SELECT v FROM meta WHERE k='maxlen'").fetchone()
         self.maxlen = int(row[0])
         self.vocab = frozenset(r[0] for r in self._db.execute("SELECT w FROM vocab"))
         self._memo: dict[str, _Entry] = {}
         self._long: tuple[int, re.Pattern[str]] | None = None
+
+    def reopen(self) -> None:
+        """A connection of this process to the index (the tables and rows already read are kept)."""
+        self.pid = os.getpid()
+        self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
 
     @staticmethod
     def _build(src: Path, dst: Path) -> None:
@@ -281,8 +285,10 @@ _PARA: _Paraphrases | None = None
 def _paraphrases() -> _Paraphrases:
     global _PARA
     with _LOCK:
-        if _PARA is None or _PARA.pid != os.getpid():  # SQLite handles must not cross fork()
+        if _PARA is None:
             _PARA = _Paraphrases()
+        elif _PARA.pid != os.getpid():  # SQLite handles must not cross fork(): a forked worker opens its own
+            _PARA.reopen()
         return _PARA
 
 
