@@ -1370,6 +1370,8 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
      {"thyroid": ["increased"], "salivary_glands": ["increased"]}),
     # the mesocolon and the mesenterium are the mesentery's places: a list goes on across them
     ("en", "Hypermetabolic foci in the spleen, transverse mesocolon and ribs.", {"spleen": ["increased"], "bone": ["increased"]}),
+    ("en", "FDG-avid disease in the neck (levels II-IV), mediastinum (4R, 7) and spleen.",
+     {"cervical_lymph_nodes": ["increased"], "mediastinal_lymph_nodes": ["increased"], "spleen": ["increased"]}),
     ("en", "Hypermetabolic mesocolic lymph nodes.", {"abdominal_lymph_nodes": ["increased"]}),
     # the gastric stations beside the cardia are abdominal nodes, and keep a station list going
     ("en", "FDG-avid paratracheal, right paracardial and para-aortic lymph nodes.",

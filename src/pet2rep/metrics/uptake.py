@@ -1928,9 +1928,11 @@ def _drop_history_subjects(text: str, ments: list[_Tok], cues: list[_Tok]) -> li
 
 
 _FIGURE_UNIT = r"(?:%|percent|mm|cm|patients?|cases?|例|个)?"
-# brackets that hold only figures: a share, a count, a size, an SUV ("(18 %)", "(n = 4)", "(12/40)", "(SUVmax 5.2)")
-_ITEM_FIGURES_RE = re.compile(r"[(（]\s*(?:(?:n|suv\w*)\s*[=:]?\s*)?[\d.,]+\s*" + _FIGURE_UNIT
-                              + r"(?:\s*(?:[,;/:]|and|of|–|-)\s*[\d.,]+\s*" + _FIGURE_UNIT + r")*\s*[)）]", re.IGNORECASE)
+# brackets that hold only figures: a share, a count, a size, an SUV, station numbers ("(18 %)", "(n = 4)", "(12/40)",
+# "(SUVmax 5.2)", "(4R, 7)")
+_ITEM_FIGURES_RE = re.compile(r"[(（][\s,;/:、，-]*(?:(?:(?:n|suv\w*)\s*[=:]?\s*)?[\d.,]+[RLrl]?\s*" + _FIGURE_UNIT
+                              + r"(?:\s*(?:[,;/:、，]|and|of|–|-)\s*[\d.,]+[RLrl]?\s*" + _FIGURE_UNIT + r")*)?[\s,;/:、，-]*[)）]",
+                              re.IGNORECASE)  # (the names inside are removed before: "(4R, 7)" is "( , 7)" here)
 
 
 def _only_names(text: str, c0: int, c1: int, ments: list[_Tok], lex: Lexicon) -> bool:
