@@ -252,3 +252,29 @@ def test_shared_ngrams_gives_the_same_numbers_and_counts_a_set_once(zh_data, mon
         assert len(built) == 2
     bleu_stats_batch(hyps, refs)
     assert len(built) == 3  # nothing kept after the block
+
+
+def test_rouge_l_set_equals_the_python_lcs_on_every_shape(zh_data) -> None:
+    """The compiled LCS of rouge_l_set (64-bit words with carries and borrows) gives exactly the per-pair Python LCS:
+    on real zh pairs, and on random token sequences across word boundaries (1, 63, 64, 65, 129, 700 tokens), with
+    repeats, empty sides and identical pairs; inside shared_ngrams (ids from BLEU/CIDEr's table) and outside."""
+    hyps, refs, _ = zh_data
+    rng = random.Random(5)
+    rh, rr = [], []
+    for n in (0, 1, 2, 63, 64, 65, 127, 128, 129, 700):
+        for m in (0, 1, 64, 65, 300):
+            alpha = [chr(0x4E00 + k) for k in range(rng.choice((2, 5, 40)))]
+            rh.append([rng.choice(alpha) for _ in range(n)])
+            rr.append([rng.choice(alpha) for _ in range(m)])
+    rh.append(list("肝脏未见异常") * 30)
+    rr.append(list("肝脏未见异常") * 30)
+    for h, r in ((hyps, refs), (rh, rr)):
+        expect = rouge_l_batch(h, r)
+        assert nlg._lcs_kernel() is not None  # numba is installed in the test environment
+        np.testing.assert_array_equal(nlg.rouge_l_set(h, r), expect)
+        with nlg.shared_ngrams():
+            bleu_stats_batch(h, r)
+            np.testing.assert_array_equal(nlg.rouge_l_set(h, r), expect)
+    assert [nlg._lcs_kernel()(np.array(a, dtype=np.int64), np.array(b, dtype=np.int64),
+                              np.full(10, -1, dtype=np.int64), np.zeros(64, dtype=np.uint64))
+            for a, b in (([1, 2, 3, 4], [2, 4]), ([5, 5, 5], [5]), ([1, 2], [3]))] == [2, 1, 0]

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
+from typing import Any
 
 import numpy as np
 
@@ -166,6 +168,107 @@ def rouge_l_batch(hyps: Sequence[Tokens], refs: Sequence[Tokens], beta: float = 
     )
 
 
+def rouge_l_set(hyps: Sequence[Tokens], refs: Sequence[Tokens], beta: float = ROUGE_BETA) -> np.ndarray:
+    """:func:`rouge_l_batch` for a whole set at once: the LCS lengths from a numba-compiled copy of the same
+    bit-parallel algorithm on token ids (the n-gram table's ids inside :func:`shared_ngrams`), else as
+    rouge_l_batch."""
+    _check_pairs(hyps, refs)
+    fn = _lcs_kernel()
+    if fn is None or not hyps:
+        return rouge_l_batch(hyps, refs, beta)
+    n = len(hyps)
+    hit = _SHARED.get((id(hyps), id(refs), CIDER_N)) if _SHARED is not None else None
+    if hit is not None and hit[0] is hyps and hit[1] is refs and hit[2].ids is not None:
+        ids = hit[2].ids
+        lengths = np.concatenate([hit[2].hyp_len, hit[2].ref_len])
+    else:
+        vocab = _Vocab([*hyps, *refs])
+        ids, lengths = vocab.flat, vocab.lengths
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    longest = int(lengths.max(initial=0))
+    slot = np.full(int(ids.max(initial=0)) + 1, -1, dtype=np.int64)
+    masks = np.zeros((longest + 1) * ((longest + 63) // 64 + 1), dtype=np.uint64)
+    out = np.empty(n, dtype=np.float64)
+    for i in range(n):
+        a = ids[starts[i] : ends[i]]
+        b = ids[starts[n + i] : ends[n + i]]
+        lcs = fn(a, b, slot, masks) if len(a) >= len(b) else fn(b, a, slot, masks)
+        out[i] = rouge_l_from_lcs(lcs, len(a), len(b), beta)
+    return out
+
+
+def _lcs_ids(a: Any, b: Any, slot: Any, masks: Any) -> int:
+    """LCS length of token-id arrays ``a`` (the longer) and ``b``: the bit-parallel algorithm of
+    :func:`lcs_length` with 64-bit words (carries and borrows between words). ``slot`` (one entry per id, all -1)
+    and ``masks`` (``(len(a) + 1) * words`` items) are work arrays; ``slot`` is all -1 again on return."""
+    n = a.shape[0]
+    if n == 0 or b.shape[0] == 0:
+        return 0
+    nw = (n + 63) // 64
+    one = np.uint64(1)
+    k = 0
+    for i in range(n):  # one bit vector per distinct id of a: where it occurs
+        s = a[i]
+        if slot[s] < 0:
+            slot[s] = k
+            for w in range(nw):
+                masks[k * nw + w] = 0
+            k += 1
+        masks[slot[s] * nw + (i >> 6)] |= one << np.uint64(i & 63)
+    v = np.empty(nw, dtype=np.uint64)
+    for w in range(nw):
+        v[w] = ~np.uint64(0)
+    for j in range(b.shape[0]):
+        s = b[j]
+        if s >= slot.shape[0] or slot[s] < 0:
+            continue
+        base = slot[s] * nw
+        carry = np.uint64(0)
+        borrow = np.uint64(0)
+        for w in range(nw):  # v = (v + u) | (v - u), u = v & mask, over the words
+            x = v[w]
+            u = x & masks[base + w]
+            t = u + carry
+            total = x + t
+            carry = one if (t < u or total < x) else np.uint64(0)
+            t2 = u + borrow
+            diff = x - t2
+            borrow = one if (t2 < u or x < t2) else np.uint64(0)
+            v[w] = total | diff
+    zeros = 0
+    for i in range(n):
+        if not (v[i >> 6] >> np.uint64(i & 63)) & one:
+            zeros += 1
+    for i in range(n):
+        slot[a[i]] = -1
+    return zeros
+
+
+_LCS_JIT: Any = None
+_LCS_TRIED = False
+
+
+def _lcs_kernel() -> Any:
+    """The numba-compiled :func:`_lcs_ids`, or None (numba missing or unusable, or ``PET2REP_NO_JIT=1``)."""
+    global _LCS_JIT, _LCS_TRIED
+    if not _LCS_TRIED:
+        _LCS_TRIED = True
+        if os.environ.get("PET2REP_NO_JIT", "") in ("", "0"):
+            for cache in (True, False):  # numba's on-disk cache when its folder is writable, else in memory
+                try:
+                    import numba
+
+                    fn = numba.njit(cache=cache, nogil=True)(_lcs_ids)
+                    a, b = np.array([1, 2, 3, 2], dtype=np.int64), np.array([2, 3, 1], dtype=np.int64)
+                    if fn(a, b, np.full(4, -1, dtype=np.int64), np.zeros(10, dtype=np.uint64)) == 2:
+                        _LCS_JIT = fn
+                        break
+                except Exception:  # noqa: BLE001 - no numba or no usable compiler: the Python LCS gives the same numbers
+                    continue
+    return _LCS_JIT
+
+
 # --------------------------------------------------------------------------- n-gram tables
 def _check_pairs(hyps: Sequence, refs: Sequence) -> None:
     if len(hyps) != len(refs):
@@ -226,6 +329,7 @@ class _Corpus:
     hyp_len: np.ndarray
     ref_len: np.ndarray
     max_n: int
+    ids: np.ndarray | None = None  # token ids of every document, hypotheses then references (_Vocab.flat)
 
 
 def _count_order(
@@ -328,7 +432,7 @@ def _build_corpus(hyps: Sequence[Tokens], refs: Sequence[Tokens], max_n: int) ->
         & (order[cur] == order[nxt])
     )
     match = np.flatnonzero(is_match)
-    return _Corpus(key, cnt, side, pair, order, match, lengths[:n], lengths[n:], max_n)
+    return _Corpus(key, cnt, side, pair, order, match, lengths[:n], lengths[n:], max_n, ids)
 
 
 # --------------------------------------------------------------------------- BLEU statistics

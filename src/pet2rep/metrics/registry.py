@@ -209,11 +209,19 @@ class RougeL(MeanOfScores):
 
     name = "rouge_l"
     scores = (Score("rouge_l", "ROUGE-L", in_overall=True),)
+    per_set = True  # (per-pair scores, computed over the whole set: a compiled LCS on the n-gram table's token ids)
 
     def pair_score(self, pair: Pair, opts: Options) -> float:
         from pet2rep.metrics.nlg import rouge_l
 
         return float(rouge_l(pair.hyp_tokens, pair.ref_tokens))
+
+    def set_stats(self, hyps: Sequence[list[str]], refs: Sequence[list[str]], opts: Options) -> np.ndarray:
+        from pet2rep.metrics.nlg import rouge_l_set
+
+        out = np.ones((len(hyps), 2))
+        out[:, 0] = rouge_l_set(hyps, refs)
+        return out
 
     def signature(self, opts: Options) -> str:
         from pet2rep.metrics.nlg import rouge_signature
