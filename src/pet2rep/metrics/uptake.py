@@ -218,6 +218,8 @@ class Lexicon:
     physio_cause_re: re.Pattern[str] | None = None  # "由于…的生理活动", "because of physiological …": a normal cause
     later_before_re: re.Pattern[str] | None = None  # "followed by" + a resection: done after the scan, no `absent`
     later_after_re: re.Pattern[str] | None = None  # a resection + "was then performed" / "not performed"
+    # comparison signs (">", "≥", "<" …: cue phrases read outside the trie, so its guard stays a word-start test)
+    sign_re: re.Pattern[str] | None = None
     # readings of sentences already read (_read_sentence_memo); None when a rule of this lexicon may read past a
     # sentence's end (binding_forward, anatomy_after, enumeration_tail), so a sentence's reading may depend on the next
     sentence_memo: OrderedDict[str, Any] | None = dataclasses.field(
@@ -553,6 +555,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     _add_roles(roles, (cues.get("suv_value") or {}).get("cues"), "suv")
     _finish_roles(roles)
     cue_re = _cue_regex(roles, cues)
+    signs = sorted({k for k in roles if k[:1] in _SIGNS}, key=len, reverse=True)
     fillers = _as_list(cues.get("enumeration_fillers"), "enumeration_fillers")
     gap_words = _as_list((cues.get("descriptors") or {}).get("gap"), "descriptors.gap")
     fwd = str(cues.get("binding_forward") or "")
@@ -568,6 +571,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
         organ_patterns=[(k, t) for _, k, t in patterns],
         cue_re=cue_re,
         cue_roles=roles,
+        sign_re=re.compile("|".join(map(re.escape, signs))) if signs else None,
         node_after_re=node_after_re,
         node_by_organ={str(k): str(v) for k, v in (ln.get("by_organ") or {}).items()},
         sentence_end=sentence_end,
@@ -816,8 +820,12 @@ def _finish_roles(roles: dict[str, dict[str, Any]]) -> None:
         r["t"] = _role_tuple(r)
 
 
+_SIGNS = "<>≤≥＜＞"  # comparison signs: cue phrases that _cues finds with Lexicon.sign_re, not with the trie
+
+
 def _cue_regex(roles: dict[str, dict[str, Any]], cues: dict[str, Any]) -> re.Pattern[str]:
-    """One regex for every cue phrase (a trie behind a first-character guard)."""
+    """One regex for every cue phrase but the comparison signs (a trie behind a first-character guard)."""
+    roles = {k: r for k, r in roles.items() if k[:1] not in _SIGNS}
     cue_src = _trie_regex(roles)
     suv_words = [_key(w) for w in _as_list((cues.get("suv_value") or {}).get("cues"), "suv_value.cues")]
     ascii_suv = sorted({w for w in suv_words if w.isascii() and w[-1:].isalnum()}, key=len, reverse=True)
@@ -1162,6 +1170,17 @@ def _cues(text: str, lex: Lexicon) -> tuple[list[_Tok], int]:
         start, end = m.span()
         fl |= r["f"]
         out.append(_Tok(start, end, g, "", "", r))
+    if lex.sign_re is not None and ("<" in text or ">" in text or "≥" in text or "≤" in text or "＞" in text
+                                    or "＜" in text):
+        # comparison signs ("splenic uptake > liver"): rare, so read apart from the trie, whose guard stays a
+        # word-start test (extractor v9)
+        signs = []
+        for m in lex.sign_re.finditer(text):
+            r = roles.get(m.group()) or _NO_ROLES
+            fl |= r["f"]
+            signs.append(_Tok(m.start(), m.end(), m.group(), "", "", r))
+        if signs:
+            out = sorted(out + signs, key=lambda t: t.start)
     return out, fl
 
 
@@ -1494,6 +1513,8 @@ def _read_exception(text: str, states: list[tuple[str, int, tuple[str, ...]]], c
     the thyroid", "no other FDG-avid lesion besides the pancreatic mass", "Normal distribution apart from intense
     uptake in the adrenal") is the abnormal place: the normal levels before the exception word are dropped, and the
     place after it is `increased` unless a level is stated there (extractor v9)."""
+    if states[0][0] != "normal":  # (the exception follows a normal or negated statement: the first level is normal)
+        return
     first = states[0][1]
     end = max(ments[-1].end, cues[-1].end if cues else 0)
     e = _EXCEPT_RE.search(text, first, end)
