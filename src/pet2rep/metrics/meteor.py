@@ -221,7 +221,7 @@ class _Paraphrases:
     def _build(src: Path, dst: Path) -> None:
         import sys
 
-        print(f"pet2rep: indexing METEOR's paraphrase table into {dst} (once per machine, ~15 s)", file=sys.stderr)
+        print(f"pet2rep: indexing METEOR's paraphrase table into {dst} (once per machine, ~30 s)", file=sys.stderr)
         dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = dst.with_suffix(f".tmp{os.getpid()}")
         table: dict[str, list[str]] = {}
