@@ -1034,6 +1034,7 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
     fold = lex.lang != "zh"
     skip_to = -1
     n = len(text)
+    scan_parts = "像" in text  # (_SCAN_PART_RE ends in 图像 / 显像 / 影像: a text without 像 has no such heading)
     for m in lex.organ_re.finditer(text):
         start, end = m.span()
         if start < skip_to:  # inside the link of an organ + node phrase ("renal hilar lymph node")
@@ -1044,7 +1045,7 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
             kind, target = terms.get(txt) or terms.get(_key(txt), ("non", ""))
         else:
             kind, target = lex.organ_patterns[int(g[1:])]
-        if _SCAN_PART_RE.match(text, end):  # "盆部PET/CT图像示…": the part of the scan a paragraph reports (v8)
+        if scan_parts and _SCAN_PART_RE.match(text, end):  # "盆部PET/CT图像示…": the part of the scan a paragraph reports (v8)
             kind, target = "non", ""
         if kind != "organ":
             if kind == "non" and fold and _SCAN_NAME_RE.match(text, end):
@@ -1292,9 +1293,9 @@ def _drop_compared(
     dropped_c: set[int] = set()
     own: _Tok | None = None  # a compared-with organ tissue ("高于脑实质") that may place the lesion
     for ci, c in enumerate(cues if compares else ()):
-        if c.roles.get("cmp_before") and _NUMBER_NEXT_RE.match(text, c.end):
-            continue  # "SUVmax > 2.5 and bone marrow …", "greater than 1 cm": a number is what it is compared with
         if c.roles.get("cmp_before"):
+            if _NUMBER_NEXT_RE.match(text, c.end):
+                continue  # "SUVmax > 2.5 and bone marrow …", "greater than 1 cm": a number is what it is compared with
             ends = [m.end for m in ments if c.end <= m.start <= c.end + lex.max_gap][:1]
             ends += [d.end for d in cues[ci + 1 :] if d.roles.get("reference") and d.start <= c.end + lex.max_gap][:1]
             if not ends and c.roles.get("state") == "normal":
