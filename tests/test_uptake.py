@@ -1476,6 +1476,10 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
      {"kidney": ["absent", "normal"]}),
     ("en", "Absent spleen.", {"spleen": ["absent"]}),
     ("en", "Resected sigmoid colon with no abnormal uptake at the anastomosis.", {"intestine": ["normal"]}),
+    # a lesion no longer seen has resolved (normal); low-level uptake named with its tracer word is above background
+    ("en", "The previously noted hypermetabolic adrenal nodule is no longer visible.", {"adrenal": ["normal"]}),
+    ("en", "Low-level FDG uptake in bilateral hilar nodes, likely reactive.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Low grade metabolic activity in a right lower lobe nodule.", {"lung": ["increased"]}),
 ]
 
 
