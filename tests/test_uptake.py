@@ -1335,6 +1335,9 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "A hypermetabolic mass is seen in the pancreas, and no other abnormal uptake is identified.",
      {"pancreas": ["increased"]}),
     ("en", "Intense uptake in a thyroid nodule. No additional suspicious activity.", {"thyroid": ["increased"]}),
+    ("en", "PET showed a hypermetabolic lesion in the tail of the pancreas with no other abnormal uptake.",
+     {"pancreas": ["increased"]}),
+    ("en", "Hypermetabolic liver lesion; no other FDG-avid foci in the liver.", {"liver": ["increased", "normal"]}),
     # "whole-body PET/CT" names the scan's extent, not a place the text speaks of
     ("en", "Whole-body 18F-FDG PET/CT showed rim uptake higher than that of the surrounding liver, around a hypoactive "
      "centre.", {"liver": ["increased", "decreased"]}),

@@ -1499,6 +1499,8 @@ def _scan_levels(
             first_state_pos = noun.start
     if states and lex.lang != "zh" and ments:
         _read_exception(text, states, cues, ments)
+        if states:
+            _drop_no_other(text, states, ments)
     return _Levels(states, weak, desc, first_state_pos, interp_pos, mixed_pos, physio, physio_pos, physio_states,
                    reading_states, owned)
 
@@ -1535,6 +1537,21 @@ def _read_exception(text: str, states: list[tuple[str, int, tuple[str, ...]]], c
     if not any(m.start >= e.end() and m.kind == "organ" for m in ments):
         return
     states[:] = post if any(st[0] != "normal" for st in post) else [("increased", e.start(), words)]
+
+
+_NO_OTHER_BEFORE_RE = re.compile(r"\b(?:no|without|nor)[\s-]+(?:[a-z]+[\s-]+)?(?:other|additional|further)[\s-]+"
+                                 r"(?:[a-z]+[\s-]+){0,2}$", re.IGNORECASE)
+
+
+def _drop_no_other(text: str, states: list[tuple[str, int, tuple[str, ...]]], ments: list[_Tok]) -> None:
+    """A negation of "other / additional / further" findings after the clause's organ, with no organ after it ("a
+    hypermetabolic lesion in the tail of the pancreas with no other abnormal uptake") speaks of the rest of the body:
+    its normal level is not that organ's (extractor v9)."""
+    for k in range(len(states) - 1, -1, -1):
+        st, pos, _w = states[k]
+        if st == "normal" and _NO_OTHER_BEFORE_RE.search(text, max(0, pos - 40), pos) is not None and not any(
+                m.start > pos and m.kind in ("organ", "site") for m in ments):
+            del states[k]
 
 
 def _normalise_scope(states: list[tuple[str, int, tuple[str, ...]]], start: int, word: str) -> None:
