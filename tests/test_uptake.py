@@ -1483,6 +1483,9 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "The previously noted hypermetabolic adrenal nodule is no longer visible.", {"adrenal": ["normal"]}),
     ("en", "Low-level FDG uptake in bilateral hilar nodes, likely reactive.", {"mediastinal_lymph_nodes": ["increased"]}),
     ("en", "Low grade metabolic activity in a right lower lobe nodule.", {"lung": ["increased"]}),
+    # the phases of the cycle named as the reading are physiological
+    ("en", "Endometrial FDG uptake is mildly increased, consistent with the secretory phase.", {"reproductive": ["normal"]}),
+    ("zh", "子宫内膜放射性摄取增高，考虑为分泌期改变。", {"reproductive": ["normal"]}),
 ]
 
 
