@@ -7,13 +7,8 @@ figures of the extractor version that was later tuned on the set.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from test_uptake_real import assert_floors
-
-DATA = Path(__file__).parent / "data"
-
+from test_uptake_real import assert_floors, heldout_result
 
 # First run of extractor v5 on this set (2026-12-03, before any rule was written from its errors): these figures are
 # the honest ones for new text (README). They are floors: a later extractor must not fall below them; raise them when
@@ -21,16 +16,10 @@ DATA = Path(__file__).parent / "data"
 FIRST_RUN = {"zh": (0.720, 0.500, 2), "en": (0.714, 0.409, 1)}  # micro-F1, normal recall, most polarity flips
 
 
-def _result(lang: str) -> dict:
-    from pet2rep.metrics.uptake import evaluate_labelled, read_labelled
-
-    return evaluate_labelled(read_labelled(str(DATA / f"uptake_holdout3_{lang}.yaml")))
-
-
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
     f1, normal_recall, flips = FIRST_RUN[lang]
-    assert_floors(("holdout3", lang), _result(lang), (f1 - 5e-4, normal_recall - 5e-4, flips))
+    assert_floors(("holdout3", lang), heldout_result("holdout3", lang), (f1 - 5e-4, normal_recall - 5e-4, flips))
 
 
 # Extractor version 6 (2026-12-03) took rules from this set's errors too, so the set is development data now; the
@@ -41,4 +30,4 @@ V6_FLOORS = {"zh": (0.845, 0.500, 0), "en": (0.95, 0.95, 0)}  # micro-F1, normal
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_extractor_holds_its_v6_figures(lang: str) -> None:
-    assert_floors(("holdout3", lang), _result(lang), V6_FLOORS[lang])
+    assert_floors(("holdout3", lang), heldout_result("holdout3", lang), V6_FLOORS[lang])

@@ -7,12 +7,8 @@ corpus, 6 from other pages; 48 en: abstracts, teaching cases, a case report) lab
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from test_uptake_real import assert_floors
-
-DATA = Path(__file__).parent / "data"
+from test_uptake_real import assert_floors, heldout_result
 
 # First run of extractor v6 on this set (2026-12-03, before any rule was written from its errors): the honest figures
 # for new text (README). They are floors: a later extractor must not fall below them; raise them when it improves,
@@ -20,16 +16,10 @@ DATA = Path(__file__).parent / "data"
 FIRST_RUN = {"zh": (0.838, 0.866, 0), "en": (0.695, 0.533, 1)}  # micro-F1, normal recall, most polarity flips
 
 
-def _result(lang: str) -> dict:
-    from pet2rep.metrics.uptake import evaluate_labelled, read_labelled
-
-    return evaluate_labelled(read_labelled(str(DATA / f"uptake_holdout4_{lang}.yaml")))
-
-
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
     f1, normal_recall, flips = FIRST_RUN[lang]
-    assert_floors(("holdout4", lang), _result(lang), (f1 - 5e-4, normal_recall - 5e-4, flips))
+    assert_floors(("holdout4", lang), heldout_result("holdout4", lang), (f1 - 5e-4, normal_recall - 5e-4, flips))
 
 
 # Extractor version 7 (2026-12-03) took rules from this set's errors (tests/test_uptake.py::V7_RULES), so the set is
@@ -39,4 +29,4 @@ V7_FLOORS = {"zh": (0.955, 0.866, 0), "en": (0.952, 0.933, 0)}  # micro-F1, norm
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_extractor_holds_its_v7_figures(lang: str) -> None:
-    assert_floors(("holdout4", lang), _result(lang), V7_FLOORS[lang])
+    assert_floors(("holdout4", lang), heldout_result("holdout4", lang), V7_FLOORS[lang])

@@ -8,12 +8,8 @@ test_uptake_heldout_data.py).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from test_uptake_real import assert_floors
-
-DATA = Path(__file__).parent / "data"
+from test_uptake_real import assert_floors, heldout_result
 
 # First run of extractor v7 on this set (2026-12-03, before any rule was written from its errors): the honest figures
 # for new text (README). They are floors: a later extractor must not fall below them; raise them when it improves,
@@ -21,16 +17,10 @@ DATA = Path(__file__).parent / "data"
 FIRST_RUN = {"zh": (0.917, 0.955, 1), "en": (0.750, 0.600, 3)}  # micro-F1, normal recall, most polarity flips
 
 
-def _result(lang: str) -> dict:
-    from pet2rep.metrics.uptake import evaluate_labelled, read_labelled
-
-    return evaluate_labelled(read_labelled(str(DATA / f"uptake_holdout5_{lang}.yaml")))
-
-
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
     f1, normal_recall, flips = FIRST_RUN[lang]
-    assert_floors(("holdout5", lang), _result(lang), (f1 - 5e-4, normal_recall - 5e-4, flips))
+    assert_floors(("holdout5", lang), heldout_result("holdout5", lang), (f1 - 5e-4, normal_recall - 5e-4, flips))
 
 
 # Extractor version 8 (2026-12-03) took rules from this set's errors (tests/test_uptake.py::V8_RULES), so the set is
@@ -41,4 +31,4 @@ V8_FLOORS = {"zh": (0.982, 0.984, 0), "en": (0.913, 0.999, 0)}  # micro-F1, norm
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_extractor_holds_its_v8_figures(lang: str) -> None:
-    assert_floors(("holdout5", lang), _result(lang), V8_FLOORS[lang])
+    assert_floors(("holdout5", lang), heldout_result("holdout5", lang), V8_FLOORS[lang])

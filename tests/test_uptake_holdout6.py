@@ -8,12 +8,8 @@ test_uptake_heldout_data.py).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from test_uptake_real import assert_floors
-
-DATA = Path(__file__).parent / "data"
+from test_uptake_real import assert_floors, heldout_result
 
 # First run of extractor v8 on this set (2026-12-03, before any rule was written from its errors): the honest figures
 # for new text (README). v7 on it gave zh 0.928 / 0.963 / 1 flip and en 0.813 / 0.900 / 2 flips. One zh item (076) was
@@ -22,16 +18,10 @@ DATA = Path(__file__).parent / "data"
 FIRST_RUN = {"zh": (0.937, 1.000, 1), "en": (0.813, 0.900, 2)}  # micro-F1, normal recall, most polarity flips
 
 
-def _result(lang: str) -> dict:
-    from pet2rep.metrics.uptake import evaluate_labelled, read_labelled
-
-    return evaluate_labelled(read_labelled(str(DATA / f"uptake_holdout6_{lang}.yaml")))
-
-
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
     f1, normal_recall, flips = FIRST_RUN[lang]
-    assert_floors(("holdout6", lang), _result(lang), (f1 - 5e-4, normal_recall - 5e-4, flips))
+    assert_floors(("holdout6", lang), heldout_result("holdout6", lang), (f1 - 5e-4, normal_recall - 5e-4, flips))
 
 
 # Extractor version 9 (2026-12-03) took rules from this set's errors (tests/test_uptake.py::V9_RULES), so the set is
@@ -41,4 +31,4 @@ V9_FLOORS = {"zh": (0.977, 0.999, 0), "en": (0.974, 0.949, 0)}  # micro-F1, norm
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_extractor_holds_its_v9_figures(lang: str) -> None:
-    assert_floors(("holdout6", lang), _result(lang), V9_FLOORS[lang])
+    assert_floors(("holdout6", lang), heldout_result("holdout6", lang), V9_FLOORS[lang])

@@ -55,6 +55,13 @@ def results() -> dict[tuple[str, str], dict]:
     return out
 
 
+def heldout_result(name: str, lang: str) -> dict:
+    """evaluate_labelled on tests/data/uptake_<name>_<lang>.yaml (a held-out set's file)."""
+    from pet2rep.metrics.uptake import evaluate_labelled, read_labelled
+
+    return evaluate_labelled(read_labelled(str(DATA / f"uptake_{name}_{lang}.yaml")))
+
+
 def assert_floors(key: tuple[str, str], r: dict, floors: tuple[float, float, int]) -> None:
     """An evaluate_labelled result holds its (micro-F1, normal recall, most flips) floors."""
     f1_floor, nr_floor, max_flips = floors
