@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
+
+# A shell starts a background job (`cmd &`, `nohup … &` without job control) with Ctrl-C ignored, and the processes
+# it starts inherit that: the tests that send SIGINT to pet2rep (in this process or in a child) would then see nothing
+# happen. They test pet2rep's handling of Ctrl-C, so the suite runs with Python's own handler wherever it is started.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_DEMO = next(
