@@ -475,3 +475,17 @@ def test_endless_or_huge_input_is_refused_not_read_into_memory(tmp_path, capsys,
     big.write_bytes(b"x" * ((1 << 20) + 1))
     assert main(["evaluate", str(big), "--out", str(tmp_path / "o2")]) == 2
     assert "big.jsonl: larger than 1,048,576 bytes" in capsys.readouterr().err
+
+
+def test_chunks_cover_every_sample_once_largest_first():
+    """Worker chunks: contiguous, every sample once, largest first (a third of what is left per worker, at most 512),
+    none under 16 samples but the last, so the workers finish together."""
+    from pet2rep.metrics.evaluate import _chunks
+
+    for n, workers in ((1, 2), (16, 2), (100, 2), (565, 2), (565, 8), (5000, 2), (100_000, 4)):
+        ch = _chunks(n, workers)
+        assert ch[0][0] == 0 and ch[-1][1] == n and all(a[1] == b[0] for a, b in zip(ch, ch[1:]))
+        sizes = [b - a for a, b in ch]
+        assert sizes[:-1] == sorted(sizes[:-1], reverse=True) and max(sizes) <= 512 and sizes[-1] <= sizes[0]
+        assert all(s >= 16 for s in sizes[:-1])
+    assert [b - a for a, b in _chunks(565, 2)][:3] == [95, 79, 66]
