@@ -1,10 +1,11 @@
 """`pet2rep evaluate`: score predictions with BLEU-1..4, METEOR, ROUGE-L, CIDEr-D, organ uptake (OUA),
 failure modes and bootstrap intervals, from one pass over the samples.
 
-Each text is tokenised once. Per-sample sufficient statistics (BLEU n-gram counts, METEOR match
-statistics, ROUGE-L, OUA TP/FP/FN, uptake labels, failure flags) are computed in a process pool over
-chunks of samples; CIDEr-D (document frequencies over the whole set) and the corpus reductions run in the
-parent. Outputs: ``DIR/metrics.json`` and ``DIR/per_sample.jsonl`` (written atomically).
+Per-sample sufficient statistics (METEOR match statistics, OUA TP/FP/FN, uptake labels, failure flags) are
+computed in a process pool over chunks of samples while the parent computes the whole-set metrics from one
+n-gram table (BLEU counts, ROUGE-L, CIDEr-D with document frequencies over the whole set); the corpus
+reductions and the bootstrap run in the parent. Outputs: ``DIR/metrics.json`` and ``DIR/per_sample.jsonl``
+(written atomically).
 """
 
 from __future__ import annotations

@@ -29,7 +29,9 @@ What is reproduced (checked against the jar, see tests/test_meteor.py):
 Data (function words, synonyms, paraphrases) are read at run time from the installed
 pycocoevalcap (its ``meteor-1.5.jar`` and ``data/paraphrase-en.gz``), lazily: a corpus whose
 tokens contain no Latin letters needs neither synonyms nor paraphrases. The paraphrase table is
-indexed once into an SQLite cache under ``$PET2REP_CACHE`` (default ``~/.cache/pet2rep``).
+indexed once into an SQLite cache under ``$PET2REP_CACHE`` (default ``~/.cache/pet2rep``), with the
+sorted CRC-32s of its phrases and of every word prefix of either side: an n-gram is built only while it can
+still be (the start of) a table phrase, and only possible table phrases are looked up.
 """
 
 from __future__ import annotations

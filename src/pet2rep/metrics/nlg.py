@@ -7,7 +7,8 @@ bootstrap resamples and paired tests come from one pass over the data:
   pycocoevalcap formula ("closest" reference length, its 1e-15/1e-9 smoothing constants) applied
   to the column sums, the per-sample score the same formula applied to one row.
 - ROUGE-L: per-sample LCS F-measure (beta 1.2); the corpus score is the mean. LCS lengths come
-  from a bit-parallel algorithm (Hyyro 2004) with Python integers as bit vectors.
+  from a bit-parallel algorithm (Hyyro 2004) with Python integers as bit vectors, or, for a whole set
+  (:func:`rouge_l_set`), from a numba-compiled copy with 64-bit words on token ids.
 - CIDEr-D: per-sample score with document frequencies taken over the references of the whole
   evaluated set (never per shard); the corpus score is the mean.
 
