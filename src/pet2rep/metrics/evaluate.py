@@ -205,13 +205,8 @@ def _labels(tid: int, lang: str | None) -> dict[str, list[str]]:
 
 
 def _lang(tid: int) -> str | None:
-    cache = _W["lng"]
-    if tid not in cache:
-        from pet2rep.metrics.uptake import detect_lang
-
-        text = _W["texts"][tid]
-        cache[tid] = detect_lang(text) if text.strip() else None
-    return cache[tid]
+    """Language of a hypothesis or reference text (found before the workers forked: _languages)."""
+    return _W["lng"][tid]
 
 
 def _ref_side(tid: int, rtok: list[str], i: int) -> Any:

@@ -178,10 +178,10 @@ def rouge_l_set(hyps: Sequence[Tokens], refs: Sequence[Tokens], beta: float = RO
     if fn is None or not hyps:
         return rouge_l_batch(hyps, refs, beta)
     n = len(hyps)
-    hit = _SHARED.get((id(hyps), id(refs), CIDER_N)) if _SHARED is not None else None
-    if hit is not None and hit[0] is hyps and hit[1] is refs and hit[2].ids is not None:
-        ids = hit[2].ids
-        lengths = np.concatenate([hit[2].hyp_len, hit[2].ref_len])
+    shared = _shared_corpus(hyps, refs, CIDER_N)
+    if shared is not None and shared.ids is not None:
+        ids = shared.ids
+        lengths = np.concatenate([shared.hyp_len, shared.ref_len])
     else:
         vocab = _Vocab([*hyps, *refs])
         ids, lengths = vocab.flat, vocab.lengths
@@ -390,16 +390,19 @@ def shared_ngrams() -> Iterator[None]:
         _SHARED = saved
 
 
+def _shared_corpus(hyps: Sequence[Tokens], refs: Sequence[Tokens], max_n: int) -> _Corpus | None:
+    """The table a :func:`shared_ngrams` block already holds for these list objects, or None."""
+    hit = _SHARED.get((id(hyps), id(refs), max_n)) if _SHARED is not None else None
+    return hit[2] if hit is not None and hit[0] is hyps and hit[1] is refs else None
+
+
 def _corpus(hyps: Sequence[Tokens], refs: Sequence[Tokens], max_n: int) -> _Corpus:
     """:func:`_build_corpus`, reused inside a :func:`shared_ngrams` block."""
-    if _SHARED is None:
-        return _build_corpus(hyps, refs, max_n)
-    key = (id(hyps), id(refs), max_n)
-    hit = _SHARED.get(key)
-    if hit is not None and hit[0] is hyps and hit[1] is refs:
-        return hit[2]
-    c = _build_corpus(hyps, refs, max_n)
-    _SHARED[key] = (hyps, refs, c)  # (the lists are held, so their ids are not reused while the block is open)
+    c = _shared_corpus(hyps, refs, max_n)
+    if c is None:
+        c = _build_corpus(hyps, refs, max_n)
+        if _SHARED is not None:  # (the lists are held, so their ids are not reused while the block is open)
+            _SHARED[(id(hyps), id(refs), max_n)] = (hyps, refs, c)
     return c
 
 
