@@ -1492,3 +1492,21 @@ V9_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
 @pytest.mark.parametrize(("lang", "text", "want"), V9_RULES)
 def test_v9_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
+
+
+# extractor v10: broad readings from held-out set 7's errors (issue 8), each with its own example sentences
+V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    # a degree word keeps an uptake above background whatever the degree ("mildly active", "a focus of low uptake",
+    # "low-level activity", "minimal uptake"); a bare "low uptake" of a whole lesion stays decreased
+    ("en", "The consolidation in the left lower lobe is mildly active, likely infectious.", {"lung": ["increased"]}),
+    ("en", "Moderately active nodes in the mediastinum.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "A tiny focus of low uptake projects over the right adrenal.", {"adrenal": ["increased"]}),
+    ("en", "Low-level activity is seen in a left hilar node.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Minimal uptake in a subcentimetre splenic lesion.", {"spleen": ["increased"]}),
+    ("en", "The renal cyst shows low FDG uptake.", {"kidney": ["decreased"]}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V10_RULES)
+def test_v10_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want
