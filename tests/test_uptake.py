@@ -1504,6 +1504,15 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Low-level activity is seen in a left hilar node.", {"mediastinal_lymph_nodes": ["increased"]}),
     ("en", "Minimal uptake in a subcentimetre splenic lesion.", {"spleen": ["increased"]}),
     ("en", "The renal cyst shows low FDG uptake.", {"kidney": ["decreased"]}),
+    # a position adverb set off by commas keeps the level open for the place the next clause names; "localizing to"
+    # places the uptake like "corresponding to"
+    ("en", "Intense uptake in the right neck, superiorly, corresponding to a level IIa node.",
+     {"cervical_lymph_nodes": ["increased"]}),
+    ("en", "Focal activity in the upper chest, localizing to a left hilar node.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Mild uptake in the liver, posteriorly, and in the spleen.", {"liver": ["increased"], "spleen": ["increased"]}),
+    # an organ word before "level" names a height, not the organ ("at renal level", "at the carinal level")
+    ("en", "An FDG-avid para-aortic node at renal level.", {"abdominal_lymph_nodes": ["increased"]}),
+    ("en", "A hypermetabolic nodule in the right lower lobe at the carinal level.", {"lung": ["increased"]}),
 ]
 
 
