@@ -1513,6 +1513,14 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # an organ word before "level" names a height, not the organ ("at renal level", "at the carinal level")
     ("en", "An FDG-avid para-aortic node at renal level.", {"abdominal_lymph_nodes": ["increased"]}),
     ("en", "A hypermetabolic nodule in the right lower lobe at the carinal level.", {"lung": ["increased"]}),
+    # station and organ words: the large joints named alone and "bony" are bone; the back of the tongue is its base
+    # (pharynx), the oral tongue none; laterocervical nodes are cervical; a node's own hilum is no pulmonary hilum
+    ("en", "Intense FDG uptake in both knees and the right elbow, likely inflammatory arthritis.", {"bone": ["increased"]}),
+    ("en", "Widespread FDG-avid bony metastases.", {"bone": ["increased"]}),
+    ("en", "A hypermetabolic mass in the posterior third of the tongue; the anterior tongue is unremarkable.",
+     {"pharynx": ["increased"]}),
+    ("en", "Bilateral laterocervical nodes with FDG uptake (SUVmax 6.1).", {"cervical_lymph_nodes": ["increased"]}),
+    ("en", "An enlarged node without an echogenic hilum; PET showed it to be FDG-avid.", {}),
 ]
 
 
