@@ -1521,6 +1521,10 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
      {"pharynx": ["increased"]}),
     ("en", "Bilateral laterocervical nodes with FDG uptake (SUVmax 6.1).", {"cervical_lymph_nodes": ["increased"]}),
     ("en", "An enlarged node without an echogenic hilum; PET showed it to be FDG-avid.", {}),
+    # "negative" on the PET read with any preposition and scan name is not FDG-avid (normal), "PET/CT" included
+    ("en", "The adrenal nodule, negative by PET scintigraphy, is likely an adenoma.", {"adrenal": ["normal"]}),
+    ("en", "A sclerotic focus in L2 was negative at PET/CT.", {"bone": ["normal"]}),
+    ("en", "The thyroid nodule was PET/CT negative.", {"thyroid": ["normal"]}),
 ]
 
 

@@ -790,10 +790,11 @@ def _implied_roles(roles: dict[str, dict[str, Any]], comp: dict[str, Any], lang:
                 if r.get("state") and any(k.endswith((" " + x) if word else x) for x in refs if x != k):
                     continue
                 r[name] = True
-    # a phrase that contains an uptake-context word is uptake wording too ("FDG uptake", "摄取增强")
+    # a phrase that contains an uptake-context word is uptake wording too ("FDG uptake", "摄取增强"; a slash parts
+    # words: "negative at PET/CT" holds "PET", extractor v10)
     ctx = [k for k, r in roles.items() if r.get("context")]
     for k, r in roles.items():
-        if not r.get("context") and any((f" {c} " in f" {k} ") if word else (c in k) for c in ctx):
+        if not r.get("context") and any((f" {c} " in f" {k.replace('/', ' ')} ") if word else (c in k) for c in ctx):
             r["context"] = True
     return negs
 
