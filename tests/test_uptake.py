@@ -1525,6 +1525,12 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "The adrenal nodule, negative by PET scintigraphy, is likely an adenoma.", {"adrenal": ["normal"]}),
     ("en", "A sclerotic focus in L2 was negative at PET/CT.", {"bone": ["normal"]}),
     ("en", "The thyroid nodule was PET/CT negative.", {"thyroid": ["normal"]}),
+    # a level its own sentence calls physiological with a verb ("… is / appears physiologic") is normal, like
+    # "…, likely physiologic"; "is not physiologic" keeps it increased; a mixed reading keeps the level
+    ("en", "The intense activity in the sigmoid colon is physiological.", {"intestine": ["normal"]}),
+    ("en", "Mild symmetric uptake in the palatine tonsils appears physiologic.", {"pharynx": ["normal"]}),
+    ("en", "The focal gastric uptake is not physiologic and needs endoscopy.", {"stomach": ["increased"]}),
+    ("en", "Focal uptake in the cecum is physiologic or inflammatory.", {"intestine": ["increased"]}),
 ]
 
 

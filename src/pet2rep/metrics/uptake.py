@@ -1853,7 +1853,8 @@ def _physio_reading(text: str, c: _Tok, c0: int, interp_pos: int | None, mask: b
     """True when the physiological word `c` is a reading of a level stated before it in its clause: after an
     interpretation word ("…增高，考虑生理性" in one clause, "… likely physiologic") or in parentheses ("…增高（生理性摄取）"),
     and not mixed with another reading after that point ("考虑生理性或炎性摄取", "physiologic versus inflammatory")."""
-    start = interp_pos if interp_pos is not None and interp_pos < c.start else None
+    # (a reading and its physiological word can be one cue: "… is physiologic", extractor v10)
+    start = interp_pos if interp_pos is not None and interp_pos <= c.start else None
     if start is None and mask[c.start] == 1:
         start = max(text.rfind("(", c0, c.start), text.rfind("（", c0, c.start))
         start = None if start < 0 else start
