@@ -1531,6 +1531,10 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Mild symmetric uptake in the palatine tonsils appears physiologic.", {"pharynx": ["normal"]}),
     ("en", "The focal gastric uptake is not physiologic and needs endoscopy.", {"stomach": ["increased"]}),
     ("en", "Focal uptake in the cecum is physiologic or inflammatory.", {"intestine": ["increased"]}),
+    # a symptom named by its region is a complaint, not a place ("abdominal pain", "bone pain", "chest discomfort")
+    ("en", "A woman with chest discomfort and weight loss: PET/CT showed several FDG-avid lymph nodes.", {}),
+    ("en", "He reported bone pain; the PET was otherwise unremarkable apart from intense splenic uptake.",
+     {"spleen": ["increased"]}),
 ]
 
 
