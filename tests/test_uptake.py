@@ -1535,6 +1535,13 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "A woman with chest discomfort and weight loss: PET/CT showed several FDG-avid lymph nodes.", {}),
     ("en", "He reported bone pain; the PET was otherwise unremarkable apart from intense splenic uptake.",
      {"spleen": ["increased"]}),
+    # one uptake statement over a list labels every item: a ranked list goes on after "followed by", across places that
+    # are none of the 19 (the retroperitoneal space, bile ducts) and a citation's numbers; "the most frequent site of
+    # FDG uptake" reports uptake found there
+    ("en", "Bone was the commonest site of FDG uptake, followed by the retroperitoneal space, spleen and liver [12, 13].",
+     {"bone": ["increased"], "spleen": ["increased"], "liver": ["increased"]}),
+    ("en", "Hypermetabolic foci in the adrenal glands, the bile ducts, and the pancreas [3].",
+     {"adrenal": ["increased"], "pancreas": ["increased"]}),
 ]
 
 

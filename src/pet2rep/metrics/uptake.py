@@ -1970,9 +1970,9 @@ def _drop_history_subjects(text: str, ments: list[_Tok], cues: list[_Tok]) -> li
 
 _FIGURE_UNIT = r"(?:%|percent|mm|cm|patients?|cases?|例|个)?"
 # brackets that hold only figures: a share, a count, a size, an SUV, station numbers ("(18 %)", "(n = 4)", "(12/40)",
-# "(SUVmax 5.2)", "(4R, 7)")
-_ITEM_FIGURES_RE = re.compile(r"[(（][\s,;/:、，-]*(?:(?:(?:n|suv\w*)\s*[=:]?\s*)?[\d.,]+[RLrl]?\s*" + _FIGURE_UNIT
-                              + r"(?:\s*(?:[,;/:、，]|and|of|–|-)\s*[\d.,]+[RLrl]?\s*" + _FIGURE_UNIT + r")*)?[\s,;/:、，-]*[)）]",
+# "(SUVmax 5.2)", "(4R, 7)"), and a citation's numbers ("…, bile ducts, and lungs [5]"; extractor v10)
+_ITEM_FIGURES_RE = re.compile(r"[(（\[][\s,;/:、，-]*(?:(?:(?:n|suv\w*)\s*[=:]?\s*)?[\d.,]+[RLrl]?\s*" + _FIGURE_UNIT
+                              + r"(?:\s*(?:[,;/:、，]|and|of|–|-)\s*[\d.,]+[RLrl]?\s*" + _FIGURE_UNIT + r")*)?[\s,;/:、，-]*[)）\]]",
                               re.IGNORECASE)  # (the names inside are removed before: "(4R, 7)" is "( , 7)" here)
 
 
@@ -1989,7 +1989,8 @@ def _only_names(text: str, c0: int, c1: int, ments: list[_Tok], lex: Lexicon) ->
     residual = lex.filler_re.sub(" ", " ".join(parts))
     if _LETTER_RE.search(residual) is not None and ("ig" in residual or "图" in residual):
         residual = _FIGURE_RE.sub(" ", residual)  # "…, osseous and extranodal sites (Figure 1)": a figure reference
-    if "(" in residual or "（" in residual:  # "…, kidney and lung (12 %), and pancreas (1 %)": an item's own figures
+    # "…, kidney and lung (12 %), and pancreas (1 %)": an item's own figures; "…, and lungs [5]": a citation
+    if "(" in residual or "（" in residual or "[" in residual:
         residual = _ITEM_FIGURES_RE.sub(" ", residual)
     return _LETTER_RE.search(residual) is None
 
