@@ -1542,6 +1542,14 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
      {"bone": ["increased"], "spleen": ["increased"], "liver": ["increased"]}),
     ("en", "Hypermetabolic foci in the adrenal glands, the bile ducts, and the pancreas [3].",
      {"adrenal": ["increased"], "pancreas": ["increased"]}),
+    # nodes placed after the node word ("in lymph nodes in the neck and pelvis", "from the neck to the abdomen") are
+    # those stations' nodes; a level before nodes placed nowhere stays theirs alone
+    ("en", "PET demonstrated increased FDG activity in lymph nodes from the neck to the abdomen.",
+     {"cervical_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
+    ("en", "Intense uptake in the lymph nodes of the chest and pelvis.",
+     {"mediastinal_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
+    ("en", "Homogeneous uptake in the spleen and marrow, with increased uptake in the lymph nodes.",
+     {"spleen": ["normal"], "bone": ["normal"]}),
 ]
 
 

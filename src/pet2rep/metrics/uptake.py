@@ -1746,7 +1746,9 @@ def _unnamed_nodes(text: str, states: list[tuple[str, int, tuple[str, ...]]], cu
             continue  # "hypermetabolic lymphadenopathies and …": a level word before unnamed nodes is theirs (v8)
         if f is not None and f.end() > end:
             i = _NODE_LEAD_RE.match(text, f.end()).end()  # type: ignore[union-attr]
-            if i in node_at and i not in named:
+            # (nodes placed after the node word name their station: "increased activity in lymph nodes from the neck
+            # to the pelvis", "… in lymph nodes in the neck and pelvis"; extractor v10)
+            if i in node_at and i not in named and _NODE_END_RE.match(text, node_at[i]) is not None:
                 j = _COORD_RE.match(text, node_at[i])  # "at nodal and osseous sites": an adjective of a list
                 if j is None or j.end() not in named:
                     continue
