@@ -1550,6 +1550,10 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
      {"mediastinal_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
     ("en", "Homogeneous uptake in the spleen and marrow, with increased uptake in the lymph nodes.",
      {"spleen": ["normal"], "bone": ["normal"]}),
+    # what a disease may / can / might demonstrate or have is a general statement, also across "be enlarged and"
+    ("en", "In lymphoma the spleen may be enlarged and demonstrate diffusely increased FDG uptake.", {}),
+    ("en", "Hibernating brown fat can demonstrate intense uptake in the paravertebral regions.", {}),
+    ("en", "Reactive hilar nodes might show mildly increased uptake.", {}),
 ]
 
 
