@@ -1554,6 +1554,11 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "In lymphoma the spleen may be enlarged and demonstrate diffusely increased FDG uptake.", {}),
     ("en", "Hibernating brown fat can demonstrate intense uptake in the paravertebral regions.", {}),
     ("en", "Reactive hilar nodes might show mildly increased uptake.", {}),
+    # a whole organ named by its region word is absent like the organ ("两附件区缺如", "甲状腺区未见显示"), and so is the
+    # corpus's 肾下腺 (肾上腺); a lobe is not a whole organ
+    ("zh", "全子宫及双附件区术后缺如。", {"reproductive": ["absent"]}),
+    ("zh", "左侧肾下腺术后缺如，右侧肾上腺未见异常放射性摄取。", {"adrenal": ["absent", "normal"]}),
+    ("zh", "肝右叶术后缺如。", {}),
 ]
 
 

@@ -1846,8 +1846,9 @@ def _organ_gone(text: str, c: _Tok, ments: list[_Tok], lex: Lexicon) -> bool:
     m = before[-1]
     if m.kind != "organ" or not m.target or m.target in lex.node_groups:
         return False
-    if lex.gone_whole and _key(m.text) not in lex.gone_whole:  # "肝左叶缺如", "the rectum was resected": partial
-        return False
+    if lex.gone_whole and (k := _key(m.text)) not in lex.gone_whole and not (
+            k[-1:] in "区部窝床" and k[:-1] in lex.gone_whole):  # "肝左叶缺如", "the rectum was resected": partial
+        return False  # (a whole organ's region word is that organ: "两附件区缺如", extractor v10)
     return lex.gone_link_re.fullmatch(text, m.end, c.start) is not None
 
 
