@@ -36,6 +36,9 @@ MIN_ITEMS = {
     # Set 7 holds 45 zh and 55 en (2026-12-03); its floors are those counts.
     ("holdout7", "zh"): 45,
     ("holdout7", "en"): 55,
+    # Set 8 holds 54 zh and 74 en (2026-12-03); its floors are those counts.
+    ("holdout8", "zh"): 54,
+    ("holdout8", "en"): 74,
 }
 FILES = sorted(MIN_ITEMS)
 
