@@ -1559,6 +1559,9 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "全子宫及双附件区术后缺如。", {"reproductive": ["absent"]}),
     ("zh", "左侧肾下腺术后缺如，右侧肾上腺未见异常放射性摄取。", {"adrenal": ["absent", "normal"]}),
     ("zh", "肝右叶术后缺如。", {}),
+    # CT density and MR signal with a degree word between ("密度略减低", "信号稍增高") are CT / MR wording: no level
+    ("zh", "胰头区见FDG摄取增高灶，SUVmax 7.2，同机CT示该处密度稍减低。", {"pancreas": ["increased"]}),
+    ("zh", "L3椎体FDG摄取未见异常，CT示其密度轻度增高。", {"bone": ["normal"]}),
 ]
 
 
