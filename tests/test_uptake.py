@@ -1562,6 +1562,11 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # CT density and MR signal with a degree word between ("密度略减低", "信号稍增高") are CT / MR wording: no level
     ("zh", "胰头区见FDG摄取增高灶，SUVmax 7.2，同机CT示该处密度稍减低。", {"pancreas": ["increased"]}),
     ("zh", "L3椎体FDG摄取未见异常，CT示其密度轻度增高。", {"bone": ["normal"]}),
+    # a place named before nodes is their station across 可见 and the nodes' own uptake words, and so is every place of
+    # the list before it, also one ending in a place word (区, 旁, 周)
+    ("zh", "左肺门旁FDG摄取增高的淋巴结，SUVmax 5.1。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("zh", "胰头周及肝总动脉旁可见数枚高代谢淋巴结。", {"abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "脾门区和胃小弯旁见多发放射性浓聚的淋巴结。", {"abdominal_lymph_nodes": ["increased"]}),
 ]
 
 

@@ -1120,7 +1120,8 @@ def _organ_before(text: str, out: list[_Tok], i: int, at: int, lex: Lexicon) -> 
     return i > 0 and out[i - 1].kind == "organ" and not any(ch in lex.sentence_end for ch in text[out[i - 1].end : at])
 
 
-_LIST_JOIN_RE = re.compile(r"(?:及|和|与|以及|、)(?:左侧|右侧|双侧|两侧|左|右|双)?")
+# (a place word may end the item: "贲门区及胃左动脉旁可见…淋巴结"; extractor v10)
+_LIST_JOIN_RE = re.compile(r"(?:区|部|旁|周围|周|[前后上下左右]方)?(?:及|和|与|以及|、)(?:左侧|右侧|双侧|两侧|左|右|双)?")
 
 
 def _listed_places(text: str, out: list[_Tok], start: int, node_by_organ: dict[str, str]) -> None:
