@@ -42,7 +42,6 @@ call per pair (same code, same numbers), without it :func:`pair_row_python` runs
 from __future__ import annotations
 
 import math
-import os
 import threading
 from typing import Any
 
@@ -824,33 +823,18 @@ def _trial(fn: Any) -> bool:
 
 
 def compiled() -> Any:
-    """The numba-compiled :func:`pair_row`, or None (numba missing or unusable, or ``PET2REP_NO_JIT=1``).
-
-    numba's on-disk cache is used when a cache folder is writable, else the kernel is compiled in memory.
-    """
+    """The numba-compiled :func:`pair_row`, or None (numba missing or unusable, or ``PET2REP_NO_JIT=1``: see
+    :mod:`pet2rep.metrics.jit`)."""
     global _JIT, _JIT_TRIED
     if _JIT_TRIED:
         return _JIT
     with _LOCK:
         if not _JIT_TRIED:
-            _JIT = None
-            if os.environ.get("PET2REP_NO_JIT", "") in ("", "0"):
-                try:
-                    import numba
-                    from numba.extending import register_jitable
+            from pet2rep.metrics.jit import compile_checked
 
-                    for f in _KERNEL:  # callable from pair_row's compiled code; the small steps of the inner
-                        register_jitable(inline="always" if f in _INLINED else "never")(f)  # loops inlined
-                except Exception:  # noqa: BLE001 - numba missing or broken: the Python copy gives the same numbers
-                    numba = None
-                for cache in (True, False) if numba is not None else ():
-                    try:
-                        fn = numba.njit(cache=cache, nogil=True)(pair_row)
-                        if _trial(fn):
-                            _JIT = fn
-                            break
-                    except Exception:  # noqa: BLE001 - no usable compiler/cache: the Python copy gives the same numbers
-                        continue
+            # the steps pair_row calls, directly or through beam_search/prepare, are compiled with it; the small
+            # steps of the inner loops inlined
+            _JIT = compile_checked(pair_row, _trial, helpers=_KERNEL, inlined=_INLINED)
             _JIT_TRIED = True
     return _JIT
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -254,19 +253,12 @@ def _lcs_kernel() -> Any:
     """The numba-compiled :func:`_lcs_ids`, or None (numba missing or unusable, or ``PET2REP_NO_JIT=1``)."""
     global _LCS_JIT, _LCS_TRIED
     if not _LCS_TRIED:
-        _LCS_TRIED = True
-        if os.environ.get("PET2REP_NO_JIT", "") in ("", "0"):
-            for cache in (True, False):  # numba's on-disk cache when its folder is writable, else in memory
-                try:
-                    import numba
+        from pet2rep.metrics.jit import compile_checked
 
-                    fn = numba.njit(cache=cache, nogil=True)(_lcs_ids)
-                    a, b = np.array([1, 2, 3, 2], dtype=np.int64), np.array([2, 3, 1], dtype=np.int64)
-                    if fn(a, b, np.full(4, -1, dtype=np.int64), np.zeros(10, dtype=np.uint64)) == 2:
-                        _LCS_JIT = fn
-                        break
-                except Exception:  # noqa: BLE001 - no numba or no usable compiler: the Python LCS gives the same numbers
-                    continue
+        _LCS_TRIED = True
+        a, b = np.array([1, 2, 3, 2], dtype=np.int64), np.array([2, 3, 1], dtype=np.int64)
+        _LCS_JIT = compile_checked(
+            _lcs_ids, lambda fn: fn(a, b, np.full(4, -1, dtype=np.int64), np.zeros(10, dtype=np.uint64)) == 2)
     return _LCS_JIT
 
 
