@@ -1567,6 +1567,13 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "左肺门旁FDG摄取增高的淋巴结，SUVmax 5.1。", {"mediastinal_lymph_nodes": ["increased"]}),
     ("zh", "胰头周及肝总动脉旁可见数枚高代谢淋巴结。", {"abdominal_lymph_nodes": ["increased"]}),
     ("zh", "脾门区和胃小弯旁见多发放射性浓聚的淋巴结。", {"abdominal_lymph_nodes": ["increased"]}),
+    # the guide's tissues that are none of the 19 (垂体, 甲状旁腺, 胸腺, 牙龈), the ear and the mediastinal pleura take the
+    # subject: nothing is carried to them
+    ("zh", "双侧大脑皮层代谢未见异常，鞍区见结节状代谢增高灶。", {"brain": ["normal"]}),
+    ("zh", "口咽未见异常浓聚；右侧外耳道软组织增厚伴FDG摄取增高。", {"pharynx": ["normal"]}),
+    ("zh", "左肺下叶纵隔胸膜旁见结节，代谢增高。", {"lung": ["increased"]}),
+    ("en", "Normal cerebral activity; mild focal uptake in the pituitary gland.", {"brain": ["normal"]}),
+    ("en", "Normal thyroid uptake. Intense uptake in a left inferior parathyroid adenoma.", {"thyroid": ["normal"]}),
 ]
 
 
