@@ -1574,6 +1574,10 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "左肺下叶纵隔胸膜旁见结节，代谢增高。", {"lung": ["increased"]}),
     ("en", "Normal cerebral activity; mild focal uptake in the pituitary gland.", {"brain": ["normal"]}),
     ("en", "Normal thyroid uptake. Intense uptake in a left inferior parathyroid adenoma.", {"thyroid": ["normal"]}),
+    # a lesion that has "now" shrunk is compared with the earlier study: a decrease told beside it is a change, no level;
+    # a small organ with reduced uptake keeps its level
+    ("zh", "原肝内多发转移灶，现明显缩小，FDG摄取减低，SUVmax 2.1。", {}),
+    ("zh", "右肾萎缩、体积缩小，放射性摄取减低。", {"kidney": ["decreased"]}),
 ]
 
 
