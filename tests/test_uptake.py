@@ -1578,6 +1578,12 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # a small organ with reduced uptake keeps its level
     ("zh", "原肝内多发转移灶，现明显缩小，FDG摄取减低，SUVmax 2.1。", {}),
     ("zh", "右肾萎缩、体积缩小，放射性摄取减低。", {"kidney": ["decreased"]}),
+    # "with or without" negates nothing (不伴或伴轻度摄取 keeps the mild uptake); the reproductive organs named as a group
+    # are reproductive; the perianal region and the perineum are none of the 19 and take the subject
+    ("zh", "双肺散在斑片影，伴或不伴轻度FDG摄取。", {"lung": ["increased"]}),
+    ("zh", "盆腔生殖器未见异常放射性浓聚。", {"reproductive": ["normal"]}),
+    ("en", "No abnormal FDG uptake in the genitalia.", {"reproductive": ["normal"]}),
+    ("zh", "直肠周围淋巴结未见肿大；会阴部皮肤增厚，FDG摄取增高，SUVmax 4.3。", {}),
 ]
 
 
