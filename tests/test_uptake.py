@@ -1584,6 +1584,11 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "盆腔生殖器未见异常放射性浓聚。", {"reproductive": ["normal"]}),
     ("en", "No abnormal FDG uptake in the genitalia.", {"reproductive": ["normal"]}),
     ("zh", "直肠周围淋巴结未见肿大；会阴部皮肤增厚，FDG摄取增高，SUVmax 4.3。", {}),
+    # every degree word with every tracer word and uptake noun is above background ("mild FDG activity", "subtle FDG
+    # uptake", "trace uptake", "slight metabolic activity"), and read physiological it is normal
+    ("en", "Subtle FDG uptake along the right adrenal limb.", {"adrenal": ["increased"]}),
+    ("en", "Slight metabolic activity in the left thyroid lobe nodule.", {"thyroid": ["increased"]}),
+    ("en", "Mild FDG activity in the ascending colon, likely physiological.", {"intestine": ["normal"]}),
 ]
 
 
