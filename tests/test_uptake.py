@@ -1589,6 +1589,14 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Subtle FDG uptake along the right adrenal limb.", {"adrenal": ["increased"]}),
     ("en", "Slight metabolic activity in the left thyroid lobe nodule.", {"thyroid": ["increased"]}),
     ("en", "Mild FDG activity in the ascending colon, likely physiological.", {"intestine": ["normal"]}),
+    # a list goes on across what its items name at their place (metastases, a tumour, involvement) and the joins of
+    # case-report prose ("together with", "along with", "in addition to")
+    ("en", "Intense uptake was seen in the gastric tumor, in the hepatic metastases, and in a left supraclavicular node.",
+     {"stomach": ["increased"], "liver": ["increased"], "cervical_lymph_nodes": ["increased"]}),
+    ("en", "PET showed an FDG-avid mass in the left tonsil, along with multiple osseous metastases.",
+     {"pharynx": ["increased"], "bone": ["increased"]}),
+    ("en", "Hypermetabolic nodes in the mediastinum, and splenic involvement.",
+     {"mediastinal_lymph_nodes": ["increased"], "spleen": ["increased"]}),
 ]
 
 
