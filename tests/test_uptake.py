@@ -1597,6 +1597,12 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
      {"pharynx": ["increased"], "bone": ["increased"]}),
     ("en", "Hypermetabolic nodes in the mediastinum, and splenic involvement.",
      {"mediastinal_lymph_nodes": ["increased"], "spleen": ["increased"]}),
+    # named neck nodes (Virchow, Delphian, prelaryngeal, node of Rouviere) are cervical; nodes placed near an organ past
+    # a side word, or near a station's site, are that region's nodes (a mass near the organ stays none)
+    ("en", "An FDG-avid Virchow node and a hypermetabolic Delphian node.", {"cervical_lymph_nodes": ["increased"]}),
+    ("en", "A hypermetabolic lymph node near the right kidney; a hypermetabolic mass near the left adrenal.",
+     {"abdominal_lymph_nodes": ["increased"]}),
+    ("en", "FDG-avid nodes adjacent to the splenic hilum.", {"abdominal_lymph_nodes": ["increased"]}),
 ]
 
 

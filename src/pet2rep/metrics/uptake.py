@@ -1086,9 +1086,12 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
         starts = [t.start for t in out]
         for m in lex.node_loc_re.finditer(text):  # "perigastric nodes along the lesser curvature (of the stomach)"
             i = bisect.bisect_left(starts, m.end())
-            if i < len(out) and out[i].start == m.end() and out[i].kind == "organ":
+            # (also past a side word and at a station's site: "a node near the left kidney", "nodes near the renal
+            # hilum"; extractor v10)
+            if i < len(out) and out[i].kind in ("organ", "site") and (
+                    out[i].start == m.end() or (fold and _LATERAL_RE.fullmatch(text, m.end(), out[i].start))):
                 for t in _location_chain(text, out, i):
-                    node = node_by_organ.get(t.target, "")
+                    node = t.target if t.kind == "site" else node_by_organ.get(t.target, "")
                     t.kind, t.target = ("organ", node) if node and node != _NODE_NONE else ("non", "")
                     placed.add(t.start)
     if lex.location_before_re is not None and out:
