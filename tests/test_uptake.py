@@ -1603,6 +1603,12 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "A hypermetabolic lymph node near the right kidney; a hypermetabolic mass near the left adrenal.",
      {"abdominal_lymph_nodes": ["increased"]}),
     ("en", "FDG-avid nodes adjacent to the splenic hilum.", {"abdominal_lymph_nodes": ["increased"]}),
+    # (zh) every mild degree word with every tracer word and 摄取 / 浓聚 is above background; with a decrease after it,
+    # it is the decrease's degree
+    ("zh", "左侧肾上腺结节见少许FDG摄取，SUVmax 2.0。", {"adrenal": ["increased"]}),
+    ("zh", "甲状腺右叶结节淡薄放射性摄取。", {"thyroid": ["increased"]}),
+    ("zh", "右侧额叶轻微摄取减低。", {"brain": ["decreased"]}),
+    ("zh", "胰尾部见放射性分布稍浓。", {"pancreas": ["increased"]}),
 ]
 
 
