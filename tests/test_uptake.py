@@ -1609,6 +1609,12 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "甲状腺右叶结节淡薄放射性摄取。", {"thyroid": ["increased"]}),
     ("zh", "右侧额叶轻微摄取减低。", {"brain": ["decreased"]}),
     ("zh", "胰尾部见放射性分布稍浓。", {"pancreas": ["increased"]}),
+    # what a lesion did with the tracer reads its level: it accumulated or concentrated FDG, "lit up", was "positive on
+    # PET"; increased glucose utilization is increased metabolism
+    ("en", "The right parotid nodule accumulated FDG avidly.", {"salivary_glands": ["increased"]}),
+    ("en", "A sclerotic lesion in the left iliac bone was positive at PET/CT.", {"bone": ["increased"]}),
+    ("en", "The cecal polyp lit up on the PET images.", {"intestine": ["increased"]}),
+    ("en", "Increased glucose utilization in the left thyroid lobe.", {"thyroid": ["increased"]}),
 ]
 
 
