@@ -22,3 +22,13 @@ FIRST_RUN = {"zh": (0.916, 0.944, 1), "en": (0.818, 0.833, 0)}  # micro-F1, norm
 def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
     f1, normal_recall, flips = FIRST_RUN[lang]
     assert_floors(("holdout7", lang), heldout_result("holdout7", lang), (f1 - 5e-4, normal_recall - 5e-4, flips))
+
+
+# Extractor version 10 (2026-12-03) took rules from this set's errors (tests/test_uptake.py::V10_RULES), so the set is
+# development data now; the figures it reaches are held as floors. FIRST_RUN above stays the honest figure for new text.
+V10_FLOORS = {"zh": (0.983, 0.957, 0), "en": (0.979, 0.999, 0)}  # micro-F1, normal recall, most polarity flips
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_extractor_holds_its_v10_figures(lang: str) -> None:
+    assert_floors(("holdout7", lang), heldout_result("holdout7", lang), V10_FLOORS[lang])

@@ -82,6 +82,16 @@ clause with an `identify` word places the level just stated; `physio_cause`, `in
 whole with an intensity word), `generic` statements, `artifact` readings, `resection_later`, a sentence-wide repeat
 / later study (a decrease is a change) and a texture word alone said of a lesion.
 
+Version 10 — broad readings from held-out set 7's errors (guide 6.11): a degree word keeps uptake above background
+(every degree word with every tracer word and uptake noun; "a focus of low uptake"; a bare "low uptake" stays
+decreased); a level its own sentence calls physiological with a verb ("… is physiologic") is normal; one statement over
+a list labels every item (the list goes on after "followed by", across metastases / involvement, places that are none
+of the 19, citations and position adverbs; nodes placed after the node word name their stations); an organ word before
+"level" is a height (`tissue_after`); a whole organ's region word is absent like the organ (两附件区缺如); a place
+before nodes names their station across 可见 and the nodes' uptake words (右肺门旁糖代谢增高的淋巴结), and so does every
+place of the list before it; CT density with a degree word, "with or without", a shrunken lesion's decrease (现显著缩小)
+and what a disease may demonstrate state no level.
+
 `evaluate_labelled(items)` scores the extractor against labelled texts (micro P/R/F1 overall, per language, state
 and organ, normal recall, polarity flips, every disagreement); `pet2rep uptake --eval LABELLED` prints it.
 
@@ -107,7 +117,7 @@ from typing import Any
 from pet2rep.errors import InputError, read_input_bytes, read_input_yaml
 from pet2rep.organs import ORGANS, STATES
 
-EXTRACTOR_VERSION = "9"
+EXTRACTOR_VERSION = "10"
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 LANGS: tuple[str, ...] = ("zh", "en")
 
