@@ -1615,6 +1615,13 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "A sclerotic lesion in the left iliac bone was positive at PET/CT.", {"bone": ["increased"]}),
     ("en", "The cecal polyp lit up on the PET images.", {"intestine": ["increased"]}),
     ("en", "Increased glucose utilization in the left thyroid lobe.", {"thyroid": ["increased"]}),
+    # a change told with only its later value is read at that value ("decreased to SUVmax 3.1": still above 2.5); what
+    # is left at the background's level is normal, a level above the background's activity stays increased
+    ("en", "Uptake in the right adrenal nodule declined to SUVmax 3.4.", {"adrenal": ["increased"]}),
+    ("en", "Activity in the splenic lesion dropped to SUVmax 1.6 after two cycles.", {}),
+    ("en", "The previously hypermetabolic hilar node now shows only background activity.",
+     {"mediastinal_lymph_nodes": ["normal"]}),
+    ("en", "Focal pancreatic uptake greater than background activity.", {"pancreas": ["increased"]}),
 ]
 
 
