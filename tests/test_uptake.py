@@ -1622,6 +1622,11 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "The previously hypermetabolic hilar node now shows only background activity.",
      {"mediastinal_lymph_nodes": ["normal"]}),
     ("en", "Focal pancreatic uptake greater than background activity.", {"pancreas": ["increased"]}),
+    # a negated CT / MR phrase negates the uptake words listed after it in its clause (normal, never increased); an
+    # uptake in the next clause keeps its own level
+    ("zh", "脾脏未见异常密度影及异常放射性浓聚灶。", {"spleen": ["normal"]}),
+    ("zh", "双侧肾上腺未见明显异常密度及代谢增高灶。", {"adrenal": ["normal"]}),
+    ("zh", "胰腺未见异常密度影，胰尾见FDG摄取增高灶。", {"pancreas": ["increased"]}),
 ]
 
 

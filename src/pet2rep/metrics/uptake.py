@@ -787,6 +787,12 @@ def _implied_roles(roles: dict[str, dict[str, Any]], comp: dict[str, Any], lang:
         if r.get("state") == "normal" and not r.get("neg"):
             if any(k.startswith(n + " ") if word else (k.startswith(n) and k != n) for n in negs):
                 r["neg"] = True
+    # a negated CT / MR phrase negates the uptake words listed after it in its clause too ("肝内未见异常密度影及异常放射性
+    # 浓聚", "无明显异常信号及代谢增高": normal, not increased; extractor v10)
+    for k, r in roles.items():
+        if r.get("neutral") and not r.get("state") and not r.get("neg") and ("密度" in k or "信号" in k) and any(
+                k.startswith(n) and k != n for n in negs if len(n) >= 2 or n == "无"):
+            r["neg"] = True
     # a phrase that contains a comparison word compares too ("greater than", "摄取高于"), unless it names its own
     # reference ("above background", "高于本底": nothing after it is compared with)
     for name in ("cmp_before", "cmp_low"):
