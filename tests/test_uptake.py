@@ -1627,6 +1627,7 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "脾脏未见异常密度影及异常放射性浓聚灶。", {"spleen": ["normal"]}),
     ("zh", "双侧肾上腺未见明显异常密度及代谢增高灶。", {"adrenal": ["normal"]}),
     ("zh", "胰腺未见异常密度影，胰尾见FDG摄取增高灶。", {"pancreas": ["increased"]}),
+    ("zh", "脾脏不大，未见异常密度及代谢。", {"spleen": ["normal"]}),
 ]
 
 

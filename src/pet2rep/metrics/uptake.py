@@ -793,6 +793,7 @@ def _implied_roles(roles: dict[str, dict[str, Any]], comp: dict[str, Any], lang:
         if r.get("neutral") and not r.get("state") and not r.get("neg") and ("密度" in k or "信号" in k) and any(
                 k.startswith(n) and k != n for n in negs if len(n) >= 2 or n == "无"):
             r["neg"] = True
+            r["qual"] = r.get("qual") or "异常" in k  # ("未见异常密度及代谢": no abnormal uptake, normal, not absent)
     # a phrase that contains a comparison word compares too ("greater than", "摄取高于"), unless it names its own
     # reference ("above background", "高于本底": nothing after it is compared with)
     for name in ("cmp_before", "cmp_low"):
