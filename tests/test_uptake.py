@@ -1628,6 +1628,12 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "双侧肾上腺未见明显异常密度及代谢增高灶。", {"adrenal": ["normal"]}),
     ("zh", "胰腺未见异常密度影，胰尾见FDG摄取增高灶。", {"pancreas": ["increased"]}),
     ("zh", "脾脏不大，未见异常密度及代谢。", {"spleen": ["normal"]}),
+    # the verb of a negated subject keeps the negation ("No node shows …", "Neither … nor … shows …": normal, never
+    # increased); a relative clause or a lead-in that is no subject ("Without contrast …") keeps its own level
+    ("en", "Neither the pancreas nor the spleen demonstrates increased uptake.",
+     {"pancreas": ["normal"], "spleen": ["normal"]}),
+    ("en", "No hilar node shows abnormal FDG uptake.", {"mediastinal_lymph_nodes": ["normal"]}),
+    ("en", "No CT correlate for the adrenal focus that shows increased uptake.", {"adrenal": ["increased"]}),
 ]
 
 

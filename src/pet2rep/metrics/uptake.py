@@ -1445,6 +1445,12 @@ def _scan_levels(
             continue
         if r_break and c.text[:1] == "、" and not (noun is not None and noun.end == c.start):
             r_break = False  # "、明显…" starts a new category only after a negated uptake noun ("没有摄取、轻度摄取增高")
+        if r_break and ci and neg is not None and noun is None and not state_since_neg and first_state_pos is None and \
+                lex.lang != "zh" and c.text.lower() in _FINDING_VERB_BREAKS and cues[0].text.lower() in _SUBJECT_NEGS \
+                and neg.text.lower() in _SUBJECT_NEGS and not text[c0 : cues[0].start].strip() \
+                and not any(x.roles["t"][1] for x in cues[1:ci]) and not _RELATIVE_RE.search(text, cues[0].end, c.start):
+            r_break = False  # "No pulmonary nodule demonstrates FDG avidity", "Neither the liver nor the spleen shows
+            # increased uptake": the verb of a negated subject keeps the negation (extractor v10)
         if r_break:
             if neg is not None and noun is not None and not state_since_neg:
                 states.append(("normal" if qual else "absent", noun.start, (neg.text, noun.text)))
@@ -1525,6 +1531,14 @@ def _scan_levels(
             _drop_no_other(text, states, ments)
     return _Levels(states, weak, desc, first_state_pos, interp_pos, mixed_pos, physio, physio_pos, physio_states,
                    reading_states, owned)
+
+
+# scope breakers that are the verb of the clause's subject: after a negated subject they keep its negation (v10)
+_FINDING_VERB_BREAKS = frozenset({"shows", "show", "showed", "showing", "demonstrates", "demonstrate", "demonstrated",
+                                  "exhibits", "exhibit", "exhibited", "displays", "display", "displayed", "reveals",
+                                  "reveal", "revealed", "has", "have", "had"})
+_SUBJECT_NEGS = frozenset({"no", "neither", "none", "nor"})  # negations of a clause's subject ("No node shows …")
+_RELATIVE_RE = re.compile(r"\b(?:which|that|who|whose|where)\b", re.IGNORECASE)
 
 
 # the exception to a negated or normal statement ("No abnormal uptake except in the thyroid")
