@@ -1634,6 +1634,10 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
      {"pancreas": ["normal"], "spleen": ["normal"]}),
     ("en", "No hilar node shows abnormal FDG uptake.", {"mediastinal_lymph_nodes": ["normal"]}),
     ("en", "No CT correlate for the adrenal focus that shows increased uptake.", {"adrenal": ["increased"]}),
+    # a finding denied after it with the other verbs of finding ("was not observed / appreciated / found") is normal;
+    # what CT does not show keeps the PET level
+    ("en", "Abnormal FDG uptake in the pancreas was not observed.", {"pancreas": ["normal"]}),
+    ("en", "An intensely FDG-avid focus in the sacrum that was not visualized on CT.", {"bone": ["increased"]}),
 ]
 
 
