@@ -1638,6 +1638,12 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # what CT does not show keeps the PET level
     ("en", "Abnormal FDG uptake in the pancreas was not observed.", {"pancreas": ["normal"]}),
     ("en", "An intensely FDG-avid focus in the sacrum that was not visualized on CT.", {"bone": ["increased"]}),
+    # a resolution named with its degree or time reads the level after it as normal; a second finding verb joined by
+    # "and" opens a new predicate; "strong" / "marked" / "intense" with any tracer word and uptake noun is increased
+    ("en", "Interim PET/CT showed complete resolution of the hypermetabolic para-aortic nodes.",
+     {"abdominal_lymph_nodes": ["normal"]}),
+    ("en", "Restaging PET showed resolution of the cervical nodes and revealed strong tracer accumulation in the left ilium.",
+     {"bone": ["increased"]}),
 ]
 
 
