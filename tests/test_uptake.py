@@ -1644,6 +1644,11 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
      {"abdominal_lymph_nodes": ["normal"]}),
     ("en", "Restaging PET showed resolution of the cervical nodes and revealed strong tracer accumulation in the left ilium.",
      {"bone": ["increased"]}),
+    # a place after "but not" / "and not" is denied the level stated before it (it takes none; never increased); a PET
+    # finding without a CT correlate keeps its level; uptake called non-specific is uptake found
+    ("en", "Diffusely increased FDG uptake in the bone marrow but not in the spleen or liver.", {"bone": ["increased"]}),
+    ("en", "Focal uptake in the left adrenal without a CT correlate.", {"adrenal": ["increased"]}),
+    ("en", "Nonspecific FDG uptake in the right tonsil.", {"pharynx": ["increased"]}),
 ]
 
 

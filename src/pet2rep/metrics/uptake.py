@@ -2059,6 +2059,8 @@ def _bind(
         inside = [s for s in subjects if a <= s.pos < b]
         if inside:
             subjects = inside
+    if lex.lang != "zh" and states and len(subjects) > 1 and "not" in text:
+        subjects = _drop_denied(subjects, min(p for _, p, _ in states), text)
     organs = [s for s in subjects if s.organ]
     if not organs or not states:
         return []
@@ -2096,6 +2098,28 @@ def _bind(
             target = before[-1] if before else (after[0] if after else None)
         if target is not None:
             out.extend((o, st) for o in runs[target] if o.organ)
+    return out
+
+
+# "… but not (in) the", "… and not the": the place after it is denied the level stated before it (extractor v10)
+_NOT_BEFORE_RE = re.compile(r"\b(?:but|and|or|yet)?[\s,]*\bnot[\s-]+(?:(?:in|at|within|involving|of)[\s-]+)?(?:the[\s-]+)?"
+                            r"(?:(?:left|right|bilateral|both)[\s-]+)?$", re.IGNORECASE)
+_LIST_GLUE_RE = re.compile(r"[\s,]*(?:(?:and|or|nor)[\s-]+)?(?:(?:in|at|the)[\s-]+)*(?:(?:left|right|bilateral|both)[\s-]+)?",
+                           re.IGNORECASE)
+
+
+def _drop_denied(subjects: list[_Subj], first_state: int, text: str) -> list[_Subj]:
+    """`subjects` less those after the clause's first state that a "not" right before denies ("Increased uptake in the
+    spleen but not in the liver or kidneys": the liver and kidneys take no level from it)."""
+    out: list[_Subj] = []
+    denied_end = -1
+    for sb in subjects:
+        if sb.pos > first_state and sb.organ and (
+                _NOT_BEFORE_RE.search(text, max(first_state, sb.pos - 40), sb.pos) is not None
+                or (denied_end >= 0 and _LIST_GLUE_RE.fullmatch(text, denied_end, sb.pos) is not None)):
+            denied_end = sb.pos + len(sb.term)
+            continue
+        out.append(sb)
     return out
 
 
