@@ -1649,6 +1649,11 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Diffusely increased FDG uptake in the bone marrow but not in the spleen or liver.", {"bone": ["increased"]}),
     ("en", "Focal uptake in the left adrenal without a CT correlate.", {"adrenal": ["increased"]}),
     ("en", "Nonspecific FDG uptake in the right tonsil.", {"pharynx": ["increased"]}),
+    # the superlatives name uptake above background; uptake "was observed / noted / found" in a place is a finding (the
+    # present "activity is seen" of a normal distribution is not)
+    ("en", "The highest FDG uptake was found in the left adrenal mass.", {"adrenal": ["increased"]}),
+    ("en", "FDG uptake was most often observed in the parotid glands.", {"salivary_glands": ["increased"]}),
+    ("en", "After injection, activity is seen in the brain and the heart.", {}),
 ]
 
 
