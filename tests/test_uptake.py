@@ -1654,6 +1654,10 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "The highest FDG uptake was found in the left adrenal mass.", {"adrenal": ["increased"]}),
     ("en", "FDG uptake was most often observed in the parotid glands.", {"salivary_glands": ["increased"]}),
     ("en", "After injection, activity is seen in the brain and the heart.", {}),
+    # named parts of bones (processes, shafts, the skull base), the anal verge and stomas, the vulva and the prostate bed
+    ("en", "Focal uptake in the right coracoid process and the left femoral shaft.", {"bone": ["increased"]}),
+    ("en", "Intense uptake at the anal verge and around the colostomy.", {"intestine": ["increased"]}),
+    ("en", "Hypermetabolic nodule in the prostate bed after prostatectomy.", {"reproductive": ["increased", "absent"]}),
 ]
 
 
