@@ -1658,6 +1658,8 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Focal uptake in the right coracoid process and the left femoral shaft.", {"bone": ["increased"]}),
     ("en", "Intense uptake at the anal verge and around the colostomy.", {"intestine": ["increased"]}),
     ("en", "Hypermetabolic nodule in the prostate bed after prostatectomy.", {"reproductive": ["increased", "absent"]}),
+    ("zh", "斜坡及齿状突见放射性浓聚灶，SUVmax 6.2。", {"bone": ["increased"]}),
+    ("zh", "外阴部见FDG摄取增高灶。", {"reproductive": ["increased"]}),
 ]
 
 
