@@ -1660,6 +1660,10 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Hypermetabolic nodule in the prostate bed after prostatectomy.", {"reproductive": ["increased", "absent"]}),
     ("zh", "斜坡及齿状突见放射性浓聚灶，SUVmax 6.2。", {"bone": ["increased"]}),
     ("zh", "外阴部见FDG摄取增高灶。", {"reproductive": ["increased"]}),
+    # what a study is done to find and a question state no finding in their clause; a level called unlikely is denied
+    ("en", "PET/CT was requested to rule out FDG-avid disease in the spleen.", {}),
+    ("en", "PET was done to exclude metastases, and showed intense uptake in the right adrenal.", {"adrenal": ["increased"]}),
+    ("en", "The left hilar node is unlikely to be FDG avid.", {"mediastinal_lymph_nodes": ["normal"]}),
 ]
 
 
