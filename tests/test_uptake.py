@@ -1664,6 +1664,8 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "PET/CT was requested to rule out FDG-avid disease in the spleen.", {}),
     ("en", "PET was done to exclude metastases, and showed intense uptake in the right adrenal.", {"adrenal": ["increased"]}),
     ("en", "The left hilar node is unlikely to be FDG avid.", {"mediastinal_lymph_nodes": ["normal"]}),
+    ("zh", "为明确有无胰腺高代谢病灶行PET/CT检查。", {}),
+    ("zh", "行PET/CT以排除骨转移，示右侧髂骨FDG摄取增高。", {"bone": ["increased"]}),
 ]
 
 
