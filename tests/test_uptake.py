@@ -1666,6 +1666,9 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "The left hilar node is unlikely to be FDG avid.", {"mediastinal_lymph_nodes": ["normal"]}),
     ("zh", "为明确有无胰腺高代谢病灶行PET/CT检查。", {}),
     ("zh", "行PET/CT以排除骨转移，示右侧髂骨FDG摄取增高。", {"bone": ["increased"]}),
+    # a region named before an exception names no organ of its own: the organ after the exception is the abnormal place
+    ("en", "No abnormal uptake in the abdomen apart from the known pancreatic mass.", {"pancreas": ["increased"]}),
+    ("en", "No abnormal FDG uptake in the liver except for a focus in segment 8.", {"liver": ["increased", "normal"]}),
 ]
 
 

@@ -1564,7 +1564,9 @@ def _read_exception(text: str, states: list[tuple[str, int, tuple[str, ...]]], c
         return
     post = [st for st in states if st[1] >= e.start()]
     words = (*(w for st in pre for w in st[2]), e.group())
-    if any(m.start < e.start() for m in ments if m.kind in ("organ", "site")):
+    # (a region before the exception names no organ of its own: "No abnormal uptake in the chest apart from the lung
+    # mass" makes the lung increased, not normal; extractor v10)
+    if any(m.start < e.start() for m in ments if m.kind == "organ"):
         # "No abnormal uptake in the liver except for a focus in segment 7": the organ's normal level stands, and the
         # exception within it is its abnormal place, unless the exception names another organ or states a level
         if not post and not any(m.start >= e.end() and m.kind == "organ" for m in ments):
