@@ -1675,3 +1675,47 @@ V10_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
 @pytest.mark.parametrize(("lang", "text", "want"), V10_RULES)
 def test_v10_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
+
+
+V11_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    # a resolution that names its own object ("resolution / disappearance / normalization of the thigh mass") reads
+    # only that object: the subjects before it keep their own level
+    ("en", "Interim PET/CT showed stable disease in the mediastinal (2.2 cm, SUVmax 8.1) and hilar nodes, with complete "
+     "resolution of the soft tissue mass.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Residual FDG-avid hilar adenopathy (max SUV 6.0), with near complete resolution of the upper extremity soft "
+     "tissue mass.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Persistent avid cervical (1.1 cm, SUV 5.6) and supraclavicular nodes, with disappearance of the right lower "
+     "extremity mass.", {"cervical_lymph_nodes": ["increased"]}),
+    ("en", "Restaging PET/CT showed persistent mediastinal adenopathy (SUVmax 7.4), with complete resolution of the "
+     "previously seen left thigh soft tissue mass.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Stable avid abdominal nodes (SUV 4.8), with disappearance of the subcutaneous nodules of the back.",
+     {"abdominal_lymph_nodes": ["increased"]}),
+    # … while a resolution of the uptake itself, or of the organ named, still reads normal
+    ("en", "Intense uptake was noted in the thyroid before therapy, with interval resolution of the uptake now.",
+     {"thyroid": ["normal"]}),
+    ("en", "Complete resolution of the hypermetabolic cervical lymph nodes.", {"cervical_lymph_nodes": ["normal"]}),
+    ("en", "Residual mediastinal adenopathy (max SUV 7.4) after therapy, with complete resolution of its uptake.",
+     {"mediastinal_lymph_nodes": ["normal"]}),
+    # disappearance / normalization of an uptake is normal, like resolution of it
+    ("en", "The follow-up scan showed complete disappearance of FDG uptake in the gastric wall.", {"stomach": ["normal"]}),
+    ("en", "Post-treatment imaging demonstrated disappearance of the uptake in the spleen.", {"spleen": ["normal"]}),
+    ("en", "There was normalization of FDG uptake in the bone marrow after chemotherapy.", {"bone": ["normal"]}),
+    # a reduction or decline of an uptake is a change: the remaining level decides, no label without one
+    ("en", "The second scan showed only a mild reduction in FDG uptake in the hilar nodes (SUVmax: 4.4).",
+     {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Compared with baseline there was a decline in the avidity of the cervical nodes, SUVmax 3.9.",
+     {"cervical_lymph_nodes": ["increased"]}),
+    ("en", "There was a reduction of FDG uptake in the liver metastasis.", {}),
+    ("en", "There was a moderate decline in the uptake of the cervical nodes.", {}),
+    ("en", "A significant reduction in FDG uptake in the liver lesion was seen after two cycles.", {}),
+    ("en", "We noted a partial reduction in uptake of the para-aortic nodes (SUV max: 5.1; see figure).",
+     {"abdominal_lymph_nodes": ["increased"]}),
+    # "decrease in" stays a level when said against another organ
+    ("en", "There is a decrease in FDG uptake in the left kidney compared to the right kidney.",
+     {"kidney": ["decreased"]}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V11_RULES)
+def test_v11_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want

@@ -117,7 +117,7 @@ from typing import Any
 from pet2rep.errors import InputError, read_input_bytes, read_input_yaml
 from pet2rep.organs import ORGANS, STATES
 
-EXTRACTOR_VERSION = "10"
+EXTRACTOR_VERSION = "11"
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 LANGS: tuple[str, ...] = ("zh", "en")
 
@@ -1478,7 +1478,8 @@ def _scan_levels(
             final = st
             if temporal and r_tnorm:  # "now with suppressed activity": back to normal after therapy
                 final, st = "normal", "normal"
-            if st == "decreased" and temporal and neg is None:  # "较前减低": a change since before, not a level
+            if st == "decreased" and neg is None and (temporal or _CHANGE_NOUN_RE.match(text, c.start)):
+                # "较前减低", "a slight reduction in FDG uptake": a change since before, not a level
                 final, owned = "", True  # (and the uptake noun beside it is no bare finding either)
             elif past is not None and st != "normal" and neg is None and norm is None:
                 desc.append((st, c.start, (past.text, c.text)))  # what an earlier study showed: provisional
@@ -1633,7 +1634,12 @@ def _suv_levels(text: str, c0: int, c1: int, lex: Lexicon) -> list[tuple[str, in
     """Weak increased levels from SUV values at or above the lexicon's threshold ("SUVmax 7.8" alone: a lesion's
     uptake is increased)."""
     out = []
-    for m in lex.suv_re.finditer(text, c0, c1):  # type: ignore[union-attr]
+    end = c1
+    if text[c1:c1 + 1] in (":", "："):  # "(SUV max: 3.26; Fig.": a colon split the SUV word from its value (v11)
+        end = min(len(text), c1 + 24)
+    for m in lex.suv_re.finditer(text, c0, end):  # type: ignore[union-attr]
+        if m.start() >= c1:
+            break
         try:
             value = float(m.group("value"))
         except (IndexError, ValueError):
@@ -2497,6 +2503,8 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
         else:
             subjects = _inherited_subjects(doc, read, c0, c1, c0 == s0 or not text[s0:c0].strip())
             inherited = True
+            if subjects and cue_flags & _F_NORM and _resolves_own_object(text, c1, cc):
+                subjects = []  # "…mediastinal adenopathy, with complete resolution of the thigh mass": the mass only
         if not read.states:
             prev_states, cands = None, []
             continue
@@ -2643,6 +2651,30 @@ _OTHERWISE_RE = re.compile(r"\b(?:otherwise|elsewhere)\b|其余|其他部位|余
 # "no other / no additional / no further …" in a clause that names no organ denies findings beyond the one just stated:
 # it speaks of the rest of the body, wherever it stands in the sentence ("…, and no other abnormalities were seen")
 _NO_OTHER_RE = re.compile(r"\b(?:no|without|nor)[\s-]+(?:[a-z]+[\s-]+)?(?:other|additional|further)\b", re.IGNORECASE)
+
+
+# what a resolution's object may be when it speaks of the subject before it: its uptake ("with complete resolution of
+# the uptake"), or a word that points back ("resolution of it", "the lesion"); extractor v11
+_RESOLVED_BACK_RE = re.compile(
+    r"\s*(?:(?:it|its|their|this|these|that|those|them)\b|(?:the\s+)?(?:lesions?|mass(?:es)?|nodules?|tumou?rs?|"
+    r"focus|foci)\b)|[^.;]*?\b(?:fdg|uptake|activity|avidity|avid|hypermetabol\w*|metabolic|metabolism|"
+    r"accumulation|tracer|radiotracer)\b", re.IGNORECASE)
+
+
+# a reduction or decline of an uptake is a change, with or without a time word ("only a slight reduction in FDG uptake
+# in the mediastinal nodes (SUVmax 3.26)": the current level decides); "decrease in" stays a level, said of one organ
+# against another too ("a decrease in FDG uptake in the liver compared to the spleen"); extractor v11
+_CHANGE_NOUN_RE = re.compile(r"(?:reductions?|declines?)\s+(?:in|of)\b", re.IGNORECASE)
+
+
+def _resolves_own_object(text: str, c1: int, cc: list[_Tok]) -> bool:
+    """Does a resolution in the clause ("complete resolution of", "disappearance of", "normalization of") name its own
+    object, one that is no uptake and points back to nothing ("with complete resolution of the previously seen right
+    thigh mass")? Then the resolution reads only that object, never the subjects before it (extractor v11)."""
+    for c in cc:
+        if c.roles.get("normalizer") and c.text.lower().endswith(" of"):
+            return _RESOLVED_BACK_RE.match(text, c.end, c1) is None
+    return False
 
 
 def _inherited_subjects(doc: _Doc, read: _ClauseRead, c0: int, c1: int, opens: bool = False) -> list[_Subj]:
