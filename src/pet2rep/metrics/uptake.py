@@ -46,7 +46,9 @@ Version 3 (issue 8: clinicians' own wording), following docs/uptake-labelling-gu
   "不除外") it states nothing.
 * Time (`time`): a level after a `past` word ("原…高代谢灶", "previously FDG-avid") is provisional; a decrease in a
   clause about change ("较前减低", "interval decrease") is no `decreased`; "消失", "resolved", "resolution of" read
-  the level before or after them as normal; "suppressed" is normal in a clause about change, decreased otherwise.
+  the level before or after them as normal; "suppressed" is normal in a clause about change, decreased otherwise. A
+  resolution that names its own object ("with complete resolution of the thigh mass") reads only it; a "reduction in"
+  / "decline in" an uptake is a change, the remaining level decides (v11).
 * Organ words followed by a node word name the node group, also through the link words ("renal hilar lymph node"),
   and a node station that is none of the 19 (`by_organ: none`: 锁骨下, 胸骨旁); an organ named after "nodes along
   the" is the nodes' place; fat, muscle and fluid around an organ (`tissue_after`: 肾周脂肪间隙; `location_before`:
