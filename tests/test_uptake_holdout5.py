@@ -8,8 +8,7 @@ test_uptake_heldout_data.py).
 
 from __future__ import annotations
 
-import pytest
-from test_uptake_real import assert_floors, heldout_result
+from test_uptake_real import heldout_floors_test
 
 # First run of extractor v7 on this set (2026-12-03, before any rule was written from its errors): the honest figures
 # for new text (README). They are floors: a later extractor must not fall below them; raise them when it improves,
@@ -17,10 +16,7 @@ from test_uptake_real import assert_floors, heldout_result
 FIRST_RUN = {"zh": (0.917, 0.955, 1), "en": (0.750, 0.600, 3)}  # micro-F1, normal recall, most polarity flips
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
-    f1, normal_recall, flips = FIRST_RUN[lang]
-    assert_floors(("holdout5", lang), heldout_result("holdout5", lang), (f1 - 5e-4, normal_recall - 5e-4, flips))
+test_extractor_does_not_fall_below_its_first_run = heldout_floors_test("holdout5", FIRST_RUN, printed=True)
 
 
 # Extractor version 8 (2026-12-03) took rules from this set's errors (tests/test_uptake.py::V8_RULES), so the set is
@@ -29,6 +25,4 @@ def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
 V8_FLOORS = {"zh": (0.982, 0.984, 0), "en": (0.913, 0.999, 0)}  # micro-F1, normal recall, most polarity flips
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_extractor_holds_its_v8_figures(lang: str) -> None:
-    assert_floors(("holdout5", lang), heldout_result("holdout5", lang), V8_FLOORS[lang])
+test_extractor_holds_its_v8_figures = heldout_floors_test("holdout5", V8_FLOORS)

@@ -8,8 +8,7 @@ test_uptake_heldout_data.py).
 
 from __future__ import annotations
 
-import pytest
-from test_uptake_real import assert_floors, heldout_result
+from test_uptake_real import heldout_floors_test
 
 # First run of extractor v8 on this set (2026-12-03, before any rule was written from its errors): the honest figures
 # for new text (README). v7 on it gave zh 0.928 / 0.963 / 1 flip and en 0.813 / 0.900 / 2 flips. One zh item (076) was
@@ -18,10 +17,7 @@ from test_uptake_real import assert_floors, heldout_result
 FIRST_RUN = {"zh": (0.937, 1.000, 1), "en": (0.813, 0.900, 2)}  # micro-F1, normal recall, most polarity flips
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
-    f1, normal_recall, flips = FIRST_RUN[lang]
-    assert_floors(("holdout6", lang), heldout_result("holdout6", lang), (f1 - 5e-4, normal_recall - 5e-4, flips))
+test_extractor_does_not_fall_below_its_first_run = heldout_floors_test("holdout6", FIRST_RUN, printed=True)
 
 
 # Extractor version 9 (2026-12-03) took rules from this set's errors (tests/test_uptake.py::V9_RULES), so the set is
@@ -29,6 +25,4 @@ def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
 V9_FLOORS = {"zh": (0.977, 0.999, 0), "en": (0.974, 0.949, 0)}  # micro-F1, normal recall, most polarity flips
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_extractor_holds_its_v9_figures(lang: str) -> None:
-    assert_floors(("holdout6", lang), heldout_result("holdout6", lang), V9_FLOORS[lang])
+test_extractor_holds_its_v9_figures = heldout_floors_test("holdout6", V9_FLOORS)

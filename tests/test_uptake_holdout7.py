@@ -8,8 +8,7 @@ files themselves are checked in test_uptake_heldout_data.py).
 
 from __future__ import annotations
 
-import pytest
-from test_uptake_real import assert_floors, heldout_result
+from test_uptake_real import heldout_floors_test
 
 # First run of extractor v9 on this set (2026-12-03, built while v9's rules were written from set 6 by someone who never
 # saw this set; no rule has been written from it): the honest figures for new text (README). v8 on it gave zh
@@ -18,10 +17,7 @@ from test_uptake_real import assert_floors, heldout_result
 FIRST_RUN = {"zh": (0.916, 0.944, 1), "en": (0.818, 0.833, 0)}  # micro-F1, normal recall, most polarity flips
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
-    f1, normal_recall, flips = FIRST_RUN[lang]
-    assert_floors(("holdout7", lang), heldout_result("holdout7", lang), (f1 - 5e-4, normal_recall - 5e-4, flips))
+test_extractor_does_not_fall_below_its_first_run = heldout_floors_test("holdout7", FIRST_RUN, printed=True)
 
 
 # Extractor version 10 (2026-12-03) took rules from this set's errors (tests/test_uptake.py::V10_RULES), so the set is
@@ -29,6 +25,4 @@ def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
 V10_FLOORS = {"zh": (0.983, 0.957, 0), "en": (0.979, 0.999, 0)}  # micro-F1, normal recall, most polarity flips
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_extractor_holds_its_v10_figures(lang: str) -> None:
-    assert_floors(("holdout7", lang), heldout_result("holdout7", lang), V10_FLOORS[lang])
+test_extractor_holds_its_v10_figures = heldout_floors_test("holdout7", V10_FLOORS)

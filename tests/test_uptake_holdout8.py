@@ -9,8 +9,7 @@ test_uptake_heldout_data.py, a second labelling in test_uptake_agreement.py).
 
 from __future__ import annotations
 
-import pytest
-from test_uptake_real import assert_floors, heldout_result
+from test_uptake_real import heldout_floors_test
 
 # First run of extractor v10 on this set (2026-12-03, built while v10's rules were written from set 7 by someone who
 # never saw this set; no rule has been written from it): the honest figures for new text (README). v9 on it gave zh
@@ -19,10 +18,7 @@ from test_uptake_real import assert_floors, heldout_result
 FIRST_RUN = {"zh": (0.954, 0.967, 0), "en": (0.731, 0.500, 2)}  # micro-F1, normal recall, most polarity flips
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
-    f1, normal_recall, flips = FIRST_RUN[lang]
-    assert_floors(("holdout8", lang), heldout_result("holdout8", lang), (f1 - 5e-4, normal_recall - 5e-4, flips))
+test_extractor_does_not_fall_below_its_first_run = heldout_floors_test("holdout8", FIRST_RUN, printed=True)
 
 
 # Extractor v11 reads the two polarity flips of the first run as general rules (a resolution that names its own object
@@ -32,7 +28,4 @@ def test_extractor_does_not_fall_below_its_first_run(lang: str) -> None:
 V11_FLOORS = {"zh": (0.954, 0.967, 0), "en": (0.766, 0.600, 0)}  # micro-F1, normal recall, most polarity flips
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_extractor_v11_floors(lang: str) -> None:
-    f1, normal_recall, flips = V11_FLOORS[lang]  # (as printed: to three places)
-    assert_floors(("holdout8", lang), heldout_result("holdout8", lang), (f1 - 5e-4, normal_recall - 5e-4, flips))
+test_extractor_v11_floors = heldout_floors_test("holdout8", V11_FLOORS, printed=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,9 +58,20 @@ def results() -> dict[tuple[str, str], dict]:
 
 def heldout_result(name: str, lang: str) -> dict:
     """evaluate_labelled on tests/data/uptake_<name>_<lang>.yaml (a held-out set's file)."""
-    from pet2rep.metrics.uptake import evaluate_labelled, read_labelled
-
     return evaluate_labelled(read_labelled(str(DATA / f"uptake_{name}_{lang}.yaml")))
+
+
+def heldout_floors_test(name: str, floors: dict[str, tuple[float, float, int]], printed: bool = False) -> Any:
+    """A test, one case per language of `floors`, that held-out set `name` holds its (micro-F1, normal recall, most
+    flips) floors; `printed`: the figures are a run's as printed (three places), so they hold from 5e-4 below."""
+    margin = 5e-4 if printed else 0.0
+
+    @pytest.mark.parametrize("lang", list(floors))
+    def test(lang: str) -> None:
+        f1, normal_recall, flips = floors[lang]
+        assert_floors((name, lang), heldout_result(name, lang), (f1 - margin, normal_recall - margin, flips))
+
+    return test
 
 
 def assert_floors(key: tuple[str, str], r: dict, floors: tuple[float, float, int]) -> None:
