@@ -1719,3 +1719,35 @@ V11_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
 @pytest.mark.parametrize(("lang", "text", "want"), V11_RULES)
 def test_v11_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
+
+
+V12_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    # a station word placed after the node word is that node group ("nodes at the celiac region", "nodes at the left
+    # supraclavicular region"), never the organ the station is named after; the ligaments between the upper abdominal
+    # organs are node stations; the node word's spelling variants
+    ("en", "PET showed avid lymphadenopathy at gastrohepatic, gastrosplenic and celiac regions.",
+     {"abdominal_lymph_nodes": ["increased"]}),
+    ("en", "There were mildly avid lymph nodes at the right supraclavicular region.",
+     {"cervical_lymph_nodes": ["increased"]}),
+    ("en", "Hypermetabolic nodes in the gastrocolic and splenorenal ligaments were seen.",
+     {"abdominal_lymph_nodes": ["increased"]}),
+    ("en", "PET/CT demonstrated FDG-avid enlarged mediastinal lymphonodes.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Intense uptake was seen in several cervical lymphnodes.", {"cervical_lymph_nodes": ["increased"]}),
+    # a list ends at a verb of presence after its last item: every item before it is listed, and a node word at its
+    # end makes its regions node groups
+    ("en", "Increased FDG uptake of left cervical, hilar, abdominal lymph nodes and several rib lesions were noted.",
+     {"cervical_lymph_nodes": ["increased"], "mediastinal_lymph_nodes": ["increased"],
+      "abdominal_lymph_nodes": ["increased"], "bone": ["increased"]}),
+    ("en", "Intense uptake in the liver, spleen and bone marrow is also seen.",
+     {"liver": ["increased"], "spleen": ["increased"], "bone": ["increased"]}),
+    # a lead-in before the list's first item is no item: the first item is listed too
+    ("en", "The PET scan showed that her right neck, retroperitoneum and axillary regions had enlarged nodes with "
+     "moderate FDG uptake.", {"cervical_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
+    ("en", "PET/CT found that the liver, spleen and pancreas had intense tracer uptake.",
+     {"liver": ["increased"], "spleen": ["increased"], "pancreas": ["increased"]}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V12_RULES)
+def test_v12_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want

@@ -1110,7 +1110,10 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
             if i < len(out) and out[i].kind in ("organ", "site") and (
                     out[i].start == m.end() or (fold and _LATERAL_RE.fullmatch(text, m.end(), out[i].start))):
                 for t in _location_chain(text, out, i):
-                    node = t.target if t.kind == "site" else node_by_organ.get(t.target, "")
+                    # (a station word is its own group: "lymphadenopathies at gastrohepatic …", "nodes at the left
+                    # supraclavicular region"; extractor v12)
+                    node = t.target if t.kind == "site" or t.target in lex.node_groups \
+                        else node_by_organ.get(t.target, "")
                     t.kind, t.target = ("organ", node) if node and node != _NODE_NONE else ("non", "")
                     placed.add(t.start)
     if lex.location_before_re is not None and out:
@@ -1237,7 +1240,11 @@ def _read_clause(
     """
     flags = _cue_flags(cues, node_in)
     if not flags & _F_HEAVY:  # light read: subjects, context and node words only
-        return _light_read(text, c0, c1, ments, flags, ctx_in, lex)
+        # (uptake context only in a lead-in before the first name — "PET-CT reported that his neck, …" — may still
+        # open a list; extractor v12)
+        return _light_read(text, c0, c1, ments, flags, ctx_in, lex,
+                           bool(ments) and lex.lang != "zh" and bool(flags & _F_CTX)
+                           and all(c.end <= ments[0].start for c in cues if c.roles.get("context")))
     named_node = 0  # a node word inside a station's name ("thoracic and abdominal lymph nodes") ends the list too
     if ments and cues:
         kept = _drop_name_cues(cues, ments)
@@ -1977,7 +1984,8 @@ def _organ_in_clause(text: str, c0: int, c1: int, m: _Tok, has_node: bool, lex: 
     return m.target
 
 
-def _light_read(text: str, c0: int, c1: int, ments: list[_Tok], flags: int, ctx_in: bool, lex: Lexicon) -> _ClauseRead:
+def _light_read(text: str, c0: int, c1: int, ments: list[_Tok], flags: int, ctx_in: bool, lex: Lexicon,
+                lead_ctx: bool = False) -> _ClauseRead:
     ments = [m for m in ments if m.kind != "ref"]
     has_node = bool(flags & _F_NODE)
     has_context = bool(flags & _F_CTX) or (ctx_in and not ments)
@@ -1987,8 +1995,8 @@ def _light_read(text: str, c0: int, c1: int, ments: list[_Tok], flags: int, ctx_
               m.text, m.start, site=m.target if m.kind == "site" else "")
         for m in ments
     ]
-    return _ClauseRead(subjects, [], has_node, False, bool(ments) and not has_context, bool(ments), has_context, ments,
-                       flags=flags)
+    return _ClauseRead(subjects, [], has_node, False, bool(ments) and (not has_context or lead_ctx), bool(ments),
+                       has_context, ments, flags=flags)
 
 
 def _drop_history_subjects(text: str, ments: list[_Tok], cues: list[_Tok]) -> list[_Tok]:
@@ -2704,7 +2712,12 @@ def _with_listed(
     pending: list[_Subj] = []
     for rd, a, b in reversed(cands):
         if not node_head and not _only_names(doc.text, a, b, rd.names, doc.lex):
-            break  # (after a node heading every clause lists node places: "淋巴结:双侧颈部,左侧胸小肌后,…")
+            # (after a node heading every clause lists node places: "淋巴结:双侧颈部,左侧胸小肌后,…"); a lead-in
+            # before the list's first item is no item ("PET-CT reported that his bilateral neck, axillary and
+            # retroperitoneum had enlarged nodes with …": the neck too; extractor v12)
+            if doc.lex.lang != "zh" and rd.names and _only_names(doc.text, rd.names[0].start, b, rd.names, doc.lex):
+                pending[:0] = rd.subjects
+            break
         pending[:0] = rd.subjects
     if pending:
         first = pairs[0][0] if pairs else None
