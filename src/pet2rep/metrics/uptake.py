@@ -2715,7 +2715,8 @@ def _with_listed(
             # (after a node heading every clause lists node places: "淋巴结:双侧颈部,左侧胸小肌后,…"); a lead-in
             # before the list's first item is no item ("PET-CT reported that his bilateral neck, axillary and
             # retroperitoneum had enlarged nodes with …": the neck too; extractor v12)
-            if doc.lex.lang != "zh" and rd.names and _only_names(doc.text, rd.names[0].start, b, rd.names, doc.lex):
+            if doc.lex.lang != "zh" and read.own_mentions and rd.names and _only_names(
+                    doc.text, rd.names[0].start, b, rd.names, doc.lex):
                 pending[:0] = rd.subjects
             break
         pending[:0] = rd.subjects
