@@ -1745,6 +1745,26 @@ V12_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
      "moderate FDG uptake.", {"cervical_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
     ("en", "PET/CT found that the liver, spleen and pancreas had intense tracer uptake.",
      {"liver": ["increased"], "spleen": ["increased"], "pancreas": ["increased"]}),
+    # a denial that names its own place after the subject ("… without abnormal foci of FDG uptake in either the liver
+    # or spleen") is that place's; an item brought in by "including" belongs to the last statement
+    ("en", "Intense uptake in the thyroid nodule without abnormal foci of FDG uptake in either the liver or spleen.",
+     {"thyroid": ["increased"], "liver": ["normal"], "spleen": ["normal"]}),
+    ("en", "Avid lesion in the left adrenal, with no increased activity in both the kidneys and the spleen.",
+     {"adrenal": ["increased"], "kidney": ["normal"], "spleen": ["normal"]}),
+    ("en", "Hypermetabolic mass in the pancreas and no abnormal FDG uptake in any other organs, including the liver.",
+     {"pancreas": ["increased"], "liver": ["normal"]}),
+    ("en", "Increased uptake in the liver, including the caudate lobe.", {"liver": ["increased"]}),
+    # what lies outside an organ is not the organ; a contrast before it starts a new run
+    ("en", "Intense avidity in the left adrenal mass but no extra-adrenal FDG-avid disease.", {"adrenal": ["increased"]}),
+    ("en", "The hepatic lesion is FDG avid, without extrahepatic hypermetabolic foci.", {"liver": ["increased"]}),
+    # a vertebral level with "level", or after soft tissue "at" it, is a height, not the bone
+    ("en", "Focal intense uptake within the spinal canal at the T11-T12 level.", {}),
+    ("en", "Mildly increased uptake in the prevertebral soft tissue at C5.", {}),
+    ("en", "Focal uptake in the L2 vertebral body.", {"bone": ["increased"]}),
+    # the brain's named parts
+    ("en", "Intense hypermetabolism in a hypothalamic lesion.", {"brain": ["increased"]}),
+    ("en", "Avid mass at the right cerebellopontine angle.", {"brain": ["increased"]}),
+    ("en", "Decreased FDG uptake in the periventricular white matter.", {"brain": ["decreased"]}),
 ]
 
 

@@ -2096,7 +2096,11 @@ def _bind(
     positions = sorted(organs, key=lambda s: s.pos)
     state_pos = [p for _, p, _ in states]
     for s in positions:
-        if runs and not any(runs[-1][-1].pos < p < s.pos for p in state_pos):
+        # (a contrast or a denial before a place that is none of the 19 starts a run: "… adrenal nodules but no
+        # extra-adrenal FDG avid disease" denies nothing of the adrenal; extractor v12)
+        if runs and not any(runs[-1][-1].pos < p < s.pos for p in state_pos) and (
+                not blocked or (s.organ and runs[-1][-1].organ)
+                or _CONTRAST_RE.search(text, runs[-1][-1].pos, s.pos) is None):
             runs[-1].append(s)
         else:
             runs.append([s])
@@ -2112,6 +2116,11 @@ def _bind(
             if cue is not None and (lex.forward_re.match(text, cue.end()) is not None
                                     or not text[cue.end() : starts[after[0]]].strip()):
                 target = after[0]  # or an attributive state right before the organ: "suppressed brain activity"
+            elif cue is not None and before and st[0] == "normal" and lex.lang != "zh" and _DENIED_IN_RE.match(
+                    text, cue.end(), starts[after[0]]):
+                # a denial that names its own place ("… in the spleen without abnormal foci of increased FDG in either
+                # the liver or lungs"): that place's, not the subject's before it (extractor v12)
+                target = after[0]
         if target is None:
             target = before[-1] if before else (after[0] if after else None)
         if target is not None:
@@ -2119,6 +2128,12 @@ def _bind(
     return out
 
 
+_CONTRAST_RE = re.compile(r"\b(?:but|however|whereas|while|although|though|yet|no|not|without|nor|except)\b", re.IGNORECASE)
+# the rest of a denied finding up to the place it names: "(without abnormal foci) of increased FDG (FDG) in either
+# the", "(no abnormal FDG uptake) in any other organs, including the"; extractor v12
+_DENIED_IN_RE = re.compile(r"[^,;:.]{0,80}?\b(?:in|within|involving|at)[\s-]+(?:(?:either|both|any|all|each|of|the|other|"
+                           r"organs?|sites?|regions?|areas?|including)[\s,-]+)*(?:(?:left|right|bilateral|both)[\s-]+)?$",
+                           re.IGNORECASE)
 # "… but not (in) the", "… and not the": the place after it is denied the level stated before it (extractor v10)
 _NOT_BEFORE_RE = re.compile(r"\b(?:but|and|or|yet)?[\s,]*\bnot[\s-]+(?:(?:in|at|within|involving|of)[\s-]+)?(?:the[\s-]+)?"
                             r"(?:(?:left|right|bilateral|both)[\s-]+)?$", re.IGNORECASE)
@@ -2645,6 +2660,14 @@ def _emit_list_item(
     ("Metabolically active cervical, mediastinal and hilar LNE").
     """
     node = prev_node or read.has_node
+    if len(prev_states) > 1 and doc.lex.lang != "zh" and _INCLUDING_RE.match(doc.text, span[0]):
+        # an item brought in by "including" / "such as" belongs to the last statement before it ("increased uptake in
+        # the uterine tumor and no abnormal uptake in any other organs, including the right ovary": the ovary is
+        # only normal); extractor v12
+        first, last = min(p for _, p, _ in prev_states), max(p for _, p, _ in prev_states)
+        i = bisect.bisect_left(doc.m_starts, last) - 1
+        if i >= 0 and doc.ments[i].start > first:
+            prev_states = [st for st in prev_states if st[1] > doc.ments[i].start]
     subs = [s if s.organ else _Subj(s.site, s.term, s.pos, s.site) for s in read.subjects if s.organ or (node and s.site)]
     if node and not prev_node:
         subs[:0] = [_Subj(s.site, s.term, s.pos, s.site) for s in doc.carried if s.site and not s.organ]
@@ -2652,6 +2675,9 @@ def _emit_list_item(
     if prev_lower:
         pairs = _resolve_lower(pairs)
     _emit(doc.out, pairs, doc.text, span, said, False, prev_prov, None, doc.lex, prov)
+
+
+_INCLUDING_RE = re.compile(r"[\s,]*(?:including|includ\w+|such[\s-]+as|namely|e\.g\.?|for[\s-]+example)\b", re.IGNORECASE)
 
 
 # "the rest of" an organ named before its word (余肺, 其余脑实质, "the remaining liver"; extractor v9)
