@@ -1765,6 +1765,30 @@ V12_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Intense hypermetabolism in a hypothalamic lesion.", {"brain": ["increased"]}),
     ("en", "Avid mass at the right cerebellopontine angle.", {"brain": ["increased"]}),
     ("en", "Decreased FDG uptake in the periventricular white matter.", {"brain": ["decreased"]}),
+    # ordinal words keep a list of ribs or vertebrae going
+    ("en", "Increased uptake in the left second, third and fifth ribs and the right ilium.", {"bone": ["increased"]}),
+    ("en", "Intense FDG uptake in the first, second, and fourth lumbar vertebrae, and the spleen.",
+     {"bone": ["increased"], "spleen": ["increased"]}),
+    # the orbit's apex and the spaces by the jaw are none of the 19; a place beside a named part of a bone is not it
+    ("en", "An avid mass in the right orbital apex and the masticator space (SUVmax 9.1).", {}),
+    ("en", "Abnormal FDG uptake in a soft tissue mass adjacent to the distal left femur (SUVmax 7.2).", {}),
+    # an SUV with its abbreviation in brackets, and one said of a list of places
+    ("en", "Uptake in the bilateral neck lymph nodes (standardized uptake value [SUV] max: 6.2).",
+     {"cervical_lymph_nodes": ["increased"]}),
+    ("en", "The SUVmax of the descending colon and the oral cavity lesion were 8.4 and 7.9, respectively.",
+     {"intestine": ["increased"]}),
+    # where a finding may be seen is a general statement, also at the end of a list
+    ("en", "Diffuse FDG uptake in the spleen and bone marrow may be seen in patients after G-CSF therapy.", {}),
+    ("en", "Thus hypermetabolic foci in the liver, lungs, and adrenals can also be seen in disseminated fungal infection.",
+     {}),
+    ("en", "Increased uptake in the liver, which can be seen in hepatitis.", {"liver": ["increased"]}),
+    # a removal told as history is absent; a lesion named by its spinal segment is bone
+    ("en", "Note that the gallbladder had been removed 3 years earlier.", {"gallbladder": ["absent"]}),
+    ("en", "The left kidney has been surgically resected.", {"kidney": ["absent"]}),
+    ("en", "Hypermetabolic focus corresponding to the sacral lesion.", {"bone": ["increased"]}),
+    # the scan written out after "whole-body" names the scan; a figure reference whose number was dropped
+    ("en", "Whole-body 18F-fluorodeoxyglucose (FDG) positron emission tomography showed intense uptake in the thyroid "
+     "and no abnormal uptake elsewhere, including the liver (Fig. ).", {"thyroid": ["increased"], "liver": ["normal"]}),
 ]
 
 

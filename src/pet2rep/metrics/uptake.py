@@ -145,7 +145,9 @@ _EMPTY: tuple[Any, ...] = ()  # lymph_nodes.by_organ value: a node station that 
 _NOT_IN_GAP = ("state", "state_weak", "neg", "post_neg", "break", "interp", "normalizer", "noun", "cmp_before",
                "cmp_after", "suv", "desc_alone")
 _LETTER_RE = re.compile(r"[^\W_]")  # a word character other than "_"
-_FIGURE_RE = re.compile(r"(?:\b(?:fig(?:ure)?s?)\.?|图)\s*\d+[A-Za-z]?(?:\s*(?:and|,|-|、)\s*\d*[A-Za-z]?)*", re.IGNORECASE)
+# (a reference whose number the source dropped, "(Fig. )", "(Figure", is one too; extractor v12)
+_FIGURE_RE = re.compile(r"(?:\b(?:fig(?:ure)?s?)\.?|图)(?:\s*\d+[A-Za-z]?(?:\s*(?:and|,|-|、)\s*\d*[A-Za-z]?)*|(?=\s*[)）\]]|\s*$))",
+                        re.IGNORECASE)
 _NO_DESC: dict[int, tuple[str, tuple[str, ...]]] = {}  # read only
 _TEXTURE: tuple[str, tuple[str, ...]] = ("", ())  # _descriptors: a texture word inside a focal descriptor's phrase
 _BRACKET_RE = re.compile(r"\[[^\[\]\n]*\]|［[^［］\n]*］|【[^【】\n]*】|\([^()\n]*\)|（[^（）\n]*）")
@@ -1857,7 +1859,10 @@ def _prefix_negates(text: str, c: _Tok, cues: list[_Tok], ci: int) -> bool:
 # a heading, not a subject
 _SCAN_PART_RE = re.compile(r"\s*(?:PET\s*[/-]?\s*CT|PET|CT)\s*(?:图像|显像|影像)", re.IGNORECASE)
 # the extent of a scan named before the scan ("whole-body 18F-FDG PET/CT", "total body scan"): no place the text speaks of
-_SCAN_NAME_RE = re.compile(r"[\s-]+(?:\(?18\)?[\s-]*F[\s-]*|F[\s-]?18[\s-]*)?(?:FDG[\s-]*)?(?:PET|CT|scans?|imaging|images?|MIP)\b",
+# (also with the tracer and the scan written out: "Whole-body 18F-fluorodeoxyglucose (FDG) positron emission
+# tomography …"; extractor v12)
+_SCAN_NAME_RE = re.compile(r"[\s-]+(?:\(?18\)?[\s-]*F[\s-]*|F[\s-]?18[\s-]*)?(?:(?:FDG|fluoro-?deoxy-?glucose)[\s-]*"
+                           r"(?:\(\s*(?:18\s*F[\s-]*)?FDG\s*\)[\s-]*)?)?(?:PET|CT|scans?|imaging|images?|MIP|positron\b)\b",
                            re.IGNORECASE)
 _SIDE_RE = re.compile(r"(?:left|right)[\s-]+", re.IGNORECASE)
 
@@ -2487,6 +2492,14 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
                   said, False, False, None, lex, prov)
             doc.carried = read.subjects  # (prev_states stays: "病灶位于胰头6例、胰体尾4例" lists on)
             continue
+        if cue_flags & _F_GEN and prev_states and cm and not read.states and lex.lang != "zh" and _generic_list_end(
+                text, c0, cm, cc, lex):
+            # a list whose last item ends in a general statement ("FDG-avid foci in the liver, spleen, and bone marrow
+            # may also be seen in …"): the whole list is said of a disease, not of this study (extractor v12)
+            _drop_artifact(out, sent_start, doc.carried + read.subjects, prov)
+            prev_states, cands = None, []
+            doc.carried, tail = read.subjects, None
+            continue
         if prev_states and not cm and read.has_node and not read.states and _emit_node_sites(
                 doc, cc, (c0, c1), prev_states, prev_prov, said, prov):
             continue
@@ -2639,6 +2652,13 @@ def _emit_node_sites(
     _emit(doc.out, [(x, st) for x in sites for st in prev_states if st[0] != _BARE], doc.text, span, said, True,
           prev_prov, None, doc.lex, prov)
     return True
+
+
+def _generic_list_end(text: str, c0: int, cm: list[_Tok], cc: list[_Tok], lex: Lexicon) -> bool:
+    """Whether the clause text[c0:…] names only list items before a `generic` cue ("and bone marrow may also be seen
+    in …"): the end of a list whose predicate is a general statement."""
+    g = next((c for c in cc if c.roles.get("generic")), None)
+    return g is not None and cm[-1].end <= g.start and _only_names(text, c0, g.start, cm, lex)
 
 
 def _list_goes_on(text: str, c0: int, c1: int, read: _ClauseRead, lex: Lexicon) -> bool:
