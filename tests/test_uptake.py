@@ -1789,6 +1789,18 @@ V12_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # the scan written out after "whole-body" names the scan; a figure reference whose number was dropped
     ("en", "Whole-body 18F-fluorodeoxyglucose (FDG) positron emission tomography showed intense uptake in the thyroid "
      "and no abnormal uptake elsewhere, including the liver (Fig. ).", {"thyroid": ["increased"], "liver": ["normal"]}),
+    # the lung's own diseases named alone
+    ("en", "PET showed mild hypermetabolism of ILD (SUVmax 3.1).", {"lung": ["increased"]}),
+    ("en", "Low-grade FDG uptake in areas of pulmonary fibrosis.", {"lung": ["increased"]}),
+    # a clause about the whole body inherits no subject
+    ("en", "Biopsy showed no marrow involvement, and there was no abnormality in the whole body scan by PET-CT.", {}),
+    # a figure's pointers keep a list going
+    ("en", "There is intense uptake in cervical (long arrow), mediastinal (small arrow) and para-aortic (arrowheads) "
+     "nodes.", {"cervical_lymph_nodes": ["increased"], "mediastinal_lymph_nodes": ["increased"],
+               "abdominal_lymph_nodes": ["increased"]}),
+    # a denied alteration of an uptake is normal
+    ("en", "The PET scan did not show any alteration of liver metabolism.", {"liver": ["normal"]}),
+    ("en", "No metabolic alterations were seen in the thyroid.", {"thyroid": ["normal"]}),
 ]
 
 

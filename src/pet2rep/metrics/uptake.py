@@ -119,7 +119,7 @@ from typing import Any
 from pet2rep.errors import InputError, read_input_bytes, read_input_yaml
 from pet2rep.organs import ORGANS, STATES
 
-EXTRACTOR_VERSION = "11"
+EXTRACTOR_VERSION = "12"
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 LANGS: tuple[str, ...] = ("zh", "en")
 
@@ -2706,6 +2706,8 @@ _REST_OF_RE = re.compile(r"(?:其余|其他|余)(?:部|部分)?(?:左侧|右侧|
 _OTHERWISE_RE = re.compile(r"\b(?:otherwise|elsewhere)\b|其余|其他部位|余部", re.IGNORECASE)  # the rest of the body
 # "no other / no additional / no further …" in a clause that names no organ denies findings beyond the one just stated:
 # it speaks of the rest of the body, wherever it stands in the sentence ("…, and no other abnormalities were seen")
+# a clause about the whole body ("there was no abnormality in the whole body scan by PET-CT"; extractor v12)
+_WHOLE_BODY_RE = re.compile(r"\b(?:in|on|throughout|of)[\s-]+the[\s-]+(?:whole|entire|total)[\s-]+body\b", re.IGNORECASE)
 _NO_OTHER_RE = re.compile(r"\b(?:no|without|nor)[\s-]+(?:[a-z]+[\s-]+)?(?:other|additional|further)\b", re.IGNORECASE)
 
 
@@ -2739,7 +2741,8 @@ def _inherited_subjects(doc: _Doc, read: _ClauseRead, c0: int, c1: int, opens: b
     a paragraph break dropped ("A man with a hepatic lesion … underwent PET/CT. The images revealed increased FDG
     activity in the lesion"); a sentence that `opens` naming no organ and speaks of the rest ("otherwise") has none."""
     text, lex = doc.text, doc.lex
-    if doc.carried and ((opens and _OTHERWISE_RE.search(text, c0, c1)) or _NO_OTHER_RE.search(text, c0, c1)):
+    if doc.carried and ((opens and _OTHERWISE_RE.search(text, c0, c1)) or _NO_OTHER_RE.search(text, c0, c1)
+                        or _WHOLE_BODY_RE.search(text, c0, c1)):
         return []  # a sentence about the rest of the body ("Tracer distribution is otherwise unremarkable")
     if not doc.carried and doc.hist_carried and lex.anaphor_re is not None and lex.anaphor_re.search(text, c0, c1):
         doc.carried = doc.hist_carried
