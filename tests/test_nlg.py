@@ -234,18 +234,29 @@ def test_has_tokens_agrees_with_tokenize():
         assert has_tokens(t) == bool(tokenize(t)), repr(t)
 
 
-def test_shared_ngrams_gives_the_same_numbers_and_counts_a_set_once(zh_data, monkeypatch) -> None:
+@pytest.mark.parametrize("hashed", [True, False], ids=["hashed-kernel", "sorted-table"])
+def test_shared_ngrams_gives_the_same_numbers_and_counts_a_set_once(zh_data, monkeypatch, hashed: bool) -> None:
     """Inside nlg.shared_ngrams(), BLEU and CIDEr-D on the same lists share one n-gram table (as evaluate's set task
-    runs them); other lists, or the same lists after the block, get their own."""
+    runs them); other lists, or the same lists after the block, get their own. Both ways of counting: the compiled
+    hashed counts (numba there) and the sorted numpy table (without it)."""
+    from pet2rep.metrics import ngram_hash
+
     hyps, refs, _ = zh_data
     bleu, (cider, per) = bleu_stats_batch(hyps, refs), cider_d(hyps, refs)
     built = []
-    real = nlg._build_corpus
-    monkeypatch.setattr(nlg, "_build_corpus", lambda h, r, n: built.append((len(h), n)) or real(h, r, n))
+    if hashed:
+        assert ngram_hash.compiled() is not None  # numba is installed in the test environment
+        real_t = ngram_hash.tables
+        monkeypatch.setattr(ngram_hash, "tables", lambda ids, ln, n, *a: built.append(n) or real_t(ids, ln, n, *a))
+    else:
+        monkeypatch.setattr(ngram_hash, "compiled", lambda: None)
+        real = nlg._build_corpus
+        monkeypatch.setattr(nlg, "_build_corpus", lambda h, r, n: built.append((len(h), n)) or real(h, r, n))
     with nlg.shared_ngrams():
         np.testing.assert_array_equal(bleu_stats_batch(hyps, refs), bleu)
         c2, per2 = cider_d(hyps, refs)
-        assert (c2, per2.tolist()) == (cider, per.tolist())
+        assert c2 == pytest.approx(cider, abs=1e-12)
+        np.testing.assert_allclose(per2, per, atol=1e-12, rtol=0)
         assert len(built) == 1  # one table served both
         half_h, half_r = hyps[:6], refs[:6]
         np.testing.assert_array_equal(bleu_stats_batch(half_h, half_r), bleu[:6])  # a different set: its own table

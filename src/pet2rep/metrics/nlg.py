@@ -13,7 +13,9 @@ bootstrap resamples and paired tests come from one pass over the data:
   evaluated set (never per shard); the corpus score is the mean.
 
 Inputs are token lists (see :mod:`pet2rep.metrics.tokenize`); one reference per sample.
-n-grams are handled as packed int64 keys (token ids in base ``V+1``), counted with numpy.
+n-grams are handled as packed int64 keys (token ids in base ``V+1``), counted with numpy, or for a whole set
+(``bleu_stats_batch``, ``cider_d``) with the compiled hashed counts of :mod:`pet2rep.metrics.ngram_hash` when numba
+is there (same BLEU counts, CIDEr-D equal to the last bits of a float sum).
 """
 
 from __future__ import annotations
@@ -178,7 +180,11 @@ def rouge_l_set(hyps: Sequence[Tokens], refs: Sequence[Tokens], beta: float = RO
         return rouge_l_batch(hyps, refs, beta)
     n = len(hyps)
     shared = _shared_corpus(hyps, refs, CIDER_N)
-    if shared is not None and shared.ids is not None:
+    hashed = _SHARED_HASHED.get((id(hyps), id(refs), CIDER_SIGMA)) if _SHARED_HASHED is not None else None
+    if hashed is not None and hashed[0] is hyps and hashed[1] is refs:
+        ids = hashed[2].ids
+        lengths = np.concatenate([hashed[2].hyp_len, hashed[2].ref_len])
+    elif shared is not None and shared.ids is not None:
         ids = shared.ids
         lengths = np.concatenate([shared.hyp_len, shared.ref_len])
     else:
@@ -364,22 +370,60 @@ def _count_order(
     return val, cnt, pair
 
 
-# (hyps, refs, max_n) -> corpus, while a shared_ngrams() block is open
+# (hyps, refs, max_n) -> corpus, and (hyps, refs, sigma) -> hashed tables, while a shared_ngrams() block is open
 _SHARED: dict[tuple[int, int, int], tuple[Sequence[Tokens], Sequence[Tokens], _Corpus]] | None = None
+_SHARED_HASHED: dict[tuple[int, int, float], tuple[Sequence[Tokens], Sequence[Tokens], _Hashed]] | None = None
 
 
 @contextlib.contextmanager
 def shared_ngrams() -> Iterator[None]:
     """Count the n-grams of a set once for every metric computed on it inside this block.
 
-    Inside it, BLEU and CIDEr-D called on the same ``hyps``/``refs`` list objects (and the same order) share
-    one n-gram table instead of building it twice; the tables are dropped when the block ends."""
-    global _SHARED
+    Inside it, BLEU, CIDEr-D and ROUGE-L called on the same ``hyps``/``refs`` list objects (and the same order)
+    share one n-gram table (and its token ids) instead of building it again; the tables are dropped when the block
+    ends."""
+    global _SHARED, _SHARED_HASHED
     saved, _SHARED = _SHARED, {}
+    saved_h, _SHARED_HASHED = _SHARED_HASHED, {}
     try:
         yield
     finally:
-        _SHARED = saved
+        _SHARED, _SHARED_HASHED = saved, saved_h
+
+
+@dataclass
+class _Hashed:
+    """A set's BLEU matches and CIDEr-D scores from the compiled hashed counts (:mod:`pet2rep.metrics.ngram_hash`),
+    with the token ids they were counted on."""
+
+    ids: np.ndarray
+    hyp_len: np.ndarray
+    ref_len: np.ndarray
+    matches: np.ndarray  # (n, CIDER_N) clipped n-gram matches
+    cider: np.ndarray  # (n,) CIDEr-D
+
+
+def _hashed(hyps: Sequence[Tokens], refs: Sequence[Tokens], sigma: float = CIDER_SIGMA) -> _Hashed | None:
+    """The set's hashed tables (shared inside a :func:`shared_ngrams` block), or None when the compiled kernel is
+    not there or the n-gram keys would not fit in int64 (then the sorted n-gram table is used)."""
+    from pet2rep.metrics import ngram_hash
+
+    _check_pairs(hyps, refs)
+    if not hyps or ngram_hash.compiled() is None:
+        return None
+    key = (id(hyps), id(refs), float(sigma))
+    hit = _SHARED_HASHED.get(key) if _SHARED_HASHED is not None else None
+    if hit is not None and hit[0] is hyps and hit[1] is refs:
+        return hit[2]
+    n = len(hyps)
+    vocab = _Vocab([*hyps, *refs])
+    got = ngram_hash.tables(vocab.flat, vocab.lengths, n, CIDER_N, len(vocab.ids) + 1, sigma)
+    if got is None:
+        return None
+    h = _Hashed(vocab.flat, vocab.lengths[:n], vocab.lengths[n:], got[0], got[1])
+    if _SHARED_HASHED is not None:  # (the lists are held, so their ids are not reused while the block is open)
+        _SHARED_HASHED[key] = (hyps, refs, h)
+    return h
 
 
 def _shared_corpus(hyps: Sequence[Tokens], refs: Sequence[Tokens], max_n: int) -> _Corpus | None:
@@ -454,7 +498,15 @@ def bleu_stats(hyp: Tokens, ref: Tokens, max_n: int = 4) -> np.ndarray:
 
 def bleu_stats_batch(hyps: Sequence[Tokens], refs: Sequence[Tokens], max_n: int = 4) -> np.ndarray:
     """BLEU statistics matrix (n_samples, 2+2n) of paired lists."""
-    return _bleu_stats_corpus(_corpus(hyps, refs, max_n))
+    h = _hashed(hyps, refs) if max_n == CIDER_N else None
+    if h is None:
+        return _bleu_stats_corpus(_corpus(hyps, refs, max_n))
+    stats = np.zeros((len(hyps), 2 + 2 * max_n), dtype=np.int64)
+    stats[:, 0] = h.hyp_len
+    stats[:, 1] = h.ref_len
+    stats[:, 2 : 2 + max_n] = h.matches
+    stats[:, 2 + max_n :] = np.maximum(0, h.hyp_len[:, None] - np.arange(max_n)[None, :])
+    return stats
 
 
 # --------------------------------------------------------------------------- CIDEr-D
@@ -523,7 +575,8 @@ def cider_d(
     if not hyps:
         _check_pairs(hyps, refs)
         return 0.0, np.zeros(0)
-    scores = _cider_from_corpus(_corpus(hyps, refs, CIDER_N), sigma)
+    h = _hashed(hyps, refs, sigma)
+    scores = h.cider.copy() if h is not None else _cider_from_corpus(_corpus(hyps, refs, CIDER_N), sigma)
     return float(scores.mean()), scores
 
 
