@@ -140,3 +140,35 @@ def test_fast_table_is_nfkc_lower_per_character() -> None:
         assert table[cp] == want, hex(cp)
     tk.warm_up()
     assert tk._fast_nfkc() == (table, unsafe)
+
+
+def test_nfkc_equals_unicodedata_on_every_bmp_character_and_random_text() -> None:
+    """tk.nfkc (failure modes' normalisation): the per-character table gives unicodedata's NFKC on every BMP character
+    and on random text mixing full-width forms, CJK, compatibility ideographs, combining marks, Hangul and astral
+    characters (slow path for those); before warm_up builds the table, it is unicodedata itself."""
+    import unicodedata
+
+    tk._plain_nfkc.cache_clear()
+    assert tk.nfkc("ＣＴ示：肝脏") == "CT示:肝脏" and tk._plain_nfkc.cache_info().currsize == 0
+    tk.warm_up()
+    table, unsafe = tk._plain_nfkc()
+    for cp in range(0x10000):
+        ch = chr(cp)
+        assert tk.nfkc(ch) == unicodedata.normalize("NFKC", ch), hex(cp)
+    ranges = [
+        (0x20, 0x250), (0x2000, 0x2500), (0x3000, 0x3400), (0x4E00, 0x4E40), (0xF900, 0xFB50),
+        (0xFE30, 0xFFEF), (0x1D400, 0x1D420), (0x2F800, 0x2F810),
+    ]
+    alphabet = [chr(c) for lo, hi in ranges for c in range(lo, hi)]
+    alphabet += ["\u0301", "\u0308", "\u1100", "\u1161", "\uac00", "\u3131", "\uffa1", "\uffc2", "İ", "K", "Ａ", "（"]
+    rng = random.Random(11)
+    fast = 0
+    for _ in range(6000):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 14)))
+        fast += unsafe.search(s) is None and not s.isascii()
+        assert tk.nfkc(s) == unicodedata.normalize("NFKC", s), repr(s)
+    assert fast > 1000  # the table path was really exercised
+    for line in PAIRS.read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        for text in (rec["hyp"], rec["ref"]):
+            assert tk.nfkc(text) == unicodedata.normalize("NFKC", text)

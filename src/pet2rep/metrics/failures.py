@@ -20,13 +20,13 @@ Phrase lists and patterns live in ``lexicon/failures.yaml``.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from pet2rep.metrics.tokenize import nfkc
 from pet2rep.metrics.uptake import class_body, first_chars
 
 FAILURE_MODES: tuple[str, ...] = (
@@ -54,7 +54,7 @@ class _Lexicon:
 @lru_cache(maxsize=16)
 def _norm(text: str) -> str:
     """NFKC (cached: every check of one output uses the same normalised text)."""
-    return unicodedata.normalize("NFKC", text)
+    return nfkc(text)
 
 
 @lru_cache(maxsize=1)

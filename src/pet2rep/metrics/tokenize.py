@@ -77,9 +77,55 @@ def _fast_nfkc() -> tuple[list[int | str], re.Pattern[str]]:
     return table, re.compile(f"[{cls}{astral}]")
 
 
+@lru_cache(maxsize=1)
+def _plain_nfkc() -> tuple[list[int | str], re.Pattern[str]]:
+    """Per-character NFKC table (no lower case, nothing dropped) and the pattern of characters that need the full
+    algorithm: as :func:`_fast_nfkc`, for :func:`nfkc`."""
+    table: list[int | str] = list(range(0x10000))
+    unsafe: list[tuple[int, int]] = []
+    hangul = frozenset(cp for lo, hi in _HANGUL for cp in range(lo, hi + 1))
+    combining, category, normalize_ = unicodedata.combining, unicodedata.category, unicodedata.normalize
+
+    def free(c: str) -> bool:
+        cat = category(c)
+        return not (combining(c) or cat[0] == "M" or cat == "Cs" or ord(c) in hangul)
+
+    for cp in range(0x10000):
+        ch = chr(cp)
+        out = normalize_("NFKC", ch) if free(ch) else None
+        if out == ch:
+            continue
+        if out is None or not all(free(o) for o in out):
+            if unsafe and unsafe[-1][1] == cp - 1:
+                unsafe[-1] = (unsafe[-1][0], cp)
+            else:
+                unsafe.append((cp, cp))
+        else:
+            table[cp] = out
+    cls = "".join(
+        re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in unsafe
+    )
+    astral = "\U00010000-\U0010FFFF"
+    return table, re.compile(f"[{cls}{astral}]")
+
+
+def nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, per character through a table when the text allows it (most reports:
+    a text of context-free BMP characters normalises character by character; a tested claim)."""
+    if text.isascii():
+        return text  # (NFKC leaves ASCII as it is)
+    if _plain_nfkc.cache_info().currsize == 0:  # the table is built by warm_up (large runs), not for a few texts
+        return unicodedata.normalize("NFKC", text)
+    table, unsafe = _plain_nfkc()
+    if unsafe.search(text) is None:
+        return text.translate(table)
+    return unicodedata.normalize("NFKC", text)
+
+
 def warm_up() -> None:
-    """Build the per-character normalisation table now (a process that forks workers builds it once for all)."""
+    """Build the per-character normalisation tables now (a process that forks workers builds them once for all)."""
     _fast_nfkc()
+    _plain_nfkc()
 
 
 def normalize(text: str) -> str:
