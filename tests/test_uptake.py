@@ -1801,6 +1801,17 @@ V12_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # a denied alteration of an uptake is normal
     ("en", "The PET scan did not show any alteration of liver metabolism.", {"liver": ["normal"]}),
     ("en", "No metabolic alterations were seen in the thyroid.", {"thyroid": ["normal"]}),
+    # zh: a lesion at the background's level is normal
+    ("zh", "左肾上腺结节，边界清楚，呈本底代谢。", {"adrenal": ["normal"]}),
+    ("zh", "脾脏低密度灶，呈本底放射性摄取，考虑囊肿。", {"spleen": ["normal"]}),
+    # zh: a degree word with 糖代谢 is above background (with a decrease after it, a decrease)
+    ("zh", "后腹膜见数个伴轻度糖代谢的小淋巴结。", {"abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "肝脏多发中度糖代谢减低灶。", {"liver": ["decreased"]}),
+    # zh: a degree that its next word calls physiological is the physiological uptake's
+    ("zh", "胃壁均匀性中度糖代谢生理性增高。", {"stomach": ["normal"]}),
+    ("zh", "肠道轻度代谢生理性增强。", {"intestine": ["normal"]}),
+    # zh: an organ's artery and vein together (动静脉) are not the organ
+    ("zh", "下腔静脉旁（右肾动静脉水平）淋巴结，未见代谢增高。", {"abdominal_lymph_nodes": ["normal"]}),
 ]
 
 

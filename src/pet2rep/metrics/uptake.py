@@ -1199,6 +1199,12 @@ def _cues(text: str, lex: Lexicon) -> tuple[list[_Tok], int]:
         r = roles.get(g) or roles.get(_key(g)) or _NO_ROLES
         start, end = m.span()
         fl |= r["f"]
+        if out and out[-1].end == start and r.get("normalizer") and lex.lang == "zh" and g.startswith("生理") \
+                and out[-1].roles.get("state") == "increased" and out[-1].roles.get("context"):
+            # a degree of uptake that its next word calls physiological ("胃壁均匀性轻度糖代谢生理性增强"): the degree
+            # is the physiological uptake's, no increase of its own (extractor v12)
+            prev = out[-1]
+            out[-1] = _Tok(prev.start, prev.end, prev.text, "", "", roles.get("代谢") or _NO_ROLES)
         out.append(_Tok(start, end, g, "", "", r))
     if lex.sign_re is not None and ("<" in text or ">" in text or "≥" in text or "≤" in text or "＞" in text
                                     or "＜" in text):
