@@ -1812,6 +1812,10 @@ V12_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "肠道轻度代谢生理性增强。", {"intestine": ["normal"]}),
     # zh: an organ's artery and vein together (动静脉) are not the organ
     ("zh", "下腔静脉旁（右肾动静脉水平）淋巴结，未见代谢增高。", {"abdominal_lymph_nodes": ["normal"]}),
+    # zh: plain CT's "no abnormality" after a finding states no uptake level; PET/CT's own stays normal
+    ("zh", "右侧扁桃体代谢增高，SUVmax约4.2，CT未见明显异常，考虑炎性。", {"pharynx": ["increased"]}),
+    ("zh", "L3椎体局灶性代谢增高，相应部位CT未见异常。", {"bone": ["increased"]}),
+    ("zh", "甲状腺左叶结节，PET/CT未见明显异常。", {"thyroid": ["normal"]}),
 ]
 
 
