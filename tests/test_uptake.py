@@ -1816,6 +1816,16 @@ V12_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("zh", "右侧扁桃体代谢增高，SUVmax约4.2，CT未见明显异常，考虑炎性。", {"pharynx": ["increased"]}),
     ("zh", "L3椎体局灶性代谢增高，相应部位CT未见异常。", {"bone": ["increased"]}),
     ("zh", "甲状腺左叶结节，PET/CT未见明显异常。", {"thyroid": ["normal"]}),
+    # en: uptake whose place points back to a lesion named before is that lesion's organ, also with the tracer's
+    # abbreviation in brackets and past a paragraph break ("the region of wall thickening identified on CT")
+    ("en", "CT showed a solid mass in the left kidney. PET/CT showed FDG uptake in the mass.", {"kidney": ["increased"]}),
+    ("en", "A nodule was found in the thyroid. The nodule was solid (Fig. ). PET showed moderate fluorodeoxyglucose (FDG) "
+     "uptake in the nodule.", {"thyroid": ["increased"]}),
+    ("en", "There is circumferential wall thickening of the gastric antrum.\n\nPET/CT demonstrates focal increased FDG "
+     "activity in the area of thickening seen on the CT images.", {"stomach": ["increased"]}),
+    # … and a place the earlier clause denied is no subject
+    ("en", "MRI showed that the mass was located in the right kidney and not in the right adrenal gland. PET/CT showed "
+     "intense FDG uptake in the mass.", {"kidney": ["increased"]}),
 ]
 
 

@@ -1182,8 +1182,19 @@ def _location_chain(text: str, out: list[_Tok], i: int) -> list[_Tok]:
     return chain
 
 
+# the tracer's or the scan's abbreviation in brackets right after the words it stands for ("fluorodeoxyglucose (FDG)
+# uptake", "positron emission tomography (PET)"): read as if absent, so that the words around it join ("moderate
+# fluorodeoxyglucose (FDG) uptake" is a degree word with uptake; extractor v12)
+_EXPANDED_ABBREV_RE = re.compile(
+    r"(?:(?<=glucose)|(?<=glucose )|(?<=tomography)|(?<=tomography ))\((?:18\s*F[\s-]*)?(?:FDG|PET(?:[/-]?CT)?)\)",
+    re.IGNORECASE)
+
+
 def _normalize(text: str, lex: Lexicon) -> str:
-    """`text` with variant characters (traditional, full-width) replaced one for one, so offsets are unchanged."""
+    """`text` with variant characters (traditional, full-width) replaced one for one, and (English) a bracketed
+    abbreviation after its expansion blanked, so offsets are unchanged."""
+    if lex.lang != "zh" and "(" in text:
+        text = _EXPANDED_ABBREV_RE.sub(lambda m: " " * len(m.group()), text)
     if lex.variant_re is None or lex.variant_re.search(text) is None:
         return text
     return text.translate(lex.variant_table)
@@ -1708,7 +1719,10 @@ def _bare_uptake_level(
     # uptake is not another tissue's ("brown fat uptake", "muscular uptake")
     # (a noun that is also a qualifier, "代谢变化", speaks of a change only where a negation denies it)
     noun = next((c for c in cues if c.roles.get("noun") and not c.roles.get("qual")), None)
-    if noun is not None and any(m.kind in ("organ", "site") for m in ments) and not any(
+    # (or where the uptake's place points back to a lesion named before: "PET/CT showed FDG uptake in the mass";
+    # extractor v12)
+    if noun is not None and (any(m.kind in ("organ", "site") for m in ments) or (
+            lex.anaphor_re is not None and lex.lang != "zh" and lex.anaphor_re.search(text, noun.end, c1))) and not any(
             m.kind == "non" and m.end <= noun.start and not text[m.end : noun.start].strip(" -") for m in ments):
         found = lex.finding_re is not None and lex.finding_re.search(text, c0, c1) is not None
         return [(_FINDING if found else _BARE, noun.start, (noun.text,))]
@@ -2536,7 +2550,10 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
                 # describes the subject further: it keeps it
                 prev_ctx = read.has_context
                 continue
-            doc.carried, prev_ctx, tail = read.subjects, read.has_context, None
+            # (a place the clause denies is no subject for later: "the mass was located in the right adrenal gland
+            # and not in the right hepatic lobe. … uptake in the mass": the adrenal only; extractor v12)
+            doc.carried, prev_ctx, tail = (_drop_denied(read.subjects, c0, text) if lex.lang != "zh" and "not" in text[c0:c1]
+                                           else read.subjects), read.has_context, None
             cands.append((read, c0, c1))
             continue
         prev_ctx = read.has_context
