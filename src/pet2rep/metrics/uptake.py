@@ -1186,15 +1186,20 @@ def _location_chain(text: str, out: list[_Tok], i: int) -> list[_Tok]:
 # uptake", "positron emission tomography (PET)"): read as if absent, so that the words around it join ("moderate
 # fluorodeoxyglucose (FDG) uptake" is a degree word with uptake; extractor v12)
 _EXPANDED_ABBREV_RE = re.compile(
-    r"(?:(?<=glucose)|(?<=glucose )|(?<=tomography)|(?<=tomography ))\((?:18\s*F[\s-]*)?(?:FDG|PET(?:[/-]?CT)?)\)",
+    r"\((?:(?<=glucose\()|(?<=glucose \()|(?<=tomography\()|(?<=tomography \())(?:18\s*F[\s-]*)?(?:FDG|PET(?:[/-]?CT)?)\)",
     re.IGNORECASE)
+
+
+def _blank(m: re.Match[str]) -> str:
+    """Spaces as long as the match (offsets are unchanged)."""
+    return " " * (m.end() - m.start())
 
 
 def _normalize(text: str, lex: Lexicon) -> str:
     """`text` with variant characters (traditional, full-width) replaced one for one, and (English) a bracketed
     abbreviation after its expansion blanked, so offsets are unchanged."""
     if lex.lang != "zh" and "(" in text:
-        text = _EXPANDED_ABBREV_RE.sub(lambda m: " " * len(m.group()), text)
+        text = _EXPANDED_ABBREV_RE.sub(_blank, text)
     if lex.variant_re is None or lex.variant_re.search(text) is None:
         return text
     return text.translate(lex.variant_table)
