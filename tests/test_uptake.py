@@ -1826,6 +1826,10 @@ V12_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # … and a place the earlier clause denied is no subject
     ("en", "MRI showed that the mass was located in the right kidney and not in the right adrenal gland. PET/CT showed "
      "intense FDG uptake in the mass.", {"kidney": ["increased"]}),
+    # a pattern word before a list item names its pattern of the list's uptake
+    ("en", "PET showed hypermetabolic nodes in the neck and abdomen with diffuse liver, diffuse bone marrow, and focal "
+     "gastric involvement.", {"cervical_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"],
+                              "liver": ["increased"], "bone": ["increased"], "stomach": ["increased"]}),
 ]
 
 
