@@ -1830,6 +1830,9 @@ V12_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "PET showed hypermetabolic nodes in the neck and abdomen with diffuse liver, diffuse bone marrow, and focal "
      "gastric involvement.", {"cervical_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"],
                               "liver": ["increased"], "bone": ["increased"], "stomach": ["increased"]}),
+    # the tracer's concentration is its accumulation
+    ("en", "PET showed intense FDG concentration in the spleen.", {"spleen": ["increased"]}),
+    ("en", "There was no abnormal tracer concentration in the liver.", {"liver": ["normal"]}),
 ]
 
 
