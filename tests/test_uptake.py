@@ -1833,6 +1833,9 @@ V12_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # the tracer's concentration is its accumulation
     ("en", "PET showed intense FDG concentration in the spleen.", {"spleen": ["increased"]}),
     ("en", "There was no abnormal tracer concentration in the liver.", {"liver": ["normal"]}),
+    # zh: the pleura and spaces named by the ribs are no bone
+    ("zh", "左侧肋胸膜结节状增厚，放射性分布浓聚，SUV约6.1。", {}),
+    ("zh", "右侧肋膈角见软组织结节，代谢增高。", {}),
 ]
 
 
