@@ -30,6 +30,14 @@ def _slot(key: int, mask: int) -> int:
     return (x * _MIX) & mask
 
 
+def _probe(keys: Any, mask: int, key: int) -> int:
+    """The slot that holds ``key``, or the empty slot where it goes (linear probing)."""
+    h = _slot(key, mask)
+    while keys[h] != _EMPTY and keys[h] != key:
+        h = (h + 1) & mask
+    return h
+
+
 def _grow(keys: Any, cnt: Any, last: Any) -> tuple[Any, Any, Any]:
     """The document-frequency table rehashed into twice as many slots."""
     cap = keys.shape[0] * 2
@@ -40,9 +48,7 @@ def _grow(keys: Any, cnt: Any, last: Any) -> tuple[Any, Any, Any]:
     for s in range(keys.shape[0]):
         k = keys[s]
         if k != _EMPTY:
-            h = _slot(k, mask)
-            while nk[h] != _EMPTY:
-                h = (h + 1) & mask
+            h = _probe(nk, mask, k)
             nk[h] = k
             nc[h] = cnt[s]
             nl[h] = last[s]
@@ -65,13 +71,8 @@ def _doc_keys(ids: Any, s: int, length: int, k: int, base: int, prev: Any) -> in
 
 
 def _lookup(keys: Any, cnt: Any, mask: int, key: int) -> int:
-    """Count stored for ``key`` in the document-frequency table (0 when absent)."""
-    h = _slot(key, mask)
-    while keys[h] != _EMPTY:
-        if keys[h] == key:
-            return cnt[h]
-        h = (h + 1) & mask
-    return 0
+    """Count stored for ``key`` in the document-frequency table (0 when absent: an empty slot's count is 0)."""
+    return cnt[_probe(keys, mask, key)]
 
 
 def ngram_tables(ids: Any, starts: Any, lengths: Any, n: int, max_n: int, base: int, sigma: float,
@@ -100,9 +101,7 @@ def ngram_tables(ids: Any, starts: Any, lengths: Any, n: int, max_n: int, base: 
             mask = cap - 1
             for i in range(m):
                 key = prev[i]
-                h = _slot(key, mask)
-                while dk[h] != _EMPTY and dk[h] != key:
-                    h = (h + 1) & mask
+                h = _probe(dk, mask, key)
                 if dk[h] == _EMPTY:
                     dk[h] = key
                     dc[h] = 1
@@ -135,9 +134,7 @@ def ngram_tables(ids: Any, starts: Any, lengths: Any, n: int, max_n: int, base: 
                 lmask = lcap - 1
                 for i in range(m):
                     key = prev[i]
-                    h = _slot(key, lmask)
-                    while lk[h] != _EMPTY and lk[h] != key:
-                        h = (h + 1) & lmask
+                    h = _probe(lk, lmask, key)
                     if lk[h] == _EMPTY:
                         lk[h] = key
                         lo[h] = k
@@ -179,7 +176,7 @@ def ngram_tables(ids: Any, starts: Any, lengths: Any, n: int, max_n: int, base: 
         cider[p] = total / max_n * 10.0
 
 
-_KERNEL = (_slot, _grow, _doc_keys, _lookup)
+_KERNEL = (_slot, _probe, _grow, _doc_keys, _lookup)
 _JIT: Any = None
 _TRIED = False
 
@@ -205,7 +202,7 @@ def compiled() -> Any:
         from pet2rep.metrics.jit import compile_checked
 
         _TRIED = True
-        _JIT = compile_checked(ngram_tables, _trial, helpers=_KERNEL, inlined=(_slot, _lookup, _doc_keys))
+        _JIT = compile_checked(ngram_tables, _trial, helpers=_KERNEL, inlined=(_slot, _probe, _lookup, _doc_keys))
     return _JIT
 
 

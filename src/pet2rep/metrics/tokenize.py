@@ -38,16 +38,14 @@ def _context_free(ch: str) -> bool:
     return not any(lo <= cp <= hi for lo, hi in _HANGUL)
 
 
-@lru_cache(maxsize=1)
-def _fast_nfkc() -> tuple[list[int | str], re.Pattern[str]]:
-    """Per-character NFKC+lower table (indexed by BMP code point) and the pattern of characters
-    that need the full algorithm.
+def _nfkc_table(fold: bool) -> tuple[list[int | str], re.Pattern[str]]:
+    """Per-character NFKC table (indexed by BMP code point; ``fold``: NFKC + lower case, and a character whose form
+    holds nothing the tokenizer keeps becomes a space) and the pattern of characters that need the full algorithm.
 
-    For text free of context-dependent characters NFKC works character by character, so
-    ``str.translate`` with this table gives the same tokens as ``unicodedata.normalize`` (a tested
-    claim); characters whose normal form holds nothing the tokenizer keeps become a space.
-    Astral characters are left as they are: CJK ideographs there are already normal, every other
-    astral character (compatibility ideographs included) sends the text down the full path.
+    For text free of context-dependent characters NFKC works character by character, so ``str.translate`` with the
+    table gives the same text (``fold``: the same tokens) as ``unicodedata.normalize`` (a tested claim). Astral
+    characters are left as they are: CJK ideographs there are already normal, every other astral character
+    (compatibility ideographs included) sends the text down the full path.
     """
     table: list[int | str] = list(range(0x10000))
     unsafe: list[tuple[int, int]] = []
@@ -60,7 +58,9 @@ def _fast_nfkc() -> tuple[list[int | str], re.Pattern[str]]:
 
     for cp in range(0x10000):
         ch = chr(cp)
-        out = normalize_("NFKC", ch).lower() if free(ch) else None
+        out = normalize_("NFKC", ch) if free(ch) else None
+        if fold and out is not None:
+            out = out.lower()
         if out == ch:
             continue  # (its one character is context-free: the table keeps it)
         if out is None or not all(free(o) for o in out):
@@ -69,7 +69,7 @@ def _fast_nfkc() -> tuple[list[int | str], re.Pattern[str]]:
             else:
                 unsafe.append((cp, cp))
         else:
-            table[cp] = out if _KEPT_RE.search(out) else " "
+            table[cp] = out if not fold or _KEPT_RE.search(out) else " "
     cls = "".join(
         re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in unsafe
     )
@@ -78,35 +78,15 @@ def _fast_nfkc() -> tuple[list[int | str], re.Pattern[str]]:
 
 
 @lru_cache(maxsize=1)
+def _fast_nfkc() -> tuple[list[int | str], re.Pattern[str]]:
+    """The tokenizer's table: NFKC + lower case per character (see :func:`_nfkc_table`)."""
+    return _nfkc_table(fold=True)
+
+
+@lru_cache(maxsize=1)
 def _plain_nfkc() -> tuple[list[int | str], re.Pattern[str]]:
-    """Per-character NFKC table (no lower case, nothing dropped) and the pattern of characters that need the full
-    algorithm: as :func:`_fast_nfkc`, for :func:`nfkc`."""
-    table: list[int | str] = list(range(0x10000))
-    unsafe: list[tuple[int, int]] = []
-    hangul = frozenset(cp for lo, hi in _HANGUL for cp in range(lo, hi + 1))
-    combining, category, normalize_ = unicodedata.combining, unicodedata.category, unicodedata.normalize
-
-    def free(c: str) -> bool:
-        cat = category(c)
-        return not (combining(c) or cat[0] == "M" or cat == "Cs" or ord(c) in hangul)
-
-    for cp in range(0x10000):
-        ch = chr(cp)
-        out = normalize_("NFKC", ch) if free(ch) else None
-        if out == ch:
-            continue
-        if out is None or not all(free(o) for o in out):
-            if unsafe and unsafe[-1][1] == cp - 1:
-                unsafe[-1] = (unsafe[-1][0], cp)
-            else:
-                unsafe.append((cp, cp))
-        else:
-            table[cp] = out
-    cls = "".join(
-        re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in unsafe
-    )
-    astral = "\U00010000-\U0010FFFF"
-    return table, re.compile(f"[{cls}{astral}]")
+    """The NFKC table of :func:`nfkc` (no lower case, nothing dropped; see :func:`_nfkc_table`)."""
+    return _nfkc_table(fold=False)
 
 
 def nfkc(text: str) -> str:
