@@ -1833,6 +1833,9 @@ V12_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # the tracer's concentration is its accumulation
     ("en", "PET showed intense FDG concentration in the spleen.", {"spleen": ["increased"]}),
     ("en", "There was no abnormal tracer concentration in the liver.", {"liver": ["normal"]}),
+    # the region an image shows is its field of view when the finding names a place of its own
+    ("en", "Sagittal PET-CT image of the thoracic spine showing intense FDG uptake in the paraspinal muscle.", {}),
+    ("en", "Axial PET image of the liver showing a focal hypermetabolic lesion.", {"liver": ["increased"]}),
     # zh: the pleura and spaces named by the ribs are no bone
     ("zh", "左侧肋胸膜结节状增厚，放射性分布浓聚，SUV约6.1。", {}),
     ("zh", "右侧肋膈角见软组织结节，代谢增高。", {}),

@@ -1127,6 +1127,8 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
                     _FROM_RE.search(m.group()) and not _organ_before(text, out, i, m.start(), lex)):
                 for t in _location_chain(text, out, i):
                     t.kind, t.target = "non", ""
+    if fold and out and "of" in text:
+        _field_of_view(text, out, lex)
     if lex.later_after_re is not None or lex.later_before_re is not None:
         for t in out:  # "Splenectomy was then performed", "followed by orchiectomy": the organ was there on the scan
             if t.kind == "gone" and (
@@ -1138,6 +1140,25 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
 
 
 _FROM_RE = re.compile(r"\bfrom\b", re.IGNORECASE)
+# the region an image shows ("Axial fused PET-CT scan of the cervical spine showing …"; extractor v12)
+_VIEW_OF_RE = re.compile(r"\b(?:scans?|images?|views?|projections?|slices?|sections?|reconstructions?)[\s-]+(?:of|through)"
+                         r"[\s-]+(?:the[\s-]+)?(?:(?:left|right|upper|lower)[\s-]+)?$", re.IGNORECASE)
+
+
+def _field_of_view(text: str, out: list[_Tok], lex: Lexicon) -> None:
+    """A region named as what an image shows ("PET-CT scan of the cervical spine showing a focus … in the spinal
+    canal") is the field of view, not the finding's place, when the sentence names a place of its own after it: it
+    becomes none of the 19 ("PET image of the liver showing a focal lesion" keeps the liver)."""
+    ends = lex.sentence_end
+    for i, t in enumerate(out):
+        if t.kind not in ("organ", "site") or _VIEW_OF_RE.search(text, max(0, t.start - 40), t.start) is None:
+            continue
+        for u in out[i + 1 :]:
+            if any(ch in ends for ch in text[t.end : u.start]):
+                break
+            if u.kind in ("organ", "site", "non") and _OF_THE_RE.fullmatch(text, out[i].end, u.start) is None:
+                t.kind, t.target = "non", ""
+                break
 
 
 def _organ_before(text: str, out: list[_Tok], i: int, at: int, lex: Lexicon) -> bool:
