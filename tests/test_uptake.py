@@ -1836,6 +1836,8 @@ V12_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # the region an image shows is its field of view when the finding names a place of its own
     ("en", "Sagittal PET-CT image of the thoracic spine showing intense FDG uptake in the paraspinal muscle.", {}),
     ("en", "Axial PET image of the liver showing a focal hypermetabolic lesion.", {"liver": ["increased"]}),
+    # the lobes named superior / inferior are the lung's
+    ("en", "The nodule in the left inferior lobe measured 2 cm, with an SUVmax of 7.3.", {"lung": ["increased"]}),
     # zh: the pleura and spaces named by the ribs are no bone
     ("zh", "左侧肋胸膜结节状增厚，放射性分布浓聚，SUV约6.1。", {}),
     ("zh", "右侧肋膈角见软组织结节，代谢增高。", {}),
