@@ -1841,6 +1841,8 @@ V12_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # zh: the pleura and spaces named by the ribs are no bone
     ("zh", "左侧肋胸膜结节状增厚，放射性分布浓聚，SUV约6.1。", {}),
     ("zh", "右侧肋膈角见软组织结节，代谢增高。", {}),
+    # zh: the mesentery around an organ or its lesion is not the organ
+    ("zh", "部分患者在胃部病变的周围系膜见小结节，代谢未见增高。", {}),
 ]
 
 
