@@ -23,9 +23,9 @@ test_extractor_does_not_fall_below_its_first_run = heldout_floors_test("holdout9
 # Extractor v12 took broad readings from the errors of held-out sets 8 and 9 (lists that end in one node word, a
 # lead-in before a list, denials that name their own place, pointing back to a lesion named before, CT's own "no
 # abnormality", 呈本底代谢 …; tests/test_uptake.py::V12_RULES). Its figures on this set
-# (zh 0.917 -> 0.927, en 0.769 -> 0.830) are tuned figures, held as floors;
+# (zh 0.917 -> 0.936, en 0.769 -> 0.830) are tuned figures, held as floors;
 # FIRST_RUN above stays the honest figure for new text.
-V12_FLOORS = {"zh": (0.927, 1.0, 0), "en": (0.830, 0.667, 0)}  # micro-F1, normal recall, most polarity flips
+V12_FLOORS = {"zh": (0.936, 1.0, 0), "en": (0.830, 0.667, 0)}  # micro-F1, normal recall, most polarity flips
 
 
 test_extractor_v12_floors = heldout_floors_test("holdout9", V12_FLOORS, printed=True)
