@@ -1127,7 +1127,7 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
                     _FROM_RE.search(m.group()) and not _organ_before(text, out, i, m.start(), lex)):
                 for t in _location_chain(text, out, i):
                     t.kind, t.target = "non", ""
-    if fold and out and "of" in text:
+    if fold and out:
         _field_of_view(text, out, lex)
     if lex.later_after_re is not None or lex.later_before_re is not None:
         for t in out:  # "Splenectomy was then performed", "followed by orchiectomy": the organ was there on the scan
@@ -1141,7 +1141,7 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
 
 _FROM_RE = re.compile(r"\bfrom\b", re.IGNORECASE)
 # the region an image shows ("Axial fused PET-CT scan of the cervical spine showing …"; extractor v12)
-_VIEW_OF_RE = re.compile(r"\b(?:scans?|images?|views?|projections?|slices?|sections?|reconstructions?)[\s-]+(?:of|through)"
+_VIEW_OF_RE = re.compile(r"(?:scans?|images?|views?|projections?|slices?|sections?|reconstructions?)[\s-]+(?:of|through)"
                          r"[\s-]+(?:the[\s-]+)?(?:(?:left|right|upper|lower)[\s-]+)?$", re.IGNORECASE)
 
 
@@ -1151,7 +1151,14 @@ def _field_of_view(text: str, out: list[_Tok], lex: Lexicon) -> None:
     becomes none of the 19 ("PET image of the liver showing a focal lesion" keeps the liver)."""
     ends = lex.sentence_end
     for i, t in enumerate(out):
-        if t.kind not in ("organ", "site") or _VIEW_OF_RE.search(text, max(0, t.start - 40), t.start) is None:
+        if t.kind not in ("organ", "site") or i + 1 == len(out):
+            continue
+        a = max(0, t.start - 42)
+        # (cheap tests first: the words "of" / "through" and a view word's last letter before them)
+        if text.find("of", a, t.start) < 0 and text.find("through", a, t.start) < 0:
+            continue
+        m = _VIEW_OF_RE.search(text[a : t.start])
+        if m is None or (m.start() > 0 and text[a + m.start() - 1].isalpha()):
             continue
         for u in out[i + 1 :]:
             if any(ch in ends for ch in text[t.end : u.start]):
@@ -2791,7 +2798,7 @@ def _inherited_subjects(doc: _Doc, read: _ClauseRead, c0: int, c1: int, opens: b
     activity in the lesion"); a sentence that `opens` naming no organ and speaks of the rest ("otherwise") has none."""
     text, lex = doc.text, doc.lex
     if doc.carried and ((opens and _OTHERWISE_RE.search(text, c0, c1)) or _NO_OTHER_RE.search(text, c0, c1)
-                        or _WHOLE_BODY_RE.search(text, c0, c1)):
+                        or (text.find("body", c0, c1) >= 0 and _WHOLE_BODY_RE.search(text, c0, c1))):
         return []  # a sentence about the rest of the body ("Tracer distribution is otherwise unremarkable")
     if not doc.carried and doc.hist_carried and lex.anaphor_re is not None and lex.anaphor_re.search(text, c0, c1):
         doc.carried = doc.hist_carried
