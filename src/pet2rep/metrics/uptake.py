@@ -1226,7 +1226,7 @@ def _blank(m: re.Match[str]) -> str:
 def _normalize(text: str, lex: Lexicon) -> str:
     """`text` with variant characters (traditional, full-width) replaced one for one, and (English) a bracketed
     abbreviation after its expansion blanked, so offsets are unchanged."""
-    if lex.lang != "zh" and "(" in text:
+    if lex.lang != "zh" and "(" in text and _EXPANDED_ABBREV_RE.search(text) is not None:
         text = _EXPANDED_ABBREV_RE.sub(_blank, text)
     if lex.variant_re is None or lex.variant_re.search(text) is None:
         return text
