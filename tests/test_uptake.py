@@ -1849,3 +1849,30 @@ V12_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
 @pytest.mark.parametrize(("lang", "text", "want"), V12_RULES)
 def test_v12_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
+
+
+V13_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    # a change told with its remaining level: that level decides (an SUV still at or above the threshold is increased,
+    # never decreased; below it the change states no level)
+    ("en", "Follow-up PET/CT: the SUV of the pancreatic mass has decreased markedly, now measuring 6.2.",
+     {"pancreas": ["increased"]}),
+    ("en", "At follow-up the thyroid nodule SUV has decreased, now measuring 5.5.", {"thyroid": ["increased"]}),
+    ("en", "The splenic lesion showed reduced uptake, SUVmax now 4.8.", {"spleen": ["increased"]}),
+    ("en", "The hepatic metastasis SUV has decreased to 7.4 after two cycles.", {"liver": ["increased"]}),
+    ("en", "Uptake in the gastric wall decreased from 9.0 to 3.3 after eradication therapy.", {"stomach": ["increased"]}),
+    ("en", "The hepatic metastasis SUV has decreased to 1.6 after two cycles.", {}),
+    ("en", "Activity in the left adrenal nodule has diminished, with SUVmax now 1.2.", {}),
+    ("en", "The renal lesion has decreased in size to 2.1 cm.", {}),
+    ("en", "Decreased uptake in the left kidney, SUVmax 1.4.", {"kidney": ["decreased"]}),
+    # a comparison with another lesion states no level of the organ named beside it ("similar to the liver but decreased
+    # compared with the primary tumour": the liver is only the reference of the first comparison)
+    ("en", "The thyroid nodule has decreased uptake in comparison to the primary breast cancer.", {}),
+    ("en", "The right adrenal nodule has uptake equal to the liver but decreased uptake compared with the index lesion.",
+     {"adrenal": ["normal"]}),
+    ("en", "The spleen shows decreased uptake compared to the liver.", {"spleen": ["decreased"]}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V13_RULES)
+def test_v13_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want

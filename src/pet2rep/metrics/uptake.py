@@ -1312,11 +1312,16 @@ def _read_clause(
     # time: a clause about change since an earlier study, and the scope of a "past" word ("原…", "previously …")
     temporal = time_in or (bool(flags & _F_TIME) and any(c.roles.get("temporal") or c.roles.get("past") for c in cues))
     lv = _scan_levels(text, c0, ments, cues, lex, mask, flags, has_context, temporal)
+    if lex.lang == "en" and any(st[0] == "decreased" for st in lv.states):
+        _decrease_readings(text, c1, lv, cues, lex)
     if has_context:
         # lower than an organ's own tissue: resolved against the subject when bound (see _resolve_lower)
         lv.weak.extend((_LOWER + obj if obj else "normal", c.start, (c.text,)) for c, obj in low_weak)
     if lex.suv_re is not None and any(c.roles.get("suv") for c in cues):
         lv.weak.extend(_suv_levels(text, c0, c1, lex))
+    if flags & _F_TIME and has_context and lex.lang == "en":  # "SUV has decreased to 3.9": the level it fell to (v13)
+        lv.weak.extend((rest[0], c.start, (c.text, rest[1])) for c in cues if c.roles.get("temporal")
+                       and (rest := _remaining_level(text, c, lex)) is not None and rest[0])
     nodes_own = _drop_other_levels(text, lv, cues, ments, flags, has_node, lex)
     if not lv.states and not lv.owned and not lv.weak and not lv.desc and has_context and lex.bare_uptake:
         lv.desc = _bare_uptake_level(text, c0, c1, cues, ments, lex)
@@ -1328,6 +1333,72 @@ def _read_clause(
     maybe_enum = bool(ments) and not lv.states and (not has_context or nodes_own)
     return _ClauseRead(subjects, lv.states, has_node, interp or weak_only, maybe_enum, bool(ments), has_context, ments,
                        provisional, physio, any(obj for _, obj in low_weak) if low_weak else False, flags)
+
+
+_NUM = r"(\d+(?:\.\d+)?)(?!\d|\.\d|\s*(?:%|mm|cm|ml|percent|per\s*cent|months?|weeks?|days?|years?|patients?|cases?)\b)"
+_SUV_WORD = r"(?:(?:an?\s+|the\s+)?(?:(?:max(?:imum)?|mean|peak)\s+)?(?:SUV\w*|standardi[sz]ed\s+uptake\s+values?)(?:\s*\(SUV\w*\))?\s*(?:of|=|:)?\s*)"
+# a change told with its remaining level: "has decreased, now measuring 3.9", "decreased to SUVmax 4.5", "decreased
+# from 12.1 to 4.2", "decreased in intensity, with SUVmax now 5.2": that level decides (extractor v13)
+_CHANGE_LEVEL_RE = re.compile(
+    r"(?:\s+(?:substantially|significantly|markedly|considerably|slightly|mildly|further|somewhat))?"
+    r"(?:\s+(?:in\s+)?(?:intensity|avidity|activity|uptake|fdg\s+uptake|degree|size\s+and\s+(?:uptake|activity|avidity)))?"
+    r"[\s,]*(?:(?:and|with)\s+)?(?:"
+    r"(?:(?:the\s+)?SUV\w*\s+)?(?:(?:is|was)\s+)?(?:now|currently|presently)\s+(?:(?:measuring|measures|measured|at|of|is)\s+)?"
+    + _SUV_WORD + "?" + _NUM +
+    r"|(?:now\s+)?measuring\s+" + _SUV_WORD + "?" + _NUM +
+    r"|SUV\w*\s+(?:now|currently)\s*(?:of|=|:|is|at)?\s*" + _NUM +
+    r"|to\s+" + _SUV_WORD + "?" + _NUM +
+    r"|from\s+" + _SUV_WORD + r"?\d+(?:\.\d+)?\s*(?:g/ml\s*)?(?:to|→|->)\s*" + _SUV_WORD + "?" + _NUM + ")",
+    re.IGNORECASE)
+_CHANGE_WORDS = frozenset({"decreased", "reduced", "diminished", "decrease", "reduction", "decline in", "decline of",
+                           "declines in"})
+# a comparison with another lesion states no level of the organ compared with ("has decreased uptake in comparison to
+# the primary lung cancer", "lower uptake than the primary tumour": extractor v13)
+_LESION_CMP_RE = re.compile(
+    r"(?:\s+(?:fdg\s+|tracer\s+)?(?:uptake|activity|avidity|metabolism|accumulation))?\s*"
+    r"(?:in\s+comparison\s+(?:to|with)|compared\s+(?:to|with)|relative\s+to|than)\s+(?:(?:that|those)\s+(?:of|in)\s+)?"
+    r"(?:the\s+|its\s+|their\s+|a\s+)?(?:(?:known|index|primary|other|original|dominant|adjacent|main|"
+    r"left|right|[a-z]+(?:al|ic|ar|ary))\s+){0,3}(?:primary|primaries|lesions?|tumou?rs?|cancers?|carcinomas?|mass(?:es)?|"
+    r"malignancy|malignancies|metasta\w+|nodules?|neoplasms?)\b",
+    re.IGNORECASE)
+
+
+def _remaining_level(text: str, c: _Tok, lex: Lexicon) -> tuple[str, str] | None:
+    """The level a change cue `c` ("decreased", "reduced to") is told with: ("increased", words) at or above the SUV
+    threshold, ("", words) below it, None when no remaining level follows (extractor v13)."""
+    word = c.text.split(None, 1)[0].lower()
+    if word not in _CHANGE_WORDS:
+        return None
+    at = c.start + len(word)
+    m = _CHANGE_LEVEL_RE.match(text, at, min(len(text), at + 80))
+    if m is None:
+        return None
+    value = float(m.group(m.lastindex or 1))
+    return ("increased" if value >= lex.suv_threshold > 0 else ""), m.group().strip(" ,")
+
+
+def _decrease_readings(text: str, c1: int, lv: _Levels, cues: list[_Tok], lex: Lexicon) -> None:
+    """Re-read `lv`'s decreased states (extractor v13): a decrease told with its remaining level ("SUV has decreased,
+    now measuring 3.9") is that level (increased at or above the SUV threshold, else no level); a decrease relative to
+    another lesion ("decreased uptake in comparison to the primary lung cancer") is no level."""
+    ends = {c.start: c for c in cues}
+    limit = min(len(text), c1 + 80)
+    kept = []
+    for st in lv.states:
+        c = ends.get(st[1]) if st[0] == "decreased" else None
+        if c is None:
+            kept.append(st)
+            continue
+        if (rest := _remaining_level(text, c, lex)) is not None:
+            if rest[0]:
+                kept.append((rest[0], st[1], (*st[2], rest[1])))
+            lv.owned = True
+            continue
+        if _LESION_CMP_RE.match(text, c.end, limit) is not None:
+            lv.owned = True
+            continue
+        kept.append(st)
+    lv.states = kept
 
 
 def _cue_flags(cues: list[_Tok], node_in: bool) -> int:
@@ -1542,6 +1613,8 @@ def _scan_levels(
             if st == "decreased" and neg is None and (temporal or _CHANGE_NOUN_RE.match(text, c.start)):
                 # "较前减低", "a slight reduction in FDG uptake": a change since before, not a level
                 final, owned = "", True  # (and the uptake noun beside it is no bare finding either)
+                if lex.lang == "en" and (rest := _remaining_level(text, c, lex)) is not None and rest[0]:
+                    final, cue_words = rest[0], (c.text, rest[1])  # "decreased to 3.9": still increased (v13)
             elif past is not None and st != "normal" and neg is None and norm is None:
                 desc.append((st, c.start, (past.text, c.text)))  # what an earlier study showed: provisional
                 final = ""
