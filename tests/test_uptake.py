@@ -1870,6 +1870,21 @@ V13_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "The right adrenal nodule has uptake equal to the liver but decreased uptake compared with the index lesion.",
      {"adrenal": ["normal"]}),
     ("en", "The spleen shows decreased uptake compared to the liver.", {"spleen": ["decreased"]}),
+    # a resolution reads over its whole list, through an item that is none of the 19 and through "as well as"; uptake
+    # left or kept after it ("with minimal residual uptake in …", "but persistent uptake in …", "… persists") is
+    # increased, and a denied residual uptake stays normal
+    ("en", "Interim PET shows resolution of FDG uptake in the spleen, paravertebral soft tissue, and mediastinal nodes as "
+           "well as in the right femur with mild residual uptake in the L4 vertebral body.",
+     {"spleen": ["normal"], "mediastinal_lymph_nodes": ["normal"], "bone": ["increased", "normal"]}),
+    ("en", "Complete resolution of uptake in the stomach and pancreas with persistent FDG uptake in the liver.",
+     {"stomach": ["normal"], "pancreas": ["normal"], "liver": ["increased"]}),
+    ("en", "Interval resolution of avidity in the thyroid but persistent uptake in the left kidney.",
+     {"thyroid": ["normal"], "kidney": ["increased"]}),
+    ("en", "Tracer uptake has resolved in the tonsils but persists in the stomach.",
+     {"pharynx": ["normal"], "stomach": ["increased"]}),
+    ("en", "Uptake in the thyroid has resolved, while uptake in the pancreas persists.",
+     {"thyroid": ["normal"], "pancreas": ["increased"]}),
+    ("en", "There is no residual uptake in the spleen.", {"spleen": ["normal"]}),
 ]
 
 

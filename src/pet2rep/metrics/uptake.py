@@ -2568,10 +2568,34 @@ def _finding_clauses(clauses: list[tuple[int, int]], s0: int, s1: int, hypo: lis
     return clauses
 
 
+# an item of a list that is none of the 19 ("… in the uterus, cervix, presacral soft tissue, and …": extractor v13)
+_TISSUE_ITEM_RE = re.compile(r"\s*(?:(?:and|or)\s+)?(?:the\s+)?(?:[a-z][a-z-]*\s+){0,2}(?:soft[\s-]+tissues?|tissues?|fat|"
+                             r"spaces?|regions?)\s*$", re.IGNORECASE)
+# uptake left or kept after a resolution opens a clause of its own: "resolution of uptake in A and B with minimal
+# residual uptake in C" (A and B normal, C increased; extractor v13)
+_KEPT_UPTAKE_RE = re.compile(r"\s(?:with|and)\s+(?:(?:minimal|mild|slight|faint|little|some|low[\s-]grade|minimally|"
+                             r"mildly)\s+)?(?:residual|persistent)\s", re.IGNORECASE)
+
+
+def _split_kept_uptake(text: str, clauses: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`clauses` with each split before a "with (minimal) residual / persistent …" (extractor v13)."""
+    out = []
+    for c0, c1 in clauses:
+        at = c0
+        for m in _KEPT_UPTAKE_RE.finditer(text, c0, c1):
+            if text[at : m.start()].strip():
+                out.append((at, m.start()))
+                at = m.start() + 1
+        out.append((at, c1))
+    return out
+
+
 def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
     """Read the clauses of the sentence that starts at `s0`, in order, appending their statements to `doc.out`: the
     subject goes on from clause to clause, listed organs share a level, a reading qualifies what was stated."""
     text, lex, out, cue_flags = doc.text, doc.lex, doc.out, doc.cue_flags
+    if lex.lang == "en" and clauses and ("residual" in (sent := text[s0 : clauses[-1][1]]) or "persistent" in sent):
+        clauses = _split_kept_uptake(text, clauses)
     ments, m_starts, cues, c_starts = doc.ments, doc.m_starts, doc.cues, doc.c_starts
     sent_start = len(out)
     node_head = sent_time = False
@@ -2586,8 +2610,9 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
         cm = ments[bisect.bisect_left(m_starts, c0) : bisect.bisect_left(m_starts, c1)]
         cc = cues[bisect.bisect_left(c_starts, c0) : bisect.bisect_left(c_starts, c1)]
         if not cm and not cc:
-            if not (prev_states and _only_names(text, c0, c1, [], lex)):  # "along the internal, external, and …"
-                prev_states = None
+            if not (prev_states and (_only_names(text, c0, c1, [], lex)  # "along the internal, external, and …"
+                                     or (lex.lang == "en" and _TISSUE_ITEM_RE.match(text, c0, c1) is not None))):
+                prev_states = None  # (a soft-tissue item that is none of the 19 keeps the list going: extractor v13)
             continue
         clause_ments = _clause_mentions(doc, c0, c1, cm, cc, node_head, said)
         if clause_ments is None:
@@ -2648,6 +2673,9 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
                     # likely physiologic"); the next sentence carries only the last member, as before
                     doc.carried, tail = doc.carried + read.subjects, read.subjects
                     continue
+                if lex.lang == "en" and _TISSUE_ITEM_RE.match(text, c0, c1) is not None and all(
+                        m.kind != "organ" for m in cm):
+                    continue  # "…, cervix, presacral soft tissue, and …": none of the 19, the list goes on (v13)
                 prev_states, cands = None, []
                 doc.carried, prev_ctx, tail = read.subjects, read.has_context, None
                 continue
