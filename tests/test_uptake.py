@@ -1870,6 +1870,9 @@ V13_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "The right adrenal nodule has uptake equal to the liver but decreased uptake compared with the index lesion.",
      {"adrenal": ["normal"]}),
     ("en", "The spleen shows decreased uptake compared to the liver.", {"spleen": ["decreased"]}),
+    ("en", "The left adrenal nodule shows uptake less than the primary lung tumor.", {}),
+    ("en", "The thyroid nodule shows uptake lower than that of the primary tumour.", {}),
+    ("en", "The thyroid nodule shows uptake lower than the liver.", {"thyroid": ["normal"]}),
     # a resolution reads over its whole list, through an item that is none of the 19 and through "as well as"; uptake
     # left or kept after it ("with minimal residual uptake in …", "but persistent uptake in …", "… persists") is
     # increased, and a denied residual uptake stays normal

@@ -140,6 +140,7 @@ _FINDING = "found-uptake"  # provisional: uptake wording alone after a finding v
 _BARE = "bare-uptake"  # provisional: uptake wording alone; increased for Lexicon.bare_uptake organs, else nothing
 _LOWER = "lower-than:"  # provisional state: "lower than <organ>"; decreased for that organ's own lesion, else normal
 _NODE_NONE = "none"
+_NO_LEVEL = "\x00"  # _drop_compared: "lower than" another lesion, which states no level (extractor v13)
 _EMPTY: tuple[Any, ...] = ()  # lymph_nodes.by_organ value: a node station that is none of the 19 organs (锁骨下, internal mammary)
 # roles that keep a cue out of the gap between a descriptor and its uptake noun
 _NOT_IN_GAP = ("state", "state_weak", "neg", "post_neg", "break", "interp", "normalizer", "noun", "cmp_before",
@@ -1316,7 +1317,10 @@ def _read_clause(
         _decrease_readings(text, c1, lv, cues, lex)
     if has_context:
         # lower than an organ's own tissue: resolved against the subject when bound (see _resolve_lower)
-        lv.weak.extend((_LOWER + obj if obj else "normal", c.start, (c.text,)) for c, obj in low_weak)
+        lv.weak.extend((_LOWER + obj if obj else "normal", c.start, (c.text,)) for c, obj in low_weak if obj != _NO_LEVEL)
+    if low_weak and any(obj == _NO_LEVEL for _, obj in low_weak):
+        lv.owned = True  # "uptake less than the primary tumour": no level, nor a bare-uptake reading (v13)
+        low_weak = [lw for lw in low_weak if lw[1] != _NO_LEVEL]
     if lex.suv_re is not None and any(c.roles.get("suv") for c in cues):
         lv.weak.extend(_suv_levels(text, c0, c1, lex))
     if flags & _F_TIME and has_context and lex.lang == "en":  # "SUV has decreased to 3.9": the level it fell to (v13)
@@ -1354,13 +1358,13 @@ _CHANGE_WORDS = frozenset({"decreased", "reduced", "diminished", "decrease", "re
                            "declines in"})
 # a comparison with another lesion states no level of the organ compared with ("has decreased uptake in comparison to
 # the primary lung cancer", "lower uptake than the primary tumour": extractor v13)
+_LESION_OBJ = (r"\s*(?:(?:that|those)\s+(?:of|in)\s+)?(?:the\s+|its\s+|their\s+|a\s+)?(?:(?:known|index|primary|other|"
+               r"original|dominant|adjacent|main|left|right|[a-z]+(?:al|ic|ar|ary))\s+){0,3}(?:primary|primaries|lesions?|"
+               r"tumou?rs?|cancers?|carcinomas?|mass(?:es)?|malignancy|malignancies|metasta\w+|nodules?|neoplasms?)\b")
 _LESION_CMP_RE = re.compile(
     r"(?:\s+(?:fdg\s+|tracer\s+)?(?:uptake|activity|avidity|metabolism|accumulation))?\s*"
-    r"(?:in\s+comparison\s+(?:to|with)|compared\s+(?:to|with)|relative\s+to|than)\s+(?:(?:that|those)\s+(?:of|in)\s+)?"
-    r"(?:the\s+|its\s+|their\s+|a\s+)?(?:(?:known|index|primary|other|original|dominant|adjacent|main|"
-    r"left|right|[a-z]+(?:al|ic|ar|ary))\s+){0,3}(?:primary|primaries|lesions?|tumou?rs?|cancers?|carcinomas?|mass(?:es)?|"
-    r"malignancy|malignancies|metasta\w+|nodules?|neoplasms?)\b",
-    re.IGNORECASE)
+    r"(?:in\s+comparison\s+(?:to|with)|compared\s+(?:to|with)|relative\s+to|than)\b" + _LESION_OBJ, re.IGNORECASE)
+_LESION_OBJ_RE = re.compile(_LESION_OBJ, re.IGNORECASE)  # "less than the primary lung tumour": no level (v13)
 
 
 def _remaining_level(text: str, c: _Tok, lex: Lexicon) -> tuple[str, str] | None:
@@ -1394,7 +1398,7 @@ def _decrease_readings(text: str, c1: int, lv: _Levels, cues: list[_Tok], lex: L
                 kept.append((rest[0], st[1], (*st[2], rest[1])))
             lv.owned = True
             continue
-        if _LESION_CMP_RE.match(text, c.end, limit) is not None:
+        if (_LESION_OBJ_RE if c.text[-4:].lower() == "than" else _LESION_CMP_RE).match(text, c.end, limit) is not None:
             lv.owned = True
             continue
         kept.append(st)
@@ -1454,11 +1458,16 @@ def _drop_compared(
             ends += [d.end for d in cues[ci + 1 :] if d.roles.get("reference") and d.start <= c.end + lex.max_gap][:1]
             if not ends and c.roles.get("state") == "normal":
                 dropped_c.add(ci)  # "similar to diffuse nephromegaly in X": likened to another finding, no level (v9)
+            elif not ends and c.roles.get("cmp_low") and not c.roles.get("state") and lex.lang == "en" and (
+                    _LESION_OBJ_RE.match(text, c.end, c.end + lex.max_gap) is not None):
+                low_weak.append((c, _NO_LEVEL))  # "uptake lower than that of the primary tumour": no level (v13)
             if ends:
                 ref_end = min(ends)
                 obj = [m for m in ments if c.end <= m.start < ref_end and m.kind in ("organ", "ref")][:1]
                 if c.roles.get("cmp_low") and not c.roles.get("state"):
-                    low_weak.append((c, obj[0].target if obj else ""))
+                    # (lower than another lesion: no level at all, _NO_LEVEL; extractor v13)
+                    low_weak.append((c, _NO_LEVEL if lex.lang == "en" and _LESION_OBJ_RE.match(text, c.end, ref_end)
+                                     is not None else obj[0].target if obj else ""))
                 if obj and obj[0].target and own is None and _key(obj[0].text) in lex.own_tissue:
                     own = obj[0]
                 for mi, m in enumerate(ments):
