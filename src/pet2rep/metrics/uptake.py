@@ -2603,7 +2603,8 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
     """Read the clauses of the sentence that starts at `s0`, in order, appending their statements to `doc.out`: the
     subject goes on from clause to clause, listed organs share a level, a reading qualifies what was stated."""
     text, lex, out, cue_flags = doc.text, doc.lex, doc.out, doc.cue_flags
-    if lex.lang == "en" and clauses and ("residual" in (sent := text[s0 : clauses[-1][1]]) or "persistent" in sent):
+    if lex.lang == "en" and clauses and (text.find("residual", s0, clauses[-1][1]) >= 0
+                                         or text.find("persistent", s0, clauses[-1][1]) >= 0):
         clauses = _split_kept_uptake(text, clauses)
     ments, m_starts, cues, c_starts = doc.ments, doc.m_starts, doc.cues, doc.c_starts
     sent_start = len(out)
