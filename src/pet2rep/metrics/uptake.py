@@ -1313,7 +1313,7 @@ def _read_clause(
     # time: a clause about change since an earlier study, and the scope of a "past" word ("原…", "previously …")
     temporal = time_in or (bool(flags & _F_TIME) and any(c.roles.get("temporal") or c.roles.get("past") for c in cues))
     lv = _scan_levels(text, c0, ments, cues, lex, mask, flags, has_context, temporal)
-    if lex.lang == "en" and any(st[0] == "decreased" for st in lv.states):
+    if lv.states and lex.lang == "en" and "decreased" in [st[0] for st in lv.states]:
         _decrease_readings(text, c1, lv, cues, lex)
     if has_context:
         # lower than an organ's own tissue: resolved against the subject when bound (see _resolve_lower)
