@@ -338,10 +338,9 @@ def main(argv: list[str] | None = None) -> int:
         hyps, refs, prompt = band_pairs(length, args.n, lang, seed_demo=args.seed_demo)
         chars = sum(len(x) for x in hyps + refs) / (2 * len(refs))
         coco, coco_s = ({}, float("nan")) if args.skip_coco else coco_scores(hyps, refs)
-        oua_s = extractor_seconds(hyps, refs)
-        fixed = fixed_seconds(workers, prompt, lang, args.seed_demo)
-        # the best speed-up possible if everything but the extractor and the fixed cost were free
-        ceiling = coco_s / (fixed + oua_s / workers)
+        if coco:  # the best speed-up possible if everything but the extractor and the fixed cost were free
+            oua_s = extractor_seconds(hyps, refs)
+            ceiling = coco_s / (fixed_seconds(workers, prompt, lang, args.seed_demo) + oua_s / workers)
         forget_process_state()
         t0 = time.perf_counter()
         m, _ = score_pairs(hyps, refs, prompts=[prompt] * len(refs), workers=workers, bootstrap=1000)

@@ -94,10 +94,9 @@ def ngram_tables(ids: Any, starts: Any, lengths: Any, n: int, max_n: int, base: 
     for d in range(n, 2 * n):
         for k in range(max_n):
             m = _doc_keys(ids, starts[d], lengths[d], k, base, prev)
-            if used + m > cap // 2:
-                while used + m > cap // 2:
-                    dk, dc, dl = _grow(dk, dc, dl)
-                    cap = dk.shape[0]
+            while used + m > cap // 2:  # (at most half full)
+                dk, dc, dl = _grow(dk, dc, dl)
+                cap = dk.shape[0]
             mask = cap - 1
             for i in range(m):
                 key = prev[i]

@@ -180,10 +180,10 @@ def rouge_l_set(hyps: Sequence[Tokens], refs: Sequence[Tokens], beta: float = RO
         return rouge_l_batch(hyps, refs, beta)
     n = len(hyps)
     shared = _shared_corpus(hyps, refs, CIDER_N)
-    hashed = _SHARED_HASHED.get((id(hyps), id(refs), CIDER_SIGMA)) if _SHARED_HASHED is not None else None
-    if hashed is not None and hashed[0] is hyps and hashed[1] is refs:
-        ids = hashed[2].ids
-        lengths = np.concatenate([hashed[2].hyp_len, hashed[2].ref_len])
+    hashed = _shared_hashed(hyps, refs, CIDER_SIGMA)
+    if hashed is not None:
+        ids = hashed.ids
+        lengths = np.concatenate([hashed.hyp_len, hashed.ref_len])
     elif shared is not None and shared.ids is not None:
         ids = shared.ids
         lengths = np.concatenate([shared.hyp_len, shared.ref_len])
@@ -411,10 +411,9 @@ def _hashed(hyps: Sequence[Tokens], refs: Sequence[Tokens], sigma: float = CIDER
     _check_pairs(hyps, refs)
     if not hyps or ngram_hash.compiled() is None:
         return None
-    key = (id(hyps), id(refs), float(sigma))
-    hit = _SHARED_HASHED.get(key) if _SHARED_HASHED is not None else None
-    if hit is not None and hit[0] is hyps and hit[1] is refs:
-        return hit[2]
+    hit = _shared_hashed(hyps, refs, sigma)
+    if hit is not None:
+        return hit
     n = len(hyps)
     vocab = _Vocab([*hyps, *refs])
     got = ngram_hash.tables(vocab.flat, vocab.lengths, n, CIDER_N, len(vocab.ids) + 1, sigma)
@@ -422,8 +421,14 @@ def _hashed(hyps: Sequence[Tokens], refs: Sequence[Tokens], sigma: float = CIDER
         return None
     h = _Hashed(vocab.flat, vocab.lengths[:n], vocab.lengths[n:], got[0], got[1])
     if _SHARED_HASHED is not None:  # (the lists are held, so their ids are not reused while the block is open)
-        _SHARED_HASHED[key] = (hyps, refs, h)
+        _SHARED_HASHED[(id(hyps), id(refs), float(sigma))] = (hyps, refs, h)
     return h
+
+
+def _shared_hashed(hyps: Sequence[Tokens], refs: Sequence[Tokens], sigma: float) -> _Hashed | None:
+    """The hashed tables a :func:`shared_ngrams` block already holds for these list objects, or None."""
+    hit = _SHARED_HASHED.get((id(hyps), id(refs), float(sigma))) if _SHARED_HASHED is not None else None
+    return hit[2] if hit is not None and hit[0] is hyps and hit[1] is refs else None
 
 
 def _shared_corpus(hyps: Sequence[Tokens], refs: Sequence[Tokens], max_n: int) -> _Corpus | None:
