@@ -1191,7 +1191,9 @@ def _listed_places(text: str, out: list[_Tok], start: int, node_by_organ: dict[s
         start = t.start
 
 
-_LATERAL_RE = re.compile(r"(?:left|right|bilateral|both)[\s-]+", re.IGNORECASE)
+_LATERAL = r"(?:left|right|bilateral|both)[\s-]+"  # a side word ("left", "bilateral", "both")
+_LATERAL_RE = re.compile(_LATERAL, re.IGNORECASE)
+_SIDE_OPT = f"(?:{_LATERAL})?"  # an optional side word
 _OF_THE_RE = re.compile(r"[\s-]+of[\s-]+(?:the[\s-]+)?(?:(?:left|right)[\s-]+)?", re.IGNORECASE)
 _AND_THE_RE = re.compile(r"[\s-]+(?:and|or)[\s-]+(?:the[\s-]+)?(?:(?:left|right)[\s-]+)?", re.IGNORECASE)
 
@@ -2018,7 +2020,7 @@ def _anatomy_next(text: str, c: _Tok, ments: list[_Tok], lex: Lexicon) -> bool:
     return lex.anatomy_after_re is not None and lex.anatomy_after_re.match(text, i) is not None
 
 
-_GONE_BEFORE_RE = re.compile(r"[\s-]+(?:(?:of|in)[\s-]+)?(?:the[\s-]+)?(?:(?:left|right|bilateral|both)[\s-]+)?", re.IGNORECASE)
+_GONE_BEFORE_RE = re.compile(r"[\s-]+(?:(?:of|in)[\s-]+)?(?:the[\s-]+)?" + _SIDE_OPT, re.IGNORECASE)
 
 
 def _organ_gone(text: str, c: _Tok, ments: list[_Tok], lex: Lexicon) -> bool:
@@ -2272,12 +2274,12 @@ _CONTRAST_RE = re.compile(r"\b(?:but|however|whereas|while|although|though|yet|n
 # the rest of a denied finding up to the place it names: "(without abnormal foci) of increased FDG (FDG) in either
 # the", "(no abnormal FDG uptake) in any other organs, including the"; extractor v12
 _DENIED_IN_RE = re.compile(r"[^,;:.]{0,80}?\b(?:in|within|involving|at)[\s-]+(?:(?:either|both|any|all|each|of|the|other|"
-                           r"organs?|sites?|regions?|areas?|including)[\s,-]+)*(?:(?:left|right|bilateral|both)[\s-]+)?$",
+                           r"organs?|sites?|regions?|areas?|including)[\s,-]+)*" + _SIDE_OPT + "$",
                            re.IGNORECASE)
 # "… but not (in) the", "… and not the": the place after it is denied the level stated before it (extractor v10)
 _NOT_BEFORE_RE = re.compile(r"\b(?:but|and|or|yet)?[\s,]*\bnot[\s-]+(?:(?:in|at|within|involving|of)[\s-]+)?(?:the[\s-]+)?"
-                            r"(?:(?:left|right|bilateral|both)[\s-]+)?$", re.IGNORECASE)
-_LIST_GLUE_RE = re.compile(r"[\s,]*(?:(?:and|or|nor)[\s-]+)?(?:(?:in|at|the)[\s-]+)*(?:(?:left|right|bilateral|both)[\s-]+)?",
+                            + _SIDE_OPT + "$", re.IGNORECASE)
+_LIST_GLUE_RE = re.compile(r"[\s,]*(?:(?:and|or|nor)[\s-]+)?(?:(?:in|at|the)[\s-]+)*" + _SIDE_OPT,
                            re.IGNORECASE)
 
 
