@@ -239,6 +239,13 @@ class Lexicon:
     # sentence's end (binding_forward, anatomy_after, enumeration_tail), so a sentence's reading may depend on the next
     sentence_memo: OrderedDict[str, Any] | None = dataclasses.field(
         default=None, repr=False, compare=False)
+    # per matched string, what _mentions / _cues work out from the string alone (bounded by _TOKEN_MEMO_SIZE)
+    organ_memo: dict[str, tuple[str, str, Any, bool]] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    cue_memo: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
+_NO_ROLES_OF_TERM: Any = types.MappingProxyType({})  # the roles of an organ term (none; never written)
+_TOKEN_MEMO_SIZE = 65536  # matched strings remembered per lexicon (Lexicon.organ_memo, Lexicon.cue_memo)
 
 
 class _Tok:
@@ -247,10 +254,14 @@ class _Tok:
     __slots__ = ("start", "end", "text", "kind", "target", "roles", "hw")
 
     def __init__(self, start: int, end: int, text: str, kind: str = "", target: str = "",
-                 roles: dict[str, Any] | None = None) -> None:
-        self.start, self.end, self.text, self.kind, self.target = start, end, text, kind, target
-        self.roles = roles if roles is not None else {}
-        self.hw = False  # a homonym whose organ depends on words in its clause (lexicon `homonyms: with`)
+                 roles: Any = _NO_ROLES_OF_TERM, hw: bool = False) -> None:
+        self.start = start
+        self.end = end
+        self.text = text
+        self.kind = kind
+        self.target = target
+        self.roles = roles  # (an organ term's: the shared read-only empty mapping)
+        self.hw = hw  # a homonym whose organ depends on words in its clause (lexicon `homonyms: with`)
 
 
 @dataclass
@@ -1053,21 +1064,27 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
     """
     out: list[_Tok] = []
     terms, node_after, node_by_organ = lex.organ_terms, lex.node_after_re, lex.node_by_organ
-    tissue_after, tissue_first, homonyms, hom_keys = lex.tissue_after_re, lex.tissue_first, lex.homonyms, lex.hom_keys
+    tissue_after, tissue_first = lex.tissue_after_re, lex.tissue_first
     fold = lex.lang != "zh"
     skip_to = -1
     n = len(text)
     scan_parts = "像" in text  # (_SCAN_PART_RE ends in 图像 / 显像 / 影像: a text without 像 has no such heading)
+    memo = lex.organ_memo
     for m in lex.organ_re.finditer(text):
         start, end = m.span()
         if start < skip_to:  # inside the link of an organ + node phrase ("renal hilar lymph node")
             continue
-        g = m.lastgroup or "t"
         txt = m.group()
-        if g == "t":
-            kind, target = terms.get(txt) or terms.get(_key(txt), ("non", ""))
+        g = m.lastgroup
+        if g is None or g == "t":  # (a plain term: what its string alone gives is remembered)
+            e = memo.get(txt)
+            if e is None:
+                e = _organ_entry(txt, terms.get(txt) or terms.get(_key(txt), ("non", "")), lex)
+                if len(memo) < _TOKEN_MEMO_SIZE:
+                    memo[txt] = e
         else:
-            kind, target = lex.organ_patterns[int(g[1:])]
+            e = _organ_entry(txt, lex.organ_patterns[int(g[1:])], lex)
+        kind, target, spec, hw = e
         if scan_parts and _SCAN_PART_RE.match(text, end):  # "盆部PET/CT图像示…": the part of the scan a paragraph reports (v8)
             kind, target = "non", ""
         if kind != "organ":
@@ -1075,14 +1092,9 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
                 continue  # "whole-body PET/CT showed …": the scan's extent, neither subject nor place (extractor v9)
             out.append(_Tok(start, end, txt, kind, target))
             continue
-        hw = False
-        if hom_keys and (txt.lower() if fold else txt) in hom_keys:
-            key = txt.lower() if fold else txt
-            spec = homonyms.get(key)
-            if spec is not None and out and out[-1].target in spec[0] and out[-1].kind == "organ":
-                if spec[2].fullmatch(text, out[-1].end, start):
-                    target = spec[1]
-            hw = key in lex.homonyms_with
+        if spec is not None and out and out[-1].target in spec[0] and out[-1].kind == "organ":
+            if spec[2].fullmatch(text, out[-1].end, start):
+                target = spec[1]
         nm = None
         if node_after is not None and target in node_by_organ:
             nm = node_after.match(text, end)
@@ -1100,9 +1112,7 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
         if "+" in target:  # a group term ("gastrointestinal tract"): one mention per organ, same span
             out.extend(_Tok(start, end, txt, kind, t) for t in target.split("+"))
             continue
-        tok = _Tok(start, end, txt, kind, target)
-        tok.hw = hw
-        out.append(tok)
+        out.append(_Tok(start, end, txt, kind, target, _NO_ROLES_OF_TERM, hw))
     placed: set[int] = set()  # organ words already read as where some nodes lie
     if lex.node_loc_re is not None and out:
         starts = [t.start for t in out]
@@ -1141,6 +1151,19 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
 
 
 _FROM_RE = re.compile(r"\bfrom\b", re.IGNORECASE)
+
+
+def _organ_entry(txt: str, kind_target: tuple[str, str], lex: Lexicon) -> tuple[str, str, Any, bool]:
+    """What _mentions works out from a matched organ string alone: (kind, target, homonym spec or None, whether its
+    organ depends on words in its clause)."""
+    kind, target = kind_target
+    spec, hw = None, False
+    if lex.hom_keys:
+        key = txt.lower() if lex.lang != "zh" else txt
+        if key in lex.hom_keys:
+            spec = lex.homonyms.get(key)
+            hw = key in lex.homonyms_with
+    return kind, target, spec, hw
 # the region an image shows ("Axial fused PET-CT scan of the cervical spine showing …"; extractor v12)
 _VIEW_OF_RE = re.compile(r"(?:scans?|images?|views?|projections?|slices?|sections?|reconstructions?)[\s-]+(?:of|through)"
                          r"[\s-]+(?:the[\s-]+)?(?:(?:left|right|upper|lower)[\s-]+)?$", re.IGNORECASE)
@@ -1239,20 +1262,27 @@ def _normalize(text: str, lex: Lexicon) -> str:
 def _cues(text: str, lex: Lexicon) -> tuple[list[_Tok], int]:
     """The cue phrases of a text, in order, and the union of their role flags."""
     roles = lex.cue_roles
-    out = []
+    out: list[_Tok] = []
+    append = out.append
     fl = 0
+    memo = lex.cue_memo
+    phys_here = lex.lang == "zh" and "生理" in text  # (a 生理… cue can be read against the cue before it)
     for m in lex.cue_re.finditer(text):
         g = m.group()
-        r = roles.get(g) or roles.get(_key(g)) or _NO_ROLES
+        r = memo.get(g)
+        if r is None:  # (per matched string: its roles)
+            r = roles.get(g) or roles.get(_key(g)) or _NO_ROLES
+            if len(memo) < _TOKEN_MEMO_SIZE:
+                memo[g] = r
         start, end = m.span()
         fl |= r["f"]
-        if out and out[-1].end == start and r.get("normalizer") and lex.lang == "zh" and g.startswith("生理") \
+        if phys_here and g.startswith("生理") and out and out[-1].end == start and r.get("normalizer") \
                 and out[-1].roles.get("state") == "increased" and out[-1].roles.get("context"):
             # a degree of uptake that its next word calls physiological ("胃壁均匀性轻度糖代谢生理性增强"): the degree
             # is the physiological uptake's, no increase of its own (extractor v12)
             prev = out[-1]
             out[-1] = _Tok(prev.start, prev.end, prev.text, "", "", roles.get("代谢") or _NO_ROLES)
-        out.append(_Tok(start, end, g, "", "", r))
+        append(_Tok(start, end, g, "", "", r))
     if lex.sign_re is not None and ("<" in text or ">" in text or "≥" in text or "≤" in text or "＞" in text
                                     or "＜" in text):
         # comparison signs ("splenic uptake > liver"): rare, so read apart from the trie, whose guard stays a
