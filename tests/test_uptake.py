@@ -1894,3 +1894,26 @@ V13_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
 @pytest.mark.parametrize(("lang", "text", "want"), V13_RULES)
 def test_v13_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
+
+
+# Extractor v14 (general English readings; issue 8), sentences of our own.
+V14_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    # the patient's diagnosis and the scan's indication state no uptake of the organ they name
+    ("en", "Reduced renal uptake was seen on FDG PET/CT in a 63-year-old man with pancreatic carcinoma.",
+     {"kidney": ["decreased"]}),
+    ("en", "Diffusely decreased splenic activity in a 71-year-old woman with gastric cancer.", {"spleen": ["decreased"]}),
+    ("en", "Focal uptake in the adrenal gland in a patient with thyroid cancer.", {"adrenal": ["increased"]}),
+    ("en", "A restaging PET/CT for pancreatic cancer demonstrated new hypermetabolic foci in the liver.",
+     {"liver": ["increased"]}),
+    ("en", "Her staging FDG PET/CT for rectal carcinoma showed intense uptake in the right lung nodule.",
+     {"lung": ["increased"]}),
+    # (an organ named with a finding, not a diagnosis, stays a subject)
+    ("en", "A patient with a lung mass with intense FDG uptake.", {"lung": ["increased"]}),
+    ("en", "Intense uptake in the pancreatic head in a 60-year-old man with pancreatic cancer.",
+     {"pancreas": ["increased"]}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V14_RULES)
+def test_v14_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want

@@ -2185,15 +2185,28 @@ def _drop_history_subjects(text: str, ments: list[_Tok], cues: list[_Tok]) -> li
         if not c.roles.get("history"):
             continue
         tail = c.text[-5:].lower()
+        diagnosis = False  # (only an organ named in a diagnosis: "with breast cancer", not "with a lung mass")
         if tail.endswith((" for", " of", " from")):  # "therapy for", "metastasis of", "a case of"
             e = c.end
         elif text[c.end : c.end + 5].lower() == " for ":  # "after radiotherapy for …"
             e = c.end + 4
+        elif tail.endswith(" with") and c.text.split(None, 1)[0].lower() in _PERSON_WORDS:
+            # the patient a study was of ("in a 57-year-old female with pulmonary adenocarcinoma"; extractor v14)
+            e, diagnosis = c.end, True
         else:
             continue
         ments = [m for m in ments if not (e <= m.start < e + 24) or m.kind == "gone"
-                 or any(e <= d.start < m.start and d.roles.get("heavy") for d in cues)]
+                 or any(e <= d.start < m.start and d.roles.get("heavy") for d in cues)
+                 or (diagnosis and _DIAGNOSIS_AFTER_RE.match(text, m.end) is None)]
     return ments
+
+
+_PERSON_WORDS = frozenset({"patient", "patients", "man", "men", "woman", "women", "male", "female", "boy", "girl"})
+# a disease word right after an organ word (at most two words between): the organ names a diagnosis (extractor v14)
+_DIAGNOSIS_AFTER_RE = re.compile(r"[\s-]+(?:[a-z]+[\s-]+){0,2}?(?:cancers?|carcinomas?|adenocarcinomas?|lymphomas?|"
+                                 r"tumou?rs?|malignanc(?:y|ies)|neoplasms?|neoplasia|metastas[ie]s|diseases?|sarcomas?|"
+                                 r"melanomas?|myelomas?|leuka?emias?|mesotheliomas?|tuberculosis|sarcoidosis)\b",
+                                 re.IGNORECASE)
 
 
 _FIGURE_UNIT = r"(?:%|percent|mm|cm|patients?|cases?|例|个)?"
