@@ -1911,6 +1911,16 @@ V14_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "A patient with a lung mass with intense FDG uptake.", {"lung": ["increased"]}),
     ("en", "Intense uptake in the pancreatic head in a 60-year-old man with pancreatic cancer.",
      {"pancreas": ["increased"]}),
+    # uptake that persisted beside one that resolved is increased ("resolved in A and persisted in B", "resolution in A
+    # but persistent uptake in B")
+    ("en", "Uptake resolved in the spleen and persisted in the liver.", {"spleen": ["normal"], "liver": ["increased"]}),
+    ("en", "FDG avidity resolved in the thyroid and persisted in the left adrenal gland.",
+     {"thyroid": ["normal"], "adrenal": ["increased"]}),
+    ("en", "Follow-up PET shows resolution in the spleen but persistent uptake in the liver.",
+     {"spleen": ["normal"], "liver": ["increased"]}),
+    ("en", "Follow-up PET shows complete resolution in the stomach and persistent activity in the liver.",
+     {"stomach": ["normal"], "liver": ["increased"]}),
+    ("en", "Uptake in the pancreas increased and persisted.", {"pancreas": ["increased"]}),
 ]
 
 

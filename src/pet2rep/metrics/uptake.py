@@ -2627,8 +2627,9 @@ _TISSUE_ITEM_RE = re.compile(r"\s*(?:(?:and|or)\s+)?(?:the\s+)?(?:[a-z][a-z-]*\s
                              r"spaces?|regions?)\s*$", re.IGNORECASE)
 # uptake left or kept after a resolution opens a clause of its own: "resolution of uptake in A and B with minimal
 # residual uptake in C" (A and B normal, C increased; extractor v13)
-_KEPT_UPTAKE_RE = re.compile(r"\s(?:with|and)\s+(?:(?:minimal|mild|slight|faint|little|some|low[\s-]grade|minimally|"
-                             r"mildly)\s+)?(?:residual|persistent)\s", re.IGNORECASE)
+# (and one that persisted, told after "and" / "but": "resolved in A and persisted in B"; extractor v14)
+_KEPT_UPTAKE_RE = re.compile(r"\s(?:with|and|but)\s+(?:(?:minimal|mild|slight|faint|little|some|low[\s-]grade|minimally|"
+                             r"mildly)\s+)?(?:residual\s|persistent\s|persist(?:s|ed|ing)?\b)", re.IGNORECASE)
 
 
 def _split_kept_uptake(text: str, clauses: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -2649,7 +2650,7 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
     subject goes on from clause to clause, listed organs share a level, a reading qualifies what was stated."""
     text, lex, out, cue_flags = doc.text, doc.lex, doc.out, doc.cue_flags
     if lex.lang == "en" and clauses and (text.find("residual", s0, clauses[-1][1]) >= 0
-                                         or text.find("persistent", s0, clauses[-1][1]) >= 0):
+                                         or text.find("persist", s0, clauses[-1][1]) >= 0):
         clauses = _split_kept_uptake(text, clauses)
     ments, m_starts, cues, c_starts = doc.ments, doc.m_starts, doc.cues, doc.c_starts
     sent_start = len(out)
