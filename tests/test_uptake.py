@@ -1921,6 +1921,16 @@ V14_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Follow-up PET shows complete resolution in the stomach and persistent activity in the liver.",
      {"stomach": ["normal"], "liver": ["increased"]}),
     ("en", "Uptake in the pancreas increased and persisted.", {"pancreas": ["increased"]}),
+    # a sentence about a tissue that is none of the 19 (its last clause, no uptake word) keeps the subject for the next
+    ("en", "A hypermetabolic mass is seen in the right lung apex. There is persistent pleural thickening. However, "
+           "increased metabolic activity has resolved.", {"lung": ["increased", "normal"]}),
+    ("en", "There is an intensely avid mass in the pancreatic tail. There is mild biliary dilatation. Its uptake has "
+           "resolved.", {"pancreas": ["increased", "normal"]}),
+    # (not when that tissue is the subject of a level in its own sentence, nor through a heading)
+    ("en", "There is an intensely avid mass in the pancreatic tail. The adjacent pleural effusion is small, with "
+           "increased uptake.", {"pancreas": ["increased"]}),
+    ("en", "Mild diffuse uptake in the thyroid. Impression: no evidence of FDG-avid malignancy.",
+     {"thyroid": ["increased"]}),
 ]
 
 

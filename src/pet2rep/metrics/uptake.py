@@ -2735,9 +2735,14 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
                 prev_states, cands = None, []
                 doc.carried, prev_ctx, tail = read.subjects, read.has_context, None
                 continue
-            if doc.named_here(s0) and not any(s.organ or s.site for s in read.subjects):
+            if not any(s.organ or s.site for s in read.subjects) and (doc.named_here(s0) or (
+                    lex.lang != "zh" and not read.has_context and c1 == clauses[-1][1] and text[c1 : c1 + 1] != ":"
+                    and any(s.organ for s in doc.carried))):
                 # a CT-only clause about a tissue that is none of the 19 ("…结节，见分叶及胸膜凹陷，FDG摄取增高")
-                # describes the subject further: it keeps it
+                # describes the subject further: it keeps it (and in English past the sentence, as the sentence's
+                # last clause, with no uptake word and no heading ("Impression:"): "… lung mass … . There is
+                # persistent pleural thickening. However, increased metabolic activity has resolved": the lung's;
+                # extractor v14)
                 prev_ctx = read.has_context
                 continue
             # (a place the clause denies is no subject for later: "the mass was located in the right adrenal gland
