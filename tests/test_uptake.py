@@ -1931,6 +1931,15 @@ V14_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
            "increased uptake.", {"pancreas": ["increased"]}),
     ("en", "Mild diffuse uptake in the thyroid. Impression: no evidence of FDG-avid malignancy.",
      {"thyroid": ["increased"]}),
+    # a decrease in the centre of a lesion (its necrosis) is part of the lesion, no decreased level of its organ; a
+    # photopenic centre stays absent (guide 4.3), and a decrease elsewhere stays decreased
+    ("en", "An intensely FDG-avid mass is seen in the pancreatic head. There is centrally reduced uptake in the mass, "
+           "compatible with necrosis.", {"pancreas": ["increased"]}),
+    ("en", "A large FDG-avid liver lesion with centrally decreased activity.", {"liver": ["increased"]}),
+    ("en", "A hypermetabolic mass in the left kidney with a centrally diminished uptake core.", {"kidney": ["increased"]}),
+    ("en", "A hypermetabolic mass in the right lung with central photopenia.", {"lung": ["increased", "absent"]}),
+    ("en", "Decreased uptake in the central liver.", {"liver": ["decreased"]}),
+    ("en", "The thyroid nodule shows decreased uptake.", {"thyroid": ["decreased"]}),
 ]
 
 

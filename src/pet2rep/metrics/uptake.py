@@ -1347,6 +1347,9 @@ def _read_clause(
     lv = _scan_levels(text, c0, ments, cues, lex, mask, flags, has_context, temporal)
     if lv.states and lex.lang == "en" and "decreased" in [st[0] for st in lv.states]:
         _decrease_readings(text, c1, lv, cues, lex)
+    if lv.states and lex.lang == "en" and (text.find("entr", c0, c1) >= 0 or text.find("enter", c0, c1) >= 0
+                                           or text.find("core", c0, c1) >= 0):
+        _drop_central_defect(text, c0, c1, lv)
     if has_context:
         # lower than an organ's own tissue: resolved against the subject when bound (see _resolve_lower)
         lv.weak.extend((_LOWER + obj if obj else "normal", c.start, (c.text,)) for c, obj in low_weak if obj != _NO_LEVEL)
@@ -1435,6 +1438,25 @@ def _decrease_readings(text: str, c1: int, lv: _Levels, cues: list[_Tok], lex: L
             continue
         kept.append(st)
     lv.states = kept
+
+
+_CENTRAL_BEFORE_RE = re.compile(r"\bcentral(?:ly)?\b[^,;.]{0,20}$", re.IGNORECASE)
+_CENTRE_AFTER_RE = re.compile(r"[^,;.]{0,25}?\b(?:cent(?:er|re)|core)\b", re.IGNORECASE)
+_LESION_WORD_RE = re.compile(r"\b(?:mass(?:es)?|lesions?|tumou?rs?|nodules?|nodes?)\b", re.IGNORECASE)
+
+
+def _drop_central_defect(text: str, c0: int, c1: int, lv: _Levels) -> None:
+    """A decrease in the centre of a lesion (its necrosis) is part of that lesion, no level of its organ ("centrally
+    diminished uptake in the mass, compatible with necrosis", "a mass with a centrally decreased uptake"; extractor
+    v14): those states go (and with them any bare-uptake reading). A photopenic centre stays absent (guide 4.3)."""
+    if _LESION_WORD_RE.search(text, c0, c1) is None:
+        return
+    kept = [st for st in lv.states if st[0] != "decreased" or not (
+        _CENTRAL_BEFORE_RE.search(text, c0, st[1]) is not None
+        or _CENTRE_AFTER_RE.match(text, st[1], c1) is not None)]
+    if len(kept) != len(lv.states):
+        lv.states[:] = kept
+        lv.owned = True
 
 
 def _cue_flags(cues: list[_Tok], node_in: bool) -> int:
