@@ -1940,6 +1940,12 @@ V14_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "A hypermetabolic mass in the right lung with central photopenia.", {"lung": ["increased", "absent"]}),
     ("en", "Decreased uptake in the central liver.", {"liver": ["decreased"]}),
     ("en", "The thyroid nodule shows decreased uptake.", {"thyroid": ["decreased"]}),
+    # "low" / "high" before a node station name the station ("a low right paratracheal node"), elsewhere a level
+    ("en", "Moderate FDG accumulation within a low right paratracheal lymph node.",
+     {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "High FDG uptake in the High paratracheal nodes.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Low hepatic uptake.", {"liver": ["decreased"]}),
+    ("en", "Uptake in the lower pole of the kidney is low.", {"kidney": ["decreased"]}),
 ]
 
 

@@ -2067,9 +2067,14 @@ def _anatomy_next(text: str, c: _Tok, ments: list[_Tok], lex: Lexicon) -> bool:
     side = _SIDE_RE.match(text, i)  # "lower right thyroid lobe": a side word between (extractor v8)
     if side is not None and side.end() < n:
         i = side.end()
+    if c.text.lower() in _STATION_ADJECTIVES:  # "low right paratracheal node": a node station's name (extractor v14)
+        return any(m.start == i and (m.kind == "site" or m.target in lex.node_groups) for m in ments)
     if any(m.start == i for m in ments):
         return True
     return lex.anatomy_after_re is not None and lex.anatomy_after_re.match(text, i) is not None
+
+
+_STATION_ADJECTIVES = frozenset({"low", "high"})  # anatomy words only before a node station
 
 
 _GONE_BEFORE_RE = re.compile(r"[\s-]+(?:(?:of|in)[\s-]+)?(?:the[\s-]+)?" + _SIDE_OPT, re.IGNORECASE)
