@@ -1946,6 +1946,12 @@ V14_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "High FDG uptake in the High paratracheal nodes.", {"mediastinal_lymph_nodes": ["increased"]}),
     ("en", "Low hepatic uptake.", {"liver": ["decreased"]}),
     ("en", "Uptake in the lower pole of the kidney is low.", {"kidney": ["decreased"]}),
+    # a lead-in with the time of the scan ("On restaging", "After chemotherapy") leaves the subject after it a subject
+    ("en", "After chemotherapy the spleen shows intense uptake.", {"spleen": ["increased"]}),
+    ("en", "On restaging the liver shows intense uptake.", {"liver": ["increased"]}),
+    ("en", "After radiotherapy bilateral adrenal glands show intense uptake.", {"adrenal": ["increased"]}),
+    # (what a treatment was for is still history)
+    ("en", "After chemotherapy for gastric cancer the spleen shows intense uptake.", {}),
 ]
 
 

@@ -2198,14 +2198,28 @@ def _light_read(text: str, c0: int, c1: int, ments: list[_Tok], flags: int, ctx_
                        has_context, ments, flags=flags)
 
 
-def _drop_history_subjects(text: str, ments: list[_Tok], cues: list[_Tok]) -> list[_Tok]:
+_LEAD_HISTORY = frozenset({"restaging", "for restaging", "for staging", "after chemotherapy", "after radiotherapy",
+                           "post chemotherapy", "post radiotherapy"})
+_LEAD_NEXT_RE = re.compile(r"[\s,]+((?:the|both|bilateral|left|right)\b)?", re.IGNORECASE)
+_LEAD_OPEN_RE = re.compile(r"[\s\"'(]*(?:(?:on|at|in|during)[\s-]+)?(?:the[\s-]+)?", re.IGNORECASE)
+
+
+def _lead_in_history(text: str, c: _Tok, c0: int, ments: list[_Tok]) -> bool:
+    """Whether history cue `c` only opens its clause with the time of the scan ("On restaging the liver shows …",
+    "After chemotherapy the spleen shows …"; extractor v14): the organs after it are the clause's subjects."""
+    if c.text.lower() not in _LEAD_HISTORY or _LEAD_OPEN_RE.fullmatch(text, c0, c.start) is None:
+        return False
+    nxt = _LEAD_NEXT_RE.match(text, c.end)  # the subject follows at once ("…, the spleen shows"), no scan name
+    return nxt is not None and (bool(nxt.group(1)) or any(m.start == nxt.end() for m in ments))
+
+
+def _drop_history_subjects(text: str, ments: list[_Tok], cues: list[_Tok], c0: int) -> list[_Tok]:
     """The organs named between a history cue and a following scope breaker of the same clause are history, not
     subjects: "images of a patient with carcinoma of the esophagogastric junction show increased uptake in …"; so is
-    the organ right after a "… for" history cue ("after therapy for lung cancer")."""
-    h = next((c.end for c in cues if c.roles.get("history")), None)
-    if h is None:
-        return ments
-    b = next((c.start for c in cues if c.start >= h and c.roles["t"][1]), None)
+    the organ right after a "… for" history cue ("after therapy for lung cancer"). A history cue that only opens the
+    clause (`c0`) with the time of the scan is no such cue (_lead_in_history)."""
+    h = next((c.end for c in cues if c.roles.get("history") and not _lead_in_history(text, c, c0, ments)), None)
+    b = None if h is None else next((c.start for c in cues if c.start >= h and c.roles["t"][1]), None)
     if b is not None:
         ments = [m for m in ments if not (h <= m.start < b) or m.kind == "gone"]
     for c in cues:  # "… after gamma knife therapy for lung cancer": what a treatment was for is no subject
@@ -2827,7 +2841,7 @@ def _clause_mentions(doc: _Doc, c0: int, c1: int, cm: list[_Tok], cc: list[_Tok]
         if not cm and not cc:
             return None
     if doc.any_history and cm and cc:
-        cm = _drop_history_subjects(text, cm, cc)
+        cm = _drop_history_subjects(text, cm, cc, c0)
     if node_head and cm:
         cm = [_Tok(m.start, m.end, m.text, m.kind, lex.node_by_organ.get(m.target, m.target))
               if m.kind == "organ" and m.target not in lex.node_groups else m for m in cm]
