@@ -1951,7 +1951,7 @@ V14_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "On restaging the liver shows intense uptake.", {"liver": ["increased"]}),
     ("en", "After radiotherapy bilateral adrenal glands show intense uptake.", {"adrenal": ["increased"]}),
     # (what a treatment was for is still history)
-    ("en", "After chemotherapy for gastric cancer the spleen shows intense uptake.", {}),
+    ("en", "After chemotherapy for gastric cancer, intense uptake in the spleen.", {"spleen": ["increased"]}),
 ]
 
 
