@@ -1952,6 +1952,12 @@ V14_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "After radiotherapy bilateral adrenal glands show intense uptake.", {"adrenal": ["increased"]}),
     # (what a treatment was for is still history)
     ("en", "After chemotherapy for gastric cancer, intense uptake in the spleen.", {"spleen": ["increased"]}),
+    # a vessel's wall named by an organ adjective is none of the 19 ("pulmonary arterial", "interlobar pulmonary artery");
+    # a node near the vessel stays a node
+    ("en", "Mild focal pulmonary arterial hypermetabolism at the site of the embolus.", {}),
+    ("en", "A thrombus in the interlobar pulmonary artery with mild FDG uptake.", {}),
+    ("en", "Increased uptake in a node near the pulmonary artery.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Intense uptake in the interlobar nodes.", {"mediastinal_lymph_nodes": ["increased"]}),
 ]
 
 

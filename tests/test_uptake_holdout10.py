@@ -35,7 +35,8 @@ test_extractor_v13_floors = heldout_floors_test("holdout10", V13_FLOORS, printed
 
 # Extractor v14 (general English readings written on sentences of our own, tests/test_uptake.py::V14_RULES: a patient's
 # diagnosis and a scan's indication name no subject, a subject carried through a sentence about a non-organ tissue, a
-# decrease in the centre of a lesion, "low" before a node station): tuned figures. Floors, like those above.
-V14_FLOORS = {"en": (0.855, 1.000, 0)}  # micro-F1, normal recall, most polarity flips
+# decrease in the centre of a lesion, "low" before a node station, a vessel named by an organ adjective): tuned
+# figures. Floors, like those above.
+V14_FLOORS = {"en": (0.868, 1.000, 0)}  # micro-F1, normal recall, most polarity flips
 
 test_extractor_v14_floors = heldout_floors_test("holdout10", V14_FLOORS, printed=True)
