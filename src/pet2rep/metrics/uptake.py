@@ -134,6 +134,7 @@ _ABBREV = {"e.g", "i.e", "vs", "approx", "dr", "fig", "cf", "no", "mr", "ms", "s
 _LIST_MARKER_RE = re.compile(r"^[\s(（]*(?:\d{1,2}|[a-zA-Z]|[一二三四五六七八九十]{1,2})[)）]?[.、．]?\s*$")
 _F_HEAVY, _F_NODE, _F_CTX, _F_CMP, _F_DESC, _F_TIME, _F_MIX, _F_HIST, _F_STATE = 1, 2, 4, 8, 16, 32, 64, 128, 256
 _F_GEN, _F_ART, _F_IDENT, _F_NORM = 512, 1024, 2048, 4096  # generic statement, artifact, identify, normalizer
+_F_HYPO, _F_COND = 8192, 16384  # hypothetical, conditional (only _extract_uncached tests them: which texts have any)
 # the roles the clause reader tests for every cue, as one tuple per phrase (see _role_tuple)
 _NO_ROLES: dict[str, Any] = {"heavy": False, "f": 0, "t": (False,) * 6 + (None, None) + (False,) * 10}
 _FINDING = "found-uptake"  # provisional: uptake wording alone after a finding verb ("PET showed FDG uptake in X"): increased
@@ -848,6 +849,7 @@ def _finish_roles(roles: dict[str, dict[str, Any]]) -> None:
         r["f"] |= _F_STATE if (r.get("state") or r.get("state_weak")) else 0
         r["f"] |= (_F_GEN if r.get("generic") else 0) | (_F_ART if r.get("artifact") else 0)
         r["f"] |= (_F_IDENT if r.get("identify") else 0) | (_F_NORM if (r.get("normalizer") or r.get("pcause")) else 0)
+        r["f"] |= (_F_HYPO if r.get("hypo") else 0) | (_F_COND if r.get("cond") else 0)
         # may stand between a descriptor and its noun: tracer words ("diffuse FDG uptake"), other descriptors, and
         # words that only mark a mixed reading ("focal or diffuse uptake")
         r["gap"] = not any(r.get(x) for x in _NOT_IN_GAP) and bool(r.get("desc") or r.get("context") or r.get("mixed"))
@@ -2431,8 +2433,9 @@ def _extract_uncached(text: str, lex: Lexicon) -> list[Statement]:
     cues, cue_flags = _cues(text, lex)
     doc = _Doc(text, lex, mask, ments, cues, cue_flags, [m.start for m in ments], [c.start for c in cues],
                any(m.kind == "gone" for m in ments), bool(cue_flags & _F_HIST))
-    hypo = [c.start for c in cues if c.roles.get("hypo")]  # "could be mistaken for", "误诊为": the rest is no finding
-    cond = [c.start for c in cues if c.roles.get("cond")]
+    # "could be mistaken for", "误诊为": the rest is no finding; (the flags tell which texts have such cues at all)
+    hypo = [c.start for c in cues if c.roles.get("hypo")] if cue_flags & _F_HYPO else []
+    cond = [c.start for c in cues if c.roles.get("cond")] if cue_flags & _F_COND else []
     for s0, s1, para, clauses in _segments(text, lex, mask):
         if hypo or cond:
             clauses = _finding_clauses(clauses, s0, s1, hypo, cond)
