@@ -1964,3 +1964,40 @@ V14_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
 @pytest.mark.parametrize(("lang", "text", "want"), V14_RULES)
 def test_v14_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
+
+
+# Extractor v15 (issue 8): a resolution verb that ends a list spread over comma clauses speaks of every item, and the
+# items after the first keep the list's kind (node stations after "nodal uptake in"); adverbs between the auxiliary and
+# the verb are part of it. Sentences of our own.
+V15_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    ("en", "Hypermetabolic nodal activity in the neck, chest and abdomen has resolved.",
+     {"cervical_lymph_nodes": ["normal"], "mediastinal_lymph_nodes": ["normal"], "abdominal_lymph_nodes": ["normal"]}),
+    ("en", "Avid nodal disease in the mediastinum, retroperitoneum, and neck have resolved.",
+     {"mediastinal_lymph_nodes": ["normal"], "abdominal_lymph_nodes": ["normal"], "cervical_lymph_nodes": ["normal"]}),
+    ("en", "Intense uptake in the spleen, liver, and bone marrow has since normalized.",
+     {"spleen": ["normal"], "liver": ["normal"], "bone": ["normal"]}),
+    ("en", "Focal activity in the stomach, colon and pancreas is no longer seen.",
+     {"stomach": ["normal"], "intestine": ["normal"], "pancreas": ["normal"]}),
+    ("en", "Increased FDG uptake in the thyroid, adrenal glands, and kidneys have completely disappeared.",
+     {"thyroid": ["normal"], "adrenal": ["normal"], "kidney": ["normal"]}),
+    # (an adverb between the auxiliary and the verb, with no comma list)
+    ("en", "Hypermetabolic uptake in the left adrenal gland has essentially resolved.", {"adrenal": ["normal"]}),
+    ("en", "Increased nodal uptake in the chest and abdomen have nearly resolved.",
+     {"mediastinal_lymph_nodes": ["normal"], "abdominal_lymph_nodes": ["normal"]}),
+    ("en", "The FDG-avid lesions in the liver have now disappeared.", {"liver": ["normal"]}),
+    # guards: a resolution that names its own object does not spread; a list without a resolution keeps its level
+    ("en", "Hypermetabolic nodes in the neck, and the liver lesion has resolved.", {"cervical_lymph_nodes": ["increased"]}),
+    ("en", "Intense uptake in the spleen, and the lung nodule has essentially resolved.", {"spleen": ["increased"]}),
+    ("en", "Hypermetabolic nodes in the neck persist, and the mediastinum has resolved.",
+     {"cervical_lymph_nodes": ["increased"]}),
+    ("en", "Increased uptake in the liver, spleen, and pancreas.",
+     {"liver": ["increased"], "spleen": ["increased"], "pancreas": ["increased"]}),
+    ("en", "Abnormal nodal uptake in the neck, mediastinum, and retroperitoneum.",
+     {"cervical_lymph_nodes": ["increased"], "mediastinal_lymph_nodes": ["increased"],
+      "abdominal_lymph_nodes": ["increased"]}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V15_RULES)
+def test_v15_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want

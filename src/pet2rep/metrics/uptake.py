@@ -119,7 +119,7 @@ from typing import Any
 from pet2rep.errors import InputError, read_input_bytes, read_input_yaml
 from pet2rep.organs import ORGANS, STATES
 
-EXTRACTOR_VERSION = "14"
+EXTRACTOR_VERSION = "15"
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 LANGS: tuple[str, ...] = ("zh", "en")
 
@@ -745,6 +745,9 @@ def _add_roles(roles: dict[str, dict[str, Any]], lst: Any, name: str, value: Any
         roles.setdefault(_key(p), {})[name] = value
 
 
+_RES_AUXILIARIES = frozenset({"has", "have", "had"})  # a resolution's auxiliary, before `resolution_adverbs` (v15)
+
+
 def _assigned_roles(cues: dict[str, Any], lang: str, node_words: list[str]) -> dict[str, dict[str, Any]]:
     """{phrase key: {role: value}} from the lists of the uptake lexicon (and the node words)."""
     roles: dict[str, dict[str, Any]] = {}
@@ -756,6 +759,13 @@ def _assigned_roles(cues: dict[str, Any], lang: str, node_words: list[str]) -> d
                       ("neutral", "neutral"), ("interpretation", "interp"), ("post_resolution", "post_res"),
                       ("interpretation_mixed", "mixed"), ("physio_causes", "pcause")):
         _add_roles(roles, cues.get(key), name)
+    adverbs = _as_list(cues.get("resolution_adverbs"), "resolution_adverbs")
+    if adverbs:  # "have essentially resolved": an adverb between the auxiliary and the verb (extractor v15)
+        for p in _as_list(cues.get("post_resolution"), "post_resolution"):
+            aux, _, rest = _key(p).partition(" ")
+            if rest and aux in _RES_AUXILIARIES:
+                for adv in adverbs:
+                    roles.setdefault(_key(f"{aux} {adv} {rest}"), {})["post_res"] = True
     time = _mapping(cues, "time", f"uptake lexicon ({lang})")
     for name in ("past", "past_end", "temporal", "temporal_normal"):
         _add_roles(roles, time.get(name), name)
@@ -2689,6 +2699,61 @@ def _split_kept_uptake(text: str, clauses: list[tuple[int, int]]) -> list[tuple[
     return out
 
 
+# words that may stand between a listed subject's last item and its resolution verb ("… and pelvis are no longer seen")
+_RES_BEFORE_VERB = frozenset({"is", "are", "was", "were", "has", "have", "had", "been", "now", "since", "also", "all",
+                              "both", "essentially", "completely", "largely", "nearly", "almost", "entirely", "fully",
+                              "mostly", "virtually", "totally", "subsequently", "then"})
+# a lesion noun in the last item: the resolution names its own object ("…, and the liver lesion has resolved")
+_RES_OWN_OBJECT_RE = re.compile(r"\b(?:lesions?|mass(?:es)?|nodules?|focus|foci|tumou?rs?|metastas[ie]s)\b", re.IGNORECASE)
+_LAST_WORD_RE = re.compile(r"\b(\w+)\s*$")
+_RES_WORDS = ("resol", "normali", "normalis", "disappear", "no longer", "regressed")  # string tests before the cues
+
+
+def _join_resolved_list(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`clauses` with a list spread over comma clauses that ends in a resolution verb read as one clause ("Abnormal
+    nodal uptake in the neck, mediastinum, and pelvis have essentially resolved": every item is normal, and the items
+    after the first keep the list's kind, node stations). The clauses after the head (a clause with uptake wording that
+    ends in a name) hold only names, the last one up to its resolution verb; a lesion noun there is an object of its
+    own and ends the list ("…, and the liver lesion has resolved"). Extractor v15."""
+    text, lex = doc.text, doc.lex
+    sent = text[s0 : clauses[-1][1]].lower()
+    if not any(w in sent for w in _RES_WORDS):
+        return clauses
+    ments, m_starts, cues, c_starts = doc.ments, doc.m_starts, doc.cues, doc.c_starts
+    k = 1
+    while k < len(clauses):
+        c0, c1 = clauses[k]
+        cc = cues[bisect.bisect_left(c_starts, c0) : bisect.bisect_left(c_starts, c1)]
+        verb = next((c for c in cc if c.roles["t"][10]), None)  # (a post_resolution cue)
+        if verb is None:
+            k += 1
+            continue
+        end = verb.start
+        while (w := _LAST_WORD_RE.search(text, c0, end)) is not None and w.group(1).lower() in _RES_BEFORE_VERB:
+            end = w.start()
+        cm = ments[bisect.bisect_left(m_starts, c0) : bisect.bisect_left(m_starts, end)]
+        if not cm or not _only_names(text, c0, end, cm, lex) or _RES_OWN_OBJECT_RE.search(text, c0, end):
+            k += 1
+            continue
+        j = k - 1
+        while j > 0:  # the items before it, each a clause of names only
+            a, b = clauses[j]
+            jm = ments[bisect.bisect_left(m_starts, a) : bisect.bisect_left(m_starts, b)]
+            if not jm or not _only_names(text, a, b, jm, lex) or _RES_OWN_OBJECT_RE.search(text, a, b):
+                break
+            j -= 1
+        a, b = clauses[j]
+        hm = ments[bisect.bisect_left(m_starts, a) : bisect.bisect_left(m_starts, b)]
+        hc = cues[bisect.bisect_left(c_starts, a) : bisect.bisect_left(c_starts, b)]
+        if (hm and any(c.roles["t"][5] or c.roles["t"][6] for c in hc if c.start < hm[0].start)
+                and not any(c.roles["t"][10] for c in hc) and _only_names(text, hm[-1].end, b, [], lex)):
+            clauses = [*clauses[:j], (a, c1), *clauses[k + 1 :]]
+            k = j + 1
+        else:
+            k += 1
+    return clauses
+
+
 def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
     """Read the clauses of the sentence that starts at `s0`, in order, appending their statements to `doc.out`: the
     subject goes on from clause to clause, listed organs share a level, a reading qualifies what was stated."""
@@ -2696,6 +2761,8 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
     if lex.lang == "en" and clauses and (text.find("residual", s0, clauses[-1][1]) >= 0
                                          or text.find("persist", s0, clauses[-1][1]) >= 0):
         clauses = _split_kept_uptake(text, clauses)
+    if lex.lang == "en" and len(clauses) > 1:
+        clauses = _join_resolved_list(doc, s0, clauses)
     ments, m_starts, cues, c_starts = doc.ments, doc.m_starts, doc.cues, doc.c_starts
     sent_start = len(out)
     node_head = sent_time = False
