@@ -1995,6 +1995,15 @@ V15_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Abnormal nodal uptake in the neck, mediastinum, and retroperitoneum.",
      {"cervical_lymph_nodes": ["increased"], "mediastinal_lymph_nodes": ["increased"],
       "abdominal_lymph_nodes": ["increased"]}),
+    # a textbook's statement of what a level WOULD mean, or of what may raise it, states no finding of the organ
+    ("en", "Diffusely increased uptake in the spleen should raise the question of lymphoma.", {}),
+    ("en", "Any focal uptake in the adrenal gland should be viewed with suspicion.", {}),
+    ("en", "A clearly focal area of intense activity in the pancreas should be considered suspicious for malignancy.", {}),
+    ("en", "Uptake in the tonsils may be increased following a viral infection.", {}),
+    # (a finding stated of this study, and one called suspicious without "should", keep their level)
+    ("en", "Intense focal uptake in the left adrenal gland is considered suspicious for metastasis.",
+     {"adrenal": ["increased"]}),
+    ("en", "Splenic uptake is increased following G-CSF therapy.", {"spleen": ["increased"]}),
 ]
 
 

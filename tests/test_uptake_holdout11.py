@@ -32,8 +32,10 @@ def test_chinese_texts_get_their_five_labels_and_nothing_else() -> None:
 
 # Extractor v15 (a general reading written on sentences of our own, tests/test_uptake.py::V15_RULES: a resolution verb
 # that ends a list spread over comma clauses speaks of every item, with the list's kind; adverbs between the auxiliary
-# and the verb, "have essentially resolved"): tuned figures, the first run above stays the figure for new text. P 0.802,
-# R 0.862; the three flips of the "have essentially resolved" sentence are gone. Floors, like the first run's.
-V15_FLOORS = {"en": (0.831, 0.818, 4)}  # micro-F1, normal recall, most polarity flips
+# and the verb, "have essentially resolved"; a textbook's statement of what a level would mean, "should raise the question
+# of", "should be viewed with suspicion", "may be increased following", states no finding): tuned figures, the first run
+# above stays the figure for new text. P 0.810, R 0.862; the three flips of the "have essentially resolved" sentence and
+# one of the thyroid statement are gone. Floors, like the first run's.
+V15_FLOORS = {"en": (0.835, 0.818, 3)}  # micro-F1, normal recall, most polarity flips
 
 test_extractor_v15_floors = heldout_floors_test("holdout11", V15_FLOORS, printed=True)
