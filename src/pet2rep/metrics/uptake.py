@@ -135,6 +135,7 @@ _LIST_MARKER_RE = re.compile(r"^[\s(（]*(?:\d{1,2}|[a-zA-Z]|[一二三四五六
 _F_HEAVY, _F_NODE, _F_CTX, _F_CMP, _F_DESC, _F_TIME, _F_MIX, _F_HIST, _F_STATE = 1, 2, 4, 8, 16, 32, 64, 128, 256
 _F_GEN, _F_ART, _F_IDENT, _F_NORM = 512, 1024, 2048, 4096  # generic statement, artifact, identify, normalizer
 _F_HYPO, _F_COND = 8192, 16384  # hypothetical, conditional (only _extract_uncached tests them: which texts have any)
+_F_RES = 32768  # post_resolution ("has resolved": _join_resolved_list runs only in texts that have one; extractor v15)
 # the roles the clause reader tests for every cue, as one tuple per phrase (see _role_tuple)
 _NO_ROLES: dict[str, Any] = {"heavy": False, "f": 0, "t": (False,) * 6 + (None, None) + (False,) * 10}
 _FINDING = "found-uptake"  # provisional: uptake wording alone after a finding verb ("PET showed FDG uptake in X"): increased
@@ -860,6 +861,7 @@ def _finish_roles(roles: dict[str, dict[str, Any]]) -> None:
         r["f"] |= (_F_GEN if r.get("generic") else 0) | (_F_ART if r.get("artifact") else 0)
         r["f"] |= (_F_IDENT if r.get("identify") else 0) | (_F_NORM if (r.get("normalizer") or r.get("pcause")) else 0)
         r["f"] |= (_F_HYPO if r.get("hypo") else 0) | (_F_COND if r.get("cond") else 0)
+        r["f"] |= _F_RES if r.get("post_res") else 0
         # may stand between a descriptor and its noun: tracer words ("diffuse FDG uptake"), other descriptors, and
         # words that only mark a mixed reading ("focal or diffuse uptake")
         r["gap"] = not any(r.get(x) for x in _NOT_IN_GAP) and bool(r.get("desc") or r.get("context") or r.get("mixed"))
@@ -2761,7 +2763,7 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
     if lex.lang == "en" and clauses and (text.find("residual", s0, clauses[-1][1]) >= 0
                                          or text.find("persist", s0, clauses[-1][1]) >= 0):
         clauses = _split_kept_uptake(text, clauses)
-    if lex.lang == "en" and len(clauses) > 1:
+    if doc.cue_flags & _F_RES and lex.lang == "en" and len(clauses) > 1:
         clauses = _join_resolved_list(doc, s0, clauses)
     ments, m_starts, cues, c_starts = doc.ments, doc.m_starts, doc.cues, doc.c_starts
     sent_start = len(out)
