@@ -22,7 +22,9 @@ Usage: python benchmarks/uptake_generalization.py [--lang en|zh|both]
 from __future__ import annotations
 
 import argparse
+import ast
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -109,14 +111,9 @@ def f1(c: list[int]) -> float:
 
 def recorded_first_run(s: str, lang: str) -> float | None:
     """The first-run micro-F1 recorded in tests/test_uptake_holdout{s}.py (FIRST_RUN), if any."""
-    import re
-
     p = REPO / "tests" / f"test_uptake_holdout{s}.py"
     m = re.search(r"^FIRST_RUN = (\{.*\})", p.read_text(encoding="utf-8"), re.M) if p.exists() else None
-    if not m:
-        return None
-    rec = eval(m.group(1), {})  # noqa: S307 - a literal dict of our own test file
-    return rec.get(lang, (None,))[0]
+    return ast.literal_eval(m.group(1)).get(lang, (None,))[0] if m else None
 
 
 def main(argv: list[str] | None = None) -> int:

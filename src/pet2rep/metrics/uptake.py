@@ -1178,6 +1178,8 @@ def _organ_entry(txt: str, kind_target: tuple[str, str], lex: Lexicon) -> tuple[
             spec = lex.homonyms.get(key)
             hw = key in lex.homonyms_with
     return kind, target, spec, hw
+
+
 # the region an image shows ("Axial fused PET-CT scan of the cervical spine showing …"; extractor v12)
 _VIEW_OF_RE = re.compile(r"(?:scans?|images?|views?|projections?|slices?|sections?|reconstructions?)[\s-]+(?:of|through)"
                          r"[\s-]+(?:the[\s-]+)?(?:(?:left|right|upper|lower)[\s-]+)?$", re.IGNORECASE)
@@ -2708,7 +2710,7 @@ _RES_BEFORE_VERB = frozenset({"is", "are", "was", "were", "has", "have", "had", 
 # a lesion noun in the last item: the resolution names its own object ("…, and the liver lesion has resolved")
 _RES_OWN_OBJECT_RE = re.compile(r"\b(?:lesions?|mass(?:es)?|nodules?|focus|foci|tumou?rs?|metastas[ie]s)\b", re.IGNORECASE)
 _LAST_WORD_RE = re.compile(r"\b(\w+)\s*$")
-_RES_WORDS = ("resol", "normali", "normalis", "disappear", "no longer", "regressed")  # string tests before the cues
+_RES_WORDS = ("resol", "normali", "disappear", "no longer", "regressed")  # string tests before the cues
 
 
 def _join_resolved_list(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -2722,10 +2724,17 @@ def _join_resolved_list(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> l
     if not any(w in sent for w in _RES_WORDS):
         return clauses
     ments, m_starts, cues, c_starts = doc.ments, doc.m_starts, doc.cues, doc.c_starts
+
+    def ments_in(a: int, b: int) -> list[_Tok]:
+        return ments[bisect.bisect_left(m_starts, a) : bisect.bisect_left(m_starts, b)]
+
+    def cues_in(a: int, b: int) -> list[_Tok]:
+        return cues[bisect.bisect_left(c_starts, a) : bisect.bisect_left(c_starts, b)]
+
     k = 1
     while k < len(clauses):
         c0, c1 = clauses[k]
-        cc = cues[bisect.bisect_left(c_starts, c0) : bisect.bisect_left(c_starts, c1)]
+        cc = cues_in(c0, c1)
         verb = next((c for c in cc if c.roles["t"][10]), None)  # (a post_resolution cue)
         if verb is None:
             k += 1
@@ -2733,20 +2742,19 @@ def _join_resolved_list(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> l
         end = verb.start
         while (w := _LAST_WORD_RE.search(text, c0, end)) is not None and w.group(1).lower() in _RES_BEFORE_VERB:
             end = w.start()
-        cm = ments[bisect.bisect_left(m_starts, c0) : bisect.bisect_left(m_starts, end)]
+        cm = ments_in(c0, end)
         if not cm or not _only_names(text, c0, end, cm, lex) or _RES_OWN_OBJECT_RE.search(text, c0, end):
             k += 1
             continue
         j = k - 1
         while j > 0:  # the items before it, each a clause of names only
             a, b = clauses[j]
-            jm = ments[bisect.bisect_left(m_starts, a) : bisect.bisect_left(m_starts, b)]
+            jm = ments_in(a, b)
             if not jm or not _only_names(text, a, b, jm, lex) or _RES_OWN_OBJECT_RE.search(text, a, b):
                 break
             j -= 1
         a, b = clauses[j]
-        hm = ments[bisect.bisect_left(m_starts, a) : bisect.bisect_left(m_starts, b)]
-        hc = cues[bisect.bisect_left(c_starts, a) : bisect.bisect_left(c_starts, b)]
+        hm, hc = ments_in(a, b), cues_in(a, b)
         if (hm and any(c.roles["t"][5] or c.roles["t"][6] for c in hc if c.start < hm[0].start)
                 and not any(c.roles["t"][10] for c in hc) and _only_names(text, hm[-1].end, b, [], lex)):
             clauses = [*clauses[:j], (a, c1), *clauses[k + 1 :]]
@@ -2763,7 +2771,7 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
     if lex.lang == "en" and clauses and (text.find("residual", s0, clauses[-1][1]) >= 0
                                          or text.find("persist", s0, clauses[-1][1]) >= 0):
         clauses = _split_kept_uptake(text, clauses)
-    if doc.cue_flags & _F_RES and lex.lang == "en" and len(clauses) > 1:
+    if cue_flags & _F_RES and lex.lang == "en" and len(clauses) > 1:
         clauses = _join_resolved_list(doc, s0, clauses)
     ments, m_starts, cues, c_starts = doc.ments, doc.m_starts, doc.cues, doc.c_starts
     sent_start = len(out)
@@ -3035,10 +3043,10 @@ _INCLUDING_RE = re.compile(r"[\s,]*(?:including|includ\w+|such[\s-]+as|namely|e\
 _REST_OF_RE = re.compile(r"(?:其余|其他|余)(?:部|部分)?(?:左侧|右侧|双侧|两侧|左|右|双|两)?$|\b(?:rest|remainder)\s+of\s+(?:the\s+)?"
                          r"(?:(?:left|right)\s+)?$|\bremaining\s+(?:(?:left|right)\s+)?$", re.IGNORECASE)
 _OTHERWISE_RE = re.compile(r"\b(?:otherwise|elsewhere)\b|其余|其他部位|余部", re.IGNORECASE)  # the rest of the body
-# "no other / no additional / no further …" in a clause that names no organ denies findings beyond the one just stated:
-# it speaks of the rest of the body, wherever it stands in the sentence ("…, and no other abnormalities were seen")
 # a clause about the whole body ("there was no abnormality in the whole body scan by PET-CT"; extractor v12)
 _WHOLE_BODY_RE = re.compile(r"\b(?:in|on|throughout|of)[\s-]+the[\s-]+(?:whole|entire|total)[\s-]+body\b", re.IGNORECASE)
+# "no other / no additional / no further …" in a clause that names no organ denies findings beyond the one just stated:
+# it speaks of the rest of the body, wherever it stands in the sentence ("…, and no other abnormalities were seen")
 _NO_OTHER_RE = re.compile(r"\b(?:no|without|nor)[\s-]+(?:[a-z]+[\s-]+)?(?:other|additional|further)\b", re.IGNORECASE)
 
 
