@@ -204,3 +204,24 @@ def test_runs_in_one_process_write_each_reference_once(cache_dir, tmp_path, monk
     monkeypatch.setenv("PET2REP_CACHE", str(cache_dir))
     m3, _ = E.score_pairs(refs[::-1], refs, workers=1, bootstrap=0)  # from the file: same numbers
     assert {k: v for k, v in m3.items() if k != "timing"} == {k: v for k, v in m1.items() if k != "timing"}
+
+
+def test_token_lists_are_stored_as_one_string_and_read_back_exactly(tmp_path):
+    """A row's token lists are kept as one space-joined string (a JSON array of a thousand one-character strings
+    decodes several times slower, and every run decodes all its references before its workers start); a list that
+    a space-joined string could not give back (an empty token, a token with a space) is kept as a list."""
+    db = C.RefCache(tmp_path / C.FILE_NAME)
+    toks = list("右肺上叶见结节") + ["suvmax", "9.2", "。"]
+    odd = ["a b", "", "c"]
+    db.put_many({"ref one": {"tok": {"sig": toks}, "lab": {"zh": {"lung": ["increased"]}}, "met": {"sig": [None, [0, 3]]}},
+                 "ref two": {"tok": {"sig": odd, "empty": []}, "lab": {}, "met": {"sig": [toks, []]}}})
+    with sqlite3.connect(db.path) as con:
+        stored = {k: json.loads(v) for k, v in con.execute("SELECT k, v FROM refs")}
+    one, two = stored[C.text_key("ref one")], stored[C.text_key("ref two")]
+    assert one["tok"]["sig"] == "右 肺 上 叶 见 结 节 suvmax 9.2 。"
+    assert two["tok"] == {"sig": odd, "empty": ""} and two["met"]["sig"][0] == " ".join(toks)
+    got = db.get_many(["ref one", "ref two"])
+    assert got["ref one"]["tok"]["sig"] == toks and got["ref one"]["met"]["sig"] == [None, [0, 3]]
+    assert got["ref two"]["tok"] == {"sig": odd, "empty": []} and got["ref two"]["met"]["sig"] == [toks, []]
+    assert C.unpack_tokens(C.pack_tokens(["x"])) == ["x"] and C.pack_tokens([" "]) == [" "]
+    db.close()

@@ -608,6 +608,12 @@ def _java_hash(word: str) -> int:
     return h
 
 
+def _latin_positions(words: list[str]) -> list[int]:
+    """Positions of the words in Latin script (or digits, punctuation): CJK words never stem, synonym or
+    paraphrase-match."""
+    return [i for i, t in enumerate(words) if t < "\u3000"]
+
+
 def _keys(words: list[str]) -> np.ndarray:
     try:
         return np.fromiter(map(_JHASH.__getitem__, words), dtype=np.int64, count=len(words))
@@ -619,26 +625,29 @@ class RefSide:
     """What METEOR needs of a reference, computed once per reference text (and cacheable).
 
     ``tokens``: the reference as the jar sees it after ``-norm``; ``keys`` their word keys; ``fun``:
-    function-word positions, ``fflags`` the same as 0/1 per position; ``latin``: any Latin-script word.
+    function-word positions, ``fflags`` the same as 0/1 per position; ``lat``: positions of Latin-script words
+    (the only ones stem, synonym and paraphrase matching looks at), ``latin``: whether there is any.
     """
 
-    __slots__ = ("tokens", "keys", "fun", "fflags", "latin")
+    __slots__ = ("tokens", "keys", "fun", "fflags", "lat", "latin")
 
     def __init__(self, tokens: list[str]) -> None:
-        self.__setstate__((tokens, _function_positions(tokens, function_words()), any(t[0] < "\u3000" for t in tokens)))
+        self.__setstate__((tokens, _function_positions(tokens, function_words())))
 
     @classmethod
     def from_parts(cls, tokens: list[str], fun: Sequence[int]) -> RefSide:
         """Rebuild from cached ``tokens`` and function-word positions (keys are recomputed)."""
         obj = cls.__new__(cls)
-        obj.__setstate__((tokens, set(fun), any(t[0] < "\u3000" for t in tokens)))
+        obj.__setstate__((tokens, set(fun)))
         return obj
 
     def __getstate__(self) -> tuple:
-        return (self.tokens, self.fun, self.latin)
+        return (self.tokens, self.fun)
 
     def __setstate__(self, state: tuple) -> None:
-        self.tokens, self.fun, self.latin = state
+        self.tokens, self.fun = state[:2]
+        self.lat = _latin_positions(self.tokens)
+        self.latin = bool(self.lat)
         self.keys = _keys(self.tokens)
         self.fflags = np.zeros(len(self.tokens), dtype=np.int64)
         if self.fun:
@@ -650,14 +659,17 @@ def reference_side(ref_tokens: Sequence[str]) -> RefSide:
     return RefSide(meteor_tokens(ref_tokens))
 
 
-def _extra_matches(hyp: list[str], ref: list[str], hpos: dict[str, list[int]]) -> list[tuple]:
-    """Stem, synonym and paraphrase candidates: (module, ref_start, ref_len, hyp_start, hyp_len)."""
+def _extra_matches(hyp: list[str], ref: list[str], hpos: dict[str, list[int]],
+                   lat_r: list[int] | None = None) -> list[tuple]:
+    """Stem, synonym and paraphrase candidates: (module, ref_start, ref_len, hyp_start, hyp_len); ``lat_r``: the
+    reference's Latin-script positions when known (:class:`RefSide`)."""
     out: list[tuple] = []
     # CJK characters never occur in the stem/synonym/paraphrase data
     types_h = {t for t in hpos if t < "\u3000"}
     if not types_h:
         return out
-    lat_r = [j for j, t in enumerate(ref) if t < "\u3000"]
+    if lat_r is None:
+        lat_r = _latin_positions(ref)
     if not lat_r:
         return out
     lat_h = sorted(i for t in types_h for i in hpos[t])
@@ -774,7 +786,7 @@ _WTS = np.asarray(SEARCH_WEIGHTS, dtype=np.float64)
 def _extra_arrays(hyp: list[str], rs: RefSide) -> tuple[np.ndarray, ...]:
     """Stem, synonym and paraphrase candidates as arrays (ref start, hyp start, hyp length, ref length,
     module), sorted by reference start, then module, then the order :func:`_extra_matches` found them."""
-    lat = [i for i, t in enumerate(hyp) if t < "\u3000"]  # Latin words only: CJK never stem/synonym/paraphrase-match
+    lat = _latin_positions(hyp)
     if not lat:
         return _NO_EXTRA
     hpos: dict[str, list[int]] = {}
@@ -784,7 +796,7 @@ def _extra_arrays(hyp: list[str], rs: RefSide) -> tuple[np.ndarray, ...]:
             hpos[t].append(i)
         else:
             hpos[t] = [i]
-    extra = _extra_matches(hyp, rs.tokens, hpos)
+    extra = _extra_matches(hyp, rs.tokens, hpos, rs.lat)
     if not extra:
         return _NO_EXTRA
     extra.sort(key=itemgetter(1, 0))
