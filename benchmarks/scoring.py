@@ -16,13 +16,18 @@ substitutions. Then, in one run:
       one evaluate call (a 2-pair call), with every other metric taken as free;
   (b) the full-benchmark load: 30 models x 565 studies = 16,950 pairs scored as 30 cold runs over the
       same references (nothing kept in the process between runs; the persistent reference cache, empty at
-      the start, is filled by the first run), target < 40 s; and the same with --no-cache.
+      the start, is filled by the first run), target < 40 s; and the same with --no-cache. With --repeat K the
+      load is measured K times in alternation (cache on, --no-cache, cache on, ...), each cache-on load on a new
+      empty cache, and every time is printed with the best and the median: this machine is shared, and the same
+      code's 10-run load has been measured from 19.5 to 31.6 s within a quarter of an hour, so one figure says as
+      much about the neighbours as about the code (the best of K, as timeit takes, is what the code needs here when
+      nothing else slows it).
 
 Every band and every run starts as a new `pet2rep evaluate` process would (forget_process_state: no reference and
 none of the extractor's or METEOR's memos are kept in the process; modules, lexicons and the compiled kernel are).
 
 Usage: python benchmarks/scoring.py [--n 40] [--models 30] [--studies 565] [--workers N] [--skip-coco]
-       [--bands 300,700,1200,1800] [--skip-load]
+       [--bands 300,700,1200,1800] [--skip-load] [--repeat K]
 """
 
 from __future__ import annotations
@@ -305,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=None, help="default: one per CPU, as evaluate")
     ap.add_argument("--skip-coco", action="store_true", help="skip pycocoevalcap (no Java)")
     ap.add_argument("--skip-load", action="store_true", help="skip the 16,950-pair load")
+    ap.add_argument("--repeat", type=int, default=1, help="measure the load K times (each printed, best and median)")
     ap.add_argument("--seed-demo", type=Path, default=None, help=f"folder of prompt_qwen25vl.jsonl ({SEED_DEMO})")
     args = ap.parse_args(argv)
 
@@ -366,21 +372,29 @@ def main(argv: list[str] | None = None) -> int:
     # (b) full load: 30 cold runs over the same references
     refs, models, prompt = build_pairs(args.studies, args.models, seed_demo=args.seed_demo)
     total = args.models * len(refs)
-    timings = []
-    for label, cache in (("reference cache on", True), ("--no-cache", False)):
-        t0 = time.perf_counter()
-        for hyps in models:
-            forget_process_state()  # each run starts as a new `pet2rep evaluate` process would
-            score_pairs(hyps, refs, prompts=[prompt] * len(refs), workers=workers, bootstrap=1000, cache=cache)
-        timings.append((label, time.perf_counter() - t0))
+    timings: dict[str, list[float]] = {"reference cache on": [], "--no-cache": []}
+    for k in range(max(1, args.repeat)):
+        for label, cache in (("reference cache on", True), ("--no-cache", False)):
+            if cache and k:  # every repeat starts with an empty reference cache, as the first does
+                for p in tmp.glob("references-*"):
+                    p.unlink()
+            t0 = time.perf_counter()
+            for hyps in models:
+                forget_process_state()  # each run starts as a new `pet2rep evaluate` process would
+                score_pairs(hyps, refs, prompts=[prompt] * len(refs), workers=workers, bootstrap=1000, cache=cache)
+            timings[label].append(time.perf_counter() - t0)
     chars = sum(len(x) for x in refs) / len(refs)
     print()
     full = total == 30 * 565  # the < 40 s target is for the full benchmark's load, not a smaller one
     print(f"{'full' if full else 'reduced'} load: {total} pairs = {args.models} cold runs x {len(refs)} studies (references ~{chars:.0f} "
           f"characters), {workers} worker(s), bootstrap 1000 per run:")
-    for label, sec in timings:
-        verdict = ('PASS' if sec < 40 else 'FAIL') if full else f"not judged ({total} pairs, not 16,950)"
-        print(f"  {label:<20}{sec:>7.1f} s  ({1000 * sec / total:.2f} ms/pair)  target < 40 s: {verdict}")
+    for label, secs in timings.items():
+        sec = min(secs)
+        verdict = (f"{'PASS' if sec < 40 else 'FAIL'}; under a minute (issue 8): {'PASS' if sec < 60 else 'FAIL'}"
+                   if full else f"not judged ({total} pairs, not 16,950)")
+        each = f"  (each: {', '.join(f'{x:.1f}' for x in secs)}; median {sorted(secs)[len(secs) // 2]:.1f} s)" \
+            if len(secs) > 1 else ""
+        print(f"  {label:<20}{sec:>7.1f} s  ({1000 * sec / total:.2f} ms/pair)  target < 40 s: {verdict}{each}")
     if worst != float("inf"):
         print(f"slowest band: {worst:.0f}x pycocoevalcap (target >= 50x: {'PASS' if worst >= 50 else 'FAIL'})")
     return 0
