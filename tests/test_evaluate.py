@@ -489,3 +489,38 @@ def test_chunks_cover_every_sample_once_largest_first():
         assert sizes[:-1] == sorted(sizes[:-1], reverse=True) and max(sizes) <= 512 and sizes[-1] <= sizes[0]
         assert all(s >= 16 for s in sizes[:-1])
     assert [b - a for a, b in _chunks(565, 2)][:3] == [95, 79, 66]
+
+
+def test_metrics_json_says_how_far_ce_can_be_trusted(tmp_path: Path, corpus: dict, capsys) -> None:
+    """metrics.json's `ce_validation` is the extractor's pooled first-run figure on new clinician text in the run's
+    language (data/uptake_validation.yaml), `evaluate` prints it in one line, an English run gets the English figure,
+    and the file's figures are the ones the README quotes (both written from benchmarks/uptake_generalization.py)."""
+    import re
+
+    import yaml
+
+    from pet2rep.cli import main as cli_main
+    from pet2rep.metrics.clinical import ce_validation
+
+    table = yaml.safe_load((Path(__file__).parents[1] / "src/pet2rep/data/uptake_validation.yaml").read_text("utf-8"))
+    rows = [{"subject_id": f"p{i}", "llm_output": [h[:300]], "ground_truth": r[:300]}
+            for i, (h, r) in enumerate(zip(corpus["good"][:3], corpus["refs"][:3]))]
+    pred = write_jsonl(tmp_path / "pred.jsonl", rows)
+    assert cli_main(["evaluate", str(pred), "--out", str(tmp_path / "zh"), "--bootstrap", "0", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    on_disk = json.loads((tmp_path / "zh" / "metrics.json").read_text(encoding="utf-8"))
+    assert on_disk["lang"] == "zh" and on_disk["ce_validation"] == table["zh"]
+    assert f"micro-F1 {table['zh']['first_run_micro_f1']:.3f}" in out and "Chinese clinician-written texts" in out
+    en = [{"subject_id": "e0", "llm_output": ["Intense FDG uptake in a right upper lobe nodule."],
+           "ground_truth": "Increased FDG uptake in the right lung nodule, SUVmax 8."}]
+    m = evaluate_predictions(write_jsonl(tmp_path / "en.jsonl", en), tmp_path / "en", bootstrap=0, workers=1)
+    assert m["lang"] == "en" and m["ce_validation"]["first_run_micro_f1"] == table["en"]["first_run_micro_f1"] < 0.95
+    assert ce_validation("auto") is None and ce_validation("fr") is None
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    pooled = re.search(r"\*\*en ([0-9.]+)\*\* \((\d+) texts, (\d+)\s+labels; normal recall ([0-9.]+)\) and \*\*zh ([0-9.]+)"
+                       r"\*\* \((\d+) texts, (\d+) labels; normal recall ([0-9.]+)\)", readme)
+    assert pooled, "the README's pooled first-run sentence moved"
+    for lang, (f1, texts, labels, nr) in (("en", pooled.groups()[:4]), ("zh", pooled.groups()[4:])):
+        e = table[lang]
+        assert (e["first_run_micro_f1"], e["texts"], e["labels"], e["normal_recall"]) == (
+            float(f1), int(texts), int(labels), float(nr)), lang

@@ -43,6 +43,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -260,3 +262,30 @@ def oua_summary(hyps: Sequence[Labels | None], refs: Sequence[Labels | None],
         "coverage": float(np.mean(cov_h)) if cov_h else 0.0,
         "coverage_reference": float(np.mean(cov_r)) if cov_r else 0.0,
     }
+
+
+def ce_validation(lang: str | None) -> dict[str, Any] | None:
+    """How the organ-uptake extractor did on new clinician-written text in `lang` (its pooled first runs on held-out
+    sets; ``data/uptake_validation.yaml``), or None for a language without such figures."""
+    if lang not in ("zh", "en"):
+        return None
+    entry = _validation_table().get(lang)
+    return dict(entry) if entry else None
+
+
+@lru_cache(maxsize=1)
+def _validation_table() -> dict[str, Any]:
+    import yaml
+
+    text = resources.files("pet2rep.data").joinpath("uptake_validation.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text) or {}
+
+
+def ce_validation_line(entry: dict[str, Any] | None, lang: str | None) -> str | None:
+    """One line saying how far CE can be trusted in this language (for `pet2rep evaluate`'s summary)."""
+    if not entry:
+        return None
+    name = {"zh": "Chinese", "en": "English"}.get(lang or "", lang)
+    return (f"CE rests on the uptake extractor: micro-F1 {entry['first_run_micro_f1']:.3f} (normal recall "
+            f"{entry['normal_recall']:.3f}) on {entry['texts']} {name} clinician-written texts it was never tuned on "
+            f"(first runs, held-out sets {entry['held_out_sets']}); check a run's statements with `pet2rep uptake`")

@@ -570,16 +570,19 @@ def _text_table(hyps: Sequence[Any], refs: Sequence[Any], prompts: list[Any]) ->
 
 def _run_summary(recs: list[dict[str, Any]], lang: str, ce_states: str) -> dict[str, Any]:
     """metrics.json's OUA tables (per state, per organ, confusion, coverage), failure counts and run language."""
-    from pet2rep.metrics.clinical import oua_summary
+    from pet2rep.metrics.clinical import ce_validation, oua_summary
     from pet2rep.metrics.failures import summarize
 
     oua = oua_summary([r["hyp_labels"] for r in recs], [r["ref_labels"] for r in recs], ce_states)
     detected = Counter(r["expected_lang"] for r in recs if r["expected_lang"])
+    run_lang = lang if lang != "auto" else (detected.most_common(1)[0][0] if detected else "auto")
     return {
         "ce_states": ce_states,
         **{k: oua[k] for k in ("per_state", "per_organ", "confusion", "coverage", "coverage_reference")},
         "failures": summarize([r["failures"]["flags"] for r in recs]),
-        "lang": lang if lang != "auto" else (detected.most_common(1)[0][0] if detected else "auto"),
+        "lang": run_lang,
+        # how the extractor behind CE did on new clinician text in this language (data/uptake_validation.yaml)
+        "ce_validation": ce_validation(run_lang),
     }
 
 
@@ -823,6 +826,11 @@ def format_summary(metrics: dict[str, Any]) -> str:
     counts = fails.get("counts", {})
     if counts:
         lines.append("failures: " + ", ".join(f"{m}={c}" for m, c in counts.items()))
+    from pet2rep.metrics.clinical import ce_validation_line
+
+    note = ce_validation_line(metrics.get("ce_validation"), metrics.get("lang"))
+    if note:
+        lines.append(note)
     lines.append("signatures:")
     for k, sig in metrics.get("signatures", {}).items():
         lines.append(f"  {k}: {sig}")
