@@ -237,3 +237,18 @@ def test_review_columns_from_a_reader_study_export(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and needle in err[0], err
         assert not (tmp_path / "x").exists()
+
+
+def test_notes_say_how_far_ce_can_be_trusted(scored, tmp_path):
+    """Runs scored by `evaluate` carry `ce_validation`; the leaderboard's notes quote it once per language (the
+    synthetic demo studies are Chinese), before the last line that defines CE; rows without it add no such note."""
+    from pet2rep.metrics.clinical import ce_validation
+
+    md = write_leaderboard(scored, tmp_path, warn=lambda m: None)["md"].read_text(encoding="utf-8")
+    zh = ce_validation("zh")
+    note = [ln for ln in md.splitlines() if "CE rests on the uptake extractor" in ln]
+    assert len(note) == 1 and f"zh micro-F1 {zh['first_run_micro_f1']:.3f} over {zh['texts']} texts" in note[0]
+    assert "en micro-F1" not in note[0] and "macro over the four uptake states" in md.splitlines()[-1]
+    runs = tmp_path / "old"
+    _write(runs / "template", PAPER_TEMPLATE)
+    assert "CE rests on" not in write_leaderboard(runs, tmp_path / "o")["md"].read_text(encoding="utf-8")

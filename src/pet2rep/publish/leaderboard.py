@@ -93,6 +93,8 @@ def load_rows(paths: list[Path], skipped: list[str] | None = None) -> list[dict[
         row["failures"] = _failure_total(m.get("failures"))
         row["failure_counts"] = _failure_counts(m.get("failures"))
         row["ce_states"] = ce_states_of(m)
+        val = m.get("ce_validation")
+        row["ce_validation"] = (m.get("lang"), val) if isinstance(val, dict) else None
         backend = card.get("backend") if isinstance(card.get("backend"), str) else None
         row["template"] = backend == "template" or (backend is None and run.name == "template")
         row["oracle"] = backend == "oracle" or (backend is None and run.name == "oracle")
@@ -260,6 +262,26 @@ def _sig_note(rows: list[dict[str, Any]]) -> str | None:
             f"higher Overall needed) on the studies both runs share, as in pet2rep compare --test {s['test']}.")
 
 
+def _trust_note(rows: list[dict[str, Any]]) -> str | None:
+    """How far CE can be trusted in the runs' languages (metrics.json "ce_validation"), one clause per language."""
+    langs = {}
+    for r in rows:
+        if r.get("ce_validation"):
+            lang, val = r["ce_validation"]
+            langs.setdefault(lang, val)
+    parts = []
+    for lang, val in sorted(langs.items(), key=lambda kv: str(kv[0])):
+        try:
+            parts.append(f"{lang} micro-F1 {float(val['first_run_micro_f1']):.3f} over {int(val['texts'])} texts")
+        except (KeyError, TypeError, ValueError):
+            continue
+    if not parts:
+        return None
+    return ("CE rests on the uptake extractor, whose first runs on clinician-written text it was never tuned on "
+            f"gave {'; '.join(parts)}: CE differences within that error deserve a look at the statements "
+            "(pet2rep uptake --statements).")
+
+
 def table_notes(rows: list[dict[str, Any]], layout: Layout) -> list[str]:
     notes = []
     if layout.cost:
@@ -273,6 +295,9 @@ def table_notes(rows: list[dict[str, Any]], layout: Layout) -> list[str]:
     sig = _sig_note(rows)
     if sig:
         notes.append(sig)
+    trust = _trust_note(rows)
+    if trust:
+        notes.append(trust)
     # last, as before: the line that says what CE means
     notes.append("Overall = mean of BLEU-4, METEOR, ROUGE-L, CE-P, CE-R, CE-F1 in percent; bootstrap 95% "
                  f"intervals in brackets. {ce_note(rows)}")
