@@ -164,7 +164,23 @@ def main(argv: list[str] | None = None) -> int:
             c = pooled[key]
             nr = f"{c[3] / c[4]:.3f}" if c[4] else "-"
             print(f"{'pooled ' + key:<22}{n_by[key]:>6}{c[0] + c[2]:>7}{f1(c):>10.3f}{nr:>15}")
+        c = pooled["all"]
+        print(validation_check(lang, (round(f1(c), 3), round(c[3] / c[4], 3) if c[4] else None, n_by["all"],
+                                      c[0] + c[2])))
     return 0
+
+
+def validation_check(lang: str, got: tuple[float, float | None, int, int]) -> str:
+    """Whether src/pet2rep/data/uptake_validation.yaml (what `evaluate` reports as ce_validation) holds these pooled
+    first-run figures: (micro-F1, normal recall, texts, labels)."""
+    import yaml
+
+    table = yaml.safe_load((REPO / "src" / "pet2rep" / "data" / "uptake_validation.yaml").read_text(encoding="utf-8"))
+    e = table.get(lang) or {}
+    kept = (e.get("first_run_micro_f1"), e.get("normal_recall"), e.get("texts"), e.get("labels"))
+    if kept == got:
+        return f"data/uptake_validation.yaml ({lang}): holds these pooled figures"
+    return f"data/uptake_validation.yaml ({lang}): holds {kept}, the sets give {got}: update it"
 
 
 if __name__ == "__main__":

@@ -48,3 +48,17 @@ def test_counts_and_f1_by_hand() -> None:
     assert c == [1, 1, 2, 0, 1]  # tp liver; fp lung increased; fn lung normal, bone; normal 0 of 1
     assert gen.f1(c) == pytest.approx(2 / (2 + 1 + 2))
     assert gen.counts(gold, pred, ["b"]) == [0, 0, 1, 0, 0]
+
+
+@pytest.mark.slow
+def test_ce_validation_figures_are_the_pooled_first_runs() -> None:
+    """What `evaluate` reports as `ce_validation` (src/pet2rep/data/uptake_validation.yaml) is what the held-out sets
+    give: the benchmark recomputes every pooled first run from the archived versions and compares (~40 s)."""
+    missing = [c for _v, c, _s in gen.FIRST_RUNS if not _has_commit(c)]
+    if missing:
+        pytest.skip(f"commits {missing} are not in this clone's history")
+    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "uptake_generalization.py")], capture_output=True,
+                       text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for lang in ("en", "zh"):
+        assert f"data/uptake_validation.yaml ({lang}): holds these pooled figures" in r.stdout, r.stdout[-3000:]
