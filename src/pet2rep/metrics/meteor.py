@@ -626,10 +626,10 @@ class RefSide:
 
     ``tokens``: the reference as the jar sees it after ``-norm``; ``keys`` their word keys; ``fun``:
     function-word positions, ``fflags`` the same as 0/1 per position; ``lat``: positions of Latin-script words
-    (the only ones stem, synonym and paraphrase matching looks at), ``latin``: whether there is any.
+    (the only ones stem, synonym and paraphrase matching looks at).
     """
 
-    __slots__ = ("tokens", "keys", "fun", "fflags", "lat", "latin")
+    __slots__ = ("tokens", "keys", "fun", "fflags", "lat")
 
     def __init__(self, tokens: list[str]) -> None:
         self.__setstate__((tokens, _function_positions(tokens, function_words())))
@@ -645,9 +645,8 @@ class RefSide:
         return (self.tokens, self.fun)
 
     def __setstate__(self, state: tuple) -> None:
-        self.tokens, self.fun = state[:2]
+        self.tokens, self.fun = state
         self.lat = _latin_positions(self.tokens)
-        self.latin = bool(self.lat)
         self.keys = _keys(self.tokens)
         self.fflags = np.zeros(len(self.tokens), dtype=np.int64)
         if self.fun:
@@ -818,7 +817,7 @@ def _stats_row(hyp: list[str], ref: list[str] | RefSide) -> np.ndarray:
         return row
     hkeys = _keys(hyp)
     identical = nh == nr and bool(np.array_equal(hkeys, rs.keys))
-    extra = _extra_arrays(hyp, rs) if rs.latin and not identical else _NO_EXTRA
+    extra = _extra_arrays(hyp, rs) if rs.lat and not identical else _NO_EXTRA
     hf = np.zeros(nh, dtype=np.int64)
     if hfun:
         hf[list(hfun)] = 1
