@@ -21,7 +21,9 @@ substitutions. Then, in one run:
       empty cache, and every time is printed with the best and the median: this machine is shared, and the same
       code's 10-run load has been measured from 19.5 to 31.6 s within a quarter of an hour, so one figure says as
       much about the neighbours as about the code (the best of K, as timeit takes, is what the code needs here when
-      nothing else slows it).
+      nothing else slows it). Before each run of a load a fixed workload that runs none of pet2rep's code is timed (the
+      machine probe, outside the load's time), and its median over the load is printed beside it: it tells a slow
+      machine from slow code.
 
 Every band and every run starts as a new `pet2rep evaluate` process would (forget_process_state: no reference and
 none of the extractor's or METEOR's memos are kept in the process; modules, lexicons and the compiled kernel are).
@@ -296,6 +298,29 @@ def fixed_seconds(workers: int, prompt: str, lang: str, seed_demo: Path | None) 
     return best
 
 
+def machine_probe(repeat: int = 3) -> float:
+    """Seconds of a fixed workload that runs none of pet2rep's code (interpreted dict and string work, a regex scan, a
+    numpy sort; ~0.2 s on this machine when it is quiet), best of `repeat`: how fast the shared machine is at the moment
+    a load is measured, so that two loads of the same code can be told apart from two speeds of the machine."""
+    import numpy as np
+
+    rng = random.Random(1)
+    words = ["".join(rng.choice("abcdefghij") for _ in range(5)) for _ in range(2000)]
+    text = " ".join(words) * 40
+    values = np.random.default_rng(1).random(1_600_000)
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        counts: dict[str, int] = {}
+        for i in range(800_000):
+            w = words[i % 2000]
+            counts[w] = counts.get(w, 0) + (i & 7)
+        re.findall(r"[aeiou][^aeiou ]+", text)
+        np.sort(values)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def _ours(m: dict) -> dict[str, float]:
     return {k: float(m[k]) for k in ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")}
 
@@ -373,16 +398,22 @@ def main(argv: list[str] | None = None) -> int:
     refs, models, prompt = build_pairs(args.studies, args.models, seed_demo=args.seed_demo)
     total = args.models * len(refs)
     timings: dict[str, list[float]] = {"reference cache on": [], "--no-cache": []}
+    probes: dict[str, list[float]] = {"reference cache on": [], "--no-cache": []}
     for k in range(max(1, args.repeat)):
         for label, cache in (("reference cache on", True), ("--no-cache", False)):
             if cache and k:  # every repeat starts with an empty reference cache, as the first does
                 for p in tmp.glob("references-*"):
                     p.unlink()
-            t0 = time.perf_counter()
+            sec = 0.0
+            during = []
             for hyps in models:
+                during.append(machine_probe(1))  # (outside the timed part)
                 forget_process_state()  # each run starts as a new `pet2rep evaluate` process would
+                t0 = time.perf_counter()
                 score_pairs(hyps, refs, prompts=[prompt] * len(refs), workers=workers, bootstrap=1000, cache=cache)
-            timings[label].append(time.perf_counter() - t0)
+                sec += time.perf_counter() - t0
+            timings[label].append(sec)
+            probes[label].append(sorted(during)[len(during) // 2])
     chars = sum(len(x) for x in refs) / len(refs)
     print()
     full = total == 30 * 565  # the < 40 s target is for the full benchmark's load, not a smaller one
@@ -395,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
         each = f"  (each: {', '.join(f'{x:.1f}' for x in secs)}; median {sorted(secs)[len(secs) // 2]:.1f} s)" \
             if len(secs) > 1 else ""
         print(f"  {label:<20}{sec:>7.1f} s  ({1000 * sec / total:.2f} ms/pair)  target < 40 s: {verdict}{each}")
+        print(f"  {'':<20}machine probe, median over each load's runs: {', '.join(f'{x:.3f}' for x in probes[label])} s")
+    print("machine probe: a fixed workload that runs none of pet2rep's code, timed before each run of a load (outside the "
+          "load's time); the same load of the same code takes longer when it reads more")
     if worst != float("inf"):
         print(f"slowest band: {worst:.0f}x pycocoevalcap (target >= 50x: {'PASS' if worst >= 50 else 'FAIL'})")
     return 0
