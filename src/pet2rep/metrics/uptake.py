@@ -2214,19 +2214,61 @@ def _light_read(text: str, c0: int, c1: int, ments: list[_Tok], flags: int, ctx_
                        has_context, ments, flags=flags)
 
 
+# a disease word (a diagnosis: "with pulmonary adenocarcinoma", "for gastric cancer")
+_DISEASE_WORDS = (r"(?:cancers?|carcinomas?|adenocarcinomas?|lymphomas?|tumou?rs?|malignanc(?:y|ies)|neoplasms?|"
+                  r"neoplasia|metastas[ie]s|diseases?|sarcomas?|melanomas?|myelomas?|leuka?emias?|mesotheliomas?|"
+                  r"tuberculosis|sarcoidosis)")
 _LEAD_HISTORY = frozenset({"restaging", "for restaging", "for staging", "after chemotherapy", "after radiotherapy",
                            "post chemotherapy", "post radiotherapy"})
 _LEAD_NEXT_RE = re.compile(r"[\s,]+((?:the|both|bilateral|left|right)\b)?", re.IGNORECASE)
 _LEAD_OPEN_RE = re.compile(r"[\s\"'(]*(?:(?:on|at|in|during)[\s-]+)?(?:the[\s-]+)?", re.IGNORECASE)
+# a treatment told with what it was for, opened by its time ("Following radiotherapy for lung cancer the liver …";
+# extractor v16)
+_LEAD_TREATED = frozenset({"therapy for", "chemotherapy for", "radiotherapy for", "treatment for", "surgery for"})
+_LEAD_TREATED_OPEN_RE = re.compile(r"[\s\"'(]*(?:after|following|post|status[\s-]+post|s/p)[\s-]+(?:[a-z]+[\s-]+){0,2}?",
+                                   re.IGNORECASE)
+# "status post" before the treatment it opens ("Status post chemotherapy for lymphoma the spleen …"; extractor v16)
+_LEAD_STATUS = frozenset({"status post", "s/p"})
+_LEAD_TREATMENT_RE = re.compile(r"[\s-]+(?:[a-z]+[\s-]+){0,2}?(?:(?:chemo|radio|immuno|chemoradio)?therapy|treatment|surgery)\b",
+                                re.IGNORECASE)
+# what a lead-in's treatment was for, up to its disease word ("… for gastric cancer", "… for non-small cell lung
+# cancer"; extractor v16)
+_LEAD_FOR_RE = re.compile(r"[\s-]+for")
+_LEAD_DISEASE_RE = re.compile(r"[\s-]+(?:[a-z]+[\s-]+){0,4}?" + _DISEASE_WORDS + r"\b", re.IGNORECASE)
 
 
-def _lead_in_history(text: str, c: _Tok, c0: int, ments: list[_Tok]) -> bool:
-    """Whether history cue `c` only opens its clause with the time of the scan ("On restaging the liver shows …",
-    "After chemotherapy the spleen shows …"; extractor v14): the organs after it are the clause's subjects."""
-    if c.text.lower() not in _LEAD_HISTORY or _LEAD_OPEN_RE.fullmatch(text, c0, c.start) is None:
-        return False
-    nxt = _LEAD_NEXT_RE.match(text, c.end)  # the subject follows at once ("…, the spleen shows"), no scan name
-    return nxt is not None and (bool(nxt.group(1)) or any(m.start == nxt.end() for m in ments))
+def _lead_in_history(text: str, c: _Tok, c0: int, ments: list[_Tok]) -> int:
+    """Where history cue `c` ends when it only opens its clause with the time of the scan ("On restaging the liver
+    shows …", "After chemotherapy the spleen shows …"; extractor v14), with what the treatment was for when told
+    ("After chemotherapy for gastric cancer the spleen shows …"; extractor v16): the organs after it are the clause's
+    subjects (those before its end are history). -1 when the cue is no such lead-in."""
+    low = c.text.lower()
+    if low in _LEAD_HISTORY:
+        if _LEAD_OPEN_RE.fullmatch(text, c0, c.start) is None:
+            return -1
+        end = c.end
+        if (f := _LEAD_FOR_RE.match(text, end)) is not None:  # "after chemotherapy for gastric cancer …" (v16)
+            d = _LEAD_DISEASE_RE.match(text, f.end())
+            end = d.end() if d is not None else end
+    elif low in _LEAD_STATUS and _LEAD_OPEN_RE.fullmatch(text, c0, c.start) is not None:
+        t = _LEAD_TREATMENT_RE.match(text, c.end)  # "Status post chemotherapy (for lymphoma) the spleen …" (v16)
+        if t is None:
+            return -1
+        end = t.end()
+        if (f := _LEAD_FOR_RE.match(text, end)) is not None:
+            d = _LEAD_DISEASE_RE.match(text, f.end())
+            if d is None:
+                return -1
+            end = d.end()
+    elif low in _LEAD_TREATED and _LEAD_TREATED_OPEN_RE.fullmatch(text, c0, c.start) is not None:
+        d = _LEAD_DISEASE_RE.match(text, c.end)  # "Following radiotherapy for lung cancer the liver …" (v16)
+        if d is None:
+            return -1
+        end = d.end()
+    else:
+        return -1
+    nxt = _LEAD_NEXT_RE.match(text, end)  # the subject follows at once ("…, the spleen shows"), no scan name
+    return end if nxt is not None and (bool(nxt.group(1)) or any(m.start == nxt.end() for m in ments)) else -1
 
 
 def _drop_history_subjects(text: str, ments: list[_Tok], cues: list[_Tok], c0: int) -> list[_Tok]:
@@ -2234,7 +2276,7 @@ def _drop_history_subjects(text: str, ments: list[_Tok], cues: list[_Tok], c0: i
     subjects: "images of a patient with carcinoma of the esophagogastric junction show increased uptake in …"; so is
     the organ right after a "… for" history cue ("after therapy for lung cancer"). A history cue that only opens the
     clause (`c0`) with the time of the scan is no such cue (_lead_in_history)."""
-    h = next((c.end for c in cues if c.roles.get("history") and not _lead_in_history(text, c, c0, ments)), None)
+    h = next((c.end for c in cues if c.roles.get("history") and _lead_in_history(text, c, c0, ments) < 0), None)
     b = None if h is None else next((c.start for c in cues if c.start >= h and c.roles["t"][1]), None)
     if b is not None:
         ments = [m for m in ments if not (h <= m.start < b) or m.kind == "gone"]
@@ -2252,7 +2294,10 @@ def _drop_history_subjects(text: str, ments: list[_Tok], cues: list[_Tok], c0: i
             e, diagnosis = c.end, True
         else:
             continue
-        ments = [m for m in ments if not (e <= m.start < e + 24) or m.kind == "gone"
+        e1 = e + 24
+        if (lead := _lead_in_history(text, c, c0, ments)) >= 0:
+            e1 = min(e1, lead)  # "After chemotherapy for gastric cancer the spleen …": up to the disease word (v16)
+        ments = [m for m in ments if not (e <= m.start < e1) or m.kind == "gone"
                  or any(e <= d.start < m.start and d.roles.get("heavy") for d in cues)
                  or (diagnosis and _DIAGNOSIS_AFTER_RE.match(text, m.end) is None)]
     return ments
@@ -2260,10 +2305,7 @@ def _drop_history_subjects(text: str, ments: list[_Tok], cues: list[_Tok], c0: i
 
 _PERSON_WORDS = frozenset({"patient", "patients", "man", "men", "woman", "women", "male", "female", "boy", "girl"})
 # a disease word right after an organ word (at most two words between): the organ names a diagnosis (extractor v14)
-_DIAGNOSIS_AFTER_RE = re.compile(r"[\s-]+(?:[a-z]+[\s-]+){0,2}?(?:cancers?|carcinomas?|adenocarcinomas?|lymphomas?|"
-                                 r"tumou?rs?|malignanc(?:y|ies)|neoplasms?|neoplasia|metastas[ie]s|diseases?|sarcomas?|"
-                                 r"melanomas?|myelomas?|leuka?emias?|mesotheliomas?|tuberculosis|sarcoidosis)\b",
-                                 re.IGNORECASE)
+_DIAGNOSIS_AFTER_RE = re.compile(r"[\s-]+(?:[a-z]+[\s-]+){0,2}?" + _DISEASE_WORDS + r"\b", re.IGNORECASE)
 
 
 _FIGURE_UNIT = r"(?:%|percent|mm|cm|patients?|cases?|例|个)?"
