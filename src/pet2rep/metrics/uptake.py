@@ -1732,6 +1732,11 @@ def _scan_levels(
             stated = True
             if not st and neg is not None and not state_since_neg and noun is None:
                 noun = c
+            if (not st and norm is not None and neg is None and valid and norm.text[-3:].lower() == " of"
+                    and _resolution_object(text, norm, c, cues, ci, ments)):
+                # "resolution of nodal FDG uptake", "… of the previously seen uptake": normal (extractor v16)
+                states.append(("normal", c.start, (norm.text, c.text)))
+                first_state_pos = c.start if first_state_pos is None else first_state_pos
         if (r_post_neg or r_post_res) and valid and _post_negation(c, r_post_res, states, scope_start, desc, desc_scope,
                                                                     cues) and first_state_pos is None:
             first_state_pos = c.start
@@ -1745,6 +1750,35 @@ def _scan_levels(
             _drop_no_other(text, states, ments)
     return _Levels(states, weak, desc, first_state_pos, interp_pos, mixed_pos, physio, physio_pos, physio_states,
                    reading_states, owned)
+
+
+# words that may stand between a resolution ("resolution of") and the uptake it names, besides names, node words and
+# past words: "resolution of the previously seen FDG uptake", "disappearance of nodal uptake" (extractor v16)
+_RES_OBJECT_WORDS = frozenset({"the", "a", "an", "its", "their", "this", "these", "that", "those", "all", "any", "fdg",
+                               "tracer", "radiotracer", "metabolic", "previous", "prior", "earlier", "known"})
+_WORD_RE = re.compile(r"[^\W\d_]+")
+
+
+def _resolution_object(text: str, norm: _Tok, noun: _Tok, cues: list[_Tok], ci: int, ments: list[_Tok]) -> bool:
+    """Whether the uptake noun `noun` (cues[ci]) is what resolution `norm` ("resolution of", "disappearance of") says
+    went away: only names, node words, past words ("previously seen") and the words of _RES_OBJECT_WORDS between them
+    (extractor v16)."""
+    if noun.start - norm.end > 60:
+        return False
+    spans = []
+    for x in cues[:ci]:
+        if x.start >= norm.end:
+            t = x.roles["t"]
+            if any(t) and not (t[9] or t[12]):  # (a node word, a past word; a reference word alone: "previous")
+                return False
+            spans.append((x.start, x.end))
+    spans.extend((m.start, m.end) for m in ments if norm.end <= m.start and m.end <= noun.start)
+    at = norm.end
+    for a, b in sorted(spans):
+        if a > at and any(w.lower() not in _RES_OBJECT_WORDS for w in _WORD_RE.findall(text, at, a)):
+            return False
+        at = max(at, b)
+    return not any(w.lower() not in _RES_OBJECT_WORDS for w in _WORD_RE.findall(text, at, noun.start))
 
 
 # scope breakers that are the verb of the clause's subject: after a negated subject they keep its negation (v10)
