@@ -2786,6 +2786,9 @@ _RES_BEFORE_VERB = frozenset({"is", "are", "was", "were", "has", "have", "had", 
 # a lesion noun in the last item: the resolution names its own object ("…, and the liver lesion has resolved")
 _RES_OWN_OBJECT_RE = re.compile(r"\b(?:lesions?|mass(?:es)?|nodules?|focus|foci|tumou?rs?|metastas[ie]s)\b", re.IGNORECASE)
 _LAST_WORD_RE = re.compile(r"\b(\w+)\s*$")
+# the one item after the head, opened by ", and the" ("Hypermetabolic nodes in the neck, and the liver has resolved"):
+# a subject of its own with its own verb, no list (extractor v16)
+_OWN_SUBJECT_RE = re.compile(r"\s*(?:and|or)\s+(?:the|its|their)\s", re.IGNORECASE)
 _RES_WORDS = ("resol", "normali", "disappear", "no longer", "regressed")  # string tests before the cues
 
 
@@ -2794,7 +2797,9 @@ def _join_resolved_list(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> l
     nodal uptake in the neck, mediastinum, and pelvis have essentially resolved": every item is normal, and the items
     after the first keep the list's kind, node stations). The clauses after the head (a clause with uptake wording that
     ends in a name) hold only names, the last one up to its resolution verb; a lesion noun there is an object of its
-    own and ends the list ("…, and the liver lesion has resolved"). Extractor v15."""
+    own and ends the list ("…, and the liver lesion has resolved"). Extractor v15. The one item after the head, opened
+    by ", and the", is a subject of its own with its own verb, no list ("Hypermetabolic nodes in the neck, and the liver
+    has resolved": the neck nodes stay increased; extractor v16)."""
     text, lex = doc.text, doc.lex
     sent = text[s0 : clauses[-1][1]].lower()
     if not any(w in sent for w in _RES_WORDS):
@@ -2829,6 +2834,9 @@ def _join_resolved_list(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> l
             if not jm or not _only_names(text, a, b, jm, lex) or _RES_OWN_OBJECT_RE.search(text, a, b):
                 break
             j -= 1
+        if j == k - 1 and _OWN_SUBJECT_RE.match(text, c0) is not None:
+            k += 1  # "Hypermetabolic nodes in the neck, and the liver has resolved": the liver's own verb (v16)
+            continue
         a, b = clauses[j]
         hm, hc = ments_in(a, b), cues_in(a, b)
         if (hm and any(c.roles["t"][5] or c.roles["t"][6] for c in hc if c.start < hm[0].start)
