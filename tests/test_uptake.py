@@ -2010,3 +2010,69 @@ V15_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
 @pytest.mark.parametrize(("lang", "text", "want"), V15_RULES)
 def test_v15_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
+
+
+# Extractor v16 (issue 8): a history lead-in that tells what a treatment was for ends at its disease word, with or
+# without a comma ("After chemotherapy for gastric cancer the spleen shows …"); a resolution of an uptake named with its
+# place or time between ("resolution of nodal / splenic / the previously seen FDG uptake") is normal, after a heading
+# too; the one item after a list's head, opened by ", and the", is a subject of its own with its own verb and gets no
+# share of the resolution ("Hypermetabolic nodes in the neck, and the liver has resolved"). Sentences of our own.
+V16_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    ("en", "After chemotherapy for gastric cancer the spleen shows diffusely increased FDG uptake.",
+     {"spleen": ["increased"]}),
+    ("en", "After radiotherapy for head and neck cancer the thyroid shows diffusely increased uptake.",
+     {"thyroid": ["increased"]}),
+    ("en", "Following radiotherapy for lung cancer the liver shows increased FDG uptake.", {"liver": ["increased"]}),
+    ("en", "After chemotherapy for lymphoma the spleen and bone marrow show diffusely increased uptake.",
+     {"spleen": ["increased"], "bone": ["increased"]}),
+    ("en", "After chemotherapy for non-small cell lung cancer the left adrenal gland shows intense FDG uptake.",
+     {"adrenal": ["increased"]}),
+    ("en", "After surgery for colon cancer the liver demonstrates no abnormal FDG uptake.", {"liver": ["normal"]}),
+    ("en", "Status post chemotherapy for lymphoma the spleen shows increased uptake.", {"spleen": ["increased"]}),
+    ("en", "S/p radiotherapy for lung cancer the liver shows increased uptake.", {"liver": ["increased"]}),
+    # (the organ of the diagnosis stays history; named again after the lead-in it is the subject)
+    ("en", "After chemotherapy for gastric cancer the stomach shows increased uptake.", {"stomach": ["increased"]}),
+    # guards: the comma form, a lead-in with no organ after it, a level told after the lead-in, a history sentence
+    ("en", "After chemotherapy for gastric cancer, the spleen shows diffusely increased FDG uptake.",
+     {"spleen": ["increased"]}),
+    ("en", "After chemotherapy for gastric cancer the patient underwent PET/CT.", {}),
+    ("en", "Status post chemotherapy for lymphoma.", {}),
+    ("en", "After radiotherapy for lung cancer increased uptake is seen in the spleen.", {"spleen": ["increased"]}),
+    ("en", "Restaging after chemotherapy for gastric cancer. Increased uptake in the spleen.", {"spleen": ["increased"]}),
+    ("en", "After chemotherapy the spleen shows increased uptake.", {"spleen": ["increased"]}),
+    # a resolution of an uptake named with its place or time between is normal, with or without a heading
+    ("en", "Interim PET: resolution of FDG uptake in the mediastinal nodes and persistent uptake in the spleen.",
+     {"mediastinal_lymph_nodes": ["normal"], "spleen": ["increased"]}),
+    ("en", "Follow-up PET/CT: resolution of nodal FDG uptake in the neck and persistent uptake in the spleen.",
+     {"cervical_lymph_nodes": ["normal"], "spleen": ["increased"]}),
+    ("en", "Restaging: resolution of the previously seen uptake in the mediastinal nodes.",
+     {"mediastinal_lymph_nodes": ["normal"]}),
+    ("en", "Impression: disappearance of the previously noted uptake in the liver.", {"liver": ["normal"]}),
+    ("en", "Resolution of splenic FDG uptake.", {"spleen": ["normal"]}),
+    ("en", "Normalization of the previous hepatic uptake.", {"liver": ["normal"]}),
+    # guards: a resolution of something else, a level after the heading, a level between
+    ("en", "Resolution of the lung mass; persistent uptake in the mediastinal nodes.",
+     {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Resolution of pneumonia, with new nodal uptake in the mediastinum.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Restaging: persistent uptake in the mediastinal nodes.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Resolution of the previously seen increased uptake in the liver.", {"liver": ["normal"]}),
+    # the one item after the head, opened by ", and the", has its own verb: no list, the head keeps its level
+    ("en", "Hypermetabolic nodes in the neck, and the liver has resolved.", {"cervical_lymph_nodes": ["increased"]}),
+    ("en", "Intense uptake in the spleen, and the liver has normalized.", {"spleen": ["increased"]}),
+    ("en", "Hypermetabolic nodes in the neck, and the mediastinum has resolved.", {"cervical_lymph_nodes": ["increased"]}),
+    # guards: a list of three (with "the" or not), "and the" without a comma, the last item's own uptake word
+    ("en", "Increased uptake in the liver, the spleen, and the pancreas has resolved.",
+     {"liver": ["normal"], "spleen": ["normal"], "pancreas": ["normal"]}),
+    ("en", "Increased uptake in the liver, spleen, and the pancreas has resolved.",
+     {"liver": ["normal"], "spleen": ["normal"], "pancreas": ["normal"]}),
+    ("en", "Increased uptake in the liver and the spleen has resolved.", {"liver": ["normal"], "spleen": ["normal"]}),
+    ("en", "Hypermetabolic nodes in the neck, and the liver uptake has resolved.",
+     {"cervical_lymph_nodes": ["increased"], "liver": ["normal"]}),
+    ("en", "Hypermetabolic nodes in the neck persist, and the mediastinum has resolved.",
+     {"cervical_lymph_nodes": ["increased"]}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V16_RULES)
+def test_v16_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want
