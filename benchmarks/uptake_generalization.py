@@ -46,6 +46,7 @@ FIRST_RUNS = [
     ("v10", "c38f1f9", ("8", "9")),
     ("v12", "739808a", ("10",)),
     ("v14", "ca95fdb", ("11",)),
+    ("v15", "634c6ba", ("12",)),
 ]
 
 RUNNER = """
@@ -61,8 +62,13 @@ print(json.dumps(out))
 
 def set_files(lang: str) -> dict[str, Path]:
     """{set number: label file} of the held-out sets in `lang` that have a first run on record."""
+    import yaml
+
     sets = [s for _v, _c, ss in FIRST_RUNS for s in ss]
-    return {s: DATA / f"uptake_holdout{s}_{lang}.yaml" for s in sets if (DATA / f"uptake_holdout{s}_{lang}.yaml").exists()}
+    files = {s: DATA / f"uptake_holdout{s}_{lang}.yaml" for s in sets}
+    # (a set with no text in a language, as set 12 in Chinese, has an empty file: left out)
+    return {s: p for s, p in files.items()
+            if p.exists() and yaml.safe_load(p.read_text(encoding="utf-8")).get("items")}
 
 
 def extract_with(src: Path | None, jobs: list[tuple[str, str]]) -> dict[str, dict[str, dict[str, list[str]]]]:
