@@ -1161,10 +1161,20 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
                     or (lex.later_before_re is not None
                         and lex.later_before_re.search(text[max(0, t.start - 40) : t.start]) is not None)):
                 t.kind, t.target = "non", ""
+    # (extractor v17) "FDG avid hepatosplenomegaly": a group's enlargement word (one span, several organs) names its
+    # organs only with its own uptake word right before it; in a list or alone ("…, hepatosplenomegaly") it is CT's
+    for i, t in enumerate(out):
+        if t.kind == "organ" and i + 1 < len(out) and out[i + 1].start == t.start and out[i + 1].kind == "organ" \
+                and text[t.start : t.end].lower().endswith("megaly") \
+                and not _MEGALY_UPTAKE_RE.search(text, max(0, t.start - 40), t.start):
+            for x in out[i : i + 2]:
+                x.kind, x.target = "non", ""
     return out
 
 
 _FROM_RE = re.compile(r"\bfrom\b", re.IGNORECASE)
+# an uptake word right before an enlargement word ("mildly FDG avid hepatosplenomegaly", "non-avid"; extractor v17)
+_MEGALY_UPTAKE_RE = re.compile(r"(?:avid|hypermetabolic|hypometabolic|active)[\s-]+$", re.IGNORECASE)
 
 
 def _organ_entry(txt: str, kind_target: tuple[str, str], lex: Lexicon) -> tuple[str, str, Any, bool]:
