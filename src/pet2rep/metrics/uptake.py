@@ -1161,6 +1161,15 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
                     or (lex.later_before_re is not None
                         and lex.later_before_re.search(text[max(0, t.start - 40) : t.start]) is not None)):
                 t.kind, t.target = "non", ""
+    if lex.lang == "en":
+        for i, t in enumerate(out):  # (extractor v17) a resection told after the scan's finding of that same organ
+            # ("PET/CT demonstrated splenomegaly with high FDG avidity. Splenectomy was performed."): the organ was
+            # there on the scan; "status post splenectomy" and a history resection told before the findings stay absent
+            if t.kind == "gone" and (_DONE_AFTER_RE.match(text, t.end) or _UNDERWENT_RE.search(
+                    text, max(0, t.start - 30), t.start)) and any(
+                    m.kind == "organ" and m.target == t.target and _SCAN_WORD_RE.search(_sentence(text, m.start))
+                    for m in out[:i]):
+                t.kind, t.target = "non", ""
     # (extractor v17) "FDG avid hepatosplenomegaly": a group's enlargement word (one span, several organs) names its
     # organs only with its own uptake word right before it; in a list or alone ("…, hepatosplenomegaly") it is CT's
     for i, t in enumerate(out):
@@ -1173,6 +1182,17 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
 
 
 _FROM_RE = re.compile(r"\bfrom\b", re.IGNORECASE)
+# a resection told as done, and a PET reading in the sentence of the organ named before it (extractor v17)
+_DONE_AFTER_RE = re.compile(r"\s+(?:was|were)\s+(?:performed|done|carried\s+out)\b", re.IGNORECASE)
+_UNDERWENT_RE = re.compile(r"\bunderwent\s+(?:(?:an?|the|total|radical|laparoscopic|left|right)\s+)*$", re.IGNORECASE)
+_SCAN_WORD_RE = re.compile(r"\b(?:fdg|uptake|avid\w*|hypermetabol\w*|metabolic|pet)\b", re.IGNORECASE)
+
+
+def _sentence(text: str, i: int) -> str:
+    """The sentence around position i (from the end of the one before to its own end)."""
+    a = max(text.rfind(". ", 0, i), text.rfind("\n", 0, i)) + 1
+    b = min((x for x in (text.find(". ", i), text.find("\n", i)) if x >= 0), default=len(text))
+    return text[a:b]
 # an uptake word right before an enlargement word ("mildly FDG avid hepatosplenomegaly", "non-avid"; extractor v17)
 _MEGALY_UPTAKE_RE = re.compile(r"(?:avid|hypermetabolic|hypometabolic|active)[\s-]+$", re.IGNORECASE)
 
