@@ -2298,6 +2298,9 @@ _LEAD_TREATMENT_RE = re.compile(r"[\s-]+(?:[a-z]+[\s-]+){0,2}?(?:(?:chemo|radio|
 # what a lead-in's treatment was for, up to its disease word ("… for gastric cancer", "… for non-small cell lung
 # cancer"; extractor v16)
 _LEAD_FOR_RE = re.compile(r"[\s-]+for")
+# between "status post" and its resection word (extractor v17)
+_LEAD_RESECTION_RE = re.compile(r"[\s-]+(?:(?:an?|total|radical|partial|left|right|upper|middle|lower|bilateral|laparoscopic)[\s-]+)*"
+                                r"[a-z-]*ectomy\b", re.IGNORECASE)
 _LEAD_DISEASE_RE = re.compile(r"[\s-]+(?:[a-z]+[\s-]+){0,4}?" + _DISEASE_WORDS + r"\b", re.IGNORECASE)
 
 
@@ -2317,7 +2320,14 @@ def _lead_in_history(text: str, c: _Tok, c0: int, ments: list[_Tok]) -> int:
     elif low in _LEAD_STATUS and _LEAD_OPEN_RE.fullmatch(text, c0, c.start) is not None:
         t = _LEAD_TREATMENT_RE.match(text, c.end)  # "Status post chemotherapy (for lymphoma) the spleen …" (v16)
         if t is None:
-            return -1
+            # (extractor v17) or a resection ("Status post cholecystectomy the liver shows …": the organ gone, and
+            # the one after it is the clause's subject)
+            g = _LEAD_RESECTION_RE.match(text, c.end)
+            if g is None:
+                return -1
+            nxt = _LEAD_NEXT_RE.match(text, g.end())
+            return g.end() if nxt is not None and (bool(nxt.group(1)) or any(
+                m.start == nxt.end() and m.kind == "organ" for m in ments)) else -1
         end = t.end()
         if (f := _LEAD_FOR_RE.match(text, end)) is not None:
             d = _LEAD_DISEASE_RE.match(text, f.end())
