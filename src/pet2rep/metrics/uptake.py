@@ -2802,8 +2802,14 @@ _TISSUE_ITEM_RE = re.compile(r"\s*(?:(?:and|or)\s+)?(?:the\s+)?(?:[a-z][a-z-]*\s
 # uptake left or kept after a resolution opens a clause of its own: "resolution of uptake in A and B with minimal
 # residual uptake in C" (A and B normal, C increased; extractor v13)
 # (and one that persisted, told after "and" / "but": "resolved in A and persisted in B"; extractor v14)
+# (and new uptake beside a resolution: "resolution of the liver lesion with new uptake in the spleen"; extractor v17)
 _KEPT_UPTAKE_RE = re.compile(r"\s(?:with|and|but)\s+(?:(?:minimal|mild|slight|faint|little|some|low[\s-]grade|minimally|"
-                             r"mildly)\s+)?(?:residual\s|persistent\s|persist(?:s|ed|ing)?\b)", re.IGNORECASE)
+                             r"mildly)\s+)?(?:residual\s|persistent\s|persist(?:s|ed|ing)?\b|new\s)", re.IGNORECASE)
+_RES_NOUN_RE = re.compile(r"(?:resolution|disappearance|regression)\s+of\s", re.IGNORECASE)
+# a clause that is only the resolution of its own object, with no uptake word ("Resolution of the lung mass"):
+# its organ takes no level from the clause after it (extractor v17)
+_RES_OBJECT_CLAUSE_RE = re.compile(r"\s*(?:(?:interval|complete|near[\s-]complete)\s+)?(?:resolution|disappearance|"
+                                   r"regression)\s+of\s", re.IGNORECASE)
 
 
 def _split_kept_uptake(text: str, clauses: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -2893,7 +2899,9 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
     subject goes on from clause to clause, listed organs share a level, a reading qualifies what was stated."""
     text, lex, out, cue_flags = doc.text, doc.lex, doc.out, doc.cue_flags
     if lex.lang == "en" and clauses and (text.find("residual", s0, clauses[-1][1]) >= 0
-                                         or text.find("persist", s0, clauses[-1][1]) >= 0):
+                                         or text.find("persist", s0, clauses[-1][1]) >= 0
+                                         or (text.find("new", s0, clauses[-1][1]) >= 0
+                                             and _RES_NOUN_RE.search(text, s0, clauses[-1][1]) is not None)):
         clauses = _split_kept_uptake(text, clauses)
     if cue_flags & _F_RES and lex.lang == "en" and len(clauses) > 1:
         clauses = _join_resolved_list(doc, s0, clauses)
@@ -2994,7 +3002,8 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
             # and not in the right hepatic lobe. … uptake in the mass": the adrenal only; extractor v12)
             doc.carried, prev_ctx, tail = (_drop_denied(read.subjects, c0, text) if lex.lang != "zh" and "not" in text[c0:c1]
                                            else read.subjects), read.has_context, None
-            cands.append((read, c0, c1))
+            if not (lex.lang == "en" and _RES_OBJECT_CLAUSE_RE.match(text, c0, c1)):
+                cands.append((read, c0, c1))
             continue
         prev_ctx = read.has_context
         if read.own_mentions:
