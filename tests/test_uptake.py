@@ -2076,3 +2076,74 @@ V16_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
 @pytest.mark.parametrize(("lang", "text", "want"), V16_RULES)
 def test_v16_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
+
+
+# Extractor v17 (issue 8): an enlargement word names its organ ("FDG-avid hepatomegaly", "non-avid prostatomegaly"), and
+# "hepatosplenomegaly" names the liver and the spleen where its own uptake word stands right before it; vocabulary ("base
+# of the tongue", "pericaval", the plural "uptakes"); a resection told as done after the scan's finding of that same
+# organ is no absent; a "status post" lead-in ends at its resection word; new or persistent uptake beside a resolution
+# of a lesion is its own finding. Sentences of our own.
+V17_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    ("en", "The PET/CT shows moderately FDG-avid hepatosplenomegaly.", {"liver": ["increased"], "spleen": ["increased"]}),
+    ("en", "Hypermetabolic hepatosplenomegaly is noted.", {"liver": ["increased"], "spleen": ["increased"]}),
+    ("en", "Intensely FDG avid hepatomegaly.", {"liver": ["increased"]}),
+    ("en", "Non-avid prostatomegaly.", {"reproductive": ["normal"]}),
+    # guards: splenomegaly as before, hepatosplenomegaly with no uptake word of its own (alone, a list item, beside
+    # another organ's uptake)
+    ("en", "Hypermetabolic splenomegaly.", {"spleen": ["increased"]}),
+    ("en", "Massive hepatosplenomegaly.", {}),
+    ("en", "Hypermetabolic mediastinal nodes, hepatosplenomegaly.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Hepatosplenomegaly and intense splenic uptake.", {"spleen": ["increased"]}),
+    # vocabulary
+    ("en", "Intense uptake in the right base of the tongue.", {"pharynx": ["increased"]}),
+    ("en", "Focal FDG uptake in the base of the tongue, left side.", {"pharynx": ["increased"]}),
+    ("en", "Intense uptake throughout the appendicular skeleton.", {"bone": ["increased"]}),
+    ("en", "Multiple FDG-avid lesions in the axial skeleton.", {"bone": ["increased"]}),
+    ("en", "Several node uptakes in the paraaortic and pericaval regions.", {"abdominal_lymph_nodes": ["increased"]}),
+    ("en", "Intense uptake in a pericaval node.", {"abdominal_lymph_nodes": ["increased"]}),
+    ("en", "No node uptakes in the pelvis.", {"abdominal_lymph_nodes": ["absent"]}),
+    # a resection told as done after the scan's finding of that same organ: the organ was there on the scan
+    ("en", "PET/CT showed an intensely FDG-avid right renal mass. A right nephrectomy was performed.",
+     {"kidney": ["increased"]}),
+    ("en", "CT showed a splenic mass which was hypermetabolic on PET. The patient underwent splenectomy.",
+     {"spleen": ["increased"]}),
+    ("en", "PET/CT demonstrated an avid thyroid nodule. Total thyroidectomy was performed.", {"thyroid": ["increased"]}),
+    # guards: "status post", a resection told before the findings, or after a sentence with no PET reading of the organ;
+    # a partial resection
+    ("en", "Status post splenectomy. Increased uptake in the liver.", {"liver": ["increased"], "spleen": ["absent"]}),
+    ("en", "Splenectomy was performed in 2018. Intense uptake in the liver.",
+     {"liver": ["increased"], "spleen": ["absent"]}),
+    ("en", "Intense uptake in the liver. Status post splenectomy.", {"liver": ["increased"], "spleen": ["absent"]}),
+    ("en", "Splenic injury in 2010; splenectomy was performed. Intense uptake in the liver.",
+     {"liver": ["increased"], "spleen": ["absent"]}),
+    ("en", "The liver lesion showed intense FDG uptake on PET/CT. A partial hepatectomy was performed.",
+     {"liver": ["increased"]}),
+    # a "status post" lead-in ends at its resection word, comma or not
+    ("en", "Status post cholecystectomy the liver shows increased uptake.",
+     {"liver": ["increased"], "gallbladder": ["absent"]}),
+    ("en", "Status post splenectomy the liver shows diffusely increased FDG uptake.",
+     {"liver": ["increased"], "spleen": ["absent"]}),
+    # guards: the comma form, the lead-in alone, a therapy lead-in (v16)
+    ("en", "Status post cholecystectomy, the liver shows increased uptake.",
+     {"liver": ["increased"], "gallbladder": ["absent"]}),
+    ("en", "Status post cholecystectomy.", {"gallbladder": ["absent"]}),
+    ("en", "Status post chemotherapy for lymphoma the spleen shows increased uptake.", {"spleen": ["increased"]}),
+    # new or persistent uptake beside a resolution of a lesion is its own finding
+    ("en", "Resolution of the lung mass with persistent uptake in the liver.", {"liver": ["increased"]}),
+    ("en", "Resolution of the liver lesion with new uptake in the spleen.", {"spleen": ["increased"]}),
+    ("en", "Resolution of the adrenal nodule with new intense uptake in the spleen.", {"spleen": ["increased"]}),
+    ("en", "Interval resolution of the lung mass with residual uptake in the mediastinal nodes.",
+     {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "New uptake in the spleen.", {"spleen": ["increased"]}),
+    # guards: a resolution of uptake stays normal, a negated new uptake, a lesion with its own uptake, two sentences
+    ("en", "Resolution of uptake in the mediastinal nodes with new uptake in the liver.",
+     {"mediastinal_lymph_nodes": ["normal"], "liver": ["increased"]}),
+    ("en", "No new uptake in the spleen.", {"spleen": ["normal"]}),
+    ("en", "Lung mass with intense uptake.", {"lung": ["increased"]}),
+    ("en", "Resolution of the lung mass. Intense uptake in the liver.", {"liver": ["increased"]}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V17_RULES)
+def test_v17_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want
