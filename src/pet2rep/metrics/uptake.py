@@ -1170,14 +1170,15 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
                     m.kind == "organ" and m.target == t.target and _SCAN_WORD_RE.search(_sentence(text, m.start))
                     for m in out[:i]):
                 t.kind, t.target = "non", ""
-    # (extractor v17) "FDG avid hepatosplenomegaly": a group's enlargement word (one span, several organs) names its
-    # organs only with its own uptake word right before it; in a list or alone ("…, hepatosplenomegaly") it is CT's
-    for i, t in enumerate(out):
-        if t.kind == "organ" and i + 1 < len(out) and out[i + 1].start == t.start and out[i + 1].kind == "organ" \
-                and text[t.start : t.end].lower().endswith("megaly") \
-                and not _MEGALY_UPTAKE_RE.search(text, max(0, t.start - 40), t.start):
-            for x in out[i : i + 2]:
-                x.kind, x.target = "non", ""
+        # (extractor v17) "FDG avid hepatosplenomegaly": a group's enlargement word (one span, several organs) names
+        # its organs only with its own uptake word right before it; in a list or alone ("…, hepatosplenomegaly") it is
+        # CT's (only the English lexicon has such words)
+        for i, t in enumerate(out):
+            if t.kind == "organ" and i + 1 < len(out) and out[i + 1].start == t.start and out[i + 1].kind == "organ" \
+                    and text[t.start : t.end].lower().endswith("megaly") \
+                    and not _MEGALY_UPTAKE_RE.search(text, max(0, t.start - 40), t.start):
+                for x in out[i : i + 2]:
+                    x.kind, x.target = "non", ""
     return out
 
 
@@ -2310,6 +2311,7 @@ def _lead_in_history(text: str, c: _Tok, c0: int, ments: list[_Tok]) -> int:
     ("After chemotherapy for gastric cancer the spleen shows …"; extractor v16): the organs after it are the clause's
     subjects (those before its end are history). -1 when the cue is no such lead-in."""
     low = c.text.lower()
+    organ_next = False  # (after a resection lead-in the subject must be an organ word, not any mention)
     if low in _LEAD_HISTORY:
         if _LEAD_OPEN_RE.fullmatch(text, c0, c.start) is None:
             return -1
@@ -2321,19 +2323,18 @@ def _lead_in_history(text: str, c: _Tok, c0: int, ments: list[_Tok]) -> int:
         t = _LEAD_TREATMENT_RE.match(text, c.end)  # "Status post chemotherapy (for lymphoma) the spleen …" (v16)
         if t is None:
             # (extractor v17) or a resection ("Status post cholecystectomy the liver shows …": the organ gone, and
-            # the one after it is the clause's subject)
+            # the organ after it is the clause's subject)
             g = _LEAD_RESECTION_RE.match(text, c.end)
             if g is None:
                 return -1
-            nxt = _LEAD_NEXT_RE.match(text, g.end())
-            return g.end() if nxt is not None and (bool(nxt.group(1)) or any(
-                m.start == nxt.end() and m.kind == "organ" for m in ments)) else -1
-        end = t.end()
-        if (f := _LEAD_FOR_RE.match(text, end)) is not None:
-            d = _LEAD_DISEASE_RE.match(text, f.end())
-            if d is None:
-                return -1
-            end = d.end()
+            end, organ_next = g.end(), True
+        else:
+            end = t.end()
+            if (f := _LEAD_FOR_RE.match(text, end)) is not None:
+                d = _LEAD_DISEASE_RE.match(text, f.end())
+                if d is None:
+                    return -1
+                end = d.end()
     elif low in _LEAD_TREATED and _LEAD_TREATED_OPEN_RE.fullmatch(text, c0, c.start) is not None:
         d = _LEAD_DISEASE_RE.match(text, c.end)  # "Following radiotherapy for lung cancer the liver …" (v16)
         if d is None:
@@ -2342,7 +2343,8 @@ def _lead_in_history(text: str, c: _Tok, c0: int, ments: list[_Tok]) -> int:
     else:
         return -1
     nxt = _LEAD_NEXT_RE.match(text, end)  # the subject follows at once ("…, the spleen shows"), no scan name
-    return end if nxt is not None and (bool(nxt.group(1)) or any(m.start == nxt.end() for m in ments)) else -1
+    return end if nxt is not None and (bool(nxt.group(1)) or any(
+        m.start == nxt.end() and (m.kind == "organ" or not organ_next) for m in ments)) else -1
 
 
 def _drop_history_subjects(text: str, ments: list[_Tok], cues: list[_Tok], c0: int) -> list[_Tok]:
@@ -2805,11 +2807,11 @@ _TISSUE_ITEM_RE = re.compile(r"\s*(?:(?:and|or)\s+)?(?:the\s+)?(?:[a-z][a-z-]*\s
 # (and new uptake beside a resolution: "resolution of the liver lesion with new uptake in the spleen"; extractor v17)
 _KEPT_UPTAKE_RE = re.compile(r"\s(?:with|and|but)\s+(?:(?:minimal|mild|slight|faint|little|some|low[\s-]grade|minimally|"
                              r"mildly)\s+)?(?:residual\s|persistent\s|persist(?:s|ed|ing)?\b|new\s)", re.IGNORECASE)
-_RES_NOUN_RE = re.compile(r"(?:resolution|disappearance|regression)\s+of\s", re.IGNORECASE)
+_RES_NOUN = r"(?:resolution|disappearance|regression)\s+of\s"
+_RES_NOUN_RE = re.compile(_RES_NOUN, re.IGNORECASE)
 # a clause that is only the resolution of its own object, with no uptake word ("Resolution of the lung mass"):
 # its organ takes no level from the clause after it (extractor v17)
-_RES_OBJECT_CLAUSE_RE = re.compile(r"\s*(?:(?:interval|complete|near[\s-]complete)\s+)?(?:resolution|disappearance|"
-                                   r"regression)\s+of\s", re.IGNORECASE)
+_RES_OBJECT_CLAUSE_RE = re.compile(r"\s*(?:(?:interval|complete|near[\s-]complete)\s+)?" + _RES_NOUN, re.IGNORECASE)
 
 
 def _split_kept_uptake(text: str, clauses: list[tuple[int, int]]) -> list[tuple[int, int]]:
