@@ -300,7 +300,7 @@ def fixed_seconds(workers: int, prompt: str, lang: str, seed_demo: Path | None) 
 
 def machine_probe(repeat: int = 3) -> float:
     """Seconds of a fixed workload that runs none of pet2rep's code (interpreted dict and string work, a regex scan, a
-    numpy sort; ~0.2 s on this machine when it is quiet), best of `repeat`: how fast the shared machine is at the moment
+    numpy sort; 0.15-0.17 s on this machine when it is quiet), best of `repeat`: how fast the shared machine is at the moment
     a load is measured, so that two loads of the same code can be told apart from two speeds of the machine."""
     import numpy as np
 

@@ -179,10 +179,9 @@ def main(argv: list[str] | None = None) -> int:
 def validation_check(lang: str, got: tuple[float, float | None, int, int]) -> str:
     """Whether src/pet2rep/data/uptake_validation.yaml (what `evaluate` reports as ce_validation) holds these pooled
     first-run figures: (micro-F1, normal recall, texts, labels)."""
-    import yaml
+    from pet2rep.metrics.clinical import ce_validation
 
-    table = yaml.safe_load((REPO / "src" / "pet2rep" / "data" / "uptake_validation.yaml").read_text(encoding="utf-8"))
-    e = table.get(lang) or {}
+    e = ce_validation(lang) or {}
     kept = (e.get("first_run_micro_f1"), e.get("normal_recall"), e.get("texts"), e.get("labels"))
     if kept == got:
         return f"data/uptake_validation.yaml ({lang}): holds these pooled figures"
