@@ -2147,3 +2147,29 @@ V17_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
 @pytest.mark.parametrize(("lang", "text", "want"), V17_RULES)
 def test_v17_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
+
+
+# Extractor v18 (issue 8, Chinese): a slight degree word with the metabolism noun (轻微代谢, 少许糖代谢) is above
+# background like 轻度代谢, and a decrease after it stays a decrease; 近肺门 ("near the hilum") said of a lung lesion is the
+# lung, and nodes there ("近肺门处淋巴结") are mediastinal. Sentences of our own, with guards for what stays as before.
+V18_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    ("zh", "纵隔及双肺门多发淋巴结，轻微代谢，考虑炎性。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("zh", "肝内多发低密度灶，轻微FDG代谢。", {"liver": ["increased"]}),
+    ("zh", "腹膜后数枚小淋巴结，少许糖代谢。", {"abdominal_lymph_nodes": ["increased"]}),
+    ("zh", "肝脏轻微代谢减低。", {"liver": ["decreased"]}),
+    ("zh", "脑实质轻微糖代谢减低。", {"brain": ["decreased"]}),
+    ("zh", "纵隔淋巴结未见轻微代谢增高。", {"mediastinal_lymph_nodes": ["normal"]}),
+    ("zh", "右肺下叶背段近肺门处见一结节，FDG代谢增高，SUVmax约5.2。", {"lung": ["increased"]}),
+    ("zh", "近肺门处淋巴结，代谢增高。", {"mediastinal_lymph_nodes": ["increased"]}),
+    # guards: as before v18
+    ("zh", "纵隔淋巴结轻度代谢。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("zh", "右肺门处淋巴结，代谢增高。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("zh", "双肺门淋巴结代谢增高。", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("zh", "右肺门区软组织肿块，FDG代谢增高。", {"lung": ["increased"]}),
+    ("zh", "肝门处淋巴结代谢增高。", {"abdominal_lymph_nodes": ["increased"]}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V18_RULES)
+def test_v18_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want
