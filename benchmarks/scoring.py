@@ -22,8 +22,9 @@ substitutions. Then, in one run:
       code's 10-run load has been measured from 19.5 to 31.6 s within a quarter of an hour, so one figure says as
       much about the neighbours as about the code (the best of K, as timeit takes, is what the code needs here when
       nothing else slows it). Before each run of a load a fixed workload that runs none of pet2rep's code is timed (the
-      machine probe, outside the load's time), and its median over the load is printed beside it: it tells a slow
-      machine from slow code.
+      machine probe, outside the load's time), in one process and in one process per worker at once, and their medians
+      over the load are printed beside it: they tell a slow machine from slow code (two CPUs can both be slow while one
+      alone is quick).
 
 Every band and every run starts as a new `pet2rep evaluate` process would (forget_process_state: no reference and
 none of the extractor's or METEOR's memos are kept in the process; modules, lexicons and the compiled kernel are).
@@ -45,6 +46,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_DEMO = next((p for p in (REPO.parent / "shared" / "seed-demo", Path("/work/shared/seed-demo"))
@@ -321,6 +323,30 @@ def machine_probe(repeat: int = 3) -> float:
     return best
 
 
+def _probe_child(barrier: Any, out: Any) -> None:
+    barrier.wait()
+    out.put(machine_probe(1))
+
+
+def machine_probe_parallel(n: int) -> float:
+    """The machine probe run in `n` processes at once (started together), the slowest of them: how fast the machine is
+    with every worker busy, as during a load. One process may read quiet while two at once do not (the two CPUs of this
+    machine can share one physical core or a busy host: one busy process slows another ~1.7x in the worst windows)."""
+    import multiprocessing as mp
+
+    if n <= 1:
+        return machine_probe(1)
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
+    barrier, out = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_probe_child, args=(barrier, out)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    times = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return max(times)
+
+
 def _ours(m: dict) -> dict[str, float]:
     return {k: float(m[k]) for k in ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")}
 
@@ -399,21 +425,24 @@ def main(argv: list[str] | None = None) -> int:
     total = args.models * len(refs)
     timings: dict[str, list[float]] = {"reference cache on": [], "--no-cache": []}
     probes: dict[str, list[float]] = {"reference cache on": [], "--no-cache": []}
+    probes2: dict[str, list[float]] = {"reference cache on": [], "--no-cache": []}
     for k in range(max(1, args.repeat)):
         for label, cache in (("reference cache on", True), ("--no-cache", False)):
             if cache and k:  # every repeat starts with an empty reference cache, as the first does
                 for p in tmp.glob("references-*"):
                     p.unlink()
             sec = 0.0
-            during = []
+            during, during2 = [], []
             for hyps in models:
                 during.append(machine_probe(1))  # (outside the timed part)
+                during2.append(machine_probe_parallel(workers))
                 forget_process_state()  # each run starts as a new `pet2rep evaluate` process would
                 t0 = time.perf_counter()
                 score_pairs(hyps, refs, prompts=[prompt] * len(refs), workers=workers, bootstrap=1000, cache=cache)
                 sec += time.perf_counter() - t0
             timings[label].append(sec)
             probes[label].append(sorted(during)[len(during) // 2])
+            probes2[label].append(sorted(during2)[len(during2) // 2])
     chars = sum(len(x) for x in refs) / len(refs)
     print()
     full = total == 30 * 565  # the < 40 s target is for the full benchmark's load, not a smaller one
@@ -426,9 +455,11 @@ def main(argv: list[str] | None = None) -> int:
         each = f"  (each: {', '.join(f'{x:.1f}' for x in secs)}; median {sorted(secs)[len(secs) // 2]:.1f} s)" \
             if len(secs) > 1 else ""
         print(f"  {label:<20}{sec:>7.1f} s  ({1000 * sec / total:.2f} ms/pair)  target < 40 s: {verdict}{each}")
-        print(f"  {'':<20}machine probe, median over each load's runs: {', '.join(f'{x:.3f}' for x in probes[label])} s")
+        print(f"  {'':<20}machine probe, median over each load's runs: {', '.join(f'{x:.3f}' for x in probes[label])} s; "
+              f"{workers} at once: {', '.join(f'{x:.3f}' for x in probes2[label])} s")
     print("machine probe: a fixed workload that runs none of pet2rep's code, timed before each run of a load (outside the "
-          "load's time); the same load of the same code takes longer when it reads more")
+          "load's time), in one process and in one per worker at once (the slowest); the same load of the same code takes "
+          "longer when they read more")
     if worst != float("inf"):
         print(f"slowest band: {worst:.0f}x pycocoevalcap (target >= 50x: {'PASS' if worst >= 50 else 'FAIL'})")
     return 0
