@@ -324,6 +324,7 @@ def machine_probe(repeat: int = 3) -> float:
 
 
 def _probe_child(barrier: Any, out: Any) -> None:
+    """One process of machine_probe_parallel: wait for the others, then probe."""
     barrier.wait()
     out.put(machine_probe(1))
 
@@ -332,11 +333,11 @@ def machine_probe_parallel(n: int) -> float:
     """The machine probe run in `n` processes at once (started together), the slowest of them: how fast the machine is
     with every worker busy, as during a load. One process may read quiet while two at once do not (the two CPUs of this
     machine can share one physical core or a busy host: one busy process slows another ~1.7x in the worst windows)."""
-    import multiprocessing as mp
+    from pet2rep.metrics.evaluate import _fork_context  # (the start method evaluate's workers use)
 
     if n <= 1:
         return machine_probe(1)
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
+    ctx = _fork_context()
     barrier, out = ctx.Barrier(n), ctx.Queue()
     procs = [ctx.Process(target=_probe_child, args=(barrier, out)) for _ in range(n)]
     for p in procs:

@@ -1194,6 +1194,8 @@ def _sentence(text: str, i: int) -> str:
     a = max(text.rfind(". ", 0, i), text.rfind("\n", 0, i)) + 1
     b = min((x for x in (text.find(". ", i), text.find("\n", i)) if x >= 0), default=len(text))
     return text[a:b]
+
+
 # an uptake word right before an enlargement word ("mildly FDG avid hepatosplenomegaly", "non-avid"; extractor v17)
 _MEGALY_UPTAKE_RE = re.compile(r"(?:avid|hypermetabolic|hypometabolic|active)[\s-]+$", re.IGNORECASE)
 
