@@ -46,6 +46,7 @@ import zipfile
 import zlib
 from collections.abc import Sequence
 from functools import cache, lru_cache
+from itertools import compress
 from operator import itemgetter
 from pathlib import Path
 
@@ -611,7 +612,10 @@ def _java_hash(word: str) -> int:
 def _latin_positions(words: list[str]) -> list[int]:
     """Positions of the words in Latin script (or digits, punctuation): CJK words never stem, synonym or
     paraphrase-match."""
-    return [i for i, t in enumerate(words) if t < "\u3000"]
+    return list(compress(range(len(words)), map(_BELOW_CJK, words)))
+
+
+_BELOW_CJK = "\u3000".__gt__  # t < U+3000: Latin script, digits, ASCII punctuation
 
 
 def _keys(words: list[str]) -> np.ndarray:
@@ -676,10 +680,14 @@ def _extra_matches(hyp: list[str], ref: list[str], hpos: dict[str, list[int]],
     hst: dict[str, list[int]] = {}
     for i in lat_h:
         hst.setdefault(stem(hyp[i]), []).append(i)
+    smemo: dict[str, list[int]] = {}  # per reference word: the hypothesis positions of its other stem-mates
     for j in lat_r:
-        for i in hst.get(stem(ref[j]), ()):
-            if hyp[i] != ref[j]:
-                out.append((STEM, j, 1, i, 1))
+        rt = ref[j]
+        hits = smemo.get(rt)
+        if hits is None:
+            hits = smemo[rt] = [i for i in hst.get(stem(rt), ()) if hyp[i] != rt]
+        for i in hits:
+            out.append((STEM, j, 1, i, 1))
     # synonym: different words sharing a synset
     syn = _synonyms()
     by_set: dict[int, list[str]] = {}  # synset -> hypothesis word types
