@@ -2173,3 +2173,36 @@ V18_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
 @pytest.mark.parametrize(("lang", "text", "want"), V18_RULES)
 def test_v18_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
+
+
+# Extractor v19 (guide 6.19): a hard wrap inside an English sentence is a space; guards keep the other line breaks.
+V19_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    ("en", "Hypermetabolic mass in the\nleft upper lobe of the lung.\nNo abnormal uptake in the liver.",
+     {"lung": ["increased"], "liver": ["normal"]}),
+    ("en", "Increased FDG uptake in\nthe liver and\nspleen.", {"liver": ["increased"], "spleen": ["increased"]}),
+    ("en", "Intense\nFDG uptake in the spleen.", {"spleen": ["increased"]}),
+    ("en", "Hypermetabolic mass in the\r\nleft upper lobe.", {"lung": ["increased"]}),
+    ("en", "Multiple intensely avid\n  lytic lesions throughout the axial skeleton.", {"bone": ["increased"]}),
+    # guards: a capital, a numbered item, sentence punctuation, a colon or a blank line still ends the line's sentence
+    ("en", "Increased FDG uptake in the liver\nSpleen: no abnormal uptake.",
+     {"liver": ["increased"], "spleen": ["normal"]}),
+    ("en", "Impression:\n1. Hypermetabolic liver lesion\n2. No abnormal uptake in the spleen",
+     {"liver": ["increased"], "spleen": ["normal"]}),
+    ("en", "Hypermetabolic liver lesion.\nspleen: no abnormal uptake.", {"liver": ["increased"], "spleen": ["normal"]}),
+    ("en", "No abnormal uptake in the liver\n\nspleen with intense uptake.", {"liver": ["normal"], "spleen": ["increased"]}),
+    ("zh", "肝脏未见异常放射性摄取\n脾脏FDG摄取增高。", {"liver": ["normal"], "spleen": ["increased"]}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V19_RULES)
+def test_v19_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want
+
+
+def test_hard_wrap_keeps_offsets_and_quotes_the_text_as_written() -> None:
+    """The joined line break is read as a space, but statements quote the report as it was written."""
+    text = "Hypermetabolic mass in the\nleft upper lobe."
+    sts = extract_statements(text, "en")
+    assert [s.organ for s in sts] == ["lung"]
+    a, b = sts[0].span
+    assert sts[0].clause == text[a:b].strip() and "\n" in sts[0].clause

@@ -119,7 +119,7 @@ from typing import Any
 from pet2rep.errors import InputError, read_input_bytes, read_input_yaml
 from pet2rep.organs import ORGANS, STATES
 
-EXTRACTOR_VERSION = "18"
+EXTRACTOR_VERSION = "19"
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 LANGS: tuple[str, ...] = ("zh", "en")
 
@@ -1293,6 +1293,14 @@ _EXPANDED_ABBREV_RE = re.compile(
     re.IGNORECASE)
 
 
+# a line break inside an English sentence (a report pasted from a PDF or an e-mail, hard-wrapped): the line before ends
+# in a word, a number, a comma or a bracket, not in sentence punctuation or a colon, and the next line goes on in lower
+# case or with the tracer's or SUV's name ("Hypermetabolic mass in the\nleft upper lobe", "intense\nFDG uptake"). Read
+# as a space, not as the end of a sentence and paragraph (extractor v19). A next line in capitals ("Liver: normal", a
+# heading) or a numbered item starts anew as before.
+_SOFT_WRAP_RE = re.compile(r"(?<=[A-Za-z0-9,;)%/-])[ \t]*\r?\n(?=[ \t]*(?:[a-z]|FDG|SUV|18F|F-18))")
+
+
 def _blank(m: re.Match[str]) -> str:
     """Spaces as long as the match (offsets are unchanged)."""
     return " " * (m.end() - m.start())
@@ -1300,9 +1308,12 @@ def _blank(m: re.Match[str]) -> str:
 
 def _normalize(text: str, lex: Lexicon) -> str:
     """`text` with variant characters (traditional, full-width) replaced one for one, and (English) a bracketed
-    abbreviation after its expansion blanked, so offsets are unchanged."""
-    if lex.lang != "zh" and "(" in text and _EXPANDED_ABBREV_RE.search(text) is not None:
-        text = _EXPANDED_ABBREV_RE.sub(_blank, text)
+    abbreviation after its expansion and a hard wrap inside a sentence blanked, so offsets are unchanged."""
+    if lex.lang != "zh":
+        if "(" in text and _EXPANDED_ABBREV_RE.search(text) is not None:
+            text = _EXPANDED_ABBREV_RE.sub(_blank, text)
+        if "\n" in text and _SOFT_WRAP_RE.search(text) is not None:
+            text = _SOFT_WRAP_RE.sub(_blank, text)
     if lex.variant_re is None or lex.variant_re.search(text) is None:
         return text
     return text.translate(lex.variant_table)
