@@ -2175,7 +2175,8 @@ def test_v18_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
 
 
-# Extractor v19 (guide 6.19): a hard wrap inside an English sentence is a space; guards keep the other line breaks.
+# Extractor v19 (guide 6.19): a hard wrap inside an English sentence is a space, another modality called normal is no
+# uptake level, a diagnosis or treatment told after the finding is history; with guards.
 V19_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Hypermetabolic mass in the\nleft upper lobe of the lung.\nNo abnormal uptake in the liver.",
      {"lung": ["increased"], "liver": ["normal"]}),
@@ -2191,6 +2192,22 @@ V19_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Hypermetabolic liver lesion.\nspleen: no abnormal uptake.", {"liver": ["increased"], "spleen": ["normal"]}),
     ("en", "No abnormal uptake in the liver\n\nspleen with intense uptake.", {"liver": ["normal"], "spleen": ["increased"]}),
     ("zh", "肝脏未见异常放射性摄取\n脾脏FDG摄取增高。", {"liver": ["normal"], "spleen": ["increased"]}),
+    # another modality called normal is no uptake level
+    ("en", "Mesial temporal lobe hypermetabolism was noted on FDG-PET, despite initial unremarkable MRI.",
+     {"brain": ["increased"]}),
+    ("en", "Hypermetabolic liver lesion, normal CT.", {"liver": ["increased"]}),
+    ("en", "Intense uptake in the spleen; the ultrasound was normal. Normal ultrasound of the kidneys.",
+     {"spleen": ["increased"]}),
+    # guards: a PET/CT called normal, and normal uptake, still are
+    ("en", "Normal PET/CT. No abnormal uptake in the liver.", {"liver": ["normal"]}),
+    ("en", "The liver had a normal CT appearance and normal FDG uptake.", {"liver": ["normal"]}),
+    # what was diagnosed or treated before, told after the finding, is history
+    ("en", "Intense FDG uptake in a lung nodule 1 year after the diagnosis of brain metastasis.", {"lung": ["increased"]}),
+    ("en", "Intense FDG uptake in a lung nodule 1 year following the detection of renal cancer.", {"lung": ["increased"]}),
+    ("en", "Intense FDG uptake in a lung nodule after treatment for gastric cancer.", {"lung": ["increased"]}),
+    # guards: "after treatment" alone is a time word; the finding's own organ stays
+    ("en", "After treatment the uptake in the liver resolved.", {"liver": ["normal"]}),
+    ("en", "Intense uptake in the liver after the diagnosis of lymphoma.", {"liver": ["increased"]}),
 ]
 
 
