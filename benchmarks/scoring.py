@@ -29,8 +29,12 @@ substitutions. Then, in one run:
 Every band and every run starts as a new `pet2rep evaluate` process would (forget_process_state: no reference and
 none of the extractor's or METEOR's memos are kept in the process; modules, lexicons and the compiled kernel are).
 
+With --extractor-share the load is also measured with the organ-uptake extractor stubbed out (every text read as
+naming no organ; a diagnostic, CE is not computed), in alternation with the others and on its own empty cache, and the
+difference is printed: what the extractor adds to the load, measured in the same window.
+
 Usage: python benchmarks/scoring.py [--n 40] [--models 30] [--studies 565] [--workers N] [--skip-coco]
-       [--bands 300,700,1200,1800] [--skip-load] [--repeat K]
+       [--bands 300,700,1200,1800] [--skip-load] [--repeat K] [--extractor-share]
 """
 
 from __future__ import annotations
@@ -348,6 +352,26 @@ def machine_probe_parallel(n: int) -> float:
     return max(times)
 
 
+NO_EXTRACTOR = "without extractor"
+
+
+@contextlib.contextmanager
+def extractor_stubbed(on: bool) -> Any:
+    """While on, evaluate's uptake labels come from a stub that reads nothing (every text: no label), so that a load
+    measures everything but the extractor; the forked workers inherit the stub. A diagnostic only: CE is not computed."""
+    if not on:
+        yield
+        return
+    from pet2rep.metrics import evaluate
+
+    real = evaluate._labels
+    evaluate._labels = lambda tid, lang: {}
+    try:
+        yield
+    finally:
+        evaluate._labels = real
+
+
 def _ours(m: dict) -> dict[str, float]:
     return {k: float(m[k]) for k in ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")}
 
@@ -363,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-coco", action="store_true", help="skip pycocoevalcap (no Java)")
     ap.add_argument("--skip-load", action="store_true", help="skip the 16,950-pair load")
     ap.add_argument("--repeat", type=int, default=1, help="measure the load K times (each printed, best and median)")
+    ap.add_argument("--extractor-share", action="store_true",
+                    help="also measure the load with the organ-uptake extractor stubbed out (a diagnostic: no CE), in "
+                         "alternation with the others, to print what the extractor adds to it")
     ap.add_argument("--seed-demo", type=Path, default=None, help=f"folder of prompt_qwen25vl.jsonl ({SEED_DEMO})")
     args = ap.parse_args(argv)
 
@@ -424,23 +451,30 @@ def main(argv: list[str] | None = None) -> int:
     # (b) full load: 30 cold runs over the same references
     refs, models, prompt = build_pairs(args.studies, args.models, seed_demo=args.seed_demo)
     total = args.models * len(refs)
-    timings: dict[str, list[float]] = {"reference cache on": [], "--no-cache": []}
-    probes: dict[str, list[float]] = {"reference cache on": [], "--no-cache": []}
-    probes2: dict[str, list[float]] = {"reference cache on": [], "--no-cache": []}
+    kinds = [("reference cache on", True, False), ("--no-cache", False, False)]
+    if args.extractor_share:
+        kinds.append((NO_EXTRACTOR, True, True))
+    timings: dict[str, list[float]] = {label: [] for label, _c, _s in kinds}
+    probes: dict[str, list[float]] = {label: [] for label, _c, _s in kinds}
+    probes2: dict[str, list[float]] = {label: [] for label, _c, _s in kinds}
     for k in range(max(1, args.repeat)):
-        for label, cache in (("reference cache on", True), ("--no-cache", False)):
-            if cache and k:  # every repeat starts with an empty reference cache, as the first does
+        for label, cache, stub in kinds:
+            if cache and (k or stub):  # every cache-on load starts with an empty reference cache, as the first does
                 for p in tmp.glob("references-*"):
                     p.unlink()
             sec = 0.0
             during, during2 = [], []
-            for hyps in models:
-                during.append(machine_probe(1))  # (outside the timed part)
-                during2.append(machine_probe_parallel(workers))
-                forget_process_state()  # each run starts as a new `pet2rep evaluate` process would
-                t0 = time.perf_counter()
-                score_pairs(hyps, refs, prompts=[prompt] * len(refs), workers=workers, bootstrap=1000, cache=cache)
-                sec += time.perf_counter() - t0
+            with extractor_stubbed(stub):
+                for hyps in models:
+                    during.append(machine_probe(1))  # (outside the timed part)
+                    during2.append(machine_probe_parallel(workers))
+                    forget_process_state()  # each run starts as a new `pet2rep evaluate` process would
+                    t0 = time.perf_counter()
+                    score_pairs(hyps, refs, prompts=[prompt] * len(refs), workers=workers, bootstrap=1000, cache=cache)
+                    sec += time.perf_counter() - t0
+            if stub:  # (its references were cached without labels)
+                for p in tmp.glob("references-*"):
+                    p.unlink()
             timings[label].append(sec)
             probes[label].append(sorted(during)[len(during) // 2])
             probes2[label].append(sorted(during2)[len(during2) // 2])
@@ -453,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
         sec = min(secs)
         verdict = (f"{'PASS' if sec < 40 else 'FAIL'}; under a minute (issue 8): {'PASS' if sec < 60 else 'FAIL'}"
                    if full else f"not judged ({total} pairs, not 16,950)")
+        if label == NO_EXTRACTOR:
+            verdict = "not judged (a diagnostic: no CE)"
         each = f"  (each: {', '.join(f'{x:.1f}' for x in secs)}; median {sorted(secs)[len(secs) // 2]:.1f} s)" \
             if len(secs) > 1 else ""
         print(f"  {label:<20}{sec:>7.1f} s  ({1000 * sec / total:.2f} ms/pair)  target < 40 s: {verdict}{each}")
@@ -461,6 +497,11 @@ def main(argv: list[str] | None = None) -> int:
     print("machine probe: a fixed workload that runs none of pet2rep's code, timed before each run of a load (outside the "
           "load's time), in one process and in one per worker at once (the slowest); the same load of the same code takes "
           "longer when they read more")
+    if args.extractor_share:
+        on, off = timings["reference cache on"], timings[NO_EXTRACTOR]
+        print(f"the organ-uptake extractor's share of the load (cache on, best against best): {min(on) - min(off):.1f} s "
+              f"of {min(on):.1f} s ({100 * (min(on) - min(off)) / min(on):.0f} %); each repeat, measured one after the "
+              f"other: {', '.join(f'{a - b:.1f}' for a, b in zip(on, off))} s")
     if worst != float("inf"):
         print(f"slowest band: {worst:.0f}x pycocoevalcap (target >= 50x: {'PASS' if worst >= 50 else 'FAIL'})")
     return 0

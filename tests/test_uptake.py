@@ -2176,7 +2176,9 @@ def test_v18_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
 
 
 # Extractor v19 (guide 6.19): a hard wrap inside an English sentence is a space, another modality called normal is no
-# uptake level, a diagnosis or treatment told after the finding is history; with guards.
+# uptake level, a diagnosis or treatment told after the finding is history, a negation with no uptake word of its
+# own ends the reach of the level before it, a place adjective the lexicon does not name stays inside a list; with
+# guards.
 V19_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Hypermetabolic mass in the\nleft upper lobe of the lung.\nNo abnormal uptake in the liver.",
      {"lung": ["increased"], "liver": ["normal"]}),
@@ -2208,6 +2210,28 @@ V19_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # guards: "after treatment" alone is a time word; the finding's own organ stays
     ("en", "After treatment the uptake in the liver resolved.", {"liver": ["normal"]}),
     ("en", "Intense uptake in the liver after the diagnosis of lymphoma.", {"liver": ["increased"]}),
+    # a negation with no uptake word of its own ends the reach of the level before it: what it denies has no label
+    ("en", "Intense uptake in the lung with no evidence of liver metastases.", {"lung": ["increased"]}),
+    ("en", "Hypermetabolic pulmonary nodules without bone lesions.", {"lung": ["increased"]}),
+    ("en", "Metabolically active pulmonary nodules and no liver lesions.", {"lung": ["increased"]}),
+    ("en", "Hypermetabolic lesions in the lung without involvement of the liver.", {"lung": ["increased"]}),
+    # guards: a negation with an uptake word denies it; a negation before any level; Chinese
+    ("en", "Hypermetabolic pulmonary nodules without hypermetabolic bone lesions.",
+     {"lung": ["increased"], "bone": ["normal"]}),
+    ("en", "Intense uptake in the lung and no uptake in the liver.", {"lung": ["increased"], "liver": ["absent"]}),
+    ("en", "No abnormal uptake in the liver or spleen.", {"liver": ["normal"], "spleen": ["normal"]}),
+    ("en", "Mild uptake in the thyroid without nodules.", {"thyroid": ["increased"]}),
+    # a place adjective the lexicon does not name stays inside a list; an image reference ends it
+    ("en", "Avid metastases in the lungs, liver and paravertebral muscle.", {"lung": ["increased"], "liver": ["increased"]}),
+    ("en", "Avid metastases in the lungs, iliac nodes and paravertebral muscle.",
+     {"lung": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
+    ("en", "Persistent FDG avidity in hilar, periclavicular, and retroperitoneal lymph nodes.",
+     {"mediastinal_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
+    ("en", "Persistent FDG avidity in hilar (arrows), periclavicular, and retroperitoneal lymph nodes on the maximum "
+           "intensity projection.", {"mediastinal_lymph_nodes": ["increased"], "abdominal_lymph_nodes": ["increased"]}),
+    # guards: a time word after a list is no place word
+    ("en", "Intense uptake in the lungs, interval progression.", {"lung": ["increased"]}),
+    ("en", "Intense uptake in the liver, previous surgery.", {"liver": ["increased"]}),
 ]
 
 

@@ -1400,6 +1400,8 @@ def _read_clause(
     if kept_cues is not None:
         cues, flags = kept_cues, _cue_flags(kept_cues, node_in)
     has_node = bool(flags & _F_NODE)
+    if lex.lang == "en" and ments and flags & _F_STATE:
+        ments = _drop_after_bare_negation(ments, cues)
     subjects = _clause_subjects(text, c0, c1, ments, has_node or bool(named_node), lex)
     has_context = _has_context(text, c0, ments, cues, flags, ctx_in)
     # time: a clause about change since an earlier study, and the scope of a "past" word ("原…", "previously …")
@@ -1610,6 +1612,30 @@ def _drop_compared(
         ments = sorted([*ments, _Tok(own.start, own.end, own.text, "organ", own.target)], key=lambda m: m.start)
     kept = [c for i, c in enumerate(cues) if i not in dropped_c] if dropped_c else None
     return ments, kept, low_weak
+
+
+# negations that deny what follows them ("with no evidence of liver metastases", "without bone lesions")
+_DENYING = frozenset({"no", "without", "no evidence of", "no evidence for", "negative for", "free of", "absence of",
+                      "lack of"})
+# roles of a cue after such a negation that give it a level to deny ("without hypermetabolic bone lesions": normal)
+_DENIABLE = ("state", "state_weak", "context", "noun", "desc", "desc_alone", "suv", "normalizer")
+
+
+def _drop_after_bare_negation(ments: list[_Tok], cues: list[_Tok]) -> list[_Tok]:
+    """The mentions of an English clause, less those after a negation that denies no uptake word of its own when a
+    level was stated before it: "intense uptake in the lung with no evidence of liver metastases", "hypermetabolic
+    pulmonary nodules without bone lesions" state nothing of the liver or the bone; the level before the negation
+    does not reach past it (extractor v19). A negation with an uptake word after it ("without hypermetabolic bone
+    lesions") is read as before."""
+    for k, c in enumerate(cues):
+        if c.text.lower() not in _DENYING:
+            continue
+        if not any(d.roles.get("state") for d in cues[:k]):
+            return ments
+        if any(d.roles.get(r) for d in cues[k + 1 :] for r in _DENIABLE):
+            return ments
+        return [m for m in ments if m.start < c.end]
+    return ments
 
 
 def _clause_subjects(text: str, c0: int, c1: int, ments: list[_Tok], has_node: bool, lex: Lexicon) -> list[_Subj]:
@@ -2405,6 +2431,13 @@ _ITEM_FIGURES_RE = re.compile(r"[(（\[][\s,;/:、，-]*(?:(?:(?:n|suv\w*)\s*[=:
                               re.IGNORECASE)  # (the names inside are removed before: "(4R, 7)" is "( , 7)" here)
 
 
+# a place adjective the lexicons do not name ("paravertebral", "periclavicular", "retrocrural", "subcutaneous"): in a list
+# it is a place word, like "left", not a statement that ends the list ("… in the lungs, liver and paravertebral muscle";
+# extractor v19)
+_SITE_ADJ_RE = re.compile(r"\b(?:para|peri|supra|infra|retro|pre|sub|inter|intra|juxta|extra)[a-z]{4,}(?:al|ar|ic|eal|ous)\b",
+                          re.IGNORECASE)
+
+
 def _only_names(text: str, c0: int, c1: int, ments: list[_Tok], lex: Lexicon) -> bool:
     """True when a clause holds nothing but organ names and fillers ("…, mediastinal nodes, and liver")."""
     parts, last = [], c0
@@ -2416,6 +2449,8 @@ def _only_names(text: str, c0: int, c1: int, ments: list[_Tok], lex: Lexicon) ->
         c1 = t.start() if t is not None else c1
     parts.append(text[last:c1])
     residual = lex.filler_re.sub(" ", " ".join(parts))
+    if lex.lang != "zh" and _LETTER_RE.search(residual) is not None:
+        residual = _SITE_ADJ_RE.sub(" ", residual)
     if _LETTER_RE.search(residual) is not None and ("ig" in residual or "图" in residual):
         residual = _FIGURE_RE.sub(" ", residual)  # "…, osseous and extranodal sites (Figure 1)": a figure reference
     # "…, kidney and lung (12 %), and pancreas (1 %)": an item's own figures; "…, and lungs [5]": a citation
