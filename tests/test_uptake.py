@@ -2177,8 +2177,8 @@ def test_v18_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
 
 # Extractor v19 (guide 6.19): a hard wrap inside an English sentence is a space, another modality called normal is no
 # uptake level, a diagnosis or treatment told after the finding is history, a negation with no uptake word of its
-# own ends the reach of the level before it, a place adjective the lexicon does not name stays inside a list; with
-# guards.
+# own ends the reach of the level before it, a place adjective the lexicon does not name stays inside a list, a fronted
+# exception is not what the negation after it denies; with guards.
 V19_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Hypermetabolic mass in the\nleft upper lobe of the lung.\nNo abnormal uptake in the liver.",
      {"lung": ["increased"], "liver": ["normal"]}),
@@ -2232,6 +2232,19 @@ V19_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     # guards: a time word after a list is no place word
     ("en", "Intense uptake in the lungs, interval progression.", {"lung": ["increased"]}),
     ("en", "Intense uptake in the liver, previous surgery.", {"liver": ["increased"]}),
+    # a fronted exception: the negation after it is not its organs'; an excepted lesion is the abnormal place
+    ("en", "Apart from the hypermetabolic liver lesion, no abnormal uptake is seen.", {"liver": ["increased"]}),
+    ("en", "Aside from the liver lesion, no abnormal FDG uptake.", {"liver": ["increased"]}),
+    ("en", "Except for a right hilar node, no hypermetabolic lesions.", {"mediastinal_lymph_nodes": ["increased"]}),
+    ("en", "Except for the liver lesion, which is intensely hypermetabolic, no abnormal uptake.", {"liver": ["increased"]}),
+    ("en", "Apart from a lung nodule and a liver lesion, no abnormal uptake.",
+     {"lung": ["increased"], "liver": ["increased"]}),
+    ("en", "Apart from the brain, heart and bladder, no abnormal uptake is seen.", {}),
+    ("en", "Except for the liver, no abnormal uptake is seen.", {}),
+    # guards: physiological uptake is stated; the exception after the negation as before
+    ("en", "Apart from physiological uptake in the brain and kidneys, no abnormal uptake is seen.",
+     {"brain": ["normal"], "kidney": ["normal"]}),
+    ("en", "No abnormal uptake except in the liver.", {"liver": ["increased"]}),
 ]
 
 

@@ -1859,6 +1859,9 @@ _SUBJECT_NEGS = frozenset({"no", "neither", "none", "nor"})  # negations of a cl
 _RELATIVE_RE = re.compile(r"\b(?:which|that|who|whose|where)\b", re.IGNORECASE)
 
 
+# a lesion word in a fronted exception ("Apart from the liver lesion, no abnormal uptake"; extractor v19)
+_LESION_WORD_RE = re.compile(r"\b(?:lesions?|mass(?:es)?|nodules?|nodes?|foci|focus|tumou?rs?|metasta\w*|deposits?|"
+                             r"adenopathy|lymphadenopathy|carcinoma|cancer|lymphoma)\b", re.IGNORECASE)
 # the exception to a negated or normal statement ("No abnormal uptake except in the thyroid")
 _EXCEPT_RE = re.compile(r"\b(?:except(?:[\s-]+for)?|apart[\s-]+from|aside[\s-]+from|other[\s-]+than|besides|save[\s-]+for|"
                         r"with[\s-]+the[\s-]+exception[\s-]+of)\b", re.IGNORECASE)
@@ -2965,6 +2968,9 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
     cands: list[tuple[_ClauseRead, int, int]] = []  # clauses that may only list organs
     prev_ctx = False
     tail: list[_Subj] | None = None  # the last list clause's subjects while `doc.carried` holds the whole list
+    # a fronted exception ("Except for the liver, no abnormal uptake"): its organs, word and span, and whether it stated
+    # a level of its own; the negation after it is not theirs (extractor v19)
+    fronted: tuple[list[_Subj], str, tuple[int, int], bool] | None = None
     for c0, c1 in clauses:
         cm = ments[bisect.bisect_left(m_starts, c0) : bisect.bisect_left(m_starts, c1)]
         cc = cues[bisect.bisect_left(c_starts, c0) : bisect.bisect_left(c_starts, c1)]
@@ -2978,6 +2984,32 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
             continue
         cm = clause_ments
         read = _read_clause(text, c0, c1, cm, cc, lex, doc.mask, prev_ctx, node_head, sent_time)
+        if fronted is not None:
+            subs, word, span, stated = fronted
+            if not read.own_mentions and read.states and all(st[0] == "normal" for st in read.states):
+                if not stated and _LESION_WORD_RE.search(text, span[0], span[1]) is not None:
+                    # the lesion excepted from "no abnormal uptake" is the abnormal place ("Apart from the liver
+                    # lesion, …"); organs alone ("Apart from the brain, heart and bladder, …": often the physiological
+                    # places of a normal scan) get no label
+                    _emit(out, [(sb, ("increased", span[0], (word,))) for sb in subs], text, span, said, False, False,
+                          None, lex, prov)
+                doc.carried, tail, prev_states, cands = [], None, None, []
+                fronted = None
+            elif read.maybe_enum and not read.states and _only_names(text, c0, c1, read.names, lex):
+                # the exception lists on ("Apart from the brain, heart and bladder, …")
+                fronted = (subs + [sb for sb in read.subjects if sb.organ], word, (span[0], c1), stated)
+                doc.carried, tail, cands = doc.carried + read.subjects, None, []
+                continue
+            elif read.own_mentions or not read.states:
+                fronted = None
+            else:  # "Except for the liver lesion, which is intensely hypermetabolic, …": it is described, read as before
+                fronted = (subs, word, span, True)
+        elif lex.lang == "en" and not prev_states and read.own_mentions and any(sb.organ for sb in read.subjects) and (
+                e := _EXCEPT_RE.match(text, _skip_space(text, c0))) is not None:
+            fronted = ([sb for sb in read.subjects if sb.organ], e.group(), (c0, c1), bool(read.states))
+            if not read.states:  # (its organs are no list for the clause after it; the next sentence may speak of them)
+                doc.carried, tail, cands = read.subjects, None, []
+                continue
         if said and read.own_mentions:
             for sb in read.subjects:  # "…结节浓聚…，余双侧脑实质…分布均匀": the rest of an organ is a statement of its own
                 if sb.organ in said and _REST_OF_RE.search(text, max(c0, sb.pos - 12), sb.pos):
