@@ -2245,6 +2245,11 @@ V19_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "Apart from physiological uptake in the brain and kidneys, no abnormal uptake is seen.",
      {"brain": ["normal"], "kidney": ["normal"]}),
     ("en", "No abnormal uptake except in the liver.", {"liver": ["increased"]}),
+    # uptake no longer there has resolved: normal, never absent
+    ("en", "There is no longer any FDG uptake in the mediastinal nodes.", {"mediastinal_lymph_nodes": ["normal"]}),
+    ("en", "The mediastinal nodes are no longer FDG avid.", {"mediastinal_lymph_nodes": ["normal"]}),
+    # guard: a bare "no uptake" of a lesion stays absent (4.3)
+    ("en", "There is no FDG uptake in the cyst of the liver.", {"liver": ["absent"]}),
 ]
 
 
