@@ -1860,8 +1860,8 @@ _RELATIVE_RE = re.compile(r"\b(?:which|that|who|whose|where)\b", re.IGNORECASE)
 
 
 # a lesion word in a fronted exception ("Apart from the liver lesion, no abnormal uptake"; extractor v19)
-_LESION_WORD_RE = re.compile(r"\b(?:lesions?|mass(?:es)?|nodules?|nodes?|foci|focus|tumou?rs?|metasta\w*|deposits?|"
-                             r"adenopathy|lymphadenopathy|carcinoma|cancer|lymphoma)\b", re.IGNORECASE)
+_EXCEPTED_LESION_RE = re.compile(r"\b(?:lesions?|mass(?:es)?|nodules?|nodes?|foci|focus|tumou?rs?|metasta\w*|deposits?|"
+                                 r"adenopathy|lymphadenopathy|carcinoma|cancer|lymphoma)\b", re.IGNORECASE)
 # the exception to a negated or normal statement ("No abnormal uptake except in the thyroid")
 _EXCEPT_RE = re.compile(r"\b(?:except(?:[\s-]+for)?|apart[\s-]+from|aside[\s-]+from|other[\s-]+than|besides|save[\s-]+for|"
                         r"with[\s-]+the[\s-]+exception[\s-]+of)\b", re.IGNORECASE)
@@ -2987,7 +2987,7 @@ def _read_sentence(doc: _Doc, s0: int, clauses: list[tuple[int, int]]) -> None:
         if fronted is not None:
             subs, word, span, stated = fronted
             if not read.own_mentions and read.states and all(st[0] == "normal" for st in read.states):
-                if not stated and _LESION_WORD_RE.search(text, span[0], span[1]) is not None:
+                if not stated and _EXCEPTED_LESION_RE.search(text, span[0], span[1]) is not None:
                     # the lesion excepted from "no abnormal uptake" is the abnormal place ("Apart from the liver
                     # lesion, …"); organs alone ("Apart from the brain, heart and bladder, …": often the physiological
                     # places of a normal scan) get no label
