@@ -2250,6 +2250,9 @@ V19_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
     ("en", "The mediastinal nodes are no longer FDG avid.", {"mediastinal_lymph_nodes": ["normal"]}),
     # guard: a bare "no uptake" of a lesion stays absent (4.3)
     ("en", "There is no FDG uptake in the cyst of the liver.", {"liver": ["absent"]}),
+    # (v17's rule as written: the PET reading of the organ before a resection told as done keeps the organ; a later
+    # module constant of the same name had made it look for CT words instead)
+    ("en", "The spleen showed intense FDG uptake. Splenectomy was performed.", {"spleen": ["increased"]}),
 ]
 
 

@@ -1167,7 +1167,7 @@ def _mentions(text: str, lex: Lexicon) -> list[_Tok]:
             # there on the scan; "status post splenectomy" and a history resection told before the findings stay absent
             if t.kind == "gone" and (_DONE_AFTER_RE.match(text, t.end) or _UNDERWENT_RE.search(
                     text, max(0, t.start - 30), t.start)) and any(
-                    m.kind == "organ" and m.target == t.target and _SCAN_WORD_RE.search(_sentence(text, m.start))
+                    m.kind == "organ" and m.target == t.target and _PET_WORD_RE.search(_sentence(text, m.start))
                     for m in out[:i]):
                 t.kind, t.target = "non", ""
         # (extractor v17) "FDG avid hepatosplenomegaly": a group's enlargement word (one span, several organs) names
@@ -1186,7 +1186,7 @@ _FROM_RE = re.compile(r"\bfrom\b", re.IGNORECASE)
 # a resection told as done, and a PET reading in the sentence of the organ named before it (extractor v17)
 _DONE_AFTER_RE = re.compile(r"\s+(?:was|were)\s+(?:performed|done|carried\s+out)\b", re.IGNORECASE)
 _UNDERWENT_RE = re.compile(r"\bunderwent\s+(?:(?:an?|the|total|radical|laparoscopic|left|right)\s+)*$", re.IGNORECASE)
-_SCAN_WORD_RE = re.compile(r"\b(?:fdg|uptake|avid\w*|hypermetabol\w*|metabolic|pet)\b", re.IGNORECASE)
+_PET_WORD_RE = re.compile(r"\b(?:fdg|uptake|avid\w*|hypermetabol\w*|metabolic|pet)\b", re.IGNORECASE)
 
 
 def _sentence(text: str, i: int) -> str:
