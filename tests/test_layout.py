@@ -189,3 +189,32 @@ def test_reader_sees_relative_lazy_and_submodule_imports() -> None:
     ev = {t for t, _, _ in _imports(SRC / "metrics" / "evaluate.py")}
     assert {"metrics.meteor", "metrics.nlg", "metrics.uptake"} <= ev  # from pet2rep.metrics import meteor, nlg, uptake
     assert LAYERS[_unit("metrics.evaluate")] < LAYERS[_unit("publish.leaderboard")]
+
+
+def _module_bindings(tree: ast.Module) -> list[str]:
+    """Names bound at a module's top level by assignments, functions and classes, once per binding."""
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.append(node.target.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+    return names
+
+
+def test_no_module_constant_or_function_is_bound_twice() -> None:
+    """A second top-level binding of a name silently replaces the first for every user of it (uptake.py once had two
+    `_SCAN_WORD_RE`, and a rule read the other's words): each module binds each name once."""
+    twice = []
+    for path in sorted(SRC.rglob("*.py")):
+        names = _module_bindings(ast.parse(path.read_text(encoding="utf-8")))
+        twice += [f"{path.relative_to(SRC)}: {n}" for n in sorted({n for n in names if names.count(n) > 1})
+                  if n != "__all__"]
+    assert not twice, twice
+
+
+def test_the_binding_reader_sees_a_rebound_constant() -> None:
+    tree = ast.parse("A = 1\ndef f():\n    B = 2\nA = 3\nclass C: ...\n")
+    assert _module_bindings(tree) == ["A", "f", "A", "C"]
