@@ -2261,6 +2261,33 @@ def test_v19_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
 
 
+# Extractor v20 (guide 6.20): a cold defect and a photon-deficient area are the tracer missing (absent, as a photopenic
+# defect); "resolved" before the uptake noun is an uptake that went away (normal); with guards.
+V20_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    ("en", "Cold defect in the spleen.", {"spleen": ["absent"]}),
+    ("en", "The liver shows a cold defect.", {"liver": ["absent"]}),
+    ("en", "Cold defects in both kidneys.", {"kidney": ["absent"]}),
+    ("en", "Photon deficient area in the liver.", {"liver": ["absent"]}),
+    ("en", "Photon-deficient areas in the spleen.", {"spleen": ["absent"]}),
+    ("en", "Resolved activity in the liver.", {"liver": ["normal"]}),
+    ("en", "Resolved FDG uptake in the mediastinal nodes.", {"mediastinal_lymph_nodes": ["normal"]}),
+    ("en", "Interval resolved hypermetabolism in the spleen.", {"spleen": ["normal"]}),
+    ("en", "Resolved activity in the liver, new intense uptake in the spleen.",
+     {"liver": ["normal"], "spleen": ["increased"]}),
+    # guards: "cold" without an uptake word, a denied cold defect, a cold centre of a hot lesion, "unresolved"
+    ("en", "Cold abscess in the spleen.", {}),
+    ("en", "No cold defect in the liver.", {"liver": ["normal"]}),
+    ("en", "Hypermetabolic mass in the liver with a central cold defect.", {"liver": ["increased", "absent"]}),
+    ("en", "Unresolved activity in the liver.", {}),
+    ("en", "Photopenic defect in the spleen, consistent with infarct.", {"spleen": ["absent"]}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V20_RULES)
+def test_v20_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want
+
+
 def test_hard_wrap_keeps_offsets_and_quotes_the_text_as_written() -> None:
     """The joined line break is read as a space, but statements quote the report as it was written."""
     text = "Hypermetabolic mass in the\nleft upper lobe."
