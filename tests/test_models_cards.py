@@ -105,7 +105,7 @@ def test_list_models_has_a_row_per_card():
     assert [r["name"] for r in rows] == sorted(list_cards())
     by = {r["name"]: r for r in rows}
     assert by["qwen2.5-vl-7b"] == {"name": "qwen2.5-vl-7b", "backend": "hf", "model": "Qwen/Qwen2.5-VL-7B-Instruct",
-                                   "size": "7B", "images": "3136-1.0M px", "paper": "yes", "verified": "arch only: tiny random Qwen2.5-VL, hf, CPU"}
+                                   "size": "7B", "images": "3136-1.0M px", "paper": "yes", "verified": "arch only: tiny random Qwen2.5-VL, hf, CPU; 7B shape, random weights, bf16, hf, 1x H200"}
     assert by["llava-med"]["images"] == "≤1 img, first"
     assert by["llava-med"]["verified"].startswith("not loadable")
     assert by["template"]["model"] == "—" and by["template"]["paper"] == "no"
