@@ -88,3 +88,25 @@ def assert_floors(key: tuple[str, str], r: dict, floors: tuple[float, float, int
 @pytest.mark.parametrize("key", sorted(FLOORS))
 def test_real_text_does_not_regress(results: dict[tuple[str, str], dict], key: tuple[str, str]) -> None:
     assert_floors(key, results[key], FLOORS[key])
+
+
+def test_readme_tables_are_what_the_script_prints() -> None:
+    """The README's tables of the extractor on the real-text set and on all labelled sets (per language, source kind,
+    state and organ) are exactly what benchmarks/uptake_tables.py prints for this tree: a change of the extractor
+    that moves a figure fails here until the README is regenerated."""
+    import importlib.util
+
+    repo = Path(__file__).parents[1]
+    spec = importlib.util.spec_from_file_location("uptake_tables", repo / "benchmarks" / "uptake_tables.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    results = {(lang, scope): mod.score(mod.real_files(lang) if scope == "real" else mod.all_files(lang))
+               for lang in mod.LANGS for scope in ("real", "all")}
+    text = mod.tables(results)
+    assert "| all | 0.965 / 0.958 / 0.962 (144) |" in text  # zh real set, v20: the script's own figures move too
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    assert text in readme, "README tables differ from `python benchmarks/uptake_tables.py`: paste its output"
+    for lang in mod.LANGS:
+        real = results[(lang, "real")]
+        assert real["micro"]["f1"] >= TARGET and real["normal_recall"] >= TARGET
+        assert real["negation_errors"]["total"] == 0
