@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from test_uptake_real import heldout_floors_test
 
-# First run of extractor v20 on this set (2026-12-04, commit a231c12; the set was built after v20 was written, by someone
-# who never saw the rules or the code; no rule has been written from it): the honest figures for new text (README).
-# en: P 0.788, R 0.707 (41 of 58 labels found, 11 false); normal recall 0.556 (10 of 18; 4 of the 8 missed are one
-# pasted report's "gastrointestinal tracts, and genitourinary tracts"); two polarity flips (increased -> normal: "marked
-# uptake at the pancreatic head with no abnormal metabolic activity in other abdominal organs", "Symmetric moderate to
-# severe nasopharyngeal and tonsillar activity" after "No … worrisome activity"). 0.811 on the 16 texts not tagged
-# ambiguous, 0.750 on the 24 tagged report-like. Per source kind: case reports 0.744, other 0.727, patients' pasted
-# reports 0.741, teaching cases 0.857. zh: its one text (a cohort abstract's stomach, ambiguous) is missed: 0.000.
-# They are floors: a later extractor must not fall below them; raise them when it improves, never lower them.
-FIRST_RUN = {"en": (0.746, 0.556, 2)}  # micro-F1, normal recall, most polarity flips
+# First run of extractor v20 on this set (2026-12-04, commit a231c12; the set was built after v20 was written, by
+# someone who never saw the rules or the code; no rule has been written from it): the honest figures for new text
+# (README). en: micro-F1 0.745 (82/110; `--eval` prints 0.746 from the 4-place 0.7455), P 0.788, R 0.707 (41 of 58
+# labels found, 11 false); normal recall 0.556 (10 of 18; 4 of the 8 missed are one pasted report's "gastrointestinal
+# tracts, and genitourinary tracts"); two polarity flips (increased -> normal: "marked uptake at the pancreatic head
+# with no abnormal metabolic activity in other abdominal organs", "Symmetric moderate to severe nasopharyngeal and
+# tonsillar activity" after "No … worrisome activity"). 0.811 on the 16 texts not tagged ambiguous, 0.750 on the 24
+# tagged report-like. Per source kind: case reports 0.744, other 0.727, patients' pasted reports 0.741, teaching cases
+# 0.857. zh: its one text (a cohort abstract's stomach, ambiguous) is missed: 0.000. They are floors: a later
+# extractor must not fall below them; raise them when it improves, never lower them.
+FIRST_RUN = {"en": (0.745, 0.556, 2)}  # micro-F1, normal recall, most polarity flips
 
 test_extractor_does_not_fall_below_its_first_run = heldout_floors_test("holdout13", FIRST_RUN, printed=True)
