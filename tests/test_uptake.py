@@ -2288,6 +2288,26 @@ def test_v20_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
 
 
+# Extractor v21 (guide 6.21): group terms in the plural and the genitourinary tract (the urinary tract, kidney, and the
+# genital organs, reproductive), also as items of a list; with guards.
+V21_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    ("en", "Physiological FDG uptake was seen in the liver, spleen, gastrointestinal tracts, and genitourinary tracts.",
+     {"liver": ["normal"], "spleen": ["normal"], "stomach": ["normal"], "intestine": ["normal"], "kidney": ["normal"],
+      "reproductive": ["normal"]}),
+    ("en", "Physiologic activity in the genitourinary tract.", {"kidney": ["normal"], "reproductive": ["normal"]}),
+    ("en", "Increased FDG uptake in the GI tracts.", {"stomach": ["increased"], "intestine": ["increased"]}),
+    ("en", "Normal FDG excretion in the genitourinary system.", {"kidney": ["normal"], "reproductive": ["normal"]}),
+    # guards: a disease of the tract with no uptake word; the singular as before
+    ("en", "Genitourinary tract infection.", {}),
+    ("en", "Physiological uptake in the gastrointestinal tract.", {"stomach": ["normal"], "intestine": ["normal"]}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V21_RULES)
+def test_v21_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want
+
+
 def test_hard_wrap_keeps_offsets_and_quotes_the_text_as_written() -> None:
     """The joined line break is read as a space, but statements quote the report as it was written."""
     text = "Hypermetabolic mass in the\nleft upper lobe."
