@@ -2308,6 +2308,41 @@ def test_v21_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
     assert extract_uptake(text, lang) == want
 
 
+# Extractor v22 (guide 6.22): a tracer word in any spelling ("18F-FDG", "F-18 FDG", "F18-FDG", "18FDG") inside an uptake
+# phrase reads as "FDG" ("mild 18F-FDG uptake" = "mild FDG uptake"); with guards.
+V22_RULES: list[tuple[str, str, dict[str, list[str]]]] = [
+    ("en", "Mild 18F-FDG uptake in the thyroid.", {"thyroid": ["increased"]}),
+    ("en", "Slight F-18 FDG uptake in the pancreas.", {"pancreas": ["increased"]}),
+    ("en", "Low-grade F18-FDG uptake in the spleen.", {"spleen": ["increased"]}),
+    ("en", "PET/CT showed a marked 18F-FDG uptake at the pancreatic head with no abnormal metabolic activity in other "
+           "abdominal organs.", {"pancreas": ["increased"]}),
+    # guards: readings that held before stay; a scan name is no uptake statement
+    ("en", "Moderate 18FDG avidity in the left adrenal.", {"adrenal": ["increased"]}),
+    ("en", "No 18F-FDG uptake in the spleen.", {"spleen": ["absent"]}),
+    ("en", "Physiological 18F-FDG uptake in the brain.", {"brain": ["normal"]}),
+    ("en", "Mild 18F-FDG uptake in the thyroid, likely physiologic.", {"thyroid": ["normal"]}),
+    ("en", "18F-FDG PET/CT of the liver.", {}),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "want"), V22_RULES)
+def test_v22_rules(lang: str, text: str, want: dict[str, list[str]]) -> None:
+    assert extract_uptake(text, lang) == want
+
+
+def test_tracer_aliases_copy_roles_without_overriding() -> None:
+    """The alias expansion gives a spelling the roles of its FDG phrase, and a phrase the lexicon lists itself keeps
+    its own roles."""
+    from pet2rep.metrics.uptake import _tracer_aliases
+
+    roles = {"mild fdg uptake": {"state": "increased"}, "18f fdg": {"context": True}, "fdg": {"context": True}}
+    _tracer_aliases(roles, {"fdg": ["18f-fdg", "18FDG"]})
+    assert roles["mild 18f fdg uptake"] == {"state": "increased"} and roles["mild 18fdg uptake"] == {"state": "increased"}
+    assert roles["18f fdg"] == {"context": True} and roles["18fdg"] == {"context": True}
+    roles["mild 18f fdg uptake"]["state"] = "x"
+    assert roles["mild fdg uptake"] == {"state": "increased"}  # a copy, not the same dict
+
+
 def test_hard_wrap_keeps_offsets_and_quotes_the_text_as_written() -> None:
     """The joined line break is read as a space, but statements quote the report as it was written."""
     text = "Hypermetabolic mass in the\nleft upper lobe."

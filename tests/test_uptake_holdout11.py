@@ -48,3 +48,10 @@ test_extractor_v15_floors = heldout_floors_test("holdout11", V15_FLOORS, printed
 V19_FLOORS = {"en": (0.845, 0.818, 3)}  # micro-F1, normal recall, most polarity flips
 
 test_extractor_v19_floors = heldout_floors_test("holdout11", V19_FLOORS, printed=True)
+
+# Extractor v22 (guide 6.22, tests/test_uptake.py::V22_RULES, written on sentences of our own): a tracer word in any
+# spelling inside an uptake phrase reads as "FDG" (en-hold11-053 and en-hold11-066 now give their labelled bone and
+# cervical nodes). Tuned figures: P 0.824, R 0.894 (0.857); normal 0.818; flips 3. Floors, like the first run's.
+V22_FLOORS = {"en": (0.857, 0.818, 3)}  # micro-F1, normal recall, most polarity flips
+
+test_extractor_v22_floors = heldout_floors_test("holdout11", V22_FLOORS, printed=True)

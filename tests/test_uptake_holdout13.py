@@ -32,3 +32,11 @@ test_extractor_does_not_fall_below_its_first_run = heldout_floors_test("holdout1
 V21_FLOORS = {"en": (0.789, 0.778, 2)}  # micro-F1, normal recall, most polarity flips
 
 test_extractor_v21_floors = heldout_floors_test("holdout13", V21_FLOORS, printed=True)
+
+# Extractor v22 (guide 6.22, tests/test_uptake.py::V22_RULES): a tracer word in any spelling inside an uptake phrase reads
+# as "FDG" ("a marked 18F-FDG uptake at the pancreatic head with no abnormal metabolic activity in other abdominal
+# organs" now keeps the pancreas increased: one flip fewer). Tuned figures: P 0.821, R 0.793 (46 of 58 labels found, 10
+# false), micro-F1 0.807; normal recall 0.778; one flip.
+V22_FLOORS = {"en": (0.807, 0.778, 1)}  # micro-F1, normal recall, most polarity flips
+
+test_extractor_v22_floors = heldout_floors_test("holdout13", V22_FLOORS, printed=True)

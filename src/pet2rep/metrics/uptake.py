@@ -119,7 +119,7 @@ from typing import Any
 from pet2rep.errors import InputError, read_input_bytes, read_input_yaml
 from pet2rep.organs import ORGANS, STATES
 
-EXTRACTOR_VERSION = "21"
+EXTRACTOR_VERSION = "22"
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 LANGS: tuple[str, ...] = ("zh", "en")
 
@@ -578,6 +578,7 @@ def _compile(lang: str, organs: dict[str, Any], cues: dict[str, Any], sig: str, 
     homonyms, homonyms_with = _homonyms(organs, lang)
     variant_table, variant_re = _char_variants(organs, lang)
     roles = _assigned_roles(cues, lang, node_words)
+    _tracer_aliases(roles, _mapping(cues, "tracer_aliases", f"uptake lexicon ({lang})"))
     comp = cues.get("comparison") or {}
     negs = _implied_roles(roles, comp, lang)
     _add_roles(roles, (cues.get("suv_value") or {}).get("cues"), "suv")
@@ -738,6 +739,19 @@ def _char_variants(organs: dict[str, Any], lang: str) -> tuple[dict[int, int], r
             raise InputError(f"organ lexicon ({lang}): char_variants: {pair!r} is not a pair of characters (variant, standard)")
         variant_table[ord(pair[0])] = ord(pair[1])
     return variant_table, re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(variant_table)) + "]")
+
+
+def _tracer_aliases(roles: dict[str, dict[str, Any]], aliases: dict[str, Any]) -> None:
+    """Every cue phrase that holds a tracer word ("marked fdg uptake") also with each other spelling of it ("marked
+    18f-fdg uptake"), with the same roles; a phrase the lexicon lists itself keeps its own (extractor v22)."""
+    for word, spellings in aliases.items():
+        word_key = _key(str(word))
+        alts = [_key(str(a)) for a in _as_list(spellings, f"tracer_aliases.{word}")]
+        for key in [k for k in roles if word_key in k.split(" ")]:
+            for alt in alts:
+                new = " ".join(alt if t == word_key else t for t in key.split(" "))
+                if new not in roles:
+                    roles[new] = dict(roles[key])
 
 
 def _add_roles(roles: dict[str, dict[str, Any]], lst: Any, name: str, value: Any = True) -> None:
