@@ -43,6 +43,12 @@ def score(files: list[Path]) -> dict[str, Any]:
     return evaluate_labelled(items, group_by="source_kind")
 
 
+def all_results() -> dict[tuple[str, str], dict[str, Any]]:
+    """{(language, "real" | "all"): evaluate_labelled result} for the real set and for all sets, per language."""
+    return {(lang, scope): score(real_files(lang) if scope == "real" else all_files(lang))
+            for lang in LANGS for scope in ("real", "all")}
+
+
 def _cell(m: dict[str, Any] | None) -> str:
     if not m or not (m.get("support") or m.get("tp", 0) + m.get("fp", 0)):
         return "–"
@@ -58,11 +64,7 @@ def tables(results: dict[tuple[str, str], dict[str, Any]]) -> str:
     out: list[str] = []
 
     out += [head.format("language"), rule]
-    row = ["all"]
-    for c in cols:
-        r = results[c]
-        row.append(_cell(r["micro"]))
-    out.append("| " + " | ".join(row) + " |")
+    out.append("| all | " + " | ".join(_cell(results[c]["micro"]) for c in cols) + " |")
     out.append("| texts | " + " | ".join(str(results[c]["n_items"]) for c in cols) + " |")
     out.append("| normal recall | " + " | ".join(f"{results[c]['normal_recall']:.3f}" for c in cols) + " |")
     out.append("| negation errors (flips) | " + " | ".join(str(results[c]["negation_errors"]["total"])
@@ -85,8 +87,7 @@ def tables(results: dict[tuple[str, str], dict[str, Any]]) -> str:
 
 
 def main() -> int:
-    results = {(lang, scope): score(real_files(lang) if scope == "real" else all_files(lang))
-               for lang in LANGS for scope in ("real", "all")}
+    results = all_results()
     sig = {lang: results[(lang, "real")]["lexicons"].get(lang, "?") for lang in LANGS}
     print(f"extractor: {sig['zh']} + {sig['en']}; cells: P / R / F1 (support), micro over (text, organ, state)")
     print()
